@@ -1,0 +1,1 @@
+"""The edge render node: pixels and streams."""

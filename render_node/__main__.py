@@ -1,0 +1,5 @@
+import sys
+
+from render_node.cli import main
+
+sys.exit(main())

@@ -1,0 +1,140 @@
+"""Value types of a render request: what to draw, from where, on what background.
+
+These are the contract between the renderer and everything that asks it for pixels (the HTTP routes, the
+worker pool, the stream sessions, AR and try-on). See the package docstring for the coordinate conventions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Background = Literal["white", "transparent", "env"]
+EnvName = Literal["studio", "counter", "car"]
+RGBA8 = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole camera intrinsics in pixels (OpenCV convention, origin at the top-left corner)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width_px: int
+    height_px: int
+
+    @classmethod
+    def from_fov(cls, fov_deg: float, width_px: int, height_px: int) -> Intrinsics:
+        """Square pixels, principal point at the centre, `fov_deg` the vertical field of view."""
+        f = (height_px / 2) / math.tan(math.radians(fov_deg) / 2)
+        return cls(f, f, width_px / 2, height_px / 2, width_px, height_px)
+
+    @property
+    def vertical_fov_deg(self) -> float:
+        return math.degrees(2 * math.atan((self.height_px / 2) / self.fy))
+
+    def scaled_to(self, width_px: int, height_px: int) -> Intrinsics:
+        sx, sy = width_px / self.width_px, height_px / self.height_px
+        return Intrinsics(self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width_px, height_px)
+
+
+@dataclass(frozen=True)
+class CameraPose:
+    """A camera's position (metres) and orientation (unit quaternion x, y, z, w) in the world.
+
+    WebXR convention: the camera looks along its local -Z, +Y is up, +X is right.
+    """
+
+    position_m: tuple[float, float, float]
+    orientation_xyzw: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class TurntableView:
+    """A camera on a sphere around the product, looking at the centre of its bounds.
+
+    yaw 0 looks at the product's front (+Z side), positive yaw walks the camera towards +X; pitch is the
+    elevation above the horizon. The distance frames the product's bounds in the field of view, times
+    `distance_scale` (1.0 fills the frame with a comfortable margin).
+    """
+
+    yaw_deg: float = 0.0
+    pitch_deg: float = 15.0
+    distance_scale: float = 1.0
+    fov_deg: float = 30.0
+
+
+@dataclass(frozen=True)
+class PoseView:
+    """An explicit camera: pose in the world plus intrinsics (AR, try-on, a tracked phone)."""
+
+    pose: CameraPose
+    intrinsics: Intrinsics
+    near_m: float = 0.01
+    far_m: float = 100.0
+
+
+@dataclass(frozen=True)
+class GltfCameraView:
+    """The model file's own N-th camera (its aspect ratio and field of view)."""
+
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class StereoView:
+    """A head pose and an inter-pupillary distance: two eyes rendered side by side, left eye first.
+
+    `intrinsics` are per eye. The eyes sit at -ipd/2 and +ipd/2 along the head's local X axis.
+    """
+
+    head: CameraPose
+    intrinsics: Intrinsics
+    ipd_m: float = 0.064
+    near_m: float = 0.01
+    far_m: float = 100.0
+
+
+View = TurntableView | PoseView | GltfCameraView | StereoView
+
+
+@dataclass(frozen=True)
+class MaterialOverride:
+    """Replace factors of the glTF material called `material` ("*" = every material): a variant's metal or paint."""
+
+    material: str
+    base_color_rgba: tuple[float, float, float, float] | None = None
+    metallic: float | None = None
+    roughness: float | None = None
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One frame: a model file, how its materials are varied, a view, a size and the surroundings."""
+
+    model_path: Path
+    view: View = field(default_factory=TurntableView)
+    size_px: tuple[int, int] = (1280, 720)
+    """(width, height) of the output; for a StereoView, of ONE eye."""
+    background: Background = "white"
+    env: EnvName = "studio"
+    shadow: bool = True
+    """A soft contact shadow on the ground plane under the product."""
+    overrides: tuple[MaterialOverride, ...] = ()
+
+
+class Renderer(Protocol):
+    """Anything that turns a request into pixels: the in-process panda3d renderer or the worker pool."""
+
+    def render(self, request: RenderRequest) -> RGBA8:
+        """Returns `(h, w, 4) uint8` RGBA (stereo: `(h, 2w, 4)`)."""
+        ...
+
+    def close(self) -> None: ...

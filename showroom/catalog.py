@@ -1,0 +1,154 @@
+"""The catalog: products, their variants, and the facts a bank must show about them. Pure domain: no I/O.
+
+`load_catalog(text)` parses the TOML text of `assets/catalog.toml` (the caller reads the file) and validates it,
+naming the bad field on error (`CatalogInvalid`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from showroom.errors import UnknownProduct, UnknownVariant
+
+
+class Metal(StrEnum):
+    GOLD = "Au"
+    SILVER = "Ag"
+    PLATINUM = "Pt"
+
+
+class Purity(StrEnum):
+    """Fineness marks as stamped in China (GB 11887)."""
+
+    AU9999 = "Au9999"
+    AU999 = "Au999"
+    AU750 = "Au750"  # 18K
+    PT950 = "Pt950"
+    AG999 = "Ag999"
+    AG925 = "Ag925"
+
+    @property
+    def metal(self) -> Metal:
+        return {"Au": Metal.GOLD, "Ag": Metal.SILVER, "Pt": Metal.PLATINUM}[self.value[:2]]
+
+    @property
+    def fineness(self) -> Decimal:
+        """Mass fraction of the pure metal, e.g. Decimal('0.999') for Au999."""
+        return Decimal("0." + self.value[2:])
+
+
+class ProductKind(StrEnum):
+    GOLD_BAR = "gold_bar"
+    COIN = "coin"
+    RING = "ring"
+    BANGLE = "bangle"
+    BRACELET = "bracelet"
+    NECKLACE = "necklace"
+    EARRINGS = "earrings"
+    CAR = "car"
+
+    @property
+    def hall(self) -> str:
+        return "cars" if self is ProductKind.CAR else "metals"
+
+    @property
+    def is_jewellery(self) -> bool:
+        return self in {ProductKind.RING, ProductKind.BANGLE, ProductKind.BRACELET, ProductKind.NECKLACE, ProductKind.EARRINGS}
+
+
+class TryOnAnchor(StrEnum):
+    FINGER = "finger"
+    WRIST = "wrist"
+    NECK = "neck"
+    EAR = "ear"
+
+
+class CraftFeeBasis(StrEnum):
+    PER_GRAM = "per_gram"
+    PER_PIECE = "per_piece"
+
+
+@dataclass(frozen=True)
+class LocalizedText:
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One purchasable form of a product: a metal and weight, a ring size, a car trim and paint."""
+
+    id: str
+    name: LocalizedText
+    purity: Purity | None = None
+    weight_g: Decimal | None = None
+    size_label: str | None = None
+    """Ring size (Chinese hand size number), bangle inner diameter, chain length, ..."""
+    inner_diameter_mm: Decimal | None = None
+    length_mm: Decimal | None = None
+    premium_cny_per_g: Decimal = Decimal("0")
+    """Bars and coins: bank premium over spot per gram of product."""
+    craft_fee_cny: Decimal = Decimal("0")
+    craft_fee_basis: CraftFeeBasis = CraftFeeBasis.PER_PIECE
+    paint_hex: str | None = None
+    """Cars: paint colour as #rrggbb."""
+    trim: str | None = None
+    msrp_cny: Decimal | None = None
+    """Cars: the list price of this trim."""
+    stock: int = 0
+
+
+@dataclass(frozen=True)
+class Certificate:
+    issuer: str
+    standard: str
+    number_prefix: str
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    kind: ProductKind
+    name: LocalizedText
+    description: LocalizedText
+    model: str
+    """File name of the GLB under assets/models/."""
+    variants: tuple[Variant, ...]
+    hallmark: str = ""
+    certificate: Certificate | None = None
+    tryon_anchor: TryOnAnchor | None = None
+    dimensions_mm: tuple[Decimal, Decimal, Decimal] | None = None
+    """Nominal outer size (width, height, depth) in millimetres."""
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def hall(self) -> str:
+        return self.kind.hall
+
+    def variant(self, variant_id: str | None) -> Variant:
+        """The named variant, or the first one when `variant_id` is None."""
+        if variant_id is None:
+            return self.variants[0]
+        for v in self.variants:
+            if v.id == variant_id:
+                return v
+        raise UnknownVariant(f"product {self.id!r} has no variant {variant_id!r}")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    products: tuple[Product, ...]
+
+    def get(self, product_id: str) -> Product:
+        for p in self.products:
+            if p.id == product_id:
+                return p
+        raise UnknownProduct(f"no product {product_id!r} in the catalog")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.products)
+
+    def __len__(self) -> int:
+        return len(self.products)
