@@ -1,0 +1,60 @@
+"""The one Config: flags over environment over defaults, clear errors, and a README row for every setting."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from render_node.config import SETTINGS, load_config
+from render_node.errors import BadRequest
+
+
+def test_defaults_need_no_environment(tmp_path: Path) -> None:
+    cfg = load_config({"data_dir": str(tmp_path)}, environ={})
+    assert (cfg.host, cfg.port, cfg.role) == ("127.0.0.1", 8080, "all")
+    assert cfg.commerce.database_url == f"sqlite+aiosqlite:///{tmp_path / 'showroom.db'}"
+    assert cfg.commerce.payment_backend_url is None
+    assert cfg.public_url == "http://127.0.0.1:8080"
+
+
+def test_flags_win_over_environment() -> None:
+    cfg = load_config({"port": 9001, "host": None}, environ={"SHOWROOM_PORT": "7000", "SHOWROOM_HOST": "0.0.0.0"})
+    assert cfg.port == 9001
+    assert cfg.host == "0.0.0.0"
+
+
+def test_environment_reaches_commerce_settings() -> None:
+    cfg = load_config(environ={"SHOWROOM_DATABASE_URL": "postgresql+asyncpg://127.0.0.1/test", "SHOWROOM_QUOTE_TTL_S": "120"})
+    assert cfg.commerce.database_url.startswith("postgresql+asyncpg://")
+    assert cfg.commerce.quote_ttl_s == 120
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [({"SHOWROOM_PORT": "eighty"}, "SHOWROOM_PORT"), ({"SHOWROOM_ROLE": "bank"}, "SHOWROOM_ROLE"), ({"SHOWROOM_WORKERS": "0"}, "SHOWROOM_WORKERS")],
+)
+def test_bad_setting_names_the_variable(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(BadRequest, match=fragment):
+        load_config(environ=env)
+
+
+def test_every_setting_has_a_readme_row(project_root: Path) -> None:
+    readme = (project_root / "README.md").read_text()
+    documented = set(re.findall(r"^\| `(SHOWROOM_[A-Z0-9_]+)` \|", readme, flags=re.M))
+    declared = {s.env for s in SETTINGS}
+    assert declared - documented == set(), "settings missing from README's table"
+    assert documented - declared == set(), "README documents settings the code does not read"
+
+
+def test_only_config_reads_the_environment(project_root: Path) -> None:
+    offenders = []
+    for pkg in ("showroom", "render_node"):
+        for path in (project_root / pkg).rglob("*.py"):
+            if path.name == "config.py" and path.parent.name == "render_node":
+                continue
+            text = path.read_text().replace('os.environ.setdefault("EGL_PLATFORM"', "")  # a GL hint, not a setting
+            if re.search(r"os\.environ|os\.getenv", text):
+                offenders.append(str(path.relative_to(project_root)))
+    assert offenders == []
