@@ -1,0 +1,225 @@
+"""Ports: the `Protocol`s through which the use cases (`showroom/services.py`) reach the world.
+
+Adapters in `showroom/adapters/` implement them (SQLAlchemy, the payment backend over HTTP, price feeds, Redis);
+tests implement them with in-memory fakes. Money crossing a port is integer fen (1 CNY = 100 fen) or `Decimal`
+CNY, never float. Times are timezone-aware UTC `datetime`s.
+
+The payment gateway mirrors the payment backend wire protocol (docs/payments.md):
+
+- `create_payment`: `POST {base}/payments` (header `Idempotency-Key`) body `{"order_id", "amount_fen", "currency",
+  "method", "description", "notify_url", "return_url", "expires_in_s"}` -> 201 `{"payment_id", "status": "pending",
+  "pay_url", "qr_png_url", "expires_at"}`;
+- `query_payment`: `GET {base}/payments/{id}` -> `{"payment_id", "order_id", "status", "amount_fen", "refunded_fen",
+  "failure_code", ...}`;
+- `refund`: `POST {base}/payments/{id}/refunds` (header `Idempotency-Key`) `{"amount_fen", "reason"}` ->
+  `{"refund_id", "status"}`;
+- `settlement`: `GET {base}/settlements/{YYYY-MM-DD}.csv`, parsed into `SettlementLine`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from showroom.catalog import Metal
+from showroom.errors import ShowroomError
+
+# --------------------------------------------------------------------------------------------------------------
+# Payment gateway
+# --------------------------------------------------------------------------------------------------------------
+
+PaymentMethod = Literal["card", "mobile_banking", "ecny_wallet", "qr"]
+PAYMENT_METHODS: tuple[PaymentMethod, ...] = ("card", "mobile_banking", "ecny_wallet", "qr")
+
+GatewayPaymentStatus = Literal["pending", "succeeded", "failed", "expired"]
+GatewayRefundStatus = Literal["pending", "succeeded", "failed"]
+SettlementKind = Literal["payment", "refund"]
+
+
+class PaymentGatewayError(ShowroomError):
+    """The payment backend answered something we cannot use (malformed reply, unexpected status)."""
+
+    code = "payment_backend_error"
+    http_status = 502
+
+
+class PaymentGatewayUnavailable(PaymentGatewayError):
+    """The payment backend could not be reached, timed out or answered 5xx: safe to retry with the same key."""
+
+    code = "payment_backend_unavailable"
+    http_status = 503
+
+
+class PaymentRejected(PaymentGatewayError):
+    """The payment backend refused the request (4xx): retrying the same request will not help."""
+
+    code = "payment_rejected"
+    http_status = 422
+
+
+class GatewayPaymentNotFound(PaymentGatewayError):
+    """The payment backend knows no payment with that id (404)."""
+
+    code = "payment_not_found_at_backend"
+    http_status = 404
+
+
+@dataclass(frozen=True)
+class CreatePaymentRequest:
+    order_id: str
+    amount_fen: int
+    method: PaymentMethod
+    description: str
+    notify_url: str
+    """Where the backend POSTs signed notifications: `{public_url}/api/payments/notify`."""
+    return_url: str
+    """Where the pay page sends the customer back to after paying."""
+    expires_in_s: int
+    idempotency_key: str
+    """Sent as the `Idempotency-Key` header: the same key always yields the same payment at the backend."""
+    currency: str = "CNY"
+
+
+@dataclass(frozen=True)
+class CreatedPayment:
+    payment_id: str
+    status: GatewayPaymentStatus
+    pay_url: str
+    qr_png_url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class GatewayPayment:
+    """A payment as the backend sees it now (the reply of `query_payment`)."""
+
+    payment_id: str
+    order_id: str
+    status: GatewayPaymentStatus
+    amount_fen: int
+    refunded_fen: int = 0
+    currency: str = "CNY"
+    method: str | None = None
+    failure_code: str | None = None
+    """declined | insufficient_funds | limit_exceeded | timeout | ... when status is failed."""
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    payment_id: str
+    amount_fen: int
+    reason: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class RefundReply:
+    refund_id: str
+    status: GatewayRefundStatus
+
+
+@dataclass(frozen=True)
+class SettlementLine:
+    """One line of the backend's daily settlement file.
+
+    The CSV columns are `type,payment_id,refund_id,order_id,amount_fen,currency,fee_fen,settled_at` (one header
+    row); `type` is payment|refund, `refund_id` is empty for payments, amounts are positive integer fen.
+    """
+
+    kind: SettlementKind
+    payment_id: str
+    order_id: str
+    amount_fen: int
+    refund_id: str | None = None
+    currency: str = "CNY"
+    fee_fen: int = 0
+    settled_at: datetime | None = None
+
+
+@runtime_checkable
+class PaymentGateway(Protocol):
+    """The bank's payment backend (the sandbox, or a real one behind the same wire protocol).
+
+    Errors: `PaymentGatewayUnavailable` (retry with the same idempotency key), `PaymentRejected` (4xx),
+    `GatewayPaymentNotFound` (404), `PaymentGatewayError` (anything else unusable).
+    """
+
+    async def create_payment(self, request: CreatePaymentRequest) -> CreatedPayment: ...
+
+    async def query_payment(self, payment_id: str) -> GatewayPayment: ...
+
+    async def refund(self, request: RefundRequest) -> RefundReply: ...
+
+    async def settlement(self, day: date) -> tuple[SettlementLine, ...]: ...
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Price feed
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceSnapshot:
+    """Spot prices of the pure metals in CNY per gram at one instant, as one feed published them.
+
+    The price of an alloy is the pure price times its fineness (`showroom.pricing`).
+    """
+
+    snapshot_id: str
+    source: str
+    as_of: datetime
+    cny_per_g: Mapping[Metal, Decimal] = field(default_factory=dict)
+
+    def price_cny_per_g(self, metal: Metal) -> Decimal:
+        try:
+            return self.cny_per_g[metal]
+        except KeyError:
+            raise PriceUnavailable(f"the price feed {self.source!r} has no price for {metal.value}") from None
+
+
+class PriceUnavailable(ShowroomError):
+    """The price feed has no (fresh) price: no quote can be made now."""
+
+    code = "price_unavailable"
+    http_status = 503
+
+
+class PriceFeed(Protocol):
+    async def snapshot(self) -> PriceSnapshot:
+        """The latest spot prices; raises `PriceUnavailable` when there is none or it is stale."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Events and time
+# --------------------------------------------------------------------------------------------------------------
+
+
+class Subscription(Protocol):
+    """Messages published on one channel after the subscription was made, in order, until `close()`."""
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def close(self) -> None: ...
+
+
+class EventBus(Protocol):
+    """Publish/subscribe between the commerce service and the edge nodes (in process, or Redis).
+
+    Channels: `orders` (every order change, `{"type": "order", "id", "status", ...}`) and `order:{id}`.
+    """
+
+    async def publish(self, channel: str, message: Mapping[str, Any]) -> None: ...
+
+    async def subscribe(self, channel: str) -> Subscription: ...
+
+    async def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
