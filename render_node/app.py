@@ -1,0 +1,121 @@
+"""The node's aiohttp application: one factory, `create_app(config, ...)`; `showroom serve` alone runs it.
+
+Roles: `all` (everything on one machine), `edge` (catalog, renders, view sets, streams, AR, web pages),
+`commerce` (catalog + the commerce API), `payments` is served by `showroom serve` with the sandbox app alone.
+Heavy things (render workers, the view store, the commerce DB) are built in cleanup contexts, never at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from render_node import ar_routes
+from render_node.config import PROJECT_ROOT, Config
+from render_node.errors import NodeError, Overloaded
+from render_node.keys import CATALOG, CONFIG, METRICS, PAYMENT_BACKEND_URL, WEB_ROOT
+from render_node.metrics import NodeMetrics
+from showroom.catalog import Catalog
+from showroom.errors import ShowroomError
+
+log = logging.getLogger("render_node.app")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+WEB_PAGES: tuple[str, ...] = ("kiosk", "phone", "vr", "share")
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith(("/api/", "/views/", "/ws/")) or request.path in ("/api", "/healthz")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Maps errors to `{"error": {"code", "message"}}`: NodeError/ShowroomError -> their status; aiohttp's
+    HTTP errors pass through (as JSON under /api); anything else is logged and becomes a 500 without details."""
+    try:
+        return await handler(request)
+    except (NodeError, ShowroomError) as exc:
+        headers = {}
+        if isinstance(exc, Overloaded):
+            headers["Retry-After"] = str(int(getattr(exc, "retry_after_s", 2)))
+        return web.json_response(error_body(exc.code, exc.message), status=exc.http_status, headers=headers)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and _is_api(request):
+            code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+                exc.status, (exc.reason or "error").lower().replace(" ", "_"))
+            message = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else (exc.reason or "")
+            headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+            return web.json_response(error_body(code, message), status=exc.status, headers=headers)
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return web.json_response(error_body("internal", "internal server error"), status=500)
+
+
+def load_node_catalog(config: Config) -> Catalog:
+    """Reads `<assets_dir>/catalog.toml` (the caller may pass a catalog to create_app instead)."""
+    from showroom.catalog import load_catalog
+
+    path = config.assets_dir / "catalog.toml"
+    if not path.is_file():
+        raise NodeError(f"no catalog at {path}: run `showroom assets build`")
+    return load_catalog(path.read_text(encoding="utf-8"))
+
+
+def _page_handler(web_root: Path, page: str) -> Handler:
+    async def page_index(request: web.Request) -> web.StreamResponse:
+        index = web_root / page / "index.html"
+        if not index.is_file():
+            raise web.HTTPNotFound(text=f"the {page} page is not installed")
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    return page_index
+
+
+async def _redirect_to_kiosk(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/kiosk")
+
+
+def add_web_clients(app: web.Application, web_root: Path) -> None:
+    """/kiosk, /phone, /vr (+ their own files under /kiosk/...), /s/{token} -> the share page, /static/ -> all."""
+    router = app.router
+    router.add_get("/", _redirect_to_kiosk, name="root")
+    for page in ("kiosk", "phone", "vr"):
+        handler = _page_handler(web_root, page)
+        router.add_get(f"/{page}", handler, name=f"page_{page}")
+        router.add_get(f"/{page}/", handler)
+        if (web_root / page).is_dir():
+            router.add_static(f"/{page}/", web_root / page, append_version=False)
+    router.add_get("/s/{token}", _page_handler(web_root, "share"), name="share_page")
+    if web_root.is_dir():
+        router.add_static("/static/", web_root, name="static")
+
+
+def create_app(
+    config: Config,
+    *,
+    catalog: Catalog | None = None,
+    payment_backend_url: str = "",
+    web_root: Path | None = None,
+) -> web.Application:
+    """The node's app for `config.role`. `catalog` defaults to the assets' catalog.toml."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=16 * 1024 * 1024)
+    app[CONFIG] = config
+    app[CATALOG] = catalog if catalog is not None else load_node_catalog(config)
+    app[METRICS] = NodeMetrics()
+    app[PAYMENT_BACKEND_URL] = payment_backend_url or (config.commerce.payment_backend_url or "")
+    app[WEB_ROOT] = web_root if web_root is not None else PROJECT_ROOT / "clients" / "web"
+    if config.role in ("all", "edge"):
+        ar_routes.setup(app)
+        add_web_clients(app, app[WEB_ROOT])
+    return app
