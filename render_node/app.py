@@ -8,17 +8,31 @@ Heavy things (render workers, the view store, the commerce DB) are built in clea
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from render_node import ar_routes
+from render_node import ar_routes, sessions
 from render_node.config import PROJECT_ROOT, Config
 from render_node.errors import NodeError, Overloaded
-from render_node.keys import CATALOG, CONFIG, METRICS, PAYMENT_BACKEND_URL, WEB_ROOT
+from render_node.keys import (
+    CATALOG,
+    CONFIG,
+    METRICS,
+    PAYMENT_BACKEND_URL,
+    RENDER_POOL,
+    SESSIONS,
+    VIEWS,
+    WEB_ROOT,
+)
 from render_node.metrics import NodeMetrics
+from render_node.pool import PandaRendererFactory, RendererFactory, RenderPool
+from render_node.routes import add_catalog_routes, add_edge_routes, add_operations_routes
+from render_node.sessions import SessionRegistry, StreamLimits
+from render_node.views import OverridesFor, ViewStore
 from showroom.catalog import Catalog
 from showroom.errors import ShowroomError
 
@@ -101,21 +115,76 @@ def add_web_clients(app: web.Application, web_root: Path) -> None:
         router.add_static("/static/", web_root, name="static")
 
 
+def renderer_version() -> str:
+    """A digest of the renderer's sources: view sets rendered by another renderer version get new keys."""
+    h = hashlib.sha256()
+    render_dir = Path(__file__).resolve().parent / "render"
+    for path in sorted(render_dir.rglob("*")):
+        if path.suffix in (".py", ".glsl", ".vert", ".frag") and path.is_file():
+            h.update(path.relative_to(render_dir).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def create_app(
     config: Config,
     *,
     catalog: Catalog | None = None,
+    renderer_pool: RenderPool | None = None,
+    renderer_factory: RendererFactory | None = None,
     payment_backend_url: str = "",
     web_root: Path | None = None,
+    stream_limits: StreamLimits | None = None,
+    overrides_for: OverridesFor | None = None,
 ) -> web.Application:
-    """The node's app for `config.role`. `catalog` defaults to the assets' catalog.toml."""
+    """The node's app for `config.role`.
+
+    `catalog` defaults to `<assets_dir>/catalog.toml`; `renderer_pool` to `config.workers` processes of
+    `renderer_factory` (default: the panda3d renderer). A pool passed in is started if needed but not closed.
+    """
     app = web.Application(middlewares=[error_middleware], client_max_size=16 * 1024 * 1024)
     app[CONFIG] = config
     app[CATALOG] = catalog if catalog is not None else load_node_catalog(config)
     app[METRICS] = NodeMetrics()
     app[PAYMENT_BACKEND_URL] = payment_backend_url or (config.commerce.payment_backend_url or "")
     app[WEB_ROOT] = web_root if web_root is not None else PROJECT_ROOT / "clients" / "web"
-    if config.role in ("all", "edge"):
+    edge = config.role in ("all", "edge")
+    commerce = config.role in ("all", "commerce")
+    if edge:
+        owns_pool = renderer_pool is None
+        pool = renderer_pool or RenderPool(
+            renderer_factory or PandaRendererFactory(config.assets_dir / "env"), config.workers,
+            metrics=app[METRICS])
+        if renderer_pool is not None:
+            renderer_pool.use_metrics(app[METRICS])
+        app[RENDER_POOL] = pool
+        app[VIEWS] = ViewStore(config.data_dir / "views", pool, app[CATALOG], config.assets_dir,
+                               renderer_version=renderer_version(), metrics=app[METRICS],
+                               overrides_for=overrides_for)
+        app[SESSIONS] = SessionRegistry(stream_limits)
+        app.cleanup_ctx.append(_pool_ctx(owns_pool))
+    if commerce:
+        pass
+    add_catalog_routes(app)
+    if edge:
+        add_edge_routes(app)
+        sessions.setup(app)
         ar_routes.setup(app)
         add_web_clients(app, app[WEB_ROOT])
+    add_operations_routes(app)
     return app
+
+
+def _pool_ctx(owns_pool: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = app[RENDER_POOL]
+        if not pool.started:
+            await pool.start()
+        try:
+            yield
+        finally:
+            await app[VIEWS].close()
+            if owns_pool:
+                await pool.close()
+
+    return pool_ctx

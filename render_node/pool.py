@@ -151,6 +151,17 @@ class RenderPool:
                 await self.close()
                 raise RenderError(f"a render worker failed to start: {r}")
         self.started = True
+        watchdog = asyncio.get_running_loop().create_task(self._watch())
+        self._background.add(watchdog)
+        watchdog.add_done_callback(self._background.discard)
+
+    async def _watch(self, period_s: float = 0.5) -> None:
+        """Replaces idle workers that died (killed from outside, out of memory) before a job finds them."""
+        while not self._closed:
+            await asyncio.sleep(period_s)
+            for worker in list(self._idle):
+                if not worker.process.is_alive():
+                    self._replace(worker, "died while idle")
 
     async def close(self) -> None:
         self._closed = True
@@ -176,8 +187,14 @@ class RenderPool:
             self._thread.shutdown(wait=True)
             self._thread = None
 
+    def use_metrics(self, metrics: NodeMetrics) -> None:
+        """Reports to `metrics` from now on (an app adopting a pool made elsewhere)."""
+        self._metrics = metrics
+
     def worker_pids(self) -> list[int]:
-        return [w.process.pid for w in self._workers.values() if w.process.pid is not None]
+        """Process ids of the workers alive now."""
+        return [w.process.pid for w in self._workers.values()
+                if w.process.pid is not None and w.process.is_alive()]
 
     @property
     def restarts(self) -> int:
@@ -262,8 +279,11 @@ class RenderPool:
             self._metrics.workers_busy.set(self.busy)
 
     async def _acquire(self, priority: int, timeout_s: float) -> _Worker:
-        if self._idle and not self._waiters:
-            worker = self._idle.pop()
+        while self._idle and not self._waiters:
+            worker = self._idle.pop(0)
+            if not worker.process.is_alive():
+                self._replace(worker, "died while idle")
+                continue
             self._update_busy()
             return worker
         fut: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()

@@ -29,13 +29,13 @@ class TinyRenderer:
         self.delay_s = delay_s
         self.calls = 0
 
-    def _eye(self, w: int, h: int, hue: float, eye: int) -> RGBA8:
+    def _eye(self, w: int, h: int, hue: float, blue: int) -> RGBA8:
         img = np.full((h, w, 4), 255, np.uint8)
         yy, xx = np.mgrid[0:h, 0:w]
         disc = (xx - w / 2) ** 2 + (yy - h / 2) ** 2 < (min(w, h) * 0.35) ** 2
         r = int(127 + 127 * math.cos(math.radians(hue)))
         g = int(127 + 127 * math.sin(math.radians(hue)))
-        img[disc] = (r, g, 60 + 120 * eye, 255)
+        img[disc] = (r, g, max(0, min(255, blue)), 255)
         return img
 
     def render(self, request: RenderRequest) -> RGBA8:
@@ -53,14 +53,14 @@ class TinyRenderer:
         view = request.view
         if isinstance(view, StereoView):
             hue = head_yaw_deg(view.head.orientation_xyzw)
-            return np.concatenate([self._eye(w, h, hue, 0), self._eye(w, h, hue, 1)], axis=1)
+            return np.concatenate([self._eye(w, h, hue, 40), self._eye(w, h, hue, 200)], axis=1)
         if isinstance(view, TurntableView):
-            hue = view.yaw_deg + 7 * view.pitch_deg
-        elif isinstance(view, PoseView):
+            return self._eye(w, h, view.yaw_deg, int(40 + 5 * view.pitch_deg))
+        if isinstance(view, PoseView):
             hue = head_yaw_deg(view.pose.orientation_xyzw)
         else:
             hue = 0.0
-        return self._eye(w, h, hue, 0)
+        return self._eye(w, h, hue, 40)
 
     def close(self) -> None:
         pass

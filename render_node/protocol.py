@@ -1,0 +1,224 @@
+"""The live stream's wire protocol (`/ws/stream`): JSON control messages and binary frames.
+
+Shared by the node and the clients (`clients/python` imports only this module), so it uses the standard
+library alone. The layout is documented in docs/streams.md.
+
+Client -> node (JSON text messages):
+  hello  {"type": "hello", "client": "vr"|"phone"|"kiosk", "product", "variant"?, "viewport": {"width",
+          "height"} (per eye), "eyes": 1|2, "fov_deg" (vertical, per eye), "ipd_m", "codec": "jpeg"|"webp"|"h264",
+          "max_kbps", "target_fps"}
+  pose   {"type": "pose", "seq", "t", "position": [x, y, z] (metres), "orientation": [x, y, z, w]}
+  select {"type": "select", "product", "variant"?}          switch product without a new session
+  ping   {"type": "ping", "t"?}  -> {"type": "pong", "t", "server_t"}
+  bye    {"type": "bye"}
+Node -> client: {"type": "welcome", "session_id", ...}, {"type": "error", "code", "message"}, pong, and binary
+frames: a fixed little-endian header (`FRAME_HEADER`) followed by the payload (one JPEG/WebP image or one H.264
+access unit in Annex B). Stereo frames hold both eyes side by side in one image, left eye first.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from render_node.errors import BadRequest
+
+ClientKind = Literal["vr", "phone", "kiosk"]
+Codec = Literal["jpeg", "webp", "h264"]
+CLIENT_KINDS: tuple[ClientKind, ...] = ("vr", "phone", "kiosk")
+CODECS: tuple[Codec, ...] = ("jpeg", "webp", "h264")
+CODEC_IDS: dict[str, int] = {"jpeg": 1, "h264": 2, "webp": 3}
+CODEC_NAMES: dict[int, Codec] = {1: "jpeg", 2: "h264", 3: "webp"}
+
+MAGIC = b"SRF1"
+VERSION = 1
+FLAG_KEYFRAME = 0x01
+FLAG_STEREO = 0x02
+
+FRAME_HEADER = struct.Struct("<4sBBBBHBBHHII6dI")
+"""magic, version, codec, flags, eyes, header_size, quality, reserved, width, height, seq, frame_no,
+client_t, t_receive, t_render_start, t_render_end, t_encode_end, t_send, payload_size (76 bytes)."""
+HEADER_SIZE = FRAME_HEADER.size
+
+# WebSocket close codes the node uses (1000-1015 standard; 4000-4999 application).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_INVALID_DATA = 1007
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_BAD_HELLO = 4400
+CLOSE_UNKNOWN_PRODUCT = 4404
+CLOSE_IDLE = 4408
+
+MAX_VIEWPORT_PX = 2208
+MAX_POSE_HZ = 120
+
+
+class ProtocolError(BadRequest):
+    """A client broke the protocol; the node closes the socket with `close_code` and the message as reason."""
+
+    code = "protocol_error"
+
+    def __init__(self, message: str, close_code: int = CLOSE_POLICY) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+
+
+@dataclass(frozen=True)
+class Hello:
+    client: ClientKind
+    product: str
+    variant: str | None
+    width_px: int
+    """Per eye."""
+    height_px: int
+    eyes: int
+    fov_deg: float
+    ipd_m: float
+    codec: Codec
+    max_kbps: int
+    target_fps: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "hello", "client": self.client, "product": self.product, "variant": self.variant,
+            "viewport": {"width": self.width_px, "height": self.height_px}, "eyes": self.eyes,
+            "fov_deg": self.fov_deg, "ipd_m": self.ipd_m, "codec": self.codec, "max_kbps": self.max_kbps,
+            "target_fps": self.target_fps,
+        }
+
+
+@dataclass(frozen=True)
+class Pose:
+    seq: int
+    t: float
+    """Client timestamp (seconds, the client's clock); echoed in the frame header."""
+    position_m: tuple[float, float, float]
+    orientation_xyzw: tuple[float, float, float, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "pose", "seq": self.seq, "t": self.t, "position": list(self.position_m),
+                "orientation": list(self.orientation_xyzw)}
+
+
+@dataclass(frozen=True)
+class FrameHeader:
+    codec: Codec
+    keyframe: bool
+    eyes: int
+    quality: int
+    width_px: int
+    """Of the whole image (both eyes side by side when stereo)."""
+    height_px: int
+    seq: int
+    frame_no: int
+    client_t: float
+    t_receive: float
+    t_render_start: float
+    t_render_end: float
+    t_encode_end: float
+    t_send: float
+    payload_size: int
+
+    @property
+    def stereo(self) -> bool:
+        return self.eyes == 2
+
+    def pack(self) -> bytes:
+        flags = (FLAG_KEYFRAME if self.keyframe else 0) | (FLAG_STEREO if self.eyes == 2 else 0)
+        return FRAME_HEADER.pack(MAGIC, VERSION, CODEC_IDS[self.codec], flags, self.eyes, HEADER_SIZE,
+                                 max(0, min(255, self.quality)), 0, self.width_px, self.height_px,
+                                 self.seq & 0xFFFFFFFF, self.frame_no & 0xFFFFFFFF, self.client_t,
+                                 self.t_receive, self.t_render_start, self.t_render_end, self.t_encode_end,
+                                 self.t_send, self.payload_size)
+
+
+def parse_frame(data: bytes) -> tuple[FrameHeader, bytes]:
+    """A binary frame -> (header, payload). Raises ProtocolError on a bad magic, version or size."""
+    if len(data) < HEADER_SIZE:
+        raise ProtocolError(f"frame of {len(data)} bytes is shorter than the {HEADER_SIZE}-byte header")
+    (magic, version, codec_id, flags, eyes, header_size, quality, _, width, height, seq, frame_no, client_t,
+     t_rx, t_rs, t_re, t_ee, t_tx, payload_size) = FRAME_HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise ProtocolError(f"bad frame magic {magic!r}")
+    if version != VERSION:
+        raise ProtocolError(f"frame version {version} is not supported (want {VERSION})")
+    if codec_id not in CODEC_NAMES:
+        raise ProtocolError(f"unknown codec id {codec_id}")
+    payload = data[header_size:header_size + payload_size]
+    if len(payload) != payload_size:
+        raise ProtocolError("frame payload is truncated")
+    header = FrameHeader(CODEC_NAMES[codec_id], bool(flags & FLAG_KEYFRAME), eyes, quality, width, height, seq,
+                         frame_no, client_t, t_rx, t_rs, t_re, t_ee, t_tx, payload_size)
+    return header, payload
+
+
+def _num(msg: dict[str, Any], key: str, default: float | None, lo: float, hi: float) -> float:
+    value = msg.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ProtocolError(f"hello.{key} must be a number", CLOSE_BAD_HELLO)
+    if not lo <= value <= hi:
+        raise ProtocolError(f"hello.{key} must be between {lo} and {hi}, got {value}", CLOSE_BAD_HELLO)
+    return float(value)
+
+
+def parse_hello(msg: dict[str, Any]) -> Hello:
+    if msg.get("type") != "hello":
+        raise ProtocolError("the first message must be a hello", CLOSE_BAD_HELLO)
+    client = msg.get("client", "vr")
+    if client not in CLIENT_KINDS:
+        raise ProtocolError(f"hello.client must be one of {', '.join(CLIENT_KINDS)}", CLOSE_BAD_HELLO)
+    product = msg.get("product")
+    if not isinstance(product, str) or not product:
+        raise ProtocolError("hello.product is required", CLOSE_BAD_HELLO)
+    variant = msg.get("variant")
+    if variant is not None and not isinstance(variant, str):
+        raise ProtocolError("hello.variant must be a string", CLOSE_BAD_HELLO)
+    viewport = msg.get("viewport", {"width": 1280, "height": 720})
+    if not isinstance(viewport, dict):
+        raise ProtocolError("hello.viewport must be {width, height}", CLOSE_BAD_HELLO)
+    width = int(_num(viewport, "width", None, 16, MAX_VIEWPORT_PX))
+    height = int(_num(viewport, "height", None, 16, MAX_VIEWPORT_PX))
+    eyes = int(_num(msg, "eyes", 1, 1, 2))
+    codec = msg.get("codec", "jpeg")
+    if codec not in CODECS:
+        raise ProtocolError(f"hello.codec must be one of {', '.join(CODECS)}", CLOSE_BAD_HELLO)
+    return Hello(
+        client=client, product=product, variant=variant, width_px=width, height_px=height, eyes=eyes,
+        fov_deg=_num(msg, "fov_deg", 90.0 if eyes == 2 else 60.0, 10, 150),
+        ipd_m=_num(msg, "ipd_m", 0.064, 0.0, 0.1), codec=codec,
+        max_kbps=int(_num(msg, "max_kbps", 50_000, 100, 1_000_000)),
+        target_fps=_num(msg, "target_fps", 60 if client == "vr" else 30, 1, 120),
+    )
+
+
+def _vec(msg: dict[str, Any], key: str, n: int) -> tuple[float, ...]:
+    v = msg.get(key)
+    if not isinstance(v, list) or len(v) != n:
+        raise ProtocolError(f"pose.{key} must be a list of {n} numbers", CLOSE_INVALID_DATA)
+    out = []
+    for x in v:
+        if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+            raise ProtocolError(f"pose.{key} must hold finite numbers", CLOSE_INVALID_DATA)
+        out.append(float(x))
+    return tuple(out)
+
+
+def parse_pose(msg: dict[str, Any]) -> Pose:
+    seq = msg.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise ProtocolError("pose.seq must be a non-negative integer", CLOSE_INVALID_DATA)
+    t = msg.get("t", 0.0)
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        raise ProtocolError("pose.t must be a number (seconds)", CLOSE_INVALID_DATA)
+    position = _vec(msg, "position", 3)
+    q = _vec(msg, "orientation", 4)
+    norm = math.sqrt(sum(c * c for c in q))
+    if not 0.5 < norm < 1.5:
+        raise ProtocolError("pose.orientation must be a unit quaternion [x, y, z, w]", CLOSE_INVALID_DATA)
+    qn = (q[0] / norm, q[1] / norm, q[2] / norm, q[3] / norm)
+    return Pose(seq, float(t), (position[0], position[1], position[2]), qn)

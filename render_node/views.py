@@ -1,0 +1,338 @@
+"""360-degree view sets: N yaw x M pitch frames per product variant and size, rendered once, encoded, and kept
+as content-addressed files `<data_dir>/views/<sha256>.<ext>` plus a bounded in-memory LRU.
+
+A set's key hashes what decides its pixels: the model file's bytes, the variant's material overrides, the frame
+size, format and grid, and the renderer version; its manifest is stored under that key, so the manifest (and
+every frame URL in it) is the same after a restart and changes when the model or renderer changes. Concurrent
+requests for one uncached set share one rendering; frames render in parallel over the worker pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from render_node.encoding import EXTENSIONS, IMAGE_FORMATS, ImageFormat, encode_image
+from render_node.errors import BadRequest, NodeError, Overloaded
+from render_node.metrics import NodeMetrics
+from render_node.pool import PRIORITY_VIEW, RenderPool
+from render_node.render.types import EnvName, MaterialOverride, RenderRequest, TurntableView
+from showroom.catalog import Catalog, Product, Variant
+from showroom.errors import NotFound
+
+log = logging.getLogger("render_node.views")
+
+DEFAULT_YAWS = 36
+DEFAULT_PITCHES_DEG: tuple[float, ...] = (0.0, 15.0, 30.0)
+DEFAULT_SIZE_PX = (640, 480)
+MAX_VIEW_SIZE_PX = 1920
+FRAME_NAME = re.compile(r"^([0-9a-f]{64})\.(jpg|png|webp)$")
+CONTENT_TYPE_BY_EXT = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+OverridesFor = Callable[[Product, Variant], tuple[MaterialOverride, ...]]
+
+
+def parse_size(text: str | None, default: tuple[int, int] = DEFAULT_SIZE_PX,
+               max_px: int = MAX_VIEW_SIZE_PX) -> tuple[int, int]:
+    """"640x480" -> (640, 480); capped at `max_px` per side and at least 16."""
+    if not text:
+        return default
+    m = re.fullmatch(r"(\d{1,5})[xX](\d{1,5})", text.strip())
+    if not m:
+        raise BadRequest(f"size must look like 640x480, got {text!r}")
+    w, h = int(m.group(1)), int(m.group(2))
+    if not (16 <= w <= max_px and 16 <= h <= max_px):
+        raise BadRequest(f"size must be between 16 and {max_px} pixels per side, got {w}x{h}")
+    return w, h
+
+
+def env_for(product: Product) -> EnvName:
+    return "car" if product.hall == "cars" else "studio"
+
+
+def default_overrides(product: Product, variant: Variant) -> tuple[MaterialOverride, ...]:
+    from render_node.assets.variants import overrides_for
+
+    return tuple(overrides_for(product, variant))
+
+
+@dataclass(frozen=True)
+class ViewSetSpec:
+    product: Product
+    variant: Variant
+    size_px: tuple[int, int] = DEFAULT_SIZE_PX
+    fmt: ImageFormat = "jpeg"
+    yaws: int = DEFAULT_YAWS
+    pitches_deg: tuple[float, ...] = DEFAULT_PITCHES_DEG
+
+    @property
+    def angles(self) -> list[tuple[float, float]]:
+        """(yaw_deg, pitch_deg) of every frame: pitch rows, yaw within a row."""
+        step = 360.0 / self.yaws
+        return [(round(i * step, 3), p) for p in self.pitches_deg for i in range(self.yaws)]
+
+
+@dataclass
+class Progress:
+    total: int
+    done: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+
+class _FrameLRU:
+    """Encoded frames by name, bounded by total bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self.bytes = 0
+
+    def get(self, name: str) -> bytes | None:
+        data = self._items.get(name)
+        if data is not None:
+            self._items.move_to_end(name)
+        return data
+
+    def put(self, name: str, data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return
+        old = self._items.pop(name, None)
+        if old is not None:
+            self.bytes -= len(old)
+        self._items[name] = data
+        self.bytes += len(data)
+        while self.bytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.bytes -= len(dropped)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class ViewStore:
+    """View sets of a catalog, rendered through `pool` and cached under `cache_dir`."""
+
+    def __init__(self, cache_dir: Path, pool: RenderPool, catalog: Catalog, assets_dir: Path, *,
+                 renderer_version: str = "1", metrics: NodeMetrics | None = None,
+                 memory_bytes: int = 256 * 1024 * 1024, overrides_for: OverridesFor | None = None,
+                 frame_timeout_s: float = 120.0) -> None:
+        self.cache_dir = cache_dir
+        self.sets_dir = cache_dir / "sets"
+        self.sets_dir.mkdir(parents=True, exist_ok=True)
+        self.pool = pool
+        self.catalog = catalog
+        self.models_dir = assets_dir / "models"
+        self.renderer_version = renderer_version
+        self.metrics = metrics
+        self.frame_timeout_s = frame_timeout_s
+        self._overrides_for: OverridesFor = overrides_for or default_overrides
+        self._memory = _FrameLRU(memory_bytes)
+        self._manifests: dict[str, dict[str, Any]] = {}
+        self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._progress: dict[str, Progress] = {}
+        self._model_hashes: dict[tuple[Path, int, int], str] = {}
+
+    # -- keys -----------------------------------------------------------------------------------------------
+    def model_path(self, product: Product) -> Path:
+        return self.models_dir / product.model
+
+    def overrides(self, product: Product, variant: Variant) -> tuple[MaterialOverride, ...]:
+        return self._overrides_for(product, variant)
+
+    def _model_hash(self, path: Path) -> str:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise NodeError(f"the model {path.name} is not built: run `showroom assets build`") from None
+        key = (path, st.st_size, st.st_mtime_ns)
+        digest = self._model_hashes.get(key)
+        if digest is None:
+            h = hashlib.sha256()
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            digest = h.hexdigest()
+            self._model_hashes[key] = digest
+        return digest
+
+    def spec(self, product_id: str, variant_id: str | None = None, size: str | None = None,
+             fmt: str | None = None) -> ViewSetSpec:
+        product = self.catalog.get(product_id)
+        variant = product.variant(variant_id or None)
+        f = fmt or "jpeg"
+        if f not in IMAGE_FORMATS:
+            raise BadRequest(f"format must be one of {', '.join(IMAGE_FORMATS)}, got {f!r}")
+        return ViewSetSpec(product, variant, parse_size(size), f)  # type: ignore[arg-type]
+
+    def set_key(self, spec: ViewSetSpec) -> str:
+        overrides = self._overrides_for(spec.product, spec.variant)
+        parts = {
+            "model_sha256": self._model_hash(self.model_path(spec.product)),
+            "variant": spec.variant.id,
+            "overrides": [repr(o) for o in overrides],
+            "size": list(spec.size_px),
+            "format": spec.fmt,
+            "yaws": spec.yaws,
+            "pitches": list(spec.pitches_deg),
+            "env": env_for(spec.product),
+            "renderer": self.renderer_version,
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+    # -- manifests ------------------------------------------------------------------------------------------
+    def cached_manifest(self, key: str) -> dict[str, Any] | None:
+        manifest = self._manifests.get(key)
+        if manifest is not None:
+            return manifest
+        path = self.sets_dir / f"{key}.json"
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        assert isinstance(manifest, dict)
+        if not all(self.frame_path(fr["url"].rsplit("/", 1)[-1]).is_file() for fr in manifest["frames"]):
+            return None  # the frame files were pruned: render again
+        self._manifests[key] = manifest
+        return manifest
+
+    def progress(self, key: str) -> Progress | None:
+        return self._progress.get(key)
+
+    def start(self, spec: ViewSetSpec, on_frame: Callable[[], None] | None = None
+              ) -> tuple[str, asyncio.Task[dict[str, Any]] | None, dict[str, Any] | None]:
+        """(key, the rendering task or None, the manifest when already cached). Starts at most one rendering."""
+        key = self.set_key(spec)
+        manifest = self.cached_manifest(key)
+        if manifest is not None:
+            if self.metrics is not None:
+                self.metrics.view_cache.labels("set", "hit").inc()
+            return key, None, manifest
+        task = self._inflight.get(key)
+        if task is None:
+            if self.metrics is not None:
+                self.metrics.view_cache.labels("set", "miss").inc()
+            task = asyncio.get_running_loop().create_task(self._render_set(key, spec, on_frame))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _t: self._inflight.pop(key, None))
+        return key, task, None
+
+    async def manifest(self, spec: ViewSetSpec, on_frame: Callable[[], None] | None = None) -> dict[str, Any]:
+        """The manifest of `spec`, rendering the set first when it is not cached (shared by concurrent calls)."""
+        _, task, manifest = self.start(spec, on_frame)
+        if manifest is not None:
+            return manifest
+        assert task is not None
+        return await asyncio.shield(task)
+
+    async def _render_set(self, key: str, spec: ViewSetSpec, on_frame: Callable[[], None] | None
+                          ) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        angles = spec.angles
+        progress = Progress(total=len(angles))
+        self._progress[key] = progress
+        overrides = self._overrides_for(spec.product, spec.variant)
+        model = self.model_path(spec.product)
+        env = env_for(spec.product)
+        gate = asyncio.Semaphore(max(1, self.pool.size))
+        loop = asyncio.get_running_loop()
+
+        async def one(yaw_deg: float, pitch_deg: float) -> dict[str, Any]:
+            request = RenderRequest(model, TurntableView(yaw_deg=yaw_deg, pitch_deg=pitch_deg),
+                                    size_px=spec.size_px, background="white", env=env, overrides=overrides)
+            async with gate:
+                for attempt in range(2):
+                    try:
+                        frame = await self.pool.render(request, timeout_s=self.frame_timeout_s,
+                                                       priority=PRIORITY_VIEW)
+                        break
+                    except Overloaded:
+                        if attempt == 1:
+                            raise
+                        await asyncio.sleep(0.5)
+            name = await loop.run_in_executor(None, self._store_frame, frame, spec.fmt)
+            progress.done += 1
+            if on_frame is not None:
+                on_frame()
+            return {"yaw_deg": yaw_deg, "pitch_deg": pitch_deg, "url": f"/views/{name}"}
+
+        try:
+            frames = await asyncio.gather(*(one(y, p) for y, p in angles))
+        finally:
+            self._progress.pop(key, None)
+        manifest: dict[str, Any] = {
+            "product": spec.product.id,
+            "variant": spec.variant.id,
+            "size": f"{spec.size_px[0]}x{spec.size_px[1]}",
+            "width": spec.size_px[0],
+            "height": spec.size_px[1],
+            "format": spec.fmt,
+            "yaws": spec.yaws,
+            "pitches_deg": list(spec.pitches_deg),
+            "key": key,
+            "frames": list(frames),
+        }
+        _write_atomic(self.sets_dir / f"{key}.json", json.dumps(manifest, indent=1).encode())
+        self._manifests[key] = manifest
+        elapsed_s = time.perf_counter() - t0
+        if self.metrics is not None:
+            self.metrics.view_sets_rendered.inc()
+            self.metrics.view_set_seconds.observe(elapsed_s)
+        log.info("view set %s/%s %s rendered: %d frames in %.1f s", spec.product.id, spec.variant.id,
+                 manifest["size"], len(frames), elapsed_s)
+        return manifest
+
+    # -- frames ---------------------------------------------------------------------------------------------
+    def frame_path(self, name: str) -> Path:
+        return self.cache_dir / name
+
+    def _store_frame(self, frame: Any, fmt: ImageFormat) -> str:
+        data = encode_image(frame, fmt, quality=88)
+        name = f"{hashlib.sha256(data).hexdigest()}.{EXTENSIONS[fmt]}"
+        path = self.frame_path(name)
+        if not path.exists():
+            _write_atomic(path, data)
+        self._memory.put(name, data)
+        return name
+
+    async def frame(self, name: str) -> tuple[bytes, str]:
+        """(bytes, content type) of a content-addressed frame; NotFound when unknown."""
+        m = FRAME_NAME.match(name)
+        if not m:
+            raise NotFound(f"no view frame {name!r}")
+        content_type = CONTENT_TYPE_BY_EXT[m.group(2)]
+        data = self._memory.get(name)
+        if data is not None:
+            if self.metrics is not None:
+                self.metrics.view_cache.labels("memory", "hit").inc()
+            return data, content_type
+        try:
+            data = await asyncio.get_running_loop().run_in_executor(None, self.frame_path(name).read_bytes)
+        except FileNotFoundError:
+            if self.metrics is not None:
+                self.metrics.view_cache.labels("disk", "miss").inc()
+            raise NotFound(f"no view frame {name!r}") from None
+        if self.metrics is not None:
+            self.metrics.view_cache.labels("disk", "hit").inc()
+        self._memory.put(name, data)
+        return data, content_type
+
+    async def close(self) -> None:
+        for task in list(self._inflight.values()):
+            task.cancel()
+        for task in list(self._inflight.values()):
+            with contextlib.suppress(BaseException):
+                await task
