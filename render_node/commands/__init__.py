@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from render_node.commands import assets, catalog, commerce, render, serve
+from render_node.commands import assets, catalog, commerce, payments, render, serve
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (serve, render, assets, catalog, commerce)
+COMMAND_MODULES: tuple[ModuleType, ...] = (serve, render, assets, catalog, commerce, payments)
