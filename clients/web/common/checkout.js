@@ -1,0 +1,228 @@
+// Checkout: a quote that locks the price (with a countdown), an order placed with an Idempotency-Key, a payment
+// (pay URL + QR PNG made by the commerce side), and the order's status live over /ws/orders/{id}
+// (falling back to polling GET /api/orders/{id} if the socket drops).
+
+import { createOrder, createQuote, formatCny, getOrder, newIdempotencyKey, startPayment, wsUrl } from "./api.js";
+import { t } from "./i18n.js";
+
+export const TERMINAL = new Set(["paid", "expired", "cancelled", "payment_failed", "refunded", "partially_refunded", "fulfilling", "completed"]);
+const PAID = new Set(["paid", "fulfilling", "completed"]);
+
+/** Milliseconds since the epoch at which `obj` expires, from expires_in_s (preferred: immune to clock skew) or expires_at. */
+export function expiryMs(obj, receivedAtMs = Date.now()) {
+  if (obj == null) return null;
+  if (typeof obj.expires_in_s === "number") return receivedAtMs + obj.expires_in_s * 1000;
+  const v = obj.expires_at;
+  if (v === undefined || v === null) return null;
+  if (typeof v === "number") return v < 1e12 ? v * 1000 : v;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** Calls tick(secondsLeft) every second until zero, then onExpire(); returns a stop function. */
+export function countdown(untilMs, tick, onExpire) {
+  let timer = null;
+  const step = () => {
+    const left = Math.max(0, Math.ceil((untilMs - Date.now()) / 1000));
+    tick(left);
+    if (left <= 0) {
+      clearInterval(timer);
+      timer = null;
+      if (onExpire) onExpire();
+    }
+  };
+  timer = setInterval(step, 1000);
+  step();
+  return () => {
+    if (timer) clearInterval(timer);
+    timer = null;
+  };
+}
+
+/** Watches an order's status; calls onStatus(order) on every change. Returns a stop function. */
+export function watchOrder(orderId, onStatus) {
+  let ws = null;
+  let poll = null;
+  let stopped = false;
+  let last = null;
+  const emit = (order) => {
+    if (!order || stopped) return;
+    if (last === order.status) return;
+    last = order.status;
+    onStatus(order);
+    if (TERMINAL.has(order.status) && order.status !== "partially_refunded") stop();
+  };
+  const startPolling = () => {
+    if (poll || stopped) return;
+    poll = setInterval(async () => {
+      try {
+        emit(await getOrder(orderId));
+      } catch (_) {
+        /* keep polling: the network may come back */
+      }
+    }, 2500);
+  };
+  try {
+    ws = new WebSocket(wsUrl(`/ws/orders/${encodeURIComponent(orderId)}`));
+    ws.onmessage = (ev) => {
+      try {
+        const msg = JSON.parse(ev.data);
+        if (msg.type === "order" || msg.status) emit({ ...msg, id: msg.id || orderId });
+      } catch (_) {
+        /* ignore non-JSON */
+      }
+    };
+    ws.onerror = () => startPolling();
+    ws.onclose = () => {
+      if (!stopped) startPolling();
+    };
+  } catch (_) {
+    startPolling();
+  }
+  // the current state, in case the order changed before the socket opened
+  getOrder(orderId).then(emit, () => {});
+  function stop() {
+    stopped = true;
+    if (poll) clearInterval(poll);
+    poll = null;
+    if (ws && ws.readyState <= 1) ws.close(1000);
+    ws = null;
+  }
+  return stop;
+}
+
+/**
+ * One customer's purchase of one product. States: idle -> quoted -> ordered -> paying -> paid | failed.
+ * onChange(checkout) is called after every step; the caller renders from its fields.
+ */
+export class Checkout {
+  constructor({ product, variant, channel, customer = {}, method = "qr", extra = {}, onChange = () => {} }) {
+    this.extra = extra;
+    this.product = product;
+    this.variant = variant;
+    this.channel = channel;
+    this.customer = customer;
+    this.method = method;
+    this.onChange = onChange;
+    this.quote = null;
+    this.quoteExpiresMs = null;
+    this.order = null;
+    this.payment = null;
+    this.status = "idle";
+    this.error = null;
+    this._stops = [];
+    this._orderKey = null;
+    this._payKey = null;
+  }
+
+  get paid() {
+    return this.order && PAID.has(this.order.status);
+  }
+
+  async lockPrice() {
+    this.error = null;
+    const q = await createQuote(this.product, this.variant, 1);
+    this.quote = q;
+    this.quoteExpiresMs = expiryMs(q);
+    this._orderKey = newIdempotencyKey(); // a new quote is a new intent
+    this.status = "quoted";
+    this.onChange(this);
+    return q;
+  }
+
+  quoteSecondsLeft() {
+    if (!this.quoteExpiresMs) return null;
+    return Math.max(0, Math.ceil((this.quoteExpiresMs - Date.now()) / 1000));
+  }
+
+  /** Places the order (retry-safe: the same quote re-sends the same Idempotency-Key) and starts the payment. */
+  async buy() {
+    this.error = null;
+    if (!this.quote || this.quoteSecondsLeft() === 0) await this.lockPrice();
+    const body = { ...this.extra, quote_id: this.quote.id, customer: this.customer, channel: this.channel };
+    this.order = await createOrder(body, this._orderKey);
+    this.status = "ordered";
+    this.onChange(this);
+    this._payKey = this._payKey || newIdempotencyKey();
+    this.payment = await startPayment(this.order.id, this.method, this._payKey);
+    this.status = "paying";
+    this.onChange(this);
+    this._stops.push(
+      watchOrder(this.order.id, (o) => {
+        this.order = { ...this.order, ...o };
+        if (PAID.has(o.status)) this.status = "paid";
+        else if (o.status !== "pending_payment") this.status = "failed";
+        this.onChange(this);
+      }),
+    );
+    return this.payment;
+  }
+
+  close() {
+    for (const s of this._stops) s();
+    this._stops = [];
+  }
+}
+
+/**
+ * Renders the pay panel for a checkout into `el`: amount, quote countdown, QR code (PNG from the commerce
+ * side), a link to the pay page, and the live status. Returns a stop function for its timers.
+ */
+export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
+  el.replaceChildren();
+  el.classList.add("pay-panel");
+  const amount = co.order?.total_cny ?? co.order?.amount_cny ?? co.quote?.total_cny;
+  const h = document.createElement("h2");
+  h.textContent = t("checkout.title");
+  const total = document.createElement("p");
+  total.className = "pay-total";
+  total.innerHTML = `<span class="muted">${t("checkout.total")}</span> <strong class="price">${formatCny(amount)}</strong>`;
+  const status = document.createElement("p");
+  status.className = `pay-status status-${co.order?.status || "pending_payment"}`;
+  status.dataset.status = co.order?.status || "pending_payment";
+  status.setAttribute("role", "status");
+  status.setAttribute("aria-live", "polite");
+  status.textContent = t(`status.${co.order?.status || "pending_payment"}`);
+  el.append(h, total);
+  if (co.paid) {
+    const ok = document.createElement("div");
+    ok.className = "paid-mark";
+    ok.textContent = "✓";
+    const thanks = document.createElement("p");
+    thanks.textContent = t("status.paid_thanks");
+    el.append(ok, status, thanks);
+    return () => {};
+  }
+  const qrUrl = co.payment?.qr_png_url;
+  if (qrUrl) {
+    const fig = document.createElement("figure");
+    fig.className = "qr";
+    const img = document.createElement("img");
+    img.src = qrUrl;
+    img.width = qrSize;
+    img.height = qrSize;
+    img.alt = t("checkout.scan");
+    const cap = document.createElement("figcaption");
+    cap.textContent = t("checkout.scan");
+    fig.append(img, cap);
+    el.append(fig);
+  }
+  el.append(status);
+  if (co.order?.id) {
+    const ord = document.createElement("p");
+    ord.className = "muted small";
+    ord.textContent = `${t("checkout.order")} ${co.order.id}`;
+    el.append(ord);
+  }
+  if (showLink && co.payment?.pay_url) {
+    const a = document.createElement("a");
+    a.className = "btn btn-ghost";
+    a.href = co.payment.pay_url;
+    a.target = "_blank";
+    a.rel = "noopener";
+    a.textContent = t("checkout.open_pay");
+    a.dataset.role = "pay-link";
+    el.append(a);
+  }
+  return () => {};
+}

@@ -1,0 +1,355 @@
+// Chinese and English strings, a language toggle and a large-type toggle shared by every page.
+// Elements carry data-i18n="key" (text), data-i18n-aria="key" (aria-label) or data-i18n-ph (placeholder).
+
+const STRINGS = {
+  zh: {
+    "app.title": "银行财富展厅",
+    "app.bank": "财富展厅",
+    "lang.toggle": "English",
+    "large.on": "大字模式",
+    "large.off": "标准字号",
+    "common.back": "返回",
+    "common.close": "关闭",
+    "common.retry": "重试",
+    "common.loading": "加载中…",
+    "common.error": "出错了：{msg}",
+    "common.home": "首页",
+    "attract.title": "触摸屏幕，开始探索",
+    "attract.sub": "贵金属 · 汽车金融 · 360° 全景 · 虚拟试戴",
+    "hall.metals": "贵金属",
+    "hall.cars": "汽车",
+    "wall.title": "请选择展厅",
+    "product.spin_hint": "拖动旋转 · 双指或滚轮缩放",
+    "product.variant": "款式",
+    "product.rendering": "正在生成 360° 视图 {done}/{total}",
+    "product.price": "实时价格",
+    "product.price_from": "参考价",
+    "product.quote_locked": "价格已锁定，剩余 {s} 秒",
+    "product.quote_expired": "报价已过期，请重新报价",
+    "product.lock_price": "锁定价格",
+    "product.buy": "立即购买",
+    "product.tryon": "虚拟试戴",
+    "product.loan": "贷款方案",
+    "product.share": "分享",
+    "product.ar": "AR 摆放",
+    "product.zoom_in": "放大",
+    "product.zoom_out": "缩小",
+    "product.zoom_reset": "还原",
+    "spec.purity": "成色",
+    "spec.weight": "重量",
+    "spec.hallmark": "印记",
+    "spec.certificate": "证书",
+    "spec.dimensions": "尺寸",
+    "spec.size": "规格",
+    "spec.trim": "配置",
+    "spec.msrp": "指导价",
+    "spec.stock": "库存",
+    "spec.none": "—",
+    "loan.title": "贷款计算",
+    "loan.down": "首付比例",
+    "loan.term": "期限",
+    "loan.months": "{n} 个月",
+    "loan.monthly": "月供",
+    "loan.apr": "年化利率（APR）",
+    "loan.total_interest": "利息总额",
+    "loan.principal": "贷款本金",
+    "loan.method": "还款方式",
+    "loan.disclosure": "以上为试算结果，实际利率与额度以银行审批为准。年化利率（APR）已按国家规定披露。",
+    "loan.reserve": "支付定金预约",
+    "tryon.title": "镜前试戴",
+    "tryon.consent_title": "使用摄像头前请确认",
+    "tryon.consent_body": "试戴需要使用摄像头拍摄您的影像。影像只在本次试戴中实时处理，不会保存、不会上传至其他系统；离开或超时后立即清除。",
+    "tryon.agree": "同意并开始",
+    "tryon.decline": "不同意",
+    "tryon.working": "正在生成试戴效果…",
+    "tryon.stop": "结束试戴",
+    "tryon.capture": "拍一张",
+    "tryon.no_camera": "无法打开摄像头：{msg}",
+    "tryon.no_anchor": "此商品不支持试戴",
+    "ar.title": "AR 摆放",
+    "ar.hint": "将摄像头对准桌面，点击画面放置商品",
+    "ar.placed": "已放置，可再次点击移动",
+    "checkout.title": "扫码支付",
+    "checkout.scan": "请使用手机扫描二维码完成支付",
+    "checkout.open_pay": "在本机打开支付页",
+    "checkout.method": "支付方式",
+    "checkout.method.qr": "扫码支付",
+    "checkout.method.card": "银行卡",
+    "checkout.method.mobile_banking": "手机银行",
+    "checkout.method.ecny_wallet": "数字人民币",
+    "checkout.total": "应付金额",
+    "checkout.order": "订单号",
+    "checkout.quote_valid": "报价有效期剩余 {s} 秒",
+    "checkout.name": "姓名",
+    "checkout.phone": "手机号",
+    "checkout.confirm": "确认下单",
+    "checkout.cancel": "取消订单",
+    "checkout.deposit": "预约定金",
+    "status.pending_payment": "等待支付",
+    "status.paid": "支付成功",
+    "status.expired": "订单已过期",
+    "status.cancelled": "订单已取消",
+    "status.payment_failed": "支付失败",
+    "status.partially_refunded": "部分退款",
+    "status.refunded": "已退款",
+    "status.fulfilling": "备货中",
+    "status.completed": "已完成",
+    "status.paid_thanks": "感谢您的购买！凭证已发送至手机。",
+    "share.title": "分享",
+    "share.poster": "下载海报",
+    "share.native": "分享给朋友",
+    "share.copied": "链接已复制",
+    "share.quoted_at": "报价时间 {t}",
+    "share.buy": "购买",
+    "share.invalid": "分享链接无效或已过期",
+    "idle.warning": "长时间无操作，{s} 秒后将清除本次会话",
+    "idle.stay": "继续浏览",
+    "vr.enter": "进入 VR",
+    "vr.no_xr": "未检测到 VR 设备，已切换为网页预览：拖动画面环顾四周",
+    "vr.latency": "延迟 {ms} 毫秒",
+    "vr.fps": "{fps} 帧/秒",
+    "vr.connecting": "正在连接渲染节点…",
+    "vr.disconnected": "连接已断开，正在重连…",
+    "vr.pay_on_phone": "手机扫码支付",
+    "vr.product": "商品",
+    "phone.tab.spin": "360°",
+    "phone.tab.ar": "AR",
+    "phone.tab.tryon": "试戴",
+    "phone.tab.buy": "购买",
+    "phone.choose": "选择商品",
+    "kind.gold_bar": "金条",
+    "kind.coin": "纪念币",
+    "kind.ring": "戒指",
+    "kind.bangle": "手镯",
+    "kind.bracelet": "手链",
+    "kind.necklace": "项链",
+    "kind.earrings": "耳饰",
+    "kind.car": "汽车",
+  },
+  en: {
+    "app.title": "Bank Wealth Showroom",
+    "app.bank": "Wealth Showroom",
+    "lang.toggle": "中文",
+    "large.on": "Large text",
+    "large.off": "Normal text",
+    "common.back": "Back",
+    "common.close": "Close",
+    "common.retry": "Retry",
+    "common.loading": "Loading…",
+    "common.error": "Something went wrong: {msg}",
+    "common.home": "Home",
+    "attract.title": "Touch the screen to explore",
+    "attract.sub": "Precious metals · Car finance · 360° views · Virtual try-on",
+    "hall.metals": "Precious metals",
+    "hall.cars": "Cars",
+    "wall.title": "Choose a hall",
+    "product.spin_hint": "Drag to turn · pinch or scroll to zoom",
+    "product.variant": "Option",
+    "product.rendering": "Preparing the 360° view {done}/{total}",
+    "product.price": "Live price",
+    "product.price_from": "Guide price",
+    "product.quote_locked": "Price locked for {s} s",
+    "product.quote_expired": "The quote has expired; please lock the price again",
+    "product.lock_price": "Lock price",
+    "product.buy": "Buy now",
+    "product.tryon": "Try on",
+    "product.loan": "Loan plans",
+    "product.share": "Share",
+    "product.ar": "Place in AR",
+    "product.zoom_in": "Zoom in",
+    "product.zoom_out": "Zoom out",
+    "product.zoom_reset": "Reset",
+    "spec.purity": "Purity",
+    "spec.weight": "Weight",
+    "spec.hallmark": "Hallmark",
+    "spec.certificate": "Certificate",
+    "spec.dimensions": "Dimensions",
+    "spec.size": "Size",
+    "spec.trim": "Trim",
+    "spec.msrp": "List price",
+    "spec.stock": "In stock",
+    "spec.none": "—",
+    "loan.title": "Loan calculator",
+    "loan.down": "Down payment",
+    "loan.term": "Term",
+    "loan.months": "{n} months",
+    "loan.monthly": "Monthly payment",
+    "loan.apr": "Annual percentage rate (APR)",
+    "loan.total_interest": "Total interest",
+    "loan.principal": "Loan amount",
+    "loan.method": "Repayment",
+    "loan.disclosure": "Illustration only; the final rate and amount are subject to the bank's approval. The APR is disclosed as required by regulation.",
+    "loan.reserve": "Reserve with a deposit",
+    "tryon.title": "Mirror try-on",
+    "tryon.consent_title": "Before we use the camera",
+    "tryon.consent_body": "Try-on uses the camera to show the piece on you. Your image is processed live for this try-on only; it is never stored or sent to other systems, and it is wiped when you leave or the session times out.",
+    "tryon.agree": "I agree, start",
+    "tryon.decline": "No, thanks",
+    "tryon.working": "Preparing your try-on…",
+    "tryon.stop": "End try-on",
+    "tryon.capture": "Take a photo",
+    "tryon.no_camera": "The camera could not start: {msg}",
+    "tryon.no_anchor": "This product cannot be tried on",
+    "ar.title": "Place in AR",
+    "ar.hint": "Point the camera at a table and tap to place the product",
+    "ar.placed": "Placed. Tap again to move it",
+    "checkout.title": "Pay by QR code",
+    "checkout.scan": "Scan the QR code with your phone to pay",
+    "checkout.open_pay": "Open the pay page here",
+    "checkout.method": "Payment method",
+    "checkout.method.qr": "QR pay",
+    "checkout.method.card": "Bank card",
+    "checkout.method.mobile_banking": "Mobile banking",
+    "checkout.method.ecny_wallet": "e-CNY wallet",
+    "checkout.total": "Amount due",
+    "checkout.order": "Order",
+    "checkout.quote_valid": "Quote valid for {s} s",
+    "checkout.name": "Name",
+    "checkout.phone": "Mobile number",
+    "checkout.confirm": "Place order",
+    "checkout.cancel": "Cancel order",
+    "checkout.deposit": "Reservation deposit",
+    "status.pending_payment": "Waiting for payment",
+    "status.paid": "Paid",
+    "status.expired": "Order expired",
+    "status.cancelled": "Order cancelled",
+    "status.payment_failed": "Payment failed",
+    "status.partially_refunded": "Partially refunded",
+    "status.refunded": "Refunded",
+    "status.fulfilling": "Being prepared",
+    "status.completed": "Completed",
+    "status.paid_thanks": "Thank you for your purchase! The receipt is on your phone.",
+    "share.title": "Share",
+    "share.poster": "Download poster",
+    "share.native": "Share with a friend",
+    "share.copied": "Link copied",
+    "share.quoted_at": "Quoted at {t}",
+    "share.buy": "Buy",
+    "share.invalid": "This share link is invalid or has expired",
+    "idle.warning": "No activity: this session will be cleared in {s} s",
+    "idle.stay": "Keep browsing",
+    "vr.enter": "Enter VR",
+    "vr.no_xr": "No VR headset found: showing the web preview. Drag to look around",
+    "vr.latency": "Latency {ms} ms",
+    "vr.fps": "{fps} fps",
+    "vr.connecting": "Connecting to the render node…",
+    "vr.disconnected": "Connection lost, reconnecting…",
+    "vr.pay_on_phone": "Scan to pay on your phone",
+    "vr.product": "Product",
+    "phone.tab.spin": "360°",
+    "phone.tab.ar": "AR",
+    "phone.tab.tryon": "Try on",
+    "phone.tab.buy": "Buy",
+    "phone.choose": "Choose a product",
+    "kind.gold_bar": "Gold bar",
+    "kind.coin": "Coin",
+    "kind.ring": "Ring",
+    "kind.bangle": "Bangle",
+    "kind.bracelet": "Bracelet",
+    "kind.necklace": "Necklace",
+    "kind.earrings": "Earrings",
+    "kind.car": "Car",
+  },
+};
+
+const listeners = new Set();
+let lang = pickInitialLang();
+
+function pickInitialLang() {
+  const q = new URLSearchParams(location.search).get("lang");
+  if (q === "zh" || q === "en") return q;
+  try {
+    const saved = localStorage.getItem("showroom.lang");
+    if (saved === "zh" || saved === "en") return saved;
+  } catch (_) {
+    /* storage may be disabled in kiosk mode */
+  }
+  // branch screens start in Chinese; personal devices follow the browser's language
+  const fixed = document.documentElement.dataset.defaultLang;
+  if (fixed === "zh" || fixed === "en") return fixed;
+  return (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+export function getLang() {
+  return lang;
+}
+
+/** The string for `key` in the current language with {name} placeholders filled from `vars`. */
+export function t(key, vars = {}) {
+  const s = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] !== undefined ? String(vars[k]) : `{${k}}`));
+}
+
+/** Picks the current language from a {"zh", "en"} object (or returns a plain string). */
+export function pick(text) {
+  if (text === null || text === undefined) return "";
+  if (typeof text === "string") return text;
+  return text[lang] ?? text.en ?? text.zh ?? "";
+}
+
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+  for (const el of root.querySelectorAll("[data-i18n-ph]")) el.setAttribute("placeholder", t(el.dataset.i18nPh));
+}
+
+export function setLang(next) {
+  lang = next === "en" ? "en" : "zh";
+  try {
+    localStorage.setItem("showroom.lang", lang);
+  } catch (_) {
+    /* ignore */
+  }
+  applyI18n();
+  for (const fn of listeners) fn(lang);
+}
+
+export function onLangChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export function isLargeType() {
+  return document.documentElement.classList.contains("large-type");
+}
+
+export function setLargeType(on) {
+  document.documentElement.classList.toggle("large-type", !!on);
+  try {
+    localStorage.setItem("showroom.large", on ? "1" : "0");
+  } catch (_) {
+    /* ignore */
+  }
+  for (const fn of listeners) fn(lang);
+}
+
+/** Wires the language and large-type buttons found in the page (data-action="lang" / "large"). */
+export function installToggles(root = document) {
+  try {
+    if (localStorage.getItem("showroom.large") === "1") document.documentElement.classList.add("large-type");
+  } catch (_) {
+    /* ignore */
+  }
+  for (const b of root.querySelectorAll('[data-action="lang"]')) {
+    b.addEventListener("click", () => setLang(lang === "zh" ? "en" : "zh"));
+  }
+  for (const b of root.querySelectorAll('[data-action="large"]')) {
+    const paint = () => {
+      b.textContent = t(isLargeType() ? "large.off" : "large.on");
+      b.setAttribute("aria-pressed", String(isLargeType()));
+    };
+    b.addEventListener("click", () => {
+      setLargeType(!isLargeType());
+      paint();
+    });
+    onLangChange(paint);
+    paint();
+  }
+  for (const b of root.querySelectorAll('[data-action="lang"]')) {
+    const paint = () => (b.textContent = t("lang.toggle"));
+    onLangChange(paint);
+    paint();
+  }
+  applyI18n(root);
+}

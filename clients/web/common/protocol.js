@@ -1,0 +1,48 @@
+// Binary frames of /ws/stream, as render_node/protocol.py defines them (FRAME_HEADER "<4sBBBBHBBHHII6dI",
+// 76 bytes, little-endian): magic "SRF1", version, codec, flags, eyes, header_size, quality, reserved, width,
+// height, seq, frame_no, then client_t, t_receive, t_render_start, t_render_end, t_encode_end, t_send (float64
+// seconds; client_t is ours, the rest the node's clock), payload_size; then the payload (JPEG/WebP image or
+// one H.264 Annex B access unit). Stereo frames hold both eyes side by side, left eye first.
+
+export const HEADER_SIZE = 76;
+export const VERSION = 1;
+const CODEC_NAMES = { 1: "jpeg", 2: "h264", 3: "webp" };
+const FLAG_KEYFRAME = 0x01;
+
+/** ArrayBuffer -> {header, payload: Uint8Array}; throws on a bad magic, version or truncated payload. */
+export function parseFrameHeader(buf) {
+  if (buf.byteLength < HEADER_SIZE) throw new Error(`frame of ${buf.byteLength} bytes is shorter than its header`);
+  const dv = new DataView(buf);
+  const magic = String.fromCharCode(dv.getUint8(0), dv.getUint8(1), dv.getUint8(2), dv.getUint8(3));
+  if (magic !== "SRF1") throw new Error(`bad frame magic ${magic}`);
+  const version = dv.getUint8(4);
+  if (version !== VERSION) throw new Error(`frame version ${version} is not supported`);
+  const codec = CODEC_NAMES[dv.getUint8(5)];
+  if (!codec) throw new Error(`unknown codec id ${dv.getUint8(5)}`);
+  const flags = dv.getUint8(6);
+  const headerSize = dv.getUint16(8, true);
+  const f64 = (o) => dv.getFloat64(o, true);
+  const header = {
+    codec,
+    keyframe: !!(flags & FLAG_KEYFRAME),
+    eyes: dv.getUint8(7),
+    quality: dv.getUint8(10),
+    width: dv.getUint16(12, true),
+    height: dv.getUint16(14, true),
+    seq: dv.getUint32(16, true),
+    frame_no: dv.getUint32(20, true),
+    client_t: f64(24),
+    t_receive: f64(32),
+    t_render_start: f64(40),
+    t_render_end: f64(48),
+    t_encode_end: f64(56),
+    t_send: f64(64),
+    payload_size: dv.getUint32(72, true),
+  };
+  header.render_ms = (header.t_render_end - header.t_render_start) * 1000;
+  header.encode_ms = (header.t_encode_end - header.t_render_end) * 1000;
+  header.node_ms = (header.t_send - header.t_receive) * 1000;
+  if (headerSize + header.payload_size > buf.byteLength) throw new Error("frame payload is truncated");
+  const payload = new Uint8Array(buf, headerSize, header.payload_size);
+  return { header, payload };
+}

@@ -1,0 +1,494 @@
+// The branch kiosk: attract loop -> product wall by hall -> product page (360 spin, zoom, hotspots, live price,
+// quote countdown, loan overlay for cars, mirror try-on after consent) -> pay by QR on the phone, live status.
+// An idle timeout wipes the whole session (checkout, camera, customer data) and returns to the attract loop.
+
+import { financePlans, formatCny, getProduct, getProducts, renderUrl } from "../common/api.js";
+import { Camera, frameLoop } from "../common/camera.js";
+import { canTryOn, hallOf, isCar, kindLabel, priceOf, specsOf, thumbUrl, variantOf } from "../common/catalog.js";
+import { Checkout, countdown, renderPayPanel } from "../common/checkout.js";
+import { applyI18n, installToggles, onLangChange, pick, setLang, setLargeType, t } from "../common/i18n.js";
+import { mountSpin } from "../common/spin.js";
+import { el, openDialog, showError, toast } from "../common/ui.js";
+
+const params = new URLSearchParams(location.search);
+const IDLE_S = Number(params.get("idle_s") || 120);
+const IDLE_WARN_S = Math.min(15, Math.max(3, Math.floor(IDLE_S / 4)));
+const VIEW_SIZE = params.get("view_size") || "960x720";
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  products: [],
+  hall: "metals",
+  product: null,
+  variantId: null,
+  spinner: null,
+  checkout: null,
+  stopCountdown: null,
+  camera: null,
+  loop: null,
+  dialog: null,
+  sessionId: newSessionId(),
+};
+window.__kiosk = state; // for operators' diagnostics and the browser tests
+
+function newSessionId() {
+  return `kiosk-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+function show(screen) {
+  for (const id of ["attract", "wall", "product"]) $(id).hidden = id !== screen;
+  document.body.dataset.screen = screen;
+  if (screen === "attract") startAttract();
+  else stopAttract();
+}
+
+// ---- attract loop --------------------------------------------------------------------------------
+let attractTimer = null;
+function startAttract() {
+  const box = $("attract-slides");
+  if (!box.children.length && state.products.length) {
+    for (const p of state.products) box.append(el("img", { src: thumbUrl(p, "1280x800"), alt: pick(p.name), loading: "lazy" }));
+  }
+  const imgs = [...box.children];
+  if (!imgs.length) return;
+  let i = 0;
+  imgs[0].classList.add("on");
+  clearInterval(attractTimer);
+  attractTimer = setInterval(() => {
+    imgs[i].classList.remove("on");
+    i = (i + 1) % imgs.length;
+    imgs[i].classList.add("on");
+  }, 5000);
+}
+function stopAttract() {
+  clearInterval(attractTimer);
+  attractTimer = null;
+}
+
+// ---- product wall -----------------------------------------------------------------------------
+function renderWall() {
+  for (const tab of document.querySelectorAll("#hall-tabs .tab")) tab.setAttribute("aria-selected", String(tab.dataset.hall === state.hall));
+  const grid = $("product-grid");
+  grid.replaceChildren();
+  for (const p of state.products.filter((x) => hallOf(x) === state.hall)) {
+    const price = priceOf(p, variantOf(p));
+    const card = el(
+      "button",
+      { class: "card", type: "button", dataset: { product: p.id }, onclick: () => openProduct(p.id) },
+      el("img", { class: "thumb", src: thumbUrl(p), alt: "", loading: "lazy" }),
+      el(
+        "div",
+        { class: "body" },
+        el("span", { class: "kind", text: kindLabel(p) }),
+        el("span", { class: "name", text: pick(p.name) }),
+        price ? el("span", { class: "price", text: (isCar(p) ? `${t("product.price_from")} ` : "") + formatCny(price) }) : null,
+      ),
+    );
+    grid.append(card);
+  }
+}
+
+// ---- product page -----------------------------------------------------------------------------
+async function openProduct(id, variantId = null) {
+  show("product");
+  closeCheckout();
+  let p = state.products.find((x) => x.id === id);
+  try {
+    p = { ...p, ...(await getProduct(id)) };
+  } catch (e) {
+    if (!p) return showError(e);
+  }
+  state.product = p;
+  state.variantId = variantId || variantOf(p)?.id || null;
+  renderProductInfo();
+  await loadSpin();
+}
+
+function renderProductInfo() {
+  const p = state.product;
+  const v = variantOf(p, state.variantId);
+  $("p-kind").textContent = kindLabel(p);
+  $("p-name").textContent = pick(p.name);
+  $("p-desc").textContent = pick(p.description);
+  const vbox = $("p-variants");
+  vbox.replaceChildren();
+  if ((p.variants || []).length > 1) {
+    vbox.setAttribute("aria-label", t("product.variant"));
+    for (const x of p.variants) {
+      const chip = el("button", { class: "chip", type: "button", "aria-pressed": String(x.id === state.variantId), dataset: { variant: x.id } });
+      if (x.paint_hex) chip.append(el("span", { class: "swatch", style: `background:${x.paint_hex}` }));
+      chip.append(pick(x.name) || x.id);
+      chip.addEventListener("click", () => selectVariant(x.id));
+      vbox.append(chip);
+    }
+  }
+  const dl = $("p-specs");
+  dl.replaceChildren();
+  for (const row of specsOf(p, v)) dl.append(el("dt", { text: row.label }), el("dd", { text: row.value, dataset: { spec: row.key } }));
+  $("p-price-label").textContent = isCar(p) ? t("checkout.deposit") : t("product.price");
+  const price = isCar(p) ? v?.deposit_cny ?? p.deposit_cny ?? priceOf(p, v) : priceOf(p, v);
+  if (!state.checkout?.quote) $("p-price").textContent = formatCny(price);
+  $("tryon").hidden = !canTryOn(p);
+  $("loan").hidden = !isCar(p);
+  renderHotspots();
+}
+
+async function selectVariant(id) {
+  state.variantId = id;
+  closeCheckout();
+  renderProductInfo();
+  await loadSpin();
+}
+
+async function loadSpin() {
+  const host = $("spin");
+  state.spinner?.destroy();
+  state.spinner = null;
+  const p = state.product;
+  const variant = state.variantId;
+  const current = () => state.product === p && state.variantId === variant;
+  try {
+    const sp = await mountSpin(host, {
+      productId: p.id,
+      variant,
+      size: VIEW_SIZE,
+      stillUrl: renderUrl(p.id, variant, { yawDeg: 0, pitchDeg: isCar(p) ? 10 : 15, size: VIEW_SIZE }),
+      isCurrent: current,
+      progressText: (done, total) => t("product.rendering", { done, total }),
+    });
+    if (sp && current()) {
+      state.spinner = sp;
+      host.setAttribute("aria-label", `${pick(p.name)} 360°`);
+    }
+  } catch (e) {
+    if (current()) host.append(el("p", { class: "error-text spin-note", text: t("common.error", { msg: e.message }) }));
+  }
+}
+
+function renderHotspots() {
+  const box = $("hotspots");
+  box.replaceChildren();
+  const p = state.product;
+  const rows = specsOf(p, variantOf(p, state.variantId)).filter((r) => ["purity", "weight", "hallmark", "certificate", "trim", "dimensions"].includes(r.key));
+  // pins sit around the product, never over its middle
+  const spots = [
+    [16, 14],
+    [84, 14],
+    [16, 86],
+    [84, 86],
+  ];
+  rows.slice(0, spots.length).forEach((row, i) => {
+    const [x, y] = spots[i];
+    const b = el("button", { class: "hotspot", type: "button", style: `left:${x}%;top:${y}%`, dataset: { hotspot: row.key } }, el("span", { class: "dot", "aria-hidden": "true" }), row.label);
+    b.addEventListener("click", (e) => {
+      e.stopPropagation();
+      const open = box.querySelector(".hotspot-tip");
+      if (open) {
+        const same = open.dataset.for === row.key;
+        open.remove();
+        if (same) return;
+      }
+      const side = x < 50 ? `left:calc(${x}% - 3rem)` : `right:calc(${100 - x}% - 3rem)`;
+      const vert = y < 50 ? `top:calc(${y}% + 2rem)` : `bottom:calc(${100 - y}% + 2rem)`;
+      box.append(el("div", { class: "hotspot-tip", role: "note", style: `${side};${vert}`, dataset: { for: row.key } }, el("b", { text: row.label }), row.value));
+    });
+    box.append(b);
+  });
+}
+
+// ---- price lock + buy ---------------------------------------------------------------------------
+function newCheckout() {
+  closeCheckout();
+  const p = state.product;
+  const co = new Checkout({
+    product: p.id,
+    variant: state.variantId,
+    channel: "kiosk",
+    customer: { id: state.sessionId, kyc_level: "L2" },
+    method: "qr",
+    onChange: () => onCheckoutChange(co),
+  });
+  state.checkout = co;
+  return co;
+}
+
+function onCheckoutChange(co) {
+  if (co !== state.checkout) return;
+  if (co.quote) $("p-price").textContent = formatCny(co.quote.total_cny ?? co.quote.unit_price_cny);
+  if (co.status === "quoted" && !state.stopCountdown && co.quoteExpiresMs) {
+    const cd = $("p-countdown");
+    state.stopCountdown = countdown(
+      co.quoteExpiresMs,
+      (s) => {
+        cd.classList.remove("expired");
+        cd.textContent = t("product.quote_locked", { s });
+      },
+      () => {
+        cd.classList.add("expired");
+        cd.textContent = t("product.quote_expired");
+      },
+    );
+  }
+  if (state.dialog && co.order) renderPayPanel(state.dialog.content, co);
+}
+
+async function lockPrice() {
+  try {
+    const co = newCheckout();
+    await co.lockPrice();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function buy() {
+  const co = state.checkout && state.checkout.status === "quoted" && state.checkout.quoteSecondsLeft() > 0 ? state.checkout : newCheckout();
+  const content = el("div", { class: "pay-panel" }, el("div", { class: "spinner" }), el("p", { class: "muted", text: t("common.loading") }));
+  state.dialog = { content, ...openDialog(content, { labelKey: "checkout.title", onClose: () => (state.dialog = null) }) };
+  try {
+    if (!co.quote) await co.lockPrice();
+    await co.buy();
+    if (state.dialog) renderPayPanel(content, co);
+  } catch (e) {
+    content.replaceChildren(el("p", { class: "error-text", text: t("common.error", { msg: e.message }) }));
+  }
+}
+
+function closeCheckout() {
+  state.stopCountdown?.();
+  state.stopCountdown = null;
+  $("p-countdown").textContent = "";
+  state.checkout?.close();
+  state.checkout = null;
+}
+
+// ---- loan overlay (cars) ----------------------------------------------------------------------
+function openLoan() {
+  const p = state.product;
+  const v = variantOf(p, state.variantId);
+  const down = el("input", { type: "range", min: "15", max: "80", step: "5", value: "30", id: "loan-down" });
+  const term = el("input", { type: "range", min: "12", max: "60", step: "12", value: "36", id: "loan-term" });
+  const downOut = el("strong");
+  const termOut = el("strong");
+  const result = el("div", { class: "loan-result", "aria-live": "polite" });
+  const disclosure = el("p", { class: "muted small", text: t("loan.disclosure") });
+  const content = el(
+    "div",
+    {},
+    el("h2", { text: t("loan.title") }),
+    el("p", { class: "muted", text: `${pick(p.name)} · ${pick(v?.name)} · ${t("spec.msrp")} ${formatCny(v?.msrp_cny ?? priceOf(p, v))}` }),
+    el("label", { class: "field" }, el("span", { class: "row" }, el("span", { text: t("loan.down") }), downOut), down),
+    el("label", { class: "field" }, el("span", { class: "row" }, el("span", { text: t("loan.term") }), termOut), term),
+    result,
+    disclosure,
+  );
+  let seq = 0;
+  let timer = null;
+  const update = () => {
+    downOut.textContent = `${down.value}%`;
+    termOut.textContent = t("loan.months", { n: term.value });
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const my = ++seq;
+      try {
+        const ans = await financePlans({
+          product: p.id,
+          variant: state.variantId,
+          down_payment_ratio: (Number(down.value) / 100).toFixed(2),
+          term_months: Number(term.value),
+        });
+        if (my !== seq) return;
+        renderLoan(result, ans);
+      } catch (e) {
+        if (my === seq) result.replaceChildren(el("p", { class: "error-text", text: e.message }));
+      }
+    }, 200);
+  };
+  down.addEventListener("input", update);
+  term.addEventListener("input", update);
+  update();
+  openDialog(content, { labelKey: "loan.title" });
+}
+
+function renderLoan(box, ans) {
+  const plans = Array.isArray(ans) ? ans : ans.plans || [ans];
+  box.replaceChildren();
+  for (const plan of plans.slice(0, 2)) {
+    const monthly = plan.monthly_payment_cny ?? plan.first_payment_cny ?? plan.schedule?.[0]?.payment_cny;
+    const apr = plan.apr ?? plan.apr_percent ?? plan.annual_percentage_rate;
+    const aprText = apr === undefined ? "—" : String(apr).includes("%") ? String(apr) : `${(Number(apr) < 1 ? Number(apr) * 100 : Number(apr)).toFixed(2)}%`;
+    const method = plan.method ? ` · ${plan.method === "equal_principal" ? (t("loan.method") + ": 等额本金 / equal principal") : (t("loan.method") + ": 等额本息 / equal installment")}` : "";
+    box.append(
+      el("div", {}, el("div", { class: "muted", text: t("loan.monthly") + method }), el("div", { class: "price v", dataset: { role: "monthly" }, text: formatCny(monthly) })),
+      el("div", {}, el("div", { class: "muted", text: t("loan.apr") }), el("div", { class: "v", dataset: { role: "apr" }, text: aprText })),
+    );
+    if (plan.principal_cny !== undefined) box.append(el("div", {}, el("div", { class: "muted", text: t("loan.principal") }), el("div", { text: formatCny(plan.principal_cny) })));
+    if (plan.total_interest_cny !== undefined) box.append(el("div", {}, el("div", { class: "muted", text: t("loan.total_interest") }), el("div", { text: formatCny(plan.total_interest_cny) })));
+  }
+}
+
+// ---- mirror try-on ------------------------------------------------------------------------------
+function openTryOn() {
+  const p = state.product;
+  const consent = el(
+    "div",
+    {},
+    el("h2", { text: t("tryon.consent_title") }),
+    el("p", { text: t("tryon.consent_body") }),
+    el(
+      "div",
+      { class: "btn-row" },
+      el("button", { class: "btn", type: "button", id: "consent-decline", text: t("tryon.decline"), onclick: () => dlg.close() }),
+      el("button", { class: "btn btn-gold", type: "button", id: "consent-agree", text: t("tryon.agree"), onclick: () => startTryOn(dlg, p) }),
+    ),
+  );
+  const dlg = openDialog(consent, { labelKey: "tryon.title", closable: false, onClose: stopCamera });
+  state.dialog = null;
+}
+
+async function startTryOn(dlg, p) {
+  const video = el("video", { class: "mirror", autoplay: true, muted: true, playsinline: true });
+  const out = el("img", { class: "composite mirror layer", alt: "", id: "tryon-result", hidden: true });
+  const badge = el("div", { class: "badge" }, el("span", { class: "rec-dot" }), t("tryon.working"));
+  const stage = el("div", { class: "camera-stage tryon-stage" }, video, out, badge);
+  const stop = el("button", { class: "btn", type: "button", text: t("tryon.stop"), onclick: () => dlg.close() });
+  dlg.box.replaceChildren(el("h2", { text: `${t("tryon.title")} · ${pick(p.name)}` }), stage, el("div", { class: "btn-row" }, stop));
+  dlg.box.style.width = "min(60rem, 100%)";
+  try {
+    state.camera = await new Camera(video, { facingMode: "user" }).start();
+  } catch (e) {
+    badge.textContent = t("tryon.no_camera", { msg: e.message });
+    return;
+  }
+  let lastUrl = null;
+  state.loop = frameLoop(state.camera, "/api/tryon", {
+    fields: () => ({ product: p.id, variant: state.variantId, consent: "true" }),
+    onResult: (blob) => {
+      if (!blob) return;
+      const url = URL.createObjectURL(blob);
+      out.onload = () => {
+        if (lastUrl) URL.revokeObjectURL(lastUrl);
+        lastUrl = url;
+      };
+      out.src = url;
+      out.hidden = false;
+      badge.replaceChildren(el("span", { class: "rec-dot" }), t("tryon.title"));
+      stage.dataset.composites = String(Number(stage.dataset.composites || 0) + 1);
+    },
+    onError: (e) => {
+      badge.textContent = t("common.error", { msg: e.message });
+      return e.status !== 404 && e.status !== 403;
+    },
+  });
+}
+
+function stopCamera() {
+  state.loop?.stop();
+  state.loop = null;
+  state.camera?.stop();
+  state.camera = null;
+}
+
+// ---- idle timeout: wipe everything ----------------------------------------------------------------
+let lastActivity = Date.now();
+let warning = null;
+function activity() {
+  lastActivity = Date.now();
+  if (warning) {
+    warning.close();
+    warning = null;
+  }
+}
+function wipeSession() {
+  stopCamera();
+  closeCheckout();
+  for (const o of document.querySelectorAll(".overlay")) o.remove();
+  state.dialog = null;
+  state.spinner?.destroy();
+  state.spinner = null;
+  state.product = null;
+  state.variantId = null;
+  state.sessionId = newSessionId();
+  try {
+    sessionStorage.clear();
+  } catch (_) {
+    /* ignore */
+  }
+  state.hall = "metals";
+  setLargeType(false);
+  setLang(document.documentElement.dataset.defaultLang || "zh");
+  renderWall();
+  show("attract");
+}
+setInterval(() => {
+  if (document.body.dataset.screen === "attract") return;
+  // a customer paying on the phone is not idle while the order is pending (up to 5 minutes)
+  const paying = state.checkout?.status === "paying" && state.dialog;
+  const idleS = (Date.now() - lastActivity) / 1000 - (paying ? Math.max(0, 300 - IDLE_S) : 0);
+  if (idleS >= IDLE_S) {
+    warning?.close();
+    warning = null;
+    wipeSession();
+  } else if (idleS >= IDLE_S - IDLE_WARN_S && !warning) {
+    const msg = el("p", { class: "idle-text" });
+    const content = el("div", { class: "idle-warning" }, msg, el("button", { class: "btn btn-gold", type: "button", text: t("idle.stay"), onclick: activity }));
+    warning = openDialog(content, { closable: false });
+    const tick = () => {
+      if (!warning) return;
+      msg.textContent = t("idle.warning", { s: Math.max(0, Math.ceil(IDLE_S - (Date.now() - lastActivity) / 1000)) });
+      setTimeout(tick, 500);
+    };
+    tick();
+  }
+}, 1000);
+for (const ev of ["pointerdown", "keydown", "wheel", "touchstart"]) document.addEventListener(ev, activity, { capture: true, passive: true });
+
+// ---- wiring -------------------------------------------------------------------------------------
+$("attract").addEventListener("click", () => show("wall"));
+$("attract").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" || e.key === " ") show("wall");
+});
+$("home").addEventListener("click", () => {
+  stopCamera();
+  closeCheckout();
+  show("wall");
+});
+$("back").addEventListener("click", () => {
+  closeCheckout();
+  show("wall");
+});
+for (const tab of document.querySelectorAll("#hall-tabs .tab")) {
+  tab.addEventListener("click", () => {
+    state.hall = tab.dataset.hall;
+    renderWall();
+  });
+}
+$("zoom-in").addEventListener("click", () => state.spinner?.setZoom(state.spinner.zoom * 1.3));
+$("zoom-out").addEventListener("click", () => state.spinner?.setZoom(state.spinner.zoom / 1.3));
+$("zoom-reset").addEventListener("click", () => state.spinner?.setZoom(1));
+$("lock").addEventListener("click", lockPrice);
+$("buy").addEventListener("click", buy);
+$("loan").addEventListener("click", openLoan);
+$("tryon").addEventListener("click", openTryOn);
+document.addEventListener("click", (e) => {
+  if (!e.target.closest?.(".hotspot")) document.querySelector(".hotspot-tip")?.remove();
+});
+onLangChange(() => {
+  renderWall();
+  if (state.product) renderProductInfo();
+});
+
+async function main() {
+  installToggles();
+  applyI18n();
+  try {
+    state.products = await getProducts();
+  } catch (e) {
+    showError(e);
+  }
+  renderWall();
+  const start = params.get("product");
+  if (start) openProduct(start, params.get("variant"));
+  else show(params.get("screen") === "wall" ? "wall" : "attract");
+}
+main();

@@ -1,0 +1,378 @@
+// VR headset page. With WebXR (immersive-vr) the head pose goes to the node every frame and the node's stereo
+// frames are drawn per eye, with an in-scene panel (price, details, QR to pay on the phone). Without WebXR the
+// page shows the same stereo stream, lets the customer look around by dragging, and shows the latency.
+
+import { formatCny, getProduct, getProducts } from "../common/api.js";
+import { hallOf, isCar, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
+import { Checkout, renderPayPanel } from "../common/checkout.js";
+import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
+import { StreamClient } from "../common/stream.js";
+import { el, showError } from "../common/ui.js";
+
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+const EYE_W = Number(params.get("eye_w") || 640);
+const EYE_H = Number(params.get("eye_h") || 720);
+const CODEC = params.get("codec") || "jpeg";
+
+const state = {
+  products: [],
+  product: null,
+  variantId: null,
+  stream: null,
+  latest: null, // {image, header, latencyMs}
+  yawDeg: 0,
+  pitchDeg: 0,
+  checkout: null,
+  xr: null,
+  qrImage: null,
+};
+window.__vr = state;
+
+// ---- pose maths (WebXR convention: right-handed, +y up, -z forward) ----------------------------
+function quatFromYawPitch(yawDeg, pitchDeg) {
+  const y = (yawDeg * Math.PI) / 360;
+  const p = (pitchDeg * Math.PI) / 360;
+  // q = qYaw(about +y) * qPitch(about +x)
+  const cy = Math.cos(y), sy = Math.sin(y), cp = Math.cos(p), sp = Math.sin(p);
+  return [cy * sp, sy * cp, -sy * sp, cy * cp];
+}
+
+// ---- stream -------------------------------------------------------------------------------------
+function connect() {
+  state.stream?.close();
+  const p = state.product;
+  state.latest = null;
+  state.stream = new StreamClient(
+    {
+      client: "vr",
+      product: p.id,
+      variant: state.variantId,
+      viewport: { width: EYE_W, height: EYE_H },
+      eyes: 2,
+      fov_deg: 90,
+      ipd_m: 0.064,
+      codec: CODEC,
+      max_kbps: 20000,
+      target_fps: 30,
+    },
+    {
+      onFrame: (f) => {
+        const old = state.latest?.image;
+        state.latest = f;
+        if (old && old !== f.image && old.close) old.close();
+        $("stage").dataset.frames = String(state.stream.stats.frames);
+      },
+      onStatus: (s) => {
+        const key = s === "live" ? null : s === "connecting" ? "vr.connecting" : "vr.disconnected";
+        $("status").textContent = key ? t(key) : "● LIVE";
+        $("status").dataset.state = s;
+      },
+      onError: (e) => {
+        $("note").hidden = false;
+        $("note").textContent = t("common.error", { msg: e.message || e.code });
+      },
+    },
+  );
+  state.stream.connect();
+}
+
+// ---- fallback: canvas + drag to look around -------------------------------------------------------
+function drawFrame(ctx, canvas) {
+  const f = state.latest;
+  if (!f) return;
+  const w = f.image.displayWidth || f.image.width;
+  const h = f.image.displayHeight || f.image.height;
+  if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+  }
+  ctx.drawImage(f.image, 0, 0);
+  // a thin divider between the two eyes
+  ctx.fillStyle = "rgba(0,0,0,0.6)";
+  ctx.fillRect(w / 2 - 1, 0, 2, h);
+}
+
+function fallbackLoop() {
+  const canvas = $("view");
+  const ctx = canvas.getContext("2d");
+  let lastHud = 0;
+  const tick = (now) => {
+    if (state.xr) return;
+    if (state.stream?.ready) state.stream.sendPose([0, 1.6, 0], quatFromYawPitch(state.yawDeg, state.pitchDeg));
+    drawFrame(ctx, canvas);
+    if (now - lastHud > 250) {
+      lastHud = now;
+      const s = state.stream?.stats;
+      if (s && s.latencyMs !== null) {
+        $("latency").textContent = t("vr.latency", { ms: Math.round(s.latencyMs) });
+        $("latency").dataset.ms = String(Math.round(s.latencyMs));
+      }
+      if (s) $("fps").textContent = t("vr.fps", { fps: s.fps });
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}
+
+function bindDrag() {
+  const stage = $("stage");
+  let last = null;
+  stage.addEventListener("pointerdown", (e) => {
+    last = { x: e.clientX, y: e.clientY };
+    stage.setPointerCapture?.(e.pointerId);
+  });
+  stage.addEventListener("pointermove", (e) => {
+    if (!last) return;
+    const k = 90 / Math.max(200, stage.clientWidth / 2); // a half-width drag turns the head by the field of view
+    state.yawDeg += (e.clientX - last.x) * k;
+    state.pitchDeg = Math.max(-80, Math.min(80, state.pitchDeg + (e.clientY - last.y) * k));
+    last = { x: e.clientX, y: e.clientY };
+  });
+  const up = () => (last = null);
+  stage.addEventListener("pointerup", up);
+  stage.addEventListener("pointercancel", up);
+  $("view").addEventListener("keydown", (e) => {
+    const d = { ArrowLeft: [5, 0], ArrowRight: [-5, 0], ArrowUp: [0, 5], ArrowDown: [0, -5] }[e.key];
+    if (!d) return;
+    e.preventDefault();
+    state.yawDeg += d[0];
+    state.pitchDeg = Math.max(-80, Math.min(80, state.pitchDeg + d[1]));
+  });
+}
+
+// ---- WebXR immersive-vr -----------------------------------------------------------------------
+async function setupXr() {
+  if (!navigator.xr || !window.isSecureContext) return false;
+  let ok = false;
+  try {
+    ok = await navigator.xr.isSessionSupported("immersive-vr");
+  } catch (_) {
+    ok = false;
+  }
+  $("enter-vr").hidden = !ok;
+  return ok;
+}
+
+async function enterXr() {
+  const session = await navigator.xr.requestSession("immersive-vr", { optionalFeatures: ["local-floor"] });
+  const glCanvas = document.createElement("canvas");
+  const gl = glCanvas.getContext("webgl2", { xrCompatible: true, alpha: false });
+  await gl.makeXRCompatible?.();
+  session.updateRenderState({ baseLayer: new XRWebGLLayer(session, gl) });
+  let ref;
+  try {
+    ref = await session.requestReferenceSpace("local-floor");
+  } catch (_) {
+    ref = await session.requestReferenceSpace("local");
+  }
+  const quad = makeQuadProgram(gl);
+  const compose = document.createElement("canvas");
+  const cctx = compose.getContext("2d");
+  state.xr = { session };
+  const onFrame = (time, frame) => {
+    session.requestAnimationFrame(onFrame);
+    const pose = frame.getViewerPose(ref);
+    if (!pose) return;
+    const p = pose.transform.position;
+    const o = pose.transform.orientation;
+    state.stream?.sendPose([p.x, p.y, p.z], [o.x, o.y, o.z, o.w]); // every frame; the node renders the latest
+    const f = state.latest;
+    const layer = session.renderState.baseLayer;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, layer.framebuffer);
+    gl.clearColor(0, 0, 0, 1);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+    if (!f) return;
+    // compose the stereo frame with the in-scene panel in each eye, then draw each half to its eye
+    const w = f.image.displayWidth || f.image.width;
+    const h = f.image.displayHeight || f.image.height;
+    compose.width = w;
+    compose.height = h;
+    cctx.drawImage(f.image, 0, 0);
+    drawPanel(cctx, 0, w / 2, h);
+    drawPanel(cctx, w / 2, w / 2, h);
+    quad.upload(compose);
+    for (const view of pose.views) {
+      const vp = layer.getViewport(view);
+      gl.viewport(vp.x, vp.y, vp.width, vp.height);
+      quad.draw(view.eye === "right" ? 0.5 : 0.0);
+    }
+  };
+  session.requestAnimationFrame(onFrame);
+  session.addEventListener("end", () => {
+    state.xr = null;
+    fallbackLoop();
+  });
+}
+
+function drawPanel(ctx, x0, w, h) {
+  const p = state.product;
+  if (!p) return;
+  const pw = Math.round(w * 0.34);
+  const ph = Math.round(h * 0.42);
+  const x = x0 + w - pw - Math.round(w * 0.08);
+  const y = h - ph - Math.round(h * 0.12);
+  ctx.fillStyle = "rgba(14,20,32,0.88)";
+  ctx.strokeStyle = "#d4af6a";
+  ctx.lineWidth = 2;
+  ctx.fillRect(x, y, pw, ph);
+  ctx.strokeRect(x, y, pw, ph);
+  const fs = Math.max(12, Math.round(ph / 12));
+  ctx.fillStyle = "#eef1f6";
+  ctx.font = `600 ${fs}px "Noto Sans CJK SC", sans-serif`;
+  ctx.fillText(pick(p.name), x + fs * 0.6, y + fs * 1.4, pw - fs);
+  ctx.fillStyle = "#f0d79b";
+  ctx.fillText(formatCny(state.checkout?.quote?.total_cny ?? priceOf(p, variantOf(p, state.variantId))), x + fs * 0.6, y + fs * 2.8, pw - fs);
+  if (state.qrImage) {
+    const q = Math.min(pw - fs * 1.2, ph - fs * 4.2);
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(x + fs * 0.6, y + fs * 3.4, q, q);
+    ctx.drawImage(state.qrImage, x + fs * 0.6, y + fs * 3.4, q, q);
+  } else {
+    ctx.fillStyle = "#9aa6ba";
+    ctx.font = `${Math.round(fs * 0.8)}px sans-serif`;
+    let yy = y + fs * 4;
+    for (const row of specsOf(p, variantOf(p, state.variantId)).slice(0, 4)) {
+      ctx.fillText(`${row.label}: ${row.value}`, x + fs * 0.6, yy, pw - fs);
+      yy += fs * 1.1;
+    }
+  }
+}
+
+function makeQuadProgram(gl) {
+  const vs = `#version 300 es
+    in vec2 pos; uniform float u0; out vec2 uv;
+    void main() { uv = vec2(u0 + (pos.x * 0.5 + 0.5) * 0.5, 0.5 - pos.y * 0.5); gl_Position = vec4(pos, 0.0, 1.0); }`;
+  const fs = `#version 300 es
+    precision mediump float; in vec2 uv; uniform sampler2D tex; out vec4 color;
+    void main() { color = texture(tex, uv); }`;
+  const prog = gl.createProgram();
+  for (const [type, src] of [[gl.VERTEX_SHADER, vs], [gl.FRAGMENT_SHADER, fs]]) {
+    const s = gl.createShader(type);
+    gl.shaderSource(s, src);
+    gl.compileShader(s);
+    gl.attachShader(prog, s);
+  }
+  gl.linkProgram(prog);
+  const buf = gl.createBuffer();
+  gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+  gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+  const loc = gl.getAttribLocation(prog, "pos");
+  const tex = gl.createTexture();
+  gl.bindTexture(gl.TEXTURE_2D, tex);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+  gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+  const u0 = gl.getUniformLocation(prog, "u0");
+  return {
+    upload(source) {
+      gl.bindTexture(gl.TEXTURE_2D, tex);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, source);
+    },
+    draw(uOffset) {
+      gl.useProgram(prog);
+      gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+      gl.enableVertexAttribArray(loc);
+      gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
+      gl.uniform1f(u0, uOffset);
+      gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    },
+  };
+}
+
+// ---- product panel + buy ------------------------------------------------------------------------
+function renderPanel() {
+  const p = state.product;
+  const v = variantOf(p, state.variantId);
+  $("p-kind").textContent = kindLabel(p);
+  $("p-name").textContent = pick(p.name);
+  const dl = $("p-specs");
+  dl.replaceChildren();
+  for (const row of specsOf(p, v)) dl.append(el("dt", { text: row.label }), el("dd", { text: row.value }));
+  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? priceOf(p, v));
+  const sel = $("product-select");
+  sel.replaceChildren();
+  for (const hall of ["metals", "cars"]) {
+    const g = el("optgroup", { label: t(`hall.${hall}`) });
+    for (const x of state.products.filter((y) => hallOf(y) === hall)) g.append(el("option", { value: x.id, text: pick(x.name), selected: x.id === p.id }));
+    sel.append(g);
+  }
+  if (state.checkout?.payment) renderPayPanel($("pay"), state.checkout, { qrSize: 200 });
+}
+
+async function buy() {
+  state.checkout?.close();
+  const co = new Checkout({
+    product: state.product.id,
+    variant: state.variantId,
+    channel: "vr",
+    customer: { id: `vr-${Math.random().toString(36).slice(2, 10)}`, kyc_level: "L2" },
+    method: "qr",
+    onChange: () => {
+      if (co !== state.checkout) return;
+      renderPanel();
+      loadQr(co.payment?.qr_png_url);
+    },
+  });
+  state.checkout = co;
+  try {
+    await co.buy();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function loadQr(url) {
+  if (!url || state.qrImage?.src === url) return;
+  const im = new Image();
+  im.src = url;
+  try {
+    await im.decode();
+    state.qrImage = im;
+  } catch (_) {
+    /* the DOM panel shows it anyway */
+  }
+}
+
+async function selectProduct(id) {
+  state.checkout?.close();
+  state.checkout = null;
+  state.qrImage = null;
+  $("pay").replaceChildren();
+  let p = state.products.find((x) => x.id === id) || state.products[0];
+  try {
+    p = { ...p, ...(await getProduct(p.id)) };
+  } catch (_) {
+    /* keep the list entry */
+  }
+  state.product = p;
+  state.variantId = params.get("variant") || variantOf(p)?.id || null;
+  state.yawDeg = 0;
+  state.pitchDeg = isCar(p) ? -5 : -15;
+  renderPanel();
+  connect();
+}
+
+async function main() {
+  installToggles();
+  try {
+    state.products = await getProducts();
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  if (!state.products.length) return;
+  $("product-select").addEventListener("change", (e) => selectProduct(e.target.value));
+  $("buy").addEventListener("click", buy);
+  $("enter-vr").addEventListener("click", () => enterXr().catch(showError));
+  onLangChange(renderPanel);
+  bindDrag();
+  await selectProduct(params.get("product") || state.products[0].id);
+  const xr = await setupXr();
+  if (!xr) {
+    $("note").hidden = false;
+    $("note").textContent = t("vr.no_xr");
+  }
+  fallbackLoop();
+}
+main();

@@ -1,0 +1,246 @@
+"""Fixtures of the browser tests: one `showroom serve` on a free port with a temp data dir for the session,
+Debian's headless Chromium driven by Playwright, pages that collect console errors, fake camera videos, and
+screenshots under test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+BASE_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _showroom_command() -> list[str]:
+    exe = Path(sys.executable).with_name("showroom")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "render_node"]
+
+
+@dataclass
+class Server:
+    base: str
+    data_dir: Path
+    log_path: Path
+
+    def get_json(self, path: str) -> Any:
+        import json
+
+        with urllib.request.urlopen(self.base + path, timeout=30) as r:
+            return json.loads(r.read())
+
+    def post_json(self, url: str, body: dict[str, Any]) -> Any:
+        import json
+
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return json.loads(raw) if raw else None
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`showroom serve` on a free loopback port with a fresh data dir; stopped at the end of the session."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (scripts/setup --dev installs it)")
+    pytest.importorskip("playwright.sync_api")
+    data_dir = tmp_path_factory.mktemp("showroom-data")
+    port = _free_port()
+    log_path = data_dir / "serve.log"
+    env = {**os.environ, "SHOWROOM_DATA_DIR": str(data_dir), "EGL_PLATFORM": "surfaceless"}
+    env.setdefault("SHOWROOM_WORKERS", "2")
+    # a short quote lifetime is not wanted here: a purchase must finish inside one quote
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [*_showroom_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            tail = log_path.read_text(errors="replace")[-2000:]
+            pytest.fail(f"showroom serve did not come up:\n{tail}")
+        time.sleep(0.5)
+    try:
+        yield Server(base, data_dir, log_path)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+def launch(playwright: Any, extra_args: list[str] | None = None) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*BASE_ARGS, *(extra_args or [])])
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Any, server: Server) -> Iterator[Any]:
+    b = launch(playwright_instance)
+    yield b
+    b.close()
+
+
+@dataclass
+class WatchedPage:
+    """A page and the console errors / uncaught exceptions it produced."""
+
+    page: Any
+    errors: list[str] = field(default_factory=list)
+
+    def screenshot(self, artifacts: Path, name: str) -> Path:
+        path = artifacts / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+
+def watch(page: Any) -> WatchedPage:
+    w = WatchedPage(page)
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error" and "favicon" not in (msg.location or {}).get("url", ""):
+            w.errors.append(msg.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: w.errors.append(str(exc)))
+    return w
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Any]:
+    """Factory: new_page(viewport=(w, h), **context options) -> WatchedPage; contexts closed after the test."""
+    contexts: list[Any] = []
+
+    def make(viewport: tuple[int, int] = (1280, 800), **options: Any) -> WatchedPage:
+        ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, **options)
+        contexts.append(ctx)
+        return watch(ctx.new_page())
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+# ---- fake camera videos ---------------------------------------------------------------------------
+def write_y4m(path: Path, frames_rgb: list[np.ndarray], fps: int = 15) -> Path:
+    """Writes frames (h, w, 3) uint8 RGB as a YUV4MPEG2 4:2:0 file, which Chromium's fake camera plays in a loop."""
+    import cv2
+
+    h, w = frames_rgb[0].shape[:2]
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for rgb in frames_rgb:
+            yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
+            f.write(b"FRAME\n")
+            f.write(yuv.tobytes())
+    return path
+
+
+def face_video(path: Path, size: tuple[int, int] = (640, 480)) -> Path:
+    """A person facing the camera (scikit-image's astronaut portrait, public domain), with a little motion."""
+    import cv2
+    from skimage import data
+
+    img = data.astronaut()  # (512, 512, 3) RGB
+    w, h = size
+    frames = []
+    for i in range(8):
+        canvas = np.full((h, w, 3), 40, np.uint8)
+        s = h / img.shape[0]
+        scaled = cv2.resize(img, (int(img.shape[1] * s), h), interpolation=cv2.INTER_AREA)
+        x0 = (w - scaled.shape[1]) // 2 + (i % 4) - 2
+        x0 = max(0, min(w - scaled.shape[1], x0))
+        canvas[:, x0:x0 + scaled.shape[1]] = scaled
+        frames.append(canvas)
+    return write_y4m(path, frames)
+
+
+def board_video(path: Path, size: tuple[int, int] = (640, 480)) -> Path:
+    """The printed AR marker board lying on a wooden counter, seen from above at an angle."""
+    import cv2
+
+    from render_node.ar.board import printable_sheet
+
+    sheet = printable_sheet(dpi=100)
+    if sheet.ndim == 2:
+        sheet = cv2.cvtColor(sheet, cv2.COLOR_GRAY2RGB)
+    w, h = size
+    sh, sw = sheet.shape[:2]
+    src = np.float32([[0, 0], [sw, 0], [sw, sh], [0, sh]])
+    dst = np.float32([[w * 0.22, h * 0.18], [w * 0.78, h * 0.18], [w * 0.92, h * 0.9], [w * 0.08, h * 0.9]])
+    m = cv2.getPerspectiveTransform(src, dst)
+    wood = np.zeros((h, w, 3), np.uint8)
+    wood[:] = (150, 110, 70)
+    wood[:, :, 0] = np.clip(150 + 20 * np.sin(np.arange(w) / 9.0), 0, 255).astype(np.uint8)[None, :]
+    warped = cv2.warpPerspective(sheet, m, (w, h), borderMode=cv2.BORDER_TRANSPARENT, dst=wood.copy())
+    return write_y4m(path, [warped] * 4)
+
+
+@pytest.fixture(scope="session")
+def chromium_with_camera(playwright_instance: Any, server: Server, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Factory: a browser whose fake camera plays the given y4m file."""
+    launched: list[Any] = []
+
+    def make(video: Path) -> Any:
+        b = launch(playwright_instance, [f"--use-file-for-fake-video-capture={video}"])
+        launched.append(b)
+        return b
+
+    yield make
+    for b in launched:
+        b.close()
+

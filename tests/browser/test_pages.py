@@ -1,0 +1,255 @@
+"""The customers' screens in headless Chromium against a real `showroom serve`: each page loads clean and shows
+something, the kiosk spins by drag, a fake camera drives try-on and AR, a kiosk purchase goes through the
+sandbox to "paid", and the VR fallback shows stereo frames with a latency figure. Screenshots land in
+test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Server, WatchedPage, board_video, face_video, watch
+
+pytestmark = pytest.mark.browser
+
+VIEW_TIMEOUT_MS = 240_000  # the first view set of a product is rendered on demand (llvmpipe on 2 cores)
+
+
+def _products(server: Server) -> list[dict[str, Any]]:
+    products: list[dict[str, Any]] = server.get_json("/api/products")["products"]
+    return products
+
+
+def _first(server: Server, *kinds: str) -> dict[str, Any]:
+    for p in _products(server):
+        if p["kind"] in kinds:
+            return p
+    pytest.fail(f"the catalog has no product of kind {kinds}")
+
+
+def _assert_clean(w: WatchedPage, what: str) -> None:
+    assert not w.errors, f"{what}: console errors {w.errors[:3]}"
+
+
+@pytest.mark.parametrize("page_name", ["kiosk", "phone", "vr"])
+def test_page_loads_without_console_errors_and_shows_something(server: Server, new_page: Any, artifacts: Path,
+                                                                page_name: str) -> None:
+    viewport = (390, 844) if page_name == "phone" else (1280, 800)
+    w = new_page(viewport)
+    resp = w.page.goto(f"{server.base}/{page_name}", wait_until="networkidle", timeout=30_000)
+    assert resp is not None and resp.status == 200
+    w.page.wait_for_timeout(1500)
+    w.screenshot(artifacts, f"{page_name}-start")
+    text = w.page.inner_text("body").strip()
+    assert len(text) > 20, f"{page_name} shows almost nothing: {text!r}"
+    _assert_clean(w, page_name)
+
+
+def test_language_toggle_and_large_type_change_the_kiosk(server: Server, new_page: Any, artifacts: Path) -> None:
+    w = new_page()
+    w.page.goto(f"{server.base}/kiosk?screen=wall&lang=zh", wait_until="networkidle")
+    tab = w.page.locator('#hall-tabs .tab[data-hall="metals"]')
+    assert tab.inner_text() == "贵金属"
+    w.page.click('[data-action="lang"]')
+    assert tab.inner_text() == "Precious metals"
+    size_before = w.page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    w.page.click('[data-action="large"]')
+    size_after = w.page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert size_after >= size_before * 1.3
+    w.page.wait_for_selector(".card")
+    w.screenshot(artifacts, "kiosk-wall-en-large")
+    _assert_clean(w, "kiosk wall")
+
+
+def test_kiosk_wall_lists_both_halls(server: Server, new_page: Any, artifacts: Path) -> None:
+    w = new_page()
+    w.page.goto(f"{server.base}/kiosk?lang=zh", wait_until="networkidle")
+    w.screenshot(artifacts, "kiosk-attract")
+    w.page.click("#attract")
+    w.page.wait_for_selector("#product-grid .card")
+    metals = w.page.locator("#product-grid .card").count()
+    w.page.wait_for_timeout(2000)  # thumbnails render on demand
+    w.screenshot(artifacts, "kiosk-wall-metals")
+    w.page.click('#hall-tabs .tab[data-hall="cars"]')
+    cars = w.page.locator("#product-grid .card").count()
+    w.page.wait_for_timeout(1500)
+    w.screenshot(artifacts, "kiosk-wall-cars")
+    assert metals >= 3 and cars >= 1
+    _assert_clean(w, "kiosk wall")
+
+
+def test_kiosk_drag_turns_the_product(server: Server, new_page: Any, artifacts: Path) -> None:
+    bar = _first(server, "gold_bar")
+    w = new_page()
+    w.page.goto(f"{server.base}/kiosk?product={bar['id']}&lang=zh", wait_until="domcontentloaded")
+    w.page.wait_for_selector("#spin[data-frame]", timeout=VIEW_TIMEOUT_MS)
+    w.page.wait_for_function("Number(document.querySelector('#spin').dataset.loaded || 0) >= 36", timeout=60_000)
+    before = w.page.get_attribute("#spin", "data-frame")
+    src_before = w.page.get_attribute("#spin img.spin-frame", "src")
+    w.screenshot(artifacts, "kiosk-product-before-drag")
+    box = w.page.locator("#spin").bounding_box()
+    assert box is not None
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    w.page.mouse.move(cx, cy)
+    w.page.mouse.down()
+    for i in range(1, 11):
+        w.page.mouse.move(cx + i * 25, cy)
+    w.page.mouse.up()
+    after = w.page.get_attribute("#spin", "data-frame")
+    src_after = w.page.get_attribute("#spin img.spin-frame", "src")
+    assert after != before and src_after != src_before
+    w.page.wait_for_timeout(300)
+    w.screenshot(artifacts, "kiosk-product-after-drag")
+    # zoom in with the button, then a hotspot shows a detail
+    w.page.click("#zoom-in")
+    assert float(w.page.get_attribute("#spin", "data-zoom") or "1") > 1.1
+    w.page.click("#zoom-reset")
+    w.page.click('.hotspot[data-hotspot="purity"]')
+    assert "Au" in w.page.inner_text(".hotspot-tip")
+    w.screenshot(artifacts, "kiosk-product-hotspot")
+    _assert_clean(w, "kiosk product")
+
+
+def test_kiosk_car_loan_overlay_shows_monthly_payment_and_apr(server: Server, new_page: Any, artifacts: Path) -> None:
+    car = _first(server, "car")
+    w = new_page()
+    w.page.goto(f"{server.base}/kiosk?product={car['id']}&lang=en", wait_until="domcontentloaded")
+    w.page.wait_for_selector("#loan:not([hidden])")
+    w.page.click("#loan")
+    w.page.wait_for_selector('[data-role="monthly"]', timeout=20_000)
+    first = w.page.inner_text('[data-role="monthly"]')
+    w.page.fill("#loan-down", "50")
+    w.page.dispatch_event("#loan-down", "input")
+    w.page.wait_for_function(f"document.querySelector('[data-role=monthly]')?.textContent !== {json.dumps(first)}",
+                             timeout=20_000)
+    assert "%" in w.page.inner_text('[data-role="apr"]')
+    w.screenshot(artifacts, "kiosk-car-loan")
+    _assert_clean(w, "kiosk loan")
+
+
+def _sandbox_base(server: Server) -> str:
+    health = server.get_json("/healthz")
+    base = health.get("payment_backend")
+    assert base, f"/healthz names no payment_backend: {health}"
+    return str(base).rstrip("/")
+
+
+def test_kiosk_purchase_is_paid_on_the_phone_and_the_kiosk_shows_paid(server: Server, new_page: Any,
+                                                                    artifacts: Path) -> None:
+    bar = _first(server, "gold_bar", "coin")
+    kiosk = new_page()
+    kiosk.page.goto(f"{server.base}/kiosk?product={bar['id']}&lang=zh", wait_until="domcontentloaded")
+    kiosk.page.wait_for_selector("#buy")
+    kiosk.page.click("#buy")
+    kiosk.page.wait_for_selector(".pay-panel .qr img", timeout=30_000)
+    kiosk.page.wait_for_function("document.querySelector('.pay-panel .qr img').naturalWidth > 0", timeout=10_000)
+    status = kiosk.page.get_attribute(".pay-status", "data-status")
+    assert status == "pending_payment"
+    kiosk.screenshot(artifacts, "kiosk-pay-qr")
+    payment = kiosk.page.evaluate("window.__kiosk.checkout.payment")
+    pay_url = payment["pay_url"]
+
+    # the customer's phone opens the pay page the QR code points to
+    phone = new_page((390, 844))
+    resp = phone.page.goto(pay_url, wait_until="networkidle")
+    assert resp is not None and resp.status == 200
+    phone.screenshot(artifacts, "sandbox-pay-page")
+    approve = phone.page.locator("button:has-text('approve'), button:has-text('Approve'), button:has-text('Pay'), "
+                                 "button:has-text('支付'), button[value='approved']")
+    if approve.count():
+        approve.first.click()
+    else:  # the sandbox's test control, as a card network's test helpers would
+        server.post_json(f"{_sandbox_base(server)}/payments/{payment['payment_id']}/complete", {"outcome": "approved"})
+    kiosk.page.wait_for_selector('.pay-status[data-status="paid"]', timeout=30_000)
+    kiosk.screenshot(artifacts, "kiosk-paid")
+    _assert_clean(kiosk, "kiosk purchase")
+
+
+def test_fake_camera_drives_kiosk_try_on_and_a_composite_appears(server: Server, chromium_with_camera: Any,
+                                                                  tmp_path: Path, artifacts: Path) -> None:
+    necklace = _first(server, "necklace", "earrings")
+    video = face_video(tmp_path / "face.y4m")
+    b = chromium_with_camera(video)
+    ctx = b.new_context(viewport={"width": 1280, "height": 800})
+    w = watch(ctx.new_page())
+    try:
+        w.page.goto(f"{server.base}/kiosk?product={necklace['id']}&lang=zh", wait_until="domcontentloaded")
+        w.page.wait_for_selector("#tryon:not([hidden])")
+        w.page.click("#tryon")
+        w.page.wait_for_selector("#consent-agree")
+        w.screenshot(artifacts, "kiosk-tryon-consent")
+        w.page.click("#consent-agree")
+        w.page.wait_for_selector("#tryon-result:not([hidden])", timeout=60_000)
+        w.page.wait_for_function("document.querySelector('#tryon-result').naturalWidth > 0")
+        w.page.wait_for_timeout(500)
+        w.screenshot(artifacts, "kiosk-tryon")
+        # ending the try-on releases the camera
+        w.page.click("text=结束试戴")
+        assert w.page.evaluate("window.__kiosk.camera") is None
+        _assert_clean(w, "kiosk try-on")
+    finally:
+        ctx.close()
+
+
+def test_fake_camera_drives_phone_ar_and_an_overlay_appears(server: Server, chromium_with_camera: Any,
+                                                             tmp_path: Path, artifacts: Path) -> None:
+    bangle = _first(server, "bangle", "gold_bar", "coin")
+    video = board_video(tmp_path / "board.y4m")
+    b = chromium_with_camera(video)
+    ctx = b.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    w = watch(ctx.new_page())
+    try:
+        w.page.goto(f"{server.base}/phone?product={bangle['id']}&view=ar&lang=zh", wait_until="domcontentloaded")
+        w.page.wait_for_selector("#ar-overlay:not([hidden])", timeout=60_000)
+        w.page.wait_for_timeout(500)
+        w.screenshot(artifacts, "phone-ar")
+        _assert_clean(w, "phone AR")
+    finally:
+        ctx.close()
+
+
+def test_vr_fallback_shows_stereo_frames_and_latency(server: Server, new_page: Any, artifacts: Path) -> None:
+    w = new_page()
+    w.page.goto(f"{server.base}/vr?lang=en", wait_until="domcontentloaded")
+    w.page.wait_for_function("Number(document.querySelector('#stage').dataset.frames || 0) >= 5", timeout=60_000)
+    w.page.wait_for_selector("#latency[data-ms]", timeout=10_000)
+    width, height = w.page.evaluate("[document.querySelector('#view').width, document.querySelector('#view').height]")
+    assert width >= 1.5 * height, f"a stereo frame holds two eyes side by side, got {width}x{height}"
+    # look around by drag: the view changes
+    before = w.page.evaluate("window.__vr.yawDeg")
+    box = w.page.locator("#stage").bounding_box()
+    assert box is not None
+    w.page.mouse.move(box["x"] + 300, box["y"] + 300)
+    w.page.mouse.down()
+    w.page.mouse.move(box["x"] + 500, box["y"] + 320, steps=8)
+    w.page.mouse.up()
+    assert w.page.evaluate("window.__vr.yawDeg") != before
+    w.page.wait_for_timeout(1000)
+    latency = w.page.inner_text("#latency")
+    assert "ms" in latency
+    w.screenshot(artifacts, "vr-fallback")
+    _assert_clean(w, "vr")
+
+
+def test_share_landing_shows_the_view_price_and_quote_time(server: Server, new_page: Any, artifacts: Path) -> None:
+    coin = _first(server, "coin", "gold_bar")
+    req = urllib.request.Request(f"{server.base}/api/shares", method="POST",
+                                 data=json.dumps({"product": coin["id"], "variant": coin["variants"][0]["id"]}).encode(),
+                                 headers={"Content-Type": "application/json", "Idempotency-Key": "share-test-1"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        share = json.loads(r.read())
+    url = share.get("url") or share.get("link")
+    path = url[url.index("/s/"):] if url and "/s/" in url else f"/s/{share['token']}"
+    w = new_page((390, 844))
+    w.page.goto(server.base + path, wait_until="domcontentloaded")
+    w.page.wait_for_selector("#spin[data-frame]", timeout=VIEW_TIMEOUT_MS)
+    assert "¥" in w.page.inner_text("#p-price")
+    assert w.page.inner_text("#p-quoted").strip()
+    assert "/phone?" in (w.page.get_attribute("#buy", "href") or "")
+    w.page.wait_for_timeout(800)
+    w.screenshot(artifacts, "share-landing")
+    _assert_clean(w, "share landing")
