@@ -79,6 +79,18 @@ button{flex:1;padding:12px;border-radius:4px;font-size:16px;cursor:pointer;font-
 .qr{text-align:center}.qr img{width:200px;height:200px;border:1px solid #eceef1;padding:6px}
 .bankapp{display:flex;align-items:center;gap:12px;padding:12px;border:1px solid #eceef1;border-radius:6px}
 .bankapp .logo{flex:none}
+.muted{color:#646a73;font-size:13px}.flush{padding-top:0}
+.lock{vertical-align:-2px;margin-right:4px}
+@media (max-width:560px){
+ header{height:auto;min-height:56px;padding:8px 14px}
+ .brand{font-size:16px;gap:8px}.logo{width:32px;height:32px;font-size:16px}
+ .secure span{display:none}
+ main{margin:14px auto;padding:0 10px}
+ .summary{padding:16px}.amount{font-size:30px}
+ .countdown{text-align:left}
+ dl{grid-template-columns:1fr;gap:2px}dd{margin-bottom:8px}
+ .buttons{flex-direction:column}
+}
 footer{text-align:center;font-size:12px;color:#8f959e;padding:8px 16px 32px;line-height:1.8}
 """
 
@@ -117,13 +129,13 @@ def render_pay_page(
   <div class="summary">
     <div>
       <div class="amount"><span class="cur">¥</span>{format_cny(payment.amount_fen)}</div>
-      <div style="color:#646a73;font-size:13px">{_e(payment.currency)} · {_bi("应付金额", "amount due")}</div>
+      <div class="muted">{_e(payment.currency)} · {_bi("应付金额", "amount due")}</div>
     </div>
     <div class="countdown" id="countdown" data-remaining="{remaining_s if pending else -1}">
       {_bi("剩余支付时间", "Time left to pay") if pending else ""}<br><b id="clock"></b>
     </div>
   </div>
-  <div class="body" style="padding-top:0">
+  <div class="body flush">
   <dl>
     <dt>{_bi("商户", "Merchant")}</dt><dd>{_e(settings.merchant_name_zh)} / {_e(settings.merchant_name_en)}</dd>
     <dt>{_bi("商品", "Item")}</dt><dd>{_e(payment.description or "-")}</dd>
@@ -151,6 +163,7 @@ def render_pay_page(
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{_e(settings.bank_name_zh)}收银台 · {_e(settings.bank_name_en)} Checkout</title>
 <style nonce="{_e(nonce)}">{_CSS}</style>
 </head>
@@ -158,7 +171,7 @@ def render_pay_page(
 <header>
   <div class="brand"><div class="logo">{_e(settings.bank_name_zh[:1])}</div>
     <div>{_e(settings.bank_name_zh)} · 收银台<small>{_e(settings.bank_name_en)} Secure Checkout</small></div></div>
-  <div class="secure">🔒 {_bi("安全支付", "Secure payment")}</div>
+  <div class="secure"><svg class="lock" viewBox="0 0 16 16" width="14" height="14" aria-hidden="true"><path fill="currentColor" d="M4 7V5a4 4 0 1 1 8 0v2h1v8H3V7zm2 0h4V5a2 2 0 1 0-4 0z"/></svg> {_bi("安全支付", "Secure payment")}</div>
 </header>
 <div class="test">{_bi("测试环境：不会产生真实扣款", "SANDBOX: no real money moves")}</div>
 <main>
@@ -237,7 +250,7 @@ def _method_form(
         inner = f"""{err}
   <div class="bankapp"><div class="logo">{_e(settings.bank_name_zh[:1])}</div>
     <div>{_bi("已跳转至手机银行", "Signed in to mobile banking")}<br>
-    <span style="color:#646a73;font-size:13px">{_bi("付款账户", "From account")}: 6222 **** **** 8866</span></div></div>
+    <span class="muted">{_bi("付款账户", "From account")}: 6222 **** **** 8866</span></div></div>
   <form method="post" action="/pay/{pid}/approve">{_buttons("确认支付", "Confirm payment")}</form>"""
         title = _bi("手机银行支付", "Pay with mobile banking")
     return f'<section class="card"><h2>{title}</h2><div class="body">{inner}</div></section>'
