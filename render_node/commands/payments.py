@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from render_node.config import load_config
+from render_node.errors import BadRequest
 from showroom.payment_sandbox import SandboxSettings
 from showroom.payment_sandbox.server import run_sandbox
 
@@ -19,7 +20,8 @@ def register(sub: Any) -> None:
         "payments-sandbox",
         help="run the payment sandbox alone (payment backend protocol in test mode)",
         description="Runs the payment sandbox: pay pages, QR codes, signed notifications, refunds and "
-        "settlement files (docs/payments.md). State is kept in <data-dir>/payment_sandbox.sqlite3.",
+        "settlement files (docs/payments.md). State is kept in <data-dir>/payment-sandbox/ (the folder "
+        "`showroom serve` uses for its sandbox).",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8090, help="port to listen on (default 8090)")
@@ -27,7 +29,7 @@ def register(sub: Any) -> None:
         "--notify-url",
         help="notification URL for payments that name none, e.g. http://127.0.0.1:8080/api/payments/notify",
     )
-    p.add_argument("--data-dir", type=Path, help="state folder (default: SHOWROOM_DATA_DIR)")
+    p.add_argument("--data-dir", type=Path, help="showroom data folder (default: SHOWROOM_DATA_DIR)")
     p.add_argument("--in-memory", action="store_true", help="keep no state on disk (lost on exit)")
     p.add_argument(
         "--public-url", help="base URL customers reach the pay pages at (default: the request's host)"
@@ -50,9 +52,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     config = load_config({"data_dir": args.data_dir})
     if not 0.0 <= args.duplicate_probability <= 1.0:
-        raise SystemExit("--duplicate-probability must be between 0 and 1")
+        raise BadRequest("--duplicate-probability must be between 0 and 1")
     settings = SandboxSettings(
-        data_dir=None if args.in_memory else config.data_dir,
+        data_dir=None if args.in_memory else config.data_dir / "payment-sandbox",
         webhook_secret=config.commerce.payment_webhook_secret,
         notify_retry_schedule_s=config.commerce.notify_retry_schedule_s,
         default_notify_url=args.notify_url,
