@@ -75,6 +75,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.skip(f"{CHROMIUM} is not installed (scripts/setup --dev installs it)")
     pytest.importorskip("playwright.sync_api")
     data_dir = tmp_path_factory.mktemp("showroom-data")
+    external = os.environ.get("SHOWROOM_BROWSER_BASE_URL")  # test a node that is already running
+    if external:
+        yield Server(external.rstrip("/"), data_dir, data_dir / "serve.log")
+        return
     port = _free_port()
     log_path = data_dir / "serve.log"
     env = {**os.environ, "SHOWROOM_DATA_DIR": str(data_dir), "EGL_PLATFORM": "surfaceless"}

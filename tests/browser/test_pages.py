@@ -145,6 +145,13 @@ def test_kiosk_purchase_is_paid_on_the_phone_and_the_kiosk_shows_paid(server: Se
     kiosk.page.goto(f"{server.base}/kiosk?product={bar['id']}&lang=zh", wait_until="domcontentloaded")
     kiosk.page.wait_for_selector("#buy")
     kiosk.page.click("#buy")
+    kiosk.page.wait_for_selector(".keypad", timeout=30_000)
+    for digit in "1380013":  # on the on-screen keypad, then the rest on a keyboard
+        kiosk.page.click(f'.keypad [data-key="{digit}"]')
+    assert kiosk.page.is_disabled("#confirm-order")
+    kiosk.page.keyboard.type("8000")
+    kiosk.screenshot(artifacts, "kiosk-phone-number")
+    kiosk.page.click("#confirm-order")
     kiosk.page.wait_for_selector(".pay-panel .qr img", timeout=30_000)
     kiosk.page.wait_for_function("document.querySelector('.pay-panel .qr img').naturalWidth > 0", timeout=10_000)
     status = kiosk.page.get_attribute(".pay-status", "data-status")
@@ -158,10 +165,11 @@ def test_kiosk_purchase_is_paid_on_the_phone_and_the_kiosk_shows_paid(server: Se
     resp = phone.page.goto(pay_url, wait_until="networkidle")
     assert resp is not None and resp.status == 200
     phone.screenshot(artifacts, "sandbox-pay-page")
-    approve = phone.page.locator("button:has-text('approve'), button:has-text('Approve'), button:has-text('Pay'), "
-                                 "button:has-text('支付'), button[value='approved']")
+    approve = phone.page.locator("button[name='action'][value='approve']")
     if approve.count():
         approve.first.click()
+        phone.page.wait_for_load_state("networkidle")
+        phone.screenshot(artifacts, "sandbox-pay-page-done")
     else:  # the sandbox's test control, as a card network's test helpers would
         server.post_json(f"{_sandbox_base(server)}/payments/{payment['payment_id']}/complete", {"outcome": "approved"})
     kiosk.page.wait_for_selector('.pay-status[data-status="paid"]', timeout=30_000)

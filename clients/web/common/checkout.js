@@ -139,7 +139,8 @@ export class Checkout {
   async buy() {
     this.error = null;
     if (!this.quote || this.quoteSecondsLeft() === 0) await this.lockPrice();
-    const body = { ...this.extra, quote_id: this.quote.id, customer: this.customer, channel: this.channel };
+    const extra = typeof this.extra === "function" ? this.extra() : this.extra;
+    const body = { ...extra, quote_id: this.quote.id, customer: this.customer, channel: this.channel };
     this.order = await createOrder(body, this._orderKey);
     this.status = "ordered";
     this.onChange(this);

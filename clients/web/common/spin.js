@@ -11,6 +11,7 @@ export class Spinner {
   constructor(host, manifest, { onProgress = null, pixelsPerFrame = null, startYawDeg = 0 } = {}) {
     this.host = host;
     this.onProgress = onProgress;
+    this.manifestKey = manifest.key || null;
     this.pitches = [...new Set(manifest.frames.map((f) => f.pitch_deg))].sort((a, b) => a - b);
     this.yaws = [...new Set(manifest.frames.map((f) => f.yaw_deg))].sort((a, b) => a - b);
     this.grid = this.pitches.map(() => new Array(this.yaws.length).fill(null));

@@ -204,12 +204,25 @@ function newCheckout() {
     product: p.id,
     variant: state.variantId,
     channel: "kiosk",
-    customer: { id: state.sessionId, kyc_level: "L2" },
+    customer: {},
     method: "qr",
+    extra: () => ({ product_view: productView(), branch: params.get("branch") || undefined }),
     onChange: () => onCheckoutChange(co),
   });
   state.checkout = co;
   return co;
+}
+
+/** What the customer was looking at when buying (kept in the order's audit record). */
+function productView() {
+  const sp = state.spinner;
+  return {
+    view_set_hash: sp?.manifestKey || null,
+    yaw_deg: sp?.yawDeg ?? null,
+    pitch_deg: sp?.pitchDeg ?? null,
+    zoom: sp ? Number(sp.zoom.toFixed(2)) : null,
+    client: "kiosk",
+  };
 }
 
 function onCheckoutChange(co) {
@@ -247,11 +260,64 @@ async function buy() {
   state.dialog = { content, ...openDialog(content, { labelKey: "checkout.title", onClose: () => (state.dialog = null) }) };
   try {
     if (!co.quote) await co.lockPrice();
+    const phone = await askPhone(content, co);
+    if (!phone || !state.dialog) return;
+    co.customer = { phone, kyc_level: "L1" };
+    content.replaceChildren(el("div", { class: "spinner" }));
     await co.buy();
     if (state.dialog) renderPayPanel(content, co);
   } catch (e) {
     content.replaceChildren(el("p", { class: "error-text", text: t("common.error", { msg: e.message }) }));
   }
+}
+
+/** An on-screen keypad for the customer's mobile number (the kiosk has no keyboard); resolves to the number. */
+function askPhone(content, co) {
+  return new Promise((resolve) => {
+    let digits = "";
+    const shown = el("output", { class: "phone-number", id: "phone-number", "aria-live": "polite" });
+    const hint = el("p", { class: "muted small", text: t("checkout.phone_why") });
+    const ok = el("button", { class: "btn btn-gold", type: "button", id: "confirm-order", text: t("checkout.confirm"), disabled: true });
+    const paint = () => {
+      shown.textContent = digits.replace(/^(\d{3})(\d{0,4})(\d{0,4}).*/, (_, a, b, c) => [a, b, c].filter(Boolean).join(" ")) || "1__ ____ ____";
+      ok.disabled = !/^1\d{10}$/.test(digits);
+    };
+    const press = (k) => {
+      if (k === "del") digits = digits.slice(0, -1);
+      else if (k === "clr") digits = "";
+      else if (digits.length < 11) digits += k;
+      paint();
+    };
+    const pad = el("div", { class: "keypad", role: "group", "aria-label": t("checkout.phone") });
+    for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "clr", "0", "del"]) {
+      const label = k === "del" ? "⌫" : k === "clr" ? t("checkout.clear") : k;
+      pad.append(el("button", { class: "btn key", type: "button", dataset: { key: k }, text: label, onclick: () => press(k) }));
+    }
+    const onKey = (e) => {
+      if (!content.isConnected) return document.removeEventListener("keydown", onKey); // session wiped
+      if (/^\d$/.test(e.key)) press(e.key);
+      else if (e.key === "Backspace") press("del");
+      else if (e.key === "Enter" && !ok.disabled) ok.click();
+    };
+    document.addEventListener("keydown", onKey);
+    const countdownEl = el("p", { class: "countdown" });
+    const stop = countdown(co.quoteExpiresMs || Date.now(), (s) => (countdownEl.textContent = t("checkout.quote_valid", { s })), () => (countdownEl.textContent = t("product.quote_expired")));
+    ok.addEventListener("click", () => {
+      document.removeEventListener("keydown", onKey);
+      stop();
+      resolve(digits);
+    });
+    content.replaceChildren(
+      el("h2", { text: t("checkout.phone_title") }),
+      el("p", {}, el("span", { class: "muted", text: `${t("checkout.total")} ` }), el("strong", { class: "price", text: formatCny(co.quote?.total_cny) })),
+      countdownEl,
+      shown,
+      pad,
+      hint,
+      el("div", { class: "btn-row" }, ok),
+    );
+    paint();
+  });
 }
 
 function closeCheckout() {
@@ -266,8 +332,11 @@ function closeCheckout() {
 function openLoan() {
   const p = state.product;
   const v = variantOf(p, state.variantId);
-  const down = el("input", { type: "range", min: "15", max: "80", step: "5", value: "30", id: "loan-down" });
-  const term = el("input", { type: "range", min: "12", max: "60", step: "12", value: "36", id: "loan-term" });
+  const minDown = Math.round(Number(p.finance_min_down_payment_ratio ?? 0.15) * 100);
+  const terms = (p.finance_terms_months || [12, 24, 36, 48, 60]).map(Number).sort((a, b) => a - b);
+  const down = el("input", { type: "range", min: String(minDown), max: "80", step: "5", value: String(Math.max(minDown, 30)), id: "loan-down" });
+  const term = el("input", { type: "range", min: "0", max: String(terms.length - 1), step: "1", value: String(Math.max(0, terms.indexOf(36))), id: "loan-term" });
+  const termMonths = () => terms[Number(term.value)];
   const downOut = el("strong");
   const termOut = el("strong");
   const result = el("div", { class: "loan-result", "aria-live": "polite" });
@@ -286,7 +355,7 @@ function openLoan() {
   let timer = null;
   const update = () => {
     downOut.textContent = `${down.value}%`;
-    termOut.textContent = t("loan.months", { n: term.value });
+    termOut.textContent = t("loan.months", { n: termMonths() });
     clearTimeout(timer);
     timer = setTimeout(async () => {
       const my = ++seq;
@@ -295,7 +364,7 @@ function openLoan() {
           product: p.id,
           variant: state.variantId,
           down_payment_ratio: (Number(down.value) / 100).toFixed(2),
-          term_months: Number(term.value),
+          term_months: termMonths(),
         });
         if (my !== seq) return;
         renderLoan(result, ans);
@@ -317,7 +386,7 @@ function renderLoan(box, ans) {
     const monthly = plan.monthly_payment_cny ?? plan.first_payment_cny ?? plan.schedule?.[0]?.payment_cny;
     const apr = plan.apr ?? plan.apr_percent ?? plan.annual_percentage_rate;
     const aprText = apr === undefined ? "—" : String(apr).includes("%") ? String(apr) : `${(Number(apr) < 1 ? Number(apr) * 100 : Number(apr)).toFixed(2)}%`;
-    const method = plan.method ? ` · ${plan.method === "equal_principal" ? (t("loan.method") + ": 等额本金 / equal principal") : (t("loan.method") + ": 等额本息 / equal installment")}` : "";
+    const method = plan.method ? ` · ${t(`loan.method.${plan.method}`)}` : "";
     box.append(
       el("div", {}, el("div", { class: "muted", text: t("loan.monthly") + method }), el("div", { class: "price v", dataset: { role: "monthly" }, text: formatCny(monthly) })),
       el("div", {}, el("div", { class: "muted", text: t("loan.apr") }), el("div", { class: "v", dataset: { role: "apr" }, text: aprText })),

@@ -255,15 +255,24 @@ function renderBuy() {
 }
 
 async function buy(method) {
+  const phone = $("cust-phone").value.replace(/\D/g, "");
+  if (!/^1\d{10}$/.test(phone)) {
+    $("cust-phone").focus();
+    toast(t("checkout.phone_invalid"), { error: true });
+    return;
+  }
   state.checkout?.close();
   state.stopCountdown?.();
   const co = new Checkout({
     product: state.product.id,
     variant: state.variantId,
     channel: "phone",
-    customer: { id: customerId(), kyc_level: "L2" },
+    customer: { phone, kyc_level: "L1" },
     method,
-    extra: params.get("share") ? { share_token: params.get("share") } : {},
+    extra: () => ({
+      ...(params.get("share") ? { share_token: params.get("share") } : {}),
+      product_view: { view_set_hash: state.spinner?.manifestKey || null, yaw_deg: state.spinner?.yawDeg ?? null, client: "phone" },
+    }),
     onChange: () => {
       if (co !== state.checkout) return;
       $("p-price").textContent = formatCny(co.quote?.total_cny ?? priceOf(state.product, variantOf(state.product, state.variantId)));
@@ -285,15 +294,6 @@ async function buy(method) {
   } catch (e) {
     showError(e);
   }
-}
-
-function customerId() {
-  let id = localStorage.getItem("showroom.customer");
-  if (!id) {
-    id = `phone-${newIdempotencyKey().slice(0, 12)}`;
-    localStorage.setItem("showroom.customer", id);
-  }
-  return id;
 }
 
 /** Back from the pay page (return_url ?order=...): show the order's live status. */

@@ -7,7 +7,7 @@ import { hallOf, isCar, kindLabel, priceOf, specsOf, variantOf } from "../common
 import { Checkout, renderPayPanel } from "../common/checkout.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { StreamClient } from "../common/stream.js";
-import { el, showError } from "../common/ui.js";
+import { el, showError, toast } from "../common/ui.js";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -301,12 +301,18 @@ function renderPanel() {
 }
 
 async function buy() {
+  const phone = $("cust-phone").value.replace(/\D/g, "");
+  if (!/^1\d{10}$/.test(phone)) {
+    $("cust-phone").focus();
+    toast(t("checkout.phone_invalid"), { error: true });
+    return;
+  }
   state.checkout?.close();
   const co = new Checkout({
     product: state.product.id,
     variant: state.variantId,
     channel: "vr",
-    customer: { id: `vr-${Math.random().toString(36).slice(2, 10)}`, kyc_level: "L2" },
+    customer: { phone, kyc_level: "L1" },
     method: "qr",
     onChange: () => {
       if (co !== state.checkout) return;
