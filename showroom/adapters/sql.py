@@ -1,0 +1,462 @@
+"""SQLAlchemy (async) implementation of the `UnitOfWork` port, on SQLite (default) or PostgreSQL.
+
+Concurrency where money moves:
+- PostgreSQL: `get_order(for_update=True)` takes a row lock (`SELECT ... FOR UPDATE`) held to the end of the
+  transaction, and every `save_order` also checks the version it read (optimistic), so two writers never both win;
+- SQLite: one writer at a time per database file anyway; `SqlDatabase` serialises this process's transactions with
+  an asyncio lock (so a read never has to be upgraded under a competing writer) and uses WAL with a busy timeout.
+Unique keys (notification ids, idempotency keys, gateway ids) make the duplicates that slip through fail
+with `IntegrityError`, which rolls the whole transaction back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import and_, delete, event, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from showroom.adapters import tables as t
+from showroom.compliance import CustomerActivity
+from showroom.errors import NotFound
+from showroom.orders import Order, OrderNotFound, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
+from showroom.ports import ConcurrentUpdate, IdempotencyRecord, OutOfStock
+from showroom.pricing import PriceBreakdown, Quote, snapshot_from_dict, snapshot_to_dict
+from showroom.sharing import Share, ShareInvalid
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_req(value: datetime) -> datetime:
+    out = _utc(value)
+    assert out is not None
+    return out
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _undec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def quote_to_json(quote: Quote) -> tuple[str, str]:
+    b = quote.breakdown
+    breakdown = {"metal_cny_per_g": _dec(b.metal_cny_per_g), "weight_g": _dec(b.weight_g),
+                 "metal_value_cny": str(b.metal_value_cny), "premium_cny": str(b.premium_cny),
+                 "craft_fee_cny": str(b.craft_fee_cny), "unit_price_cny": str(b.unit_price_cny),
+                 "list_price_cny": _dec(b.list_price_cny)}
+    return json.dumps(breakdown), json.dumps(snapshot_to_dict(quote.snapshot))
+
+
+class SqlDatabase:
+    """The engine plus what a unit of work needs; `uow()` opens one transaction."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self)
+
+    async def create_all(self) -> None:
+        """Creates the schema directly (tests); production uses `showroom db upgrade` (Alembic)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(t.metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class SqlUnitOfWork:
+    """One transaction. Use as `async with db.uow() as uow: ...; await uow.commit()`."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+        self._conn: AsyncConnection | None = None
+        self._locked = False
+
+    @property
+    def conn(self) -> AsyncConnection:
+        assert self._conn is not None, "unit of work used outside `async with`"
+        return self._conn
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        if self._db._write_lock is not None:
+            await self._db._write_lock.acquire()
+            self._locked = True
+        try:
+            self._conn = await self._db.engine.connect()
+            await self._conn.begin()
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            if self._conn is not None:
+                if self._conn.in_transaction():
+                    await self._conn.rollback()
+                await self._conn.close()
+        finally:
+            self._conn = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._locked and self._db._write_lock is not None:
+            self._db._write_lock.release()
+            self._locked = False
+
+    async def commit(self) -> None:
+        await self.conn.commit()
+
+    async def rollback(self) -> None:
+        await self.conn.rollback()
+
+    # -- quotes -----------------------------------------------------------------------------------------------
+
+    async def add_quote(self, quote: Quote) -> None:
+        breakdown, snapshot = quote_to_json(quote)
+        await self.conn.execute(insert(t.quotes).values(
+            id=quote.id, product_id=quote.product_id, variant_id=quote.variant_id, quantity=quote.quantity,
+            unit_price_fen=quote.unit_price_fen, total_fen=quote.total_fen, breakdown=breakdown, snapshot=snapshot,
+            created_at=quote.created_at, expires_at=quote.expires_at))
+
+    async def get_quote(self, quote_id: str) -> Quote:
+        row = (await self.conn.execute(select(t.quotes).where(t.quotes.c.id == quote_id))).mappings().first()
+        if row is None:
+            raise NotFound(f"no quote {quote_id!r}; quotes are kept for a day after they expire")
+        b = json.loads(row["breakdown"])
+        breakdown = PriceBreakdown(_undec(b["metal_cny_per_g"]), _undec(b["weight_g"]),
+                                   Decimal(b["metal_value_cny"]), Decimal(b["premium_cny"]),
+                                   Decimal(b["craft_fee_cny"]), Decimal(b["unit_price_cny"]),
+                                   _undec(b.get("list_price_cny")))
+        return Quote(row["id"], row["product_id"], row["variant_id"], row["quantity"], row["unit_price_fen"],
+                     row["total_fen"], breakdown, snapshot_from_dict(json.loads(row["snapshot"])),
+                     _utc_req(row["created_at"]), _utc_req(row["expires_at"]))
+
+    async def delete_quotes_expired_before(self, before: datetime) -> int:
+        used = select(t.orders.c.quote_id)
+        res = await self.conn.execute(delete(t.quotes).where(
+            and_(t.quotes.c.expires_at < before, t.quotes.c.id.not_in(used))))
+        return int(res.rowcount or 0)
+
+    # -- orders -----------------------------------------------------------------------------------------------
+
+    def _order_values(self, o: Order) -> dict[str, Any]:
+        return dict(
+            quote_id=o.quote_id, product_id=o.product_id, variant_id=o.variant_id, quantity=o.quantity,
+            branch_id=o.branch_id, amount_fen=o.amount_fen, currency=o.currency, status=o.status.value,
+            customer=json.dumps(o.customer, ensure_ascii=False), channel=o.channel, created_at=o.created_at,
+            updated_at=o.updated_at, expires_at=o.expires_at, paid_fen=o.paid_fen, refunded_fen=o.refunded_fen,
+            paid_payment_id=o.paid_payment_id, aml_review=o.aml_review, share_id=o.share_token_id,
+            finance=None if o.finance is None else json.dumps(o.finance))
+
+    async def add_order(self, order: Order, customer_key: str) -> None:
+        await self.conn.execute(insert(t.orders).values(id=order.id, customer_key=customer_key, version=0,
+                                                         **self._order_values(order)))
+        order.version = 0
+
+    async def get_order(self, order_id: str, *, for_update: bool = False) -> Order:
+        q = select(t.orders).where(t.orders.c.id == order_id)
+        if for_update and not self._db.is_sqlite:
+            q = q.with_for_update()
+        row = (await self.conn.execute(q)).mappings().first()
+        if row is None:
+            raise OrderNotFound(f"no order {order_id!r}")
+        return Order(
+            id=row["id"], quote_id=row["quote_id"], product_id=row["product_id"], variant_id=row["variant_id"],
+            quantity=row["quantity"], branch_id=row["branch_id"], amount_fen=row["amount_fen"],
+            status=OrderStatus(row["status"]), customer=json.loads(row["customer"]), channel=row["channel"],
+            created_at=_utc_req(row["created_at"]), updated_at=_utc_req(row["updated_at"]),
+            expires_at=_utc_req(row["expires_at"]), currency=row["currency"], paid_fen=row["paid_fen"],
+            refunded_fen=row["refunded_fen"], paid_payment_id=row["paid_payment_id"],
+            aml_review=bool(row["aml_review"]), share_token_id=row["share_id"],
+            finance=None if row["finance"] is None else json.loads(row["finance"]), version=row["version"])
+
+    async def save_order(self, order: Order) -> None:
+        res = await self.conn.execute(
+            update(t.orders).where(and_(t.orders.c.id == order.id, t.orders.c.version == order.version))
+            .values(version=order.version + 1, **self._order_values(order)))
+        if res.rowcount != 1:
+            raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
+        order.version += 1
+
+    async def order_ids_expiring(self, now: datetime, limit: int) -> list[str]:
+        open_ = [OrderStatus.CREATED.value, OrderStatus.PENDING_PAYMENT.value, OrderStatus.PAYMENT_FAILED.value]
+        res = await self.conn.execute(select(t.orders.c.id).where(
+            and_(t.orders.c.status.in_(open_), t.orders.c.expires_at <= now)).limit(limit))
+        return [r[0] for r in res]
+
+    async def order_for_quote(self, quote_id: str) -> str | None:
+        res = await self.conn.execute(select(t.orders.c.id).where(t.orders.c.quote_id == quote_id))
+        row = res.first()
+        return None if row is None else str(row[0])
+
+    async def customer_activity(self, customer_key: str, now: datetime) -> CustomerActivity:
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        hour_ago = now - timedelta(hours=1)
+        c = t.orders.c
+        mine = c.customer_key == customer_key
+        live = c.status.not_in([OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value])
+        last_hour = (await self.conn.execute(select(func.count()).where(and_(mine, c.created_at >= hour_ago)))).scalar_one()
+        today, amount = (await self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(c.amount_fen), 0)).where(
+                and_(mine, c.created_at >= day_start, live)))).one()
+        p = t.payments.c
+        wallet = (await self.conn.execute(
+            select(func.coalesce(func.sum(p.amount_fen), 0)).select_from(t.payments.join(t.orders, p.order_id == c.id))
+            .where(and_(mine, p.method == "ecny_wallet", p.created_at >= day_start,
+                        p.status.in_([PaymentStatus.INTENT.value, PaymentStatus.PENDING.value,
+                                      PaymentStatus.SUCCEEDED.value]))))).scalar_one()
+        return CustomerActivity(int(last_hour), int(today), Decimal(int(amount)) / 100, Decimal(int(wallet)) / 100)
+
+    # -- stock ------------------------------------------------------------------------------------------------
+
+    def _stock_key(self, branch_id: str, product_id: str, variant_id: str) -> Any:
+        s = t.stock.c
+        return and_(s.branch_id == branch_id, s.product_id == product_id, s.variant_id == variant_id)
+
+    async def reserve_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int,
+                            initial_on_hand: int) -> None:
+        key = self._stock_key(branch_id, product_id, variant_id)
+        exists = (await self.conn.execute(select(t.stock.c.on_hand).where(key))).first()
+        if exists is None:
+            try:
+                async with self.conn.begin_nested():
+                    await self.conn.execute(insert(t.stock).values(
+                        branch_id=branch_id, product_id=product_id, variant_id=variant_id,
+                        on_hand=initial_on_hand, reserved=0))
+            except IntegrityError:
+                pass  # another transaction stocked the shelf first
+        s = t.stock.c
+        res = await self.conn.execute(update(t.stock).where(and_(key, s.on_hand - s.reserved >= quantity))
+                                      .values(reserved=s.reserved + quantity))
+        if res.rowcount != 1:
+            raise OutOfStock(f"{product_id} / {variant_id} is out of stock at branch {branch_id}")
+
+    async def release_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int) -> None:
+        s = t.stock.c
+        await self.conn.execute(update(t.stock).where(self._stock_key(branch_id, product_id, variant_id))
+                                .values(reserved=func.max(s.reserved - quantity, 0) if self._db.is_sqlite
+                                        else func.greatest(s.reserved - quantity, 0)))
+
+    async def take_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int) -> None:
+        s = t.stock.c
+        await self.conn.execute(update(t.stock).where(self._stock_key(branch_id, product_id, variant_id))
+                                .values(on_hand=s.on_hand - quantity, reserved=s.reserved - quantity))
+
+    async def stock_level(self, branch_id: str, product_id: str, variant_id: str) -> tuple[int, int]:
+        row = (await self.conn.execute(select(t.stock.c.on_hand, t.stock.c.reserved)
+                                       .where(self._stock_key(branch_id, product_id, variant_id)))).first()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    # -- payments ---------------------------------------------------------------------------------------------
+
+    def _payment_values(self, p: Payment) -> dict[str, Any]:
+        return dict(order_id=p.order_id, method=p.method, amount_fen=p.amount_fen, status=p.status.value,
+                    idempotency_key=p.idempotency_key, gateway_payment_id=p.gateway_payment_id, pay_url=p.pay_url,
+                    qr_png_url=p.qr_png_url, expires_at=p.expires_at, failure_code=p.failure_code,
+                    wallet_tier=p.wallet_tier, created_at=p.created_at, updated_at=p.updated_at,
+                    succeeded_at=p.succeeded_at)
+
+    @staticmethod
+    def _payment(row: Any) -> Payment:
+        return Payment(id=row["id"], order_id=row["order_id"], method=row["method"], amount_fen=row["amount_fen"],
+                       status=PaymentStatus(row["status"]), idempotency_key=row["idempotency_key"],
+                       created_at=_utc_req(row["created_at"]), updated_at=_utc_req(row["updated_at"]),
+                       gateway_payment_id=row["gateway_payment_id"], pay_url=row["pay_url"],
+                       qr_png_url=row["qr_png_url"], expires_at=_utc(row["expires_at"]),
+                       failure_code=row["failure_code"], wallet_tier=row["wallet_tier"],
+                       succeeded_at=_utc(row["succeeded_at"]))
+
+    async def add_payment(self, payment: Payment) -> None:
+        await self.conn.execute(insert(t.payments).values(id=payment.id, **self._payment_values(payment)))
+
+    async def _payments(self, *where: Any) -> list[Payment]:
+        res = await self.conn.execute(select(t.payments).where(*where).order_by(t.payments.c.created_at))
+        return [self._payment(r) for r in res.mappings()]
+
+    async def get_payment(self, payment_id: str) -> Payment:
+        found = await self._payments(t.payments.c.id == payment_id)
+        if not found:
+            raise NotFound(f"no payment {payment_id!r}")
+        return found[0]
+
+    async def payment_by_key(self, idempotency_key: str) -> Payment | None:
+        found = await self._payments(t.payments.c.idempotency_key == idempotency_key)
+        return found[0] if found else None
+
+    async def payment_by_gateway_id(self, gateway_payment_id: str) -> Payment | None:
+        found = await self._payments(t.payments.c.gateway_payment_id == gateway_payment_id)
+        return found[0] if found else None
+
+    async def save_payment(self, payment: Payment) -> None:
+        await self.conn.execute(update(t.payments).where(t.payments.c.id == payment.id)
+                                .values(**self._payment_values(payment)))
+
+    async def payments_for_order(self, order_id: str) -> list[Payment]:
+        return await self._payments(t.payments.c.order_id == order_id)
+
+    async def payments_in(self, statuses: tuple[PaymentStatus, ...], updated_before: datetime) -> list[Payment]:
+        return await self._payments(t.payments.c.status.in_([s.value for s in statuses]),
+                                    t.payments.c.updated_at <= updated_before)
+
+    async def payments_succeeded_between(self, start: datetime, end: datetime) -> list[Payment]:
+        c = t.payments.c
+        return await self._payments(c.succeeded_at >= start, c.succeeded_at < end)
+
+    # -- refunds ----------------------------------------------------------------------------------------------
+
+    def _refund_values(self, r: Refund) -> dict[str, Any]:
+        return dict(order_id=r.order_id, payment_id=r.payment_id, amount_fen=r.amount_fen, reason=r.reason,
+                    status=r.status.value, idempotency_key=r.idempotency_key, gateway_refund_id=r.gateway_refund_id,
+                    automatic=r.automatic, created_at=r.created_at, updated_at=r.updated_at,
+                    succeeded_at=r.succeeded_at)
+
+    @staticmethod
+    def _refund(row: Any) -> Refund:
+        return Refund(id=row["id"], order_id=row["order_id"], payment_id=row["payment_id"],
+                      amount_fen=row["amount_fen"], reason=row["reason"], status=RefundStatus(row["status"]),
+                      idempotency_key=row["idempotency_key"], created_at=_utc_req(row["created_at"]),
+                      updated_at=_utc_req(row["updated_at"]), gateway_refund_id=row["gateway_refund_id"],
+                      automatic=bool(row["automatic"]), succeeded_at=_utc(row["succeeded_at"]))
+
+    async def _refunds(self, *where: Any) -> list[Refund]:
+        res = await self.conn.execute(select(t.refunds).where(*where).order_by(t.refunds.c.created_at))
+        return [self._refund(r) for r in res.mappings()]
+
+    async def add_refund(self, refund: Refund) -> None:
+        await self.conn.execute(insert(t.refunds).values(id=refund.id, **self._refund_values(refund)))
+
+    async def get_refund(self, refund_id: str) -> Refund:
+        found = await self._refunds(t.refunds.c.id == refund_id)
+        if not found:
+            raise NotFound(f"no refund {refund_id!r}")
+        return found[0]
+
+    async def refund_by_gateway_id(self, gateway_refund_id: str) -> Refund | None:
+        found = await self._refunds(t.refunds.c.gateway_refund_id == gateway_refund_id)
+        return found[0] if found else None
+
+    async def save_refund(self, refund: Refund) -> None:
+        await self.conn.execute(update(t.refunds).where(t.refunds.c.id == refund.id)
+                                .values(**self._refund_values(refund)))
+
+    async def refunds_for_order(self, order_id: str) -> list[Refund]:
+        return await self._refunds(t.refunds.c.order_id == order_id)
+
+    async def refunds_in(self, statuses: tuple[RefundStatus, ...], updated_before: datetime) -> list[Refund]:
+        return await self._refunds(t.refunds.c.status.in_([s.value for s in statuses]),
+                                   t.refunds.c.updated_at <= updated_before)
+
+    async def refunds_succeeded_between(self, start: datetime, end: datetime) -> list[Refund]:
+        c = t.refunds.c
+        return await self._refunds(c.succeeded_at >= start, c.succeeded_at < end)
+
+    # -- notifications, idempotency, audit --------------------------------------------------------------------
+
+    async def record_event(self, event_id: str, event_type: str, received_at: datetime) -> bool:
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(insert(t.processed_events).values(
+                    event_id=event_id, event_type=event_type, received_at=received_at))
+        except IntegrityError:
+            return False
+        return True
+
+    async def idempotency_begin(self, scope: str, key: str, request_hash: str, now: datetime,
+                                stale_after_s: float) -> IdempotencyRecord | None:
+        c = t.idempotency.c
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(insert(t.idempotency).values(
+                    scope=scope, key=key, request_hash=request_hash, state="in_flight", created_at=now))
+            return None
+        except IntegrityError:
+            pass
+        q = select(t.idempotency).where(and_(c.scope == scope, c.key == key))
+        if not self._db.is_sqlite:
+            q = q.with_for_update()
+        row = (await self.conn.execute(q)).mappings().one()
+        record = IdempotencyRecord(row["scope"], row["key"], row["request_hash"], row["state"],
+                                   _utc_req(row["created_at"]), row["response_status"],
+                                   None if row["response_body"] is None else json.loads(row["response_body"]))
+        if (record.state == "in_flight" and record.request_hash == request_hash
+                and (now - record.created_at).total_seconds() > stale_after_s):
+            await self.conn.execute(update(t.idempotency).where(and_(c.scope == scope, c.key == key))
+                                    .values(created_at=now))
+            return None
+        return record
+
+    async def idempotency_finish(self, scope: str, key: str, status: int, body: dict[str, Any]) -> None:
+        c = t.idempotency.c
+        await self.conn.execute(update(t.idempotency).where(and_(c.scope == scope, c.key == key)).values(
+            state="done", response_status=status, response_body=json.dumps(body, ensure_ascii=False)))
+
+    async def idempotency_abort(self, scope: str, key: str) -> None:
+        c = t.idempotency.c
+        await self.conn.execute(delete(t.idempotency).where(
+            and_(c.scope == scope, c.key == key, c.state == "in_flight")))
+
+    async def add_audit(self, order_id: str, kind: str, data: dict[str, Any], at: datetime) -> None:
+        await self.conn.execute(insert(t.audit).values(order_id=order_id, kind=kind,
+                                                        data=json.dumps(data, ensure_ascii=False), at=at))
+
+    async def audit_for(self, order_id: str) -> list[dict[str, Any]]:
+        res = await self.conn.execute(select(t.audit).where(t.audit.c.order_id == order_id).order_by(t.audit.c.id))
+        return [{"kind": r["kind"], "at": _utc_req(r["at"]).isoformat(), "data": json.loads(r["data"])}
+                for r in res.mappings()]
+
+    # -- shares -----------------------------------------------------------------------------------------------
+
+    async def add_share(self, share: Share) -> None:
+        await self.conn.execute(insert(t.shares).values(
+            id=share.id, product_id=share.product_id, variant_id=share.variant_id, channel=share.channel,
+            created_at=share.created_at, expires_at=share.expires_at, price_fen=share.price_fen,
+            quoted_at=share.quoted_at, visits=0, orders=0, purchases=0))
+
+    async def get_share(self, share_id: str) -> Share:
+        row = (await self.conn.execute(select(t.shares).where(t.shares.c.id == share_id))).mappings().first()
+        if row is None:
+            raise ShareInvalid("this share link is not valid")
+        return Share(row["id"], row["product_id"], row["variant_id"], row["channel"], _utc_req(row["created_at"]),
+                     _utc_req(row["expires_at"]), row["price_fen"], _utc(row["quoted_at"]), row["visits"],
+                     row["orders"], row["purchases"])
+
+    async def count_share(self, share_id: str, *, visits: int = 0, orders: int = 0, purchases: int = 0) -> None:
+        c = t.shares.c
+        await self.conn.execute(update(t.shares).where(c.id == share_id).values(
+            visits=c.visits + visits, orders=c.orders + orders, purchases=c.purchases + purchases))

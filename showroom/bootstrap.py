@@ -1,0 +1,145 @@
+"""Wires the adapters into the commerce service: database (migrated on start), payment backend, price feed,
+event bus, clock, and the background sweeper. The only module besides integration tests importing adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from showroom.adapters import migrate
+from showroom.adapters.bus import InProcessBus, RedisBus
+from showroom.adapters.clock import SystemClock
+from showroom.adapters.prices import HttpPriceFeed, JsonFilePriceFeed, SandboxPriceFeed
+from showroom.adapters.sql import SqlDatabase
+from showroom.catalog import Catalog
+from showroom.ports import (
+    Clock,
+    CreatedPayment,
+    CreatePaymentRequest,
+    EventBus,
+    GatewayPayment,
+    PaymentGateway,
+    PaymentGatewayUnavailable,
+    PriceFeed,
+    RefundReply,
+    RefundRequest,
+    SettlementLine,
+)
+from showroom.services import CommerceService
+from showroom.settings import CommerceSettings
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    import aiohttp
+
+log = logging.getLogger("showroom.commerce")
+
+
+class UnconfiguredGateway:
+    """Stands in when no payment backend URL is known: every call says the backend is unavailable."""
+
+    async def create_payment(self, request: CreatePaymentRequest) -> CreatedPayment:
+        raise PaymentGatewayUnavailable("no payment backend is configured (SHOWROOM_PAYMENT_BACKEND_URL)")
+
+    async def query_payment(self, payment_id: str) -> GatewayPayment:
+        raise PaymentGatewayUnavailable("no payment backend is configured (SHOWROOM_PAYMENT_BACKEND_URL)")
+
+    async def refund(self, request: RefundRequest) -> RefundReply:
+        raise PaymentGatewayUnavailable("no payment backend is configured (SHOWROOM_PAYMENT_BACKEND_URL)")
+
+    async def settlement(self, day: date) -> tuple[SettlementLine, ...]:
+        raise PaymentGatewayUnavailable("no payment backend is configured (SHOWROOM_PAYMENT_BACKEND_URL)")
+
+
+def http_gateway(base_url: str, session: aiohttp.ClientSession) -> PaymentGateway:
+    from showroom.adapters.payment_backend import HttpPaymentGateway
+
+    gateway: PaymentGateway = HttpPaymentGateway(base_url, session)
+    return gateway
+
+
+def price_feed(settings: CommerceSettings, clock: Clock, session: aiohttp.ClientSession | None) -> PriceFeed:
+    spec = settings.price_feed
+    if spec == "sandbox":
+        return SandboxPriceFeed(clock, seed=settings.price_feed_seed)
+    if spec.startswith(("http://", "https://")):
+        if session is None:
+            raise ValueError("an HTTP price feed needs an HTTP session")
+        return HttpPriceFeed(spec, session, clock, max_age_s=settings.price_max_age_s)
+    return JsonFilePriceFeed(Path(spec).expanduser(), clock, max_age_s=settings.price_max_age_s)
+
+
+@dataclass
+class CommerceRuntime:
+    service: CommerceService
+    db: SqlDatabase
+    bus: EventBus
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bus.close()
+        await self.db.close()
+
+
+async def _sweeper(service: CommerceService, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            counts = await service.sweep()
+            if any(counts.values()):
+                log.info("sweeper: %s", counts)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweeper run failed; trying again in %.0f s", interval_s)
+
+
+async def start_commerce(
+    settings: CommerceSettings,
+    catalog: Catalog,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    payment_backend_url: str | None = None,
+    gateway: PaymentGateway | None = None,
+    clock: Clock | None = None,
+    prices: PriceFeed | None = None,
+    bus: EventBus | None = None,
+    run_sweeper: bool = True,
+    recover_on_start: bool = True,
+) -> CommerceRuntime:
+    """Opens and migrates the database, builds the service, recovers interrupted work, starts the sweeper."""
+    clock = clock or SystemClock()
+    db = SqlDatabase(settings.database_url)
+    try:
+        await migrate.upgrade(db)
+    except Exception:
+        await db.close()
+        raise
+    base_url = payment_backend_url or settings.payment_backend_url
+    if gateway is None:
+        gateway = http_gateway(base_url, session) if base_url and session is not None else UnconfiguredGateway()
+    if bus is None:
+        bus = RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
+    service = CommerceService(catalog=catalog, settings=settings, uow=db.uow, gateway=gateway,
+                              prices=prices or price_feed(settings, clock, session), bus=bus, clock=clock)
+    runtime = CommerceRuntime(service, db, bus)
+    if recover_on_start:
+        try:
+            counts = await service.recover()
+            if any(counts.values()):
+                log.info("recovered interrupted payment work on start: %s", counts)
+        except Exception:
+            log.exception("startup recovery failed; the sweeper will try again")
+    if run_sweeper:
+        runtime.tasks.append(asyncio.get_running_loop().create_task(_sweeper(service, settings.sweep_interval_s)))
+    return runtime

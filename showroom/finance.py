@@ -1,0 +1,176 @@
+"""Car loan plans: repayment schedules exact to the fen and the APR disclosed with every plan. Pure domain.
+
+Rounding (documented in docs/commerce.md):
+- monthly rate r = annual_rate / 12 (exact `Decimal`);
+- each month's interest = round_half_up(opening balance x r, fen);
+- equal installment (等额本息): the payment A = P r (1+r)^n / ((1+r)^n - 1) rounded half-up to the fen; principal
+  part = A - interest; the LAST payment repays the whole remaining balance plus its interest, so it absorbs every
+  rounding difference and the principal parts sum to P exactly;
+- equal principal (等额本金): principal part = P / n rounded DOWN to the fen, the last one takes the rest;
+- zero rate: principal parts as equal principal, no interest.
+APR: the nominal annual rate 12 x i, where i is the monthly internal rate of return of the customer's cash
+flows (loan received minus upfront fees at month 0, each payment at month k, monthly fees included) - the
+"annualised rate" (年化利率) that PBOC requires lenders to disclose, computed by IRR. Also given: the effective
+annual rate (1+i)^12 - 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
+from enum import StrEnum
+
+from showroom.errors import InvalidInput
+
+FEN = Decimal("0.01")
+MIN_TERM_MONTHS = 12
+MAX_TERM_MONTHS = 60
+
+
+class RepaymentMethod(StrEnum):
+    EQUAL_INSTALLMENT = "equal_installment"
+    EQUAL_PRINCIPAL = "equal_principal"
+
+
+@dataclass(frozen=True)
+class Installment:
+    month: int
+    payment_cny: Decimal
+    principal_cny: Decimal
+    interest_cny: Decimal
+    fee_cny: Decimal
+    balance_after_cny: Decimal
+
+
+@dataclass(frozen=True)
+class LoanPlan:
+    price_cny: Decimal
+    down_payment_cny: Decimal
+    principal_cny: Decimal
+    term_months: int
+    annual_rate: Decimal
+    method: RepaymentMethod
+    upfront_fee_cny: Decimal
+    monthly_fee_cny: Decimal
+    schedule: tuple[Installment, ...]
+    total_interest_cny: Decimal
+    total_fees_cny: Decimal
+    total_repaid_cny: Decimal
+    apr: Decimal
+    """Nominal annual rate by IRR incl. fees, as a fraction (0.0523 = 5.23 %), 6 decimal places."""
+    effective_annual_rate: Decimal
+
+
+def _q(x: Decimal) -> Decimal:
+    return x.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def schedule(principal_cny: Decimal, annual_rate: Decimal, term_months: int, method: RepaymentMethod,
+             monthly_fee_cny: Decimal = Decimal("0")) -> tuple[Installment, ...]:
+    """The repayment schedule; principal parts sum exactly to `principal_cny` (rounded to the fen)."""
+    if term_months < 1:
+        raise InvalidInput("term_months must be at least 1")
+    if annual_rate < 0 or annual_rate >= 1:
+        raise InvalidInput("annual_rate must be a fraction in [0, 1)")
+    principal = _q(principal_cny)
+    if principal <= 0:
+        raise InvalidInput("the financed amount must be positive")
+    fee = _q(monthly_fee_cny)
+    r = annual_rate / 12
+    rows: list[Installment] = []
+    balance = principal
+    if method is RepaymentMethod.EQUAL_INSTALLMENT and r > 0:
+        with localcontext() as ctx:
+            ctx.prec = 40
+            growth = (1 + r) ** term_months
+            level = _q(principal * r * growth / (growth - 1))
+    else:
+        level = Decimal("0")
+    even_principal = (principal / term_months).quantize(FEN, rounding=ROUND_DOWN)
+    for month in range(1, term_months + 1):
+        interest = _q(balance * r)
+        if month == term_months:
+            part = balance
+        elif method is RepaymentMethod.EQUAL_INSTALLMENT and r > 0:
+            part = min(level - interest, balance)
+        else:
+            part = even_principal
+        balance = balance - part
+        rows.append(Installment(month, part + interest + fee, part, interest, fee, balance))
+    return tuple(rows)
+
+
+def _npv(rate: Decimal, flows: list[Decimal]) -> Decimal:
+    total = Decimal(0)
+    factor = Decimal(1)
+    step = 1 / (1 + rate)
+    for flow in flows:
+        total += flow * factor
+        factor *= step
+    return total
+
+
+def irr_monthly(flows: list[Decimal]) -> Decimal:
+    """The monthly rate i with sum(flow_k / (1+i)^k) = 0, by bisection (flows: first > 0, the rest <= 0)."""
+    with localcontext() as ctx:
+        ctx.prec = 34
+        lo, hi = Decimal("-0.99"), Decimal("1")
+        if _npv(lo, flows) * _npv(hi, flows) > 0:
+            raise InvalidInput("the cash flows have no internal rate of return")
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            if _npv(mid, flows) > 0:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo < Decimal("1e-15"):
+                break
+        return (lo + hi) / 2
+
+
+def plan_loan(
+    price_cny: Decimal,
+    down_payment_ratio: Decimal,
+    term_months: int,
+    annual_rate: Decimal,
+    method: RepaymentMethod,
+    *,
+    upfront_fee_cny: Decimal = Decimal("0"),
+    monthly_fee_cny: Decimal = Decimal("0"),
+) -> LoanPlan:
+    """A loan plan with its schedule and disclosed APR (compliance limits are checked by `showroom.compliance`)."""
+    if not MIN_TERM_MONTHS <= term_months <= MAX_TERM_MONTHS:
+        raise InvalidInput(f"term_months must be between {MIN_TERM_MONTHS} and {MAX_TERM_MONTHS}")
+    if not Decimal(0) <= down_payment_ratio < 1:
+        raise InvalidInput("down_payment_ratio must be a fraction in [0, 1)")
+    if upfront_fee_cny < 0 or monthly_fee_cny < 0:
+        raise InvalidInput("fees cannot be negative")
+    price = _q(price_cny)
+    down = _q(price * down_payment_ratio)
+    principal = price - down
+    rows = schedule(principal, annual_rate, term_months, method, monthly_fee_cny)
+    upfront = _q(upfront_fee_cny)
+    flows = [principal - upfront] + [-row.payment_cny for row in rows]
+    with localcontext() as ctx:
+        ctx.prec = 34
+        i = irr_monthly(flows)
+        apr = (i * 12).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+        ear = ((1 + i) ** 12 - 1).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    total_interest = sum((row.interest_cny for row in rows), Decimal("0.00"))
+    total_fees = upfront + sum((row.fee_cny for row in rows), Decimal("0.00"))
+    return LoanPlan(
+        price_cny=price,
+        down_payment_cny=down,
+        principal_cny=principal,
+        term_months=term_months,
+        annual_rate=annual_rate,
+        method=method,
+        upfront_fee_cny=upfront,
+        monthly_fee_cny=_q(monthly_fee_cny),
+        schedule=rows,
+        total_interest_cny=total_interest,
+        total_fees_cny=total_fees,
+        total_repaid_cny=sum((row.payment_cny for row in rows), Decimal("0.00")) + upfront,
+        apr=apr,
+        effective_annual_rate=ear,
+    )
