@@ -11,7 +11,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from showroom.payment_sandbox import errors
-from showroom.payment_sandbox._http import SETTINGS_KEY, STORE_KEY, base_url, clock_s, finish_payment, qr_url
+from showroom.payment_sandbox._http import SETTINGS_KEY, STORE_KEY, clock_s, finish_payment
 from showroom.payment_sandbox.page import render_pay_page
 from showroom.payment_sandbox.rules import (
     Outcome,
@@ -31,14 +31,13 @@ def _page_response(
     request: web.Request, p: PaymentRow, error: tuple[str, str] | None = None, status: int = 200
 ) -> web.Response:
     settings = request.app[SETTINGS_KEY]
-    base = base_url(request)
     nonce = secrets.token_urlsafe(16)
     html_text = render_pay_page(
         p,
         settings,
         now_s=clock_s(request),
-        qr_png_url=qr_url(base, p.id),
-        status_url=f"{base}/payments/{p.id}",
+        qr_png_url=f"/payments/{p.id}/qr.png",  # relative: same origin as the page, whatever its public URL
+        status_url=f"/payments/{p.id}",
         nonce=nonce,
         error=error,
     )
