@@ -91,37 +91,59 @@ class SessionRegistry:
 
 @dataclass
 class _Quality:
-    """Adaptive knobs of one session: JPEG quality and a resolution scale."""
+    """Adaptive knobs of one session: JPEG quality and a resolution scale.
+
+    Decisions use moving averages of frame size and busy time (render + encode), and a step needs a few
+    frames in a row over (or well under) budget, so one slow frame (an encoder warming up) changes nothing.
+    """
 
     jpeg_quality: int = 80
     scale: float = 1.0
-    calm_frames: int = 0
+    frames: int = 0
+    avg_bytes: float = 0.0
+    avg_busy_s: float = 0.0
+    over: int = 0
+    under: int = 0
 
     MIN_Q = 35
     MAX_Q = 85
     MIN_SCALE = 0.4
+    STEP_AFTER = 3
+    RAISE_AFTER = 15
 
     def adapt(self, frame_bytes: int, busy_s: float, target_fps: float, max_kbps: int) -> None:
-        kbps = frame_bytes * 8 * target_fps / 1000
+        self.frames += 1
+        if self.frames <= 2:  # warm-up frames (first render of a scene, encoder start) say little
+            self.avg_bytes, self.avg_busy_s = float(frame_bytes), busy_s
+            return
+        self.avg_bytes = 0.7 * self.avg_bytes + 0.3 * frame_bytes
+        self.avg_busy_s = 0.7 * self.avg_busy_s + 0.3 * busy_s
+        kbps = self.avg_bytes * 8 * target_fps / 1000
         budget_s = 1.0 / target_fps
-        if kbps > max_kbps:
-            self.calm_frames = 0
-            if self.jpeg_quality > self.MIN_Q:
-                over = kbps / max_kbps
-                self.jpeg_quality = max(self.MIN_Q, self.jpeg_quality - (15 if over > 1.5 else 5))
+        too_big = kbps > max_kbps
+        too_slow = self.avg_busy_s > budget_s * 1.15
+        if too_big or too_slow:
+            self.under = 0
+            self.over += 1
+            if self.over < self.STEP_AFTER:
+                return
+            self.over = 0
+            if too_big and self.jpeg_quality > self.MIN_Q:
+                self.jpeg_quality = max(self.MIN_Q, self.jpeg_quality - (15 if kbps > 1.5 * max_kbps else 5))
             else:
-                self.scale = max(self.MIN_SCALE, self.scale * 0.85)
-        elif busy_s > budget_s * 1.1:
-            self.calm_frames = 0
-            self.scale = max(self.MIN_SCALE, self.scale * 0.9)
-        elif kbps < 0.6 * max_kbps and busy_s < 0.6 * budget_s:
-            self.calm_frames += 1
-            if self.calm_frames >= 10:
-                self.calm_frames = 0
+                self.scale = max(self.MIN_SCALE, round(self.scale * 0.85, 3))
+            return
+        self.over = 0
+        if kbps < 0.6 * max_kbps and self.avg_busy_s < 0.6 * budget_s:
+            self.under += 1
+            if self.under >= self.RAISE_AFTER:
+                self.under = 0
                 if self.scale < 1.0:
-                    self.scale = min(1.0, self.scale * 1.1)
+                    self.scale = min(1.0, round(self.scale * 1.1, 3))
                 elif self.jpeg_quality < self.MAX_Q:
                     self.jpeg_quality = min(self.MAX_Q, self.jpeg_quality + 5)
+        else:
+            self.under = 0
 
 
 @dataclass
@@ -284,13 +306,19 @@ def _resolve(catalog: Catalog, views: ViewStore, product_id: str, variant_id: st
     return views.model_path(product), views.overrides(product, variant), env_for(product)
 
 
-async def _receive_json(ws: web.WebSocketResponse, timeout_s: float) -> dict[str, Any] | None:
-    """The next text message as a dict; None when the socket closed. Raises ProtocolError on bad input."""
+async def _receive_json(ws: web.WebSocketResponse, timeout_s: float, max_bytes: int) -> dict[str, Any] | None:
+    """The next text message as a dict; None when the socket closed. Raises ProtocolError on bad input.
+
+    aiohttp itself drops messages past 4 x `max_bytes` (close 1009, no reason); between the two limits the
+    node closes with 1009 and says why."""
     try:
         msg = await ws.receive(timeout=timeout_s)
     except TimeoutError:
         raise ProtocolError("idle timeout", protocol.CLOSE_IDLE) from None
     if msg.type == WSMsgType.TEXT:
+        if len(msg.data) > max_bytes:
+            raise ProtocolError(f"message too big: {len(msg.data)} bytes, the limit is {max_bytes}",
+                                protocol.CLOSE_TOO_BIG)
         return _load_json(msg.data)
     if msg.type == WSMsgType.BINARY:
         raise ProtocolError("binary messages are not accepted on this stream", protocol.CLOSE_INVALID_DATA)
@@ -308,7 +336,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
     registry = app[SESSIONS]
     limits = registry.limits
     metrics = app[METRICS]
-    ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=limits.max_message_bytes,
+    ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=4 * limits.max_message_bytes,
                                compress=False)
     await ws.prepare(request)
     if registry.closing:
@@ -325,7 +353,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
     frames: asyncio.Task[None] | None = None
     session_id = registry.new_id()
     try:
-        first = await _receive_json(ws, limits.hello_timeout_s)
+        first = await _receive_json(ws, limits.hello_timeout_s, limits.max_message_bytes)
         if first is None:
             return ws
         hello = protocol.parse_hello(first)
@@ -350,7 +378,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
         frames = asyncio.get_running_loop().create_task(session.frame_loop())
         window_start, window_count = time.monotonic(), 0
         while True:
-            msg = await _receive_json(ws, limits.idle_timeout_s)
+            msg = await _receive_json(ws, limits.idle_timeout_s, limits.max_message_bytes)
             if msg is None:
                 break
             now = time.monotonic()

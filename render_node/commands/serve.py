@@ -1,15 +1,174 @@
-"""`showroom` subcommands of this subject (filled in by its owner)."""
+"""`showroom serve` (the node, the commerce API and the payment sandbox on one machine, or one role of them)
+and `showroom views warm` (pre-render the catalog's 360 view sets with a progress bar)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from dataclasses import replace
 from typing import Any
+
+from render_node.config import ROLES, Config, load_config
+
+log = logging.getLogger("render_node.serve")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", dest="data_dir", help="SQLite database, view cache, payment sandbox state "
+                                                       "(SHOWROOM_DATA_DIR)")
+    p.add_argument("--assets-dir", dest="assets_dir", help="catalog.toml, models/ and env/ (SHOWROOM_ASSETS_DIR)")
+    p.add_argument("--workers", type=int, help="render worker processes (SHOWROOM_WORKERS; default: one per core)")
 
 
 def register(sub: Any) -> None:
-    """Adds this subject's subcommands to `sub` (argparse subparsers)."""
-    del sub
+    p = sub.add_parser("serve", help="run the showroom (edge node, commerce API, payment sandbox)",
+                       description="Runs the edge render node with the commerce API and, unless "
+                                   "SHOWROOM_PAYMENT_BACKEND_URL is set, the payment sandbox on a loopback port.")
+    p.add_argument("--host", help="interface to listen on (SHOWROOM_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (SHOWROOM_PORT, default 8080)")
+    p.add_argument("--role", choices=ROLES, help="which parts this process runs (SHOWROOM_ROLE, default all)")
+    _add_common(p)
+    p.set_defaults(func=serve)
+
+    views = sub.add_parser("views", help="360 view sets")
+    vsub = views.add_subparsers(dest="views_command", metavar="ACTION", required=True)
+    w = vsub.add_parser("warm", help="pre-render the catalog's view sets into the data dir")
+    _add_common(w)
+    w.add_argument("--size", default=None, help="frame size WxH (default 640x480)")
+    w.add_argument("--format", default="jpeg", choices=("jpeg", "webp", "png"))
+    w.add_argument("--product", action="append", help="only this product (repeatable)")
+    w.add_argument("--all-variants", action="store_true", help="every variant, not only the first of each product")
+    w.set_defaults(func=warm)
 
 
-def _unused(args: argparse.Namespace) -> int:
+def _flags(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    return {n: getattr(args, n, None) for n in names}
+
+
+def _configure_logging(level: str) -> None:
+    logging.getLogger().setLevel(getattr(logging, level, logging.INFO))
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def serve(args: argparse.Namespace) -> int:
+    config = load_config(_flags(args, "host", "port", "data_dir", "role", "workers", "assets_dir"))
+    _configure_logging(config.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config))
+    return 0
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+
+
+async def _serve(config: Config) -> None:
+    from aiohttp import web
+
+    from render_node.app import create_app
+    from showroom.payment_sandbox.server import SandboxServer, start_sandbox
+    from showroom.payment_sandbox.settings import SandboxSettings
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    if config.port == 0:
+        config = replace(config, port=_free_port(config.host))
+    sandbox_settings = SandboxSettings(
+        data_dir=config.data_dir / "payment-sandbox",
+        webhook_secret=config.commerce.payment_webhook_secret,
+        notify_retry_schedule_s=config.commerce.notify_retry_schedule_s,
+        default_notify_url=f"http://{_loopback(config.host)}:{config.port}/api/payments/notify",
+    )
+    if config.role == "payments":
+        sandbox_settings.data_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        server = await start_sandbox(sandbox_settings, config.host, config.port)
+        print(f"showroom: payment sandbox on {server.base_url}", flush=True)
+        try:
+            await _wait_for_signal()
+        finally:
+            await server.close()
+        return
+
+    sandbox: SandboxServer | None = None
+    if config.role in ("all", "commerce") and not config.commerce.payment_backend_url:
+        sandbox_settings.data_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+        sandbox = await start_sandbox(sandbox_settings, "127.0.0.1", 0)
+        config = replace(config, commerce=replace(config.commerce, payment_backend_url=sandbox.base_url))
+        log.info("payment sandbox on %s (notifications to %s)", sandbox.base_url, sandbox_settings.default_notify_url)
+    try:
+        app = create_app(config)
+        access_log = logging.getLogger("aiohttp.access") if config.log_level == "DEBUG" else None
+        runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=access_log)
+        await runner.setup()  # starts the render workers (cleanup contexts)
+        try:
+            site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+            await site.start()
+            workers = f", {config.workers} render workers" if config.role in ("all", "edge") else ""
+            print(f"showroom: {config.role} node on http://{config.host}:{config.port}{workers}; "
+                  f"payment backend {config.commerce.payment_backend_url or '-'}", flush=True)
+            await _wait_for_signal()
+            print("showroom: shutting down", flush=True)
+        finally:
+            await runner.cleanup()  # streams get GOING_AWAY, workers stop
+    finally:
+        if sandbox is not None:
+            await sandbox.close()
+
+
+def warm(args: argparse.Namespace) -> int:
+    config = load_config(_flags(args, "data_dir", "workers", "assets_dir"))
+    _configure_logging(config.log_level)
+    return asyncio.run(_warm(config, args))
+
+
+async def _warm(config: Config, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from render_node.app import load_node_catalog, renderer_version
+    from render_node.metrics import NodeMetrics
+    from render_node.pool import PandaRendererFactory, RenderPool
+    from render_node.views import ViewStore
+
+    catalog = load_node_catalog(config)
+    products = [catalog.get(pid) for pid in args.product] if args.product else list(catalog.products)
+    metrics = NodeMetrics()
+    pool = RenderPool(PandaRendererFactory(config.assets_dir / "env"), config.workers, metrics=metrics)
+    await pool.start()
+    try:
+        store = ViewStore(config.data_dir / "views", pool, catalog, config.assets_dir,
+                          renderer_version=renderer_version(), metrics=metrics)
+        specs = [store.spec(p.id, v.id, args.size, args.format)
+                 for p in products for v in (p.variants if args.all_variants else p.variants[:1])]
+        total = sum(len(s.angles) for s in specs)
+        with tqdm(total=total, unit="frame", desc="view sets", file=sys.stderr) as bar:
+            for spec in specs:
+                bar.set_postfix_str(f"{spec.product.id}/{spec.variant.id}")
+                _, task, manifest = store.start(spec, on_frame=lambda: bar.update(1))
+                if manifest is not None:
+                    bar.update(len(spec.angles))
+                    continue
+                assert task is not None
+                await task
+    finally:
+        await pool.close()
+    print(f"showroom views warm: {len(specs)} view sets ({total} frames) in {config.data_dir / 'views'}")
     return 0
