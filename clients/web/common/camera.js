@@ -54,11 +54,11 @@ export class Camera {
 }
 
 /**
- * Sends camera frames to `path` as multipart (field "image" plus `fields()`), one request in flight; each
+ * Sends camera frames to `path` as multipart (the JPEG in `fileField`, plus `fields()`), one request in flight; each
  * answer (an image) goes to onResult(blob, json). Returns {stop}. Errors go to onError and the loop continues
  * after a pause, unless onError returns false.
  */
-export function frameLoop(camera, path, { fields = () => ({}), onResult, onError = () => true, minIntervalMs = 150, maxSidePx = 960 }) {
+export function frameLoop(camera, path, { fileField = "frame", fields = () => ({}), onResult, onError = () => true, minIntervalMs = 150, maxSidePx = 960 }) {
   let running = true;
   (async () => {
     while (running) {
@@ -71,7 +71,7 @@ export function frameLoop(camera, path, { fields = () => ({}), onResult, onError
           continue;
         }
         const fd = new FormData();
-        fd.append("image", jpeg, "frame.jpg");
+        fd.append(fileField, jpeg, "frame.jpg");
         for (const [k, v] of Object.entries(fields())) {
           if (v !== undefined && v !== null) fd.append(k, typeof v === "object" ? JSON.stringify(v) : String(v));
         }

@@ -191,7 +191,10 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
     ok.textContent = "✓";
     const thanks = document.createElement("p");
     thanks.textContent = t("status.paid_thanks");
-    el.append(ok, status, thanks);
+    const ord = document.createElement("p");
+    ord.className = "order-id";
+    ord.textContent = `${t("checkout.order")} ${co.order.id}`;
+    el.append(ok, status, thanks, ord);
     return () => {};
   }
   const qrUrl = co.payment?.qr_png_url;

@@ -431,7 +431,8 @@ async function startTryOn(dlg, p) {
   }
   let lastUrl = null;
   state.loop = frameLoop(state.camera, "/api/tryon", {
-    fields: () => ({ product: p.id, variant: state.variantId, consent: "true" }),
+    fileField: "photo",
+    fields: () => ({ product: p.id, variant: state.variantId, consent: "true", format: "jpeg" }),
     onResult: (blob) => {
       if (!blob) return;
       const url = URL.createObjectURL(blob);
@@ -445,8 +446,9 @@ async function startTryOn(dlg, p) {
       stage.dataset.composites = String(Number(stage.dataset.composites || 0) + 1);
     },
     onError: (e) => {
-      badge.textContent = t("common.error", { msg: e.message });
-      return e.status !== 404 && e.status !== 403;
+      // no face/hand in view yet is normal while the customer steps in front of the camera
+      badge.textContent = e.status === 422 ? t("tryon.step_in") : t("common.error", { msg: e.message });
+      return e.status !== 404 && e.status !== 403 && e.status !== 400;
     },
   });
 }

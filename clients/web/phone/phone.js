@@ -115,10 +115,46 @@ async function loadSpin() {
 }
 
 // ---- AR ---------------------------------------------------------------------------------------
-function intrinsicsFor(cam, sentWidth, sentHeight, hfovDeg = 63) {
+function intrinsicsFor(sentWidth, sentHeight, hfovDeg = 63) {
   // a phone's main camera has ~60-70 deg horizontal field of view; scaled to the frame actually sent
   const fx = sentWidth / (2 * Math.tan((hfovDeg * Math.PI) / 360));
   return { fx, fy: fx, cx: sentWidth / 2, cy: sentHeight / 2, width: sentWidth, height: sentHeight };
+}
+
+// Camera tilt from the phone's orientation sensor (beta: 90 = upright, 0 = flat); 45 deg down without one.
+let tiltDownDeg = 45;
+window.addEventListener("deviceorientation", (e) => {
+  if (typeof e.beta === "number") tiltDownDeg = Math.max(10, Math.min(85, 90 - e.beta));
+});
+const CAMERA_HEIGHT_M = 0.35; // a phone held over a counter
+
+/**
+ * Tap to place: the tapped pixel's ray from a camera CAMERA_HEIGHT_M above the counter, tilted down by the
+ * sensor's angle, meets the counter at the anchor; returns the camera pose in the anchor's frame (+Y up,
+ * metres; quaternion [x, y, z, w], camera looking along -Z) or null when the ray misses the counter.
+ */
+function poseForTap(u, v, k) {
+  const th = (tiltDownDeg * Math.PI) / 180;
+  const dx = ((u - 0.5) * k.width) / k.fx;
+  const dy = (-(v - 0.5) * k.height) / k.fy;
+  // rotate (dx, dy, -1) about +X by -th
+  const c = Math.cos(-th);
+  const s = Math.sin(-th);
+  const wy = dy * c - -1 * s;
+  const wz = dy * s + -1 * c;
+  if (wy >= -1e-3) return null;
+  const tHit = CAMERA_HEIGHT_M / -wy;
+  const anchor = [dx * tHit, 0, wz * tHit];
+  if (Math.hypot(anchor[0], anchor[2]) > 3) return null;
+  return {
+    position: [-anchor[0], CAMERA_HEIGHT_M, -anchor[2]],
+    orientation: [Math.sin(-th / 2), 0, 0, Math.cos(-th / 2)],
+  };
+}
+
+function sentSize(cam, maxSide) {
+  const s = Math.min(1, maxSide / Math.max(cam.width, cam.height));
+  return [Math.round(cam.width * s), Math.round(cam.height * s)];
 }
 
 async function startAr() {
@@ -126,6 +162,7 @@ async function startAr() {
   const overlay = $("ar-overlay");
   const badge = $("ar-badge");
   overlay.hidden = true;
+  state.placedPose = null;
   badge.textContent = t("ar.hint");
   try {
     state.camera = await new Camera(video, { facingMode: "environment" }).start();
@@ -136,18 +173,13 @@ async function startAr() {
   const cam = state.camera;
   const maxSide = 960;
   state.loop = frameLoop(cam, "/api/ar/overlay", {
+    fileField: "frame",
     maxSidePx: maxSide,
     fields: () => {
-      const s = Math.min(1, maxSide / Math.max(cam.width, cam.height));
-      const w = Math.round(cam.width * s);
-      const h = Math.round(cam.height * s);
-      return {
-        product: state.product.id,
-        variant: state.variantId,
-        intrinsics: intrinsicsFor(cam, w, h),
-        anchor: { x: state.tap.x, y: state.tap.y },
-        output: "overlay",
-      };
+      const [w, h] = sentSize(cam, maxSide);
+      const f = { product: state.product.id, variant: state.variantId, intrinsics: intrinsicsFor(w, h), output: "overlay" };
+      if (state.placedPose) f.pose = state.placedPose; // else the node looks for the printed marker board
+      return f;
     },
     onResult: (blob) => {
       if (!blob) return;
@@ -156,24 +188,37 @@ async function startAr() {
       overlay.hidden = false;
       if (old.startsWith("blob:")) setTimeout(() => URL.revokeObjectURL(old), 1000);
       $("ar-stage").dataset.overlays = String(Number($("ar-stage").dataset.overlays || 0) + 1);
+      if (!state.placedPose) badge.textContent = t("ar.on_marker");
     },
     onError: (e) => {
-      badge.textContent = t("common.error", { msg: e.message });
-      return e.status !== 404;
+      badge.textContent = e.status === 422 ? t("ar.hint") : t("common.error", { msg: e.message });
+      return e.status !== 404 && e.status !== 400;
     },
   });
 }
 
 function onArTap(e) {
-  const r = $("ar-stage").getBoundingClientRect();
-  state.tap = { x: (e.clientX - r.left) / r.width, y: (e.clientY - r.top) / r.height };
-  let m = $("ar-stage").querySelector(".ar-marker");
+  const stage = $("ar-stage");
+  const cam = state.camera;
+  if (!cam) return;
+  const r = stage.getBoundingClientRect();
+  // the video is shown with object-fit: cover; map the tap back to the camera frame
+  const scale = Math.max(r.width / cam.width, r.height / cam.height);
+  const shownW = cam.width * scale;
+  const shownH = cam.height * scale;
+  const u = (e.clientX - r.left + (shownW - r.width) / 2) / shownW;
+  const v = (e.clientY - r.top + (shownH - r.height) / 2) / shownH;
+  const [w, h] = sentSize(cam, 960);
+  const pose = poseForTap(u, v, intrinsicsFor(w, h));
+  if (!pose) return;
+  state.placedPose = pose;
+  let m = stage.querySelector(".ar-marker");
   if (!m) {
     m = el("div", { class: "ar-marker" });
-    $("ar-stage").append(m);
+    stage.append(m);
   }
-  m.style.left = `${state.tap.x * 100}%`;
-  m.style.top = `${state.tap.y * 100}%`;
+  m.style.left = `${e.clientX - r.left}px`;
+  m.style.top = `${e.clientY - r.top}px`;
   $("ar-badge").textContent = t("ar.placed");
 }
 
@@ -196,7 +241,8 @@ async function startTryOn() {
     return;
   }
   state.loop = frameLoop(state.camera, "/api/tryon", {
-    fields: () => ({ product: state.product.id, variant: state.variantId, consent: "true" }),
+    fileField: "photo",
+    fields: () => ({ product: state.product.id, variant: state.variantId, consent: "true", format: "jpeg" }),
     onResult: (blob) => {
       if (!blob) return;
       const old = out.src;
@@ -207,8 +253,8 @@ async function startTryOn() {
       $("tryon-stage").dataset.composites = String(Number($("tryon-stage").dataset.composites || 0) + 1);
     },
     onError: (e) => {
-      badge.textContent = t("common.error", { msg: e.message });
-      return e.status !== 404 && e.status !== 403;
+      badge.textContent = e.status === 422 ? t("tryon.step_in") : t("common.error", { msg: e.message });
+      return e.status !== 404 && e.status !== 403 && e.status !== 400;
     },
   });
 }
@@ -246,6 +292,8 @@ function stopCamera() {
 
 // ---- buy ----------------------------------------------------------------------------------------
 function renderBuy() {
+  const v = variantOf(state.product, state.variantId);
+  $("buy-total").textContent = formatCny(state.checkout?.quote?.total_cny ?? v?.reservation_deposit_cny ?? state.product.reservation_deposit_cny ?? priceOf(state.product, v));
   const box = $("methods");
   box.replaceChildren();
   for (const m of ["mobile_banking", "card", "ecny_wallet"]) {
@@ -276,6 +324,7 @@ async function buy(method) {
     onChange: () => {
       if (co !== state.checkout) return;
       $("p-price").textContent = formatCny(co.quote?.total_cny ?? priceOf(state.product, variantOf(state.product, state.variantId)));
+      if (co.quote) $("buy-total").textContent = formatCny(co.quote.total_cny);
       if (co.order) {
         renderPayPanel($("pay"), co, { showLink: false, qrSize: 0 });
         if (co.payment?.pay_url && !co.paid) {
