@@ -66,7 +66,7 @@ class Inbox:
         if self.runner is not None:
             await self.runner.cleanup()
 
-    async def wait_for(self, event_type: str, count: int = 1, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+    async def wait_for(self, event_type: str, count: int = 1, timeout_s: float = 15.0) -> list[dict[str, Any]]:
         async with asyncio.timeout(timeout_s):
             while len(found := [e for e in self.events if e["type"] == event_type]) < count:
                 await asyncio.sleep(0.01)

@@ -67,7 +67,7 @@ class Receiver:
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
         return [e for _, e in self.arrivals if event_type is None or e["type"] == event_type]
 
-    async def wait_for(self, count: int, event_type: str | None = None, timeout_s: float = 5.0) -> None:
+    async def wait_for(self, count: int, event_type: str | None = None, timeout_s: float = 15.0) -> None:
         async with asyncio.timeout(timeout_s):
             while len(self.events(event_type)) < count:
                 await asyncio.sleep(0.01)
@@ -255,7 +255,7 @@ async def test_notifications_signed_with_another_secret_fail_verification(sandbo
     client, receiver = await sandbox(webhook_secret="someone-else", notify_retry_schedule_s=())
     created = await create(client)
     await complete(client, created["payment_id"])
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(15):
         while receiver.rejected_signatures < 1:
             await asyncio.sleep(0.01)
     assert receiver.events() == []
@@ -305,14 +305,14 @@ async def test_a_notification_is_abandoned_after_the_schedule_and_can_be_redeliv
     await complete(client, created["payment_id"])
     await receiver.wait_for(3)
     url = f"/payments/{created['payment_id']}/events"
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(15):
         while (events := (await (await client.get(url)).json())["events"])[0]["status"] != "abandoned":
             await asyncio.sleep(0.01)
     assert events[0]["attempts"] == 3 and events[0]["last_error"] == "HTTP 503"
     resp = await client.post(f"/events/{events[0]['id']}/redeliver")
     assert resp.status == 202
     await receiver.wait_for(4)
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(15):
         while (await (await client.get(url)).json())["events"][0]["status"] != "delivered":
             await asyncio.sleep(0.01)
 
