@@ -119,10 +119,10 @@ def irr_monthly(flows: list[Decimal]) -> Decimal:
             raise InvalidInput("the cash flows have no internal rate of return")
         for _ in range(200):
             mid = (lo + hi) / 2
-            if _npv(mid, flows) > 0:
-                lo = mid
-            else:
+            if _npv(mid, flows) > 0:  # NPV rises with the rate for a loan's flows: the root is below
                 hi = mid
+            else:
+                lo = mid
             if hi - lo < Decimal("1e-15"):
                 break
         return (lo + hi) / 2
@@ -156,6 +156,7 @@ def plan_loan(
         i = irr_monthly(flows)
         apr = (i * 12).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
         ear = ((1 + i) ** 12 - 1).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+        apr, ear = apr + 0, ear + 0  # no "-0.000000"
     total_interest = sum((row.interest_cny for row in rows), Decimal("0.00"))
     total_fees = upfront + sum((row.fee_cny for row in rows), Decimal("0.00"))
     return LoanPlan(

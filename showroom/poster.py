@@ -87,7 +87,9 @@ def _product_panel(png: bytes | None, size: tuple[int, int], fallback_text: str)
             if opened.width * opened.height > 40_000_000:
                 raise ValueError("image too large")
             img = opened.convert("RGBA")
-            img.thumbnail(size, Image.Resampling.LANCZOS)
+            scale = min(size[0] * 0.94 / img.width, size[1] * 0.94 / img.height)
+            img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                             Image.Resampling.LANCZOS)
             panel.paste(img, ((size[0] - img.width) // 2, (size[1] - img.height) // 2), img)
             return panel
         except (OSError, ValueError, Image.DecompressionBombError):
