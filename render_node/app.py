@@ -17,6 +17,7 @@ from aiohttp import web
 
 from render_node import ar_routes, sessions
 from render_node.config import PROJECT_ROOT, Config
+from render_node.encoding import encode_png
 from render_node.errors import NodeError, Overloaded
 from render_node.keys import (
     CATALOG,
@@ -29,10 +30,12 @@ from render_node.keys import (
     WEB_ROOT,
 )
 from render_node.metrics import NodeMetrics
-from render_node.pool import PandaRendererFactory, RendererFactory, RenderPool
+from render_node.pool import PRIORITY_LIVE, PandaRendererFactory, RendererFactory, RenderPool
+from render_node.render.types import RenderRequest, TurntableView
 from render_node.routes import add_catalog_routes, add_edge_routes, add_operations_routes
 from render_node.sessions import SessionRegistry, StreamLimits
-from render_node.views import OverridesFor, ViewStore
+from render_node.views import OverridesFor, ViewStore, env_for
+from showroom import api as commerce_api
 from showroom.catalog import Catalog
 from showroom.errors import ShowroomError
 
@@ -164,7 +167,8 @@ def create_app(
         app[SESSIONS] = SessionRegistry(stream_limits)
         app.cleanup_ctx.append(_pool_ctx(owns_pool))
     if commerce:
-        pass
+        commerce_api.setup(app, config.commerce, app[CATALOG], product_image=_product_image(app) if edge else None,
+                           payment_backend_url=app[PAYMENT_BACKEND_URL] or None)
     add_catalog_routes(app)
     if edge:
         add_edge_routes(app)
@@ -173,6 +177,22 @@ def create_app(
         add_web_clients(app, app[WEB_ROOT])
     add_operations_routes(app)
     return app
+
+
+def _product_image(app: web.Application) -> Callable[[str, str], Awaitable[bytes | None]]:
+    """For posters: a transparent PNG of the product variant, three-quarter view."""
+
+    async def product_image(product_id: str, variant_id: str) -> bytes | None:
+        views = app[VIEWS]
+        product = app[CATALOG].get(product_id)
+        variant = product.variant(variant_id)
+        request = RenderRequest(views.model_path(product), TurntableView(yaw_deg=30.0, pitch_deg=20.0),
+                                size_px=(800, 800), background="transparent", env=env_for(product),
+                                overrides=views.overrides(product, variant))
+        frame = await app[RENDER_POOL].render(request, priority=PRIORITY_LIVE)
+        return await asyncio.get_running_loop().run_in_executor(None, encode_png, frame)
+
+    return product_image
 
 
 def _pool_ctx(owns_pool: bool) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -151,6 +151,14 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/shares/{token}"): {"summary": "Landing data of a share link (attributes the visit)",
                                      "tags": ["sharing"], "responses": {"200": _json(_OBJ),
                                                                         "404": _json(ERROR)}},
+    ("GET", "/api/prices"): {"summary": "Live metal prices (CNY per gram by purity)", "tags": ["commerce"],
+                             "responses": {"200": _json(_OBJ)}},
+    ("GET", "/api/shares/{token}/poster.png"): {
+        "summary": "Share poster: render, price, QR code and disclaimer", "tags": ["sharing"],
+        "responses": {"200": {"description": "PNG poster", "content": {"image/png": {}}}, "404": _json(ERROR)}},
+    ("GET", "/api/reconciliation/{day}"): {
+        "summary": "Reconciliation of a day's payments and refunds against the settlement file",
+        "tags": ["payments"], "responses": {"200": _json(_OBJ), "404": _json(ERROR)}},
     ("GET", "/ws/orders/{order_id}"): {
         "summary": "Order status pushes (WebSocket): {type: order, id, status, ...} on every change",
         "tags": ["commerce"], "responses": {"101": {"description": "switching protocols to WebSocket"}}},
