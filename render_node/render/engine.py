@@ -1,0 +1,427 @@
+"""`PandaRenderer`: panda3d offscreen (p3headlessgl / EGL, no X) rendering of glTF products into RGBA arrays.
+
+One instance per process. It keeps a small LRU of loaded models, one offscreen buffer per output size, and the
+environment maps (loaded from `env_dir`, built there by `build_environments` when missing). A frame is one
+`render_frame()` of the one buffer asked for; the colour is copied to RAM by GL and handed back as numpy.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import panda3d.core as p3d
+
+from render_node.errors import BadRequest, RenderError
+from render_node.render import cameras
+from render_node.render.environment import (
+    ENV_NAMES,
+    LEVELS,
+    build_environments,
+    environments_present,
+    load_environment,
+)
+from render_node.render.gltf import read_gltf
+from render_node.render.scene import LoadedModel, SceneBuilder, mat3, mat4
+from render_node.render.shaders import ShaderCache
+from render_node.render.types import (
+    RGBA8,
+    GltfCameraView,
+    PoseView,
+    RenderRequest,
+    StereoView,
+    TurntableView,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_SIZE_PX = 4096
+EXPOSURE = {"studio": 1.0, "counter": 1.15, "car": 1.2}
+SHADOW_OPACITY = 0.75
+_PRC = """
+load-display p3headlessgl
+aux-display p3headlessgl
+window-type none
+audio-library-name null
+framebuffer-srgb false
+sync-video false
+textures-power-2 none
+gl-cube-map-seamless true
+model-cache-dir
+notify-level warning
+notify-level-glgsg error
+notify-level-display error
+"""
+_configured = threading.Lock()
+_prc_loaded = False
+
+
+def _configure() -> None:
+    global _prc_loaded
+    with _configured:
+        if not _prc_loaded:
+            os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+            p3d.load_prc_file_data("showroom-render", _PRC)
+            _prc_loaded = True
+
+
+@dataclass
+class _Target:
+    """An offscreen buffer of one size with one display region (and camera) per eye."""
+
+    buffer: p3d.GraphicsOutput
+    texture: p3d.Texture
+    cameras: list[p3d.NodePath]
+    lenses: list[p3d.MatrixLens]
+    width_px: int
+    height_px: int
+
+
+def _unit_sphere(rings: int = 16, segments: int = 32) -> p3d.Geom:
+    lat = np.linspace(0, np.pi, rings + 1)
+    lon = np.linspace(0, 2 * np.pi, segments + 1)
+    la, lo = np.meshgrid(lat, lon, indexing="ij")
+    pos = np.stack([np.sin(la) * np.sin(lo), np.cos(la), np.sin(la) * np.cos(lo)], -1).reshape(-1, 3).astype(np.float32)
+    idx = []
+    for i in range(rings):
+        for j in range(segments):
+            a, b = i * (segments + 1) + j, (i + 1) * (segments + 1) + j
+            idx += [a, b, a + 1, a + 1, b, b + 1]
+    return _simple_geom(pos, None, np.asarray(idx, np.uint32))
+
+
+def _simple_geom(pos: npt.NDArray[np.float32], uv: npt.NDArray[np.float32] | None, idx: npt.NDArray[np.uint32]) -> p3d.Geom:
+    fmt = p3d.GeomVertexArrayFormat()
+    fmt.add_column(p3d.InternalName.get_vertex(), 3, p3d.GeomEnums.NT_float32, p3d.GeomEnums.C_point)
+    if uv is not None:
+        fmt.add_column(p3d.InternalName.make("a_uv0"), 2, p3d.GeomEnums.NT_float32, p3d.GeomEnums.C_texcoord)
+    vfmt = p3d.GeomVertexFormat.register_format(p3d.GeomVertexFormat(fmt))
+    vdata = p3d.GeomVertexData("simple", vfmt, p3d.GeomEnums.UH_static)
+    rows = pos if uv is None else np.concatenate([pos, uv], axis=1)
+    handle = vdata.modify_array(0)
+    handle.unclean_set_num_rows(len(rows))
+    memoryview(handle).cast("B")[:] = np.ascontiguousarray(rows, np.float32).tobytes()
+    tris = p3d.GeomTriangles(p3d.GeomEnums.UH_static)
+    tris.set_index_type(p3d.GeomEnums.NT_uint32)
+    ih = tris.modify_vertices()
+    ih.unclean_set_num_rows(len(idx))
+    memoryview(ih).cast("B")[:] = np.ascontiguousarray(idx, np.uint32).tobytes()
+    geom = p3d.Geom(vdata)
+    geom.add_primitive(tris)
+    return geom
+
+
+def _cube_texture(levels: list[npt.NDArray[np.float32]], name: str) -> p3d.Texture:
+    """A float16 RGB cube map with the given mip chain; arrays are (6, n, n, 3) in OpenGL face order."""
+    tex = p3d.Texture(name)
+    size = levels[0].shape[1]
+    tex.setup_cube_map(size, p3d.Texture.T_half_float, p3d.Texture.F_rgb16)
+    for k, level in enumerate(levels):
+        bgr = np.ascontiguousarray(level[..., ::-1], dtype=np.float16).tobytes()
+        if k == 0:
+            tex.set_ram_image(bgr)
+        else:
+            arr = p3d.PTA_uchar.empty_array(len(bgr))
+            memoryview(arr)[:] = bgr
+            tex.set_ram_mipmap_image(k, p3d.CPTA_uchar(arr))
+    tex.set_wrap_u(p3d.SamplerState.WM_clamp)
+    tex.set_wrap_v(p3d.SamplerState.WM_clamp)
+    tex.set_magfilter(p3d.SamplerState.FT_linear)
+    tex.set_minfilter(p3d.SamplerState.FT_linear_mipmap_linear if len(levels) > 1 else p3d.SamplerState.FT_linear)
+    return tex
+
+
+class PandaRenderer:
+    """Renders `RenderRequest`s offscreen. Not thread-safe: one caller at a time (one per worker process)."""
+
+    def __init__(self, env_dir: Path, *, max_models: int = 8, max_targets: int = 3) -> None:
+        _configure()
+        self.env_dir = Path(env_dir)
+        self.max_models = max_models
+        self.max_targets = max_targets
+        if not environments_present(self.env_dir):
+            log.info("environment maps missing in %s: building them", self.env_dir)
+            build_environments(self.env_dir)
+        try:
+            self._pipe = p3d.GraphicsPipeSelection.get_global_ptr().make_module_pipe("p3headlessgl")
+        except Exception as exc:  # panda3d raises plain exceptions here
+            raise RenderError(f"cannot open headless GL (p3headlessgl/EGL): {exc}") from None
+        if self._pipe is None:
+            raise RenderError("cannot open headless GL: panda3d's p3headlessgl pipe is unavailable")
+        self._engine = p3d.GraphicsEngine(self._pipe)
+        fb = p3d.FrameBufferProperties()
+        fb.set_rgba_bits(8, 8, 8, 8)
+        fb.set_depth_bits(24)
+        host = self._engine.make_output(
+            self._pipe, "host", -10, fb, p3d.WindowProperties.size(16, 16), p3d.GraphicsPipe.BF_refuse_window
+        )
+        if host is None:
+            raise RenderError("cannot create an offscreen GL buffer (EGL); is Mesa's libEGL installed?")
+        self._host = host
+        self._engine.open_windows()
+        self._host.set_active(False)
+        self._gsg = host.get_gsg()
+        self.gl_renderer = f"{self._gsg.get_driver_vendor()} {self._gsg.get_driver_renderer()} {self._gsg.get_driver_version()}"
+        self._shaders = ShaderCache()
+        self._builder = SceneBuilder(self._shaders)
+        self._scene = p3d.NodePath("scene")
+        self._scene.set_shader_input("u_envRot", mat3(np.eye(3)))
+        self._models: OrderedDict[tuple[str, int, int], LoadedModel] = OrderedDict()
+        self._current: LoadedModel | None = None
+        self._targets: OrderedDict[tuple[int, int, int], _Target] = OrderedDict()
+        self._envs: dict[str, tuple[p3d.Texture, p3d.Texture, float]] = {}
+        self._lut: p3d.Texture | None = None
+        self._env_name: str | None = None
+        self._sky = self._scene.attach_new_node(p3d.GeomNode("sky"))
+        self._sky.node().add_geom(_unit_sphere())
+        self._sky.node().set_bounds(p3d.OmniBoundingVolume())
+        self._sky.node().set_final(True)
+        self._sky.set_shader(self._shaders.sky())
+        self._sky.set_two_sided(True)
+        self._sky.set_depth_write(False)
+        self._sky.set_depth_test(False)
+        self._sky.set_bin("background", 10)
+        self._shadow_np: p3d.NodePath | None = None
+        self._closed = False
+
+    # -- resources -----------------------------------------------------------------------------------------
+
+    def _environment(self, name: str) -> None:
+        if name not in ENV_NAMES:
+            raise BadRequest(f"unknown environment {name!r}; choose one of {', '.join(ENV_NAMES)}")
+        if name == self._env_name:
+            return
+        if name not in self._envs:
+            maps = load_environment(self.env_dir, name)
+            spec = _cube_texture(maps.radiance, f"{name}-specular")
+            irr = _cube_texture([maps.irradiance], f"{name}-irradiance")
+            self._envs[name] = (spec, irr, EXPOSURE.get(name, 1.0))
+            if self._lut is None:
+                lut = p3d.Texture("brdf-lut")
+                n = maps.lut.shape[0]
+                lut.setup_2d_texture(n, n, p3d.Texture.T_half_float, p3d.Texture.F_rgb16)
+                rgb = np.concatenate([np.zeros_like(maps.lut[..., :1]), maps.lut[..., 1:2], maps.lut[..., 0:1]], -1)
+                lut.set_ram_image(np.ascontiguousarray(rgb, np.float16).tobytes())  # panda stores BGR
+                lut.set_wrap_u(p3d.SamplerState.WM_clamp)
+                lut.set_wrap_v(p3d.SamplerState.WM_clamp)
+                lut.set_minfilter(p3d.SamplerState.FT_linear)
+                lut.set_magfilter(p3d.SamplerState.FT_linear)
+                self._lut = lut
+                self._scene.set_shader_input("u_lut", lut)
+        spec, irr, exposure = self._envs[name]
+        self._scene.set_shader_input("u_specEnv", spec)
+        self._scene.set_shader_input("u_irrEnv", irr)
+        self._scene.set_shader_input("u_envInfo", p3d.LVecBase4f(LEVELS - 1, 1.0, exposure, 0.0))
+        self._env_name = name
+
+    def load_model(self, path: Path) -> LoadedModel:
+        """The model at `path`, loaded (and cached) if needed."""
+        path = Path(path)
+        try:
+            st = path.stat()
+        except OSError:
+            raise BadRequest(f"model file not found: {path}") from None
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        model = self._models.get(key)
+        if model is not None:
+            self._models.move_to_end(key)
+            return model
+        model = self._builder.build(read_gltf(path))
+        self._models[key] = model
+        while len(self._models) > self.max_models:
+            _, old = self._models.popitem(last=False)
+            if old is self._current:
+                self._current = None
+            old.root.remove_node()
+        return model
+
+    def _target(self, width_px: int, height_px: int, eyes: int) -> _Target:
+        key = (width_px, height_px, eyes)
+        target = self._targets.get(key)
+        if target is None:
+            fb = p3d.FrameBufferProperties()
+            fb.set_rgba_bits(8, 8, 8, 8)
+            fb.set_depth_bits(24)
+            total_w = width_px * eyes
+            buf = self._engine.make_output(
+                self._pipe,
+                f"target{width_px}x{height_px}x{eyes}",
+                0,
+                fb,
+                p3d.WindowProperties.size(total_w, height_px),
+                p3d.GraphicsPipe.BF_refuse_window,
+                self._gsg,
+                self._host,
+            )
+            if buf is None:
+                raise RenderError(f"cannot create a {total_w}x{height_px} offscreen buffer")
+            tex = p3d.Texture("color")
+            buf.add_render_texture(tex, p3d.GraphicsOutput.RTM_copy_ram, p3d.GraphicsOutput.RTP_color)
+            buf.set_clear_color_active(True)
+            buf.set_clear_depth_active(True)
+            cams, lenses = [], []
+            for eye in range(eyes):
+                dr = buf.make_display_region(eye / eyes, (eye + 1) / eyes, 0, 1)
+                lens = p3d.MatrixLens()
+                cam = self._scene.attach_new_node(p3d.Camera(f"eye{eye}", lens))
+                dr.set_camera(cam)
+                cams.append(cam)
+                lenses.append(lens)
+            target = _Target(buf, tex, cams, lenses, width_px, height_px)
+            self._targets[key] = target
+            while len(self._targets) > self.max_targets:
+                _, old = self._targets.popitem(last=False)
+                for cam in old.cameras:
+                    cam.remove_node()
+                self._engine.remove_window(old.buffer)
+        else:
+            self._targets.move_to_end(key)
+        return target
+
+    def _shadow_node(self, model: LoadedModel) -> p3d.NodePath:
+        if getattr(model, "_shadow_quad", None) is None:
+            s = model.shadow
+            (x0, x1), (z0, z1) = s.x_range_m, s.z_range_m
+            lift = max(float(model.bounds_m[1][1] - model.bounds_m[0][1]), 1e-3) * 1e-3
+            y = s.ground_y_m + lift
+            pos = np.array([[x0, y, z0], [x1, y, z0], [x1, y, z1], [x0, y, z1]], np.float32)
+            uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
+            geom = _simple_geom(pos, uv, np.array([0, 2, 1, 0, 3, 2], np.uint32))
+            node = p3d.GeomNode("contact-shadow")
+            node.add_geom(geom)
+            quad = p3d.NodePath(node)
+            res = s.opacity.shape[0]
+            tex = p3d.Texture("shadow")
+            tex.setup_2d_texture(res, res, p3d.Texture.T_unsigned_byte, p3d.Texture.F_luminance)
+            tex.set_ram_image(np.ascontiguousarray((s.opacity * 255 + 0.5).astype(np.uint8)).tobytes())
+            tex.set_wrap_u(p3d.SamplerState.WM_clamp)
+            tex.set_wrap_v(p3d.SamplerState.WM_clamp)
+            tex.set_minfilter(p3d.SamplerState.FT_linear)
+            quad.set_shader(self._shaders.shadow())
+            quad.set_shader_input("t_shadow", tex)
+            quad.set_shader_input("u_shadow", p3d.LVecBase4f(SHADOW_OPACITY, 0, 0, 0))
+            quad.set_transparency(p3d.TransparencyAttrib.M_premultiplied_alpha)
+            quad.set_depth_write(False)
+            quad.set_bin("background", 20)
+            model._shadow_quad = quad  # type: ignore[attr-defined]
+        q: p3d.NodePath = model._shadow_quad  # type: ignore[attr-defined]
+        return q
+
+    # -- cameras -------------------------------------------------------------------------------------------
+
+    def eye_cameras(self, request: RenderRequest, model: LoadedModel) -> list[cameras.EyeCamera]:
+        """The cameras of the request (two for a StereoView, left first)."""
+        size = request.size_px
+        view = request.view
+        if isinstance(view, TurntableView):
+            return [cameras.turntable_camera(view, model.bounds_m, size)]
+        if isinstance(view, PoseView):
+            return [cameras.pose_camera(view)]
+        if isinstance(view, StereoView):
+            return list(cameras.stereo_cameras(view))
+        if isinstance(view, GltfCameraView):
+            found = model.asset.camera_nodes()
+            if not 0 <= view.index < len(found):
+                raise BadRequest(f"{model.asset.path.name} has {len(found)} camera(s); there is no camera {view.index}")
+            cam, world = found[view.index]
+            radius = float(np.linalg.norm(model.bounds_m[1] - model.bounds_m[0])) / 2
+            return [
+                cameras.gltf_camera(
+                    cam.kind, cam.yfov_rad, cam.xmag, cam.ymag, cam.znear_m, cam.zfar_m, world, size, radius
+                )
+            ]
+        raise BadRequest(f"unsupported view {type(view).__name__}")
+
+    # -- the frame -----------------------------------------------------------------------------------------
+
+    def render(self, request: RenderRequest) -> RGBA8:
+        """`(h, w, 4) uint8` straight-alpha sRGB RGBA; a StereoView gives `(h, 2w, 4)`, left eye on the left."""
+        if self._closed:
+            raise RenderError("the renderer is closed")
+        w, h = request.size_px
+        if not (16 <= w <= MAX_SIZE_PX and 16 <= h <= MAX_SIZE_PX):
+            raise BadRequest(f"size {w}x{h} is outside 16..{MAX_SIZE_PX} pixels per side")
+        if request.background not in ("white", "transparent", "env"):
+            raise BadRequest(f"unknown background {request.background!r}")
+        model = self.load_model(request.model_path)
+        eyes = self.eye_cameras(request, model)
+        if eyes[0].intrinsics.width_px != w or eyes[0].intrinsics.height_px != h:
+            eyes = [
+                cameras.EyeCamera(e.camera_to_world, e.intrinsics.scaled_to(w, h), e.near_m, e.far_m, e.ortho_half_m)
+                for e in eyes
+            ]
+        self._environment(request.env)
+        if self._current is not model:
+            if self._current is not None:
+                self._current.root.detach_node()
+                self._shadow_node(self._current).detach_node()
+            model.root.reparent_to(self._scene)
+            self._current = model
+        model.apply_overrides(request.overrides)
+        quad = self._shadow_node(model)
+        if request.shadow:
+            quad.reparent_to(self._scene)
+        else:
+            quad.detach_node()
+        yaw = request.view.yaw_deg if isinstance(request.view, TurntableView) else 0.0
+        c, s = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
+        # Turntable: the lights stay where the photographer put them, the product turns.
+        self._scene.set_shader_input("u_envRot", mat3(np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])))
+
+        target = self._target(w, h, len(eyes))
+        for other in self._targets.values():
+            other.buffer.set_active(other is target)
+        for cam, lens, eye in zip(target.cameras, target.lenses, eyes, strict=True):
+            cam.set_mat(mat4(eye.camera_to_world))
+            lens.set_user_mat(mat4(cameras.projection(eye)))
+        if request.background == "env":
+            head = np.mean([e.position_m for e in eyes], axis=0)
+            self._sky.reparent_to(self._scene)
+            self._sky.set_pos(*head.tolist())
+            self._sky.set_scale((eyes[0].near_m + eyes[0].far_m) / 2)
+            target.buffer.set_clear_color(p3d.LColor(0, 0, 0, 1))
+        else:
+            self._sky.detach_node()
+            white = request.background == "white"
+            target.buffer.set_clear_color(p3d.LColor(1, 1, 1, 1) if white else p3d.LColor(0, 0, 0, 0))
+        self._engine.render_frame()
+        return self._read(target, request.background == "transparent")
+
+    def _read(self, target: _Target, unpremultiply: bool) -> RGBA8:
+        tex = target.texture
+        ram = tex.get_ram_image_as("RGBA")
+        total_w = target.width_px * len(target.cameras)
+        if len(ram) != total_w * target.height_px * 4:
+            raise RenderError("the GL read-back returned no frame")
+        img: RGBA8 = np.frombuffer(memoryview(ram), np.uint8).reshape(target.height_px, total_w, 4)[::-1].copy()
+        if unpremultiply:
+            a = img[..., 3:4]
+            part = (a > 0) & (a < 255)
+            if part.any():
+                scaled = np.minimum(img[..., :3].astype(np.uint16) * 255 // np.maximum(a, 1), 255).astype(np.uint8)
+                img[..., :3] = np.where(part, scaled, img[..., :3])
+        return img
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for model in self._models.values():
+            model.root.remove_node()
+        self._models.clear()
+        self._targets.clear()
+        self._engine.remove_all_windows()
+        self._scene.remove_node()
+
+    def __enter__(self) -> PandaRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,253 @@
+"""Turns a parsed glTF asset into panda3d nodes with the PBR shader, its material inputs and textures.
+
+Vertex data goes straight from numpy into panda3d's arrays (no per-vertex Python). Each primitive becomes one
+GeomNode whose render state picks the shader variant its material needs.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import panda3d.core as p3d
+from PIL import Image, UnidentifiedImageError
+
+from render_node.errors import ModelInvalid
+from render_node.render.gltf import GltfAsset, Material, Primitive, TextureRef
+from render_node.render.shaders import ShaderCache
+from render_node.render.shadow import ContactShadow, contact_shadow
+from render_node.render.types import MaterialOverride
+
+F64 = npt.NDArray[np.float64]
+
+_WRAP = {
+    33071: p3d.SamplerState.WM_clamp,
+    33648: p3d.SamplerState.WM_mirror,
+    10497: p3d.SamplerState.WM_repeat,
+}
+_DEFAULT_MATERIAL = Material(name="default", base_color=(0.8, 0.8, 0.8, 1.0), metallic=0.0, roughness=0.6)
+MAX_TEXTURE_PX = 2048
+
+
+def mat4(m: F64) -> p3d.LMatrix4f:
+    """Column-vector 4x4 (numpy) -> panda3d's row-vector LMatrix4f."""
+    return p3d.LMatrix4f(*np.asarray(m, dtype=np.float64).T.reshape(-1).tolist())
+
+
+def mat3(m: F64) -> p3d.LMatrix4f:
+    """Column-vector 3x3 (numpy) as a 4x4 shader input; GLSL reads it as `mat3(uniform_mat4) * v == m @ v`."""
+    full = np.eye(4)
+    full[:3, :3] = m
+    return mat4(full)
+
+
+def _fill_array(handle: p3d.GeomVertexArrayData, data: npt.NDArray[np.generic]) -> None:
+    raw = np.ascontiguousarray(data).tobytes()
+    handle.unclean_set_num_rows(len(data))
+    view = memoryview(handle).cast("B")
+    view[:] = raw
+
+
+def _geom(prim: Primitive, with_tangent: bool) -> p3d.Geom:
+    cols: list[tuple[str, npt.NDArray[np.float32], int]] = [
+        ("vertex", prim.positions, p3d.GeomEnums.C_point),
+        ("normal", prim.normals if prim.normals is not None else np.zeros_like(prim.positions), p3d.GeomEnums.C_normal),
+    ]
+    if prim.texcoords[0] is not None:
+        cols.append(("a_uv0", prim.texcoords[0], p3d.GeomEnums.C_texcoord))
+    if prim.texcoords[1] is not None:
+        cols.append(("a_uv1", prim.texcoords[1], p3d.GeomEnums.C_texcoord))
+    if with_tangent and prim.tangents is not None:
+        cols.append(("a_tangent", prim.tangents, p3d.GeomEnums.C_vector))
+    if prim.colors is not None:
+        cols.append(("a_color", prim.colors, p3d.GeomEnums.C_color))
+    fmt = p3d.GeomVertexFormat()
+    for name, arr, contents in cols:
+        afmt = p3d.GeomVertexArrayFormat()
+        afmt.add_column(p3d.InternalName.make(name), arr.shape[1], p3d.GeomEnums.NT_float32, contents)
+        fmt.add_array(afmt)
+    reg = p3d.GeomVertexFormat.register_format(fmt)
+    vdata = p3d.GeomVertexData("gltf", reg, p3d.GeomEnums.UH_static)
+    vdata.unclean_set_num_rows(len(prim.positions))
+    for i, (_, arr, _) in enumerate(cols):
+        _fill_array(vdata.modify_array(i), arr.astype(np.float32))
+    tris = p3d.GeomTriangles(p3d.GeomEnums.UH_static)
+    small = len(prim.positions) < 65535
+    tris.set_index_type(p3d.GeomEnums.NT_uint16 if small else p3d.GeomEnums.NT_uint32)
+    _fill_array(tris.modify_vertices(), prim.indices.astype(np.uint16 if small else np.uint32))
+    geom = p3d.Geom(vdata)
+    geom.add_primitive(tris)
+    return geom
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to draw: its node tree (detached until rendered), bounds, cameras, shadow."""
+
+    root: p3d.NodePath
+    bounds_m: tuple[F64, F64]
+    asset: GltfAsset
+    shadow: ContactShadow
+    material_nodes: list[tuple[p3d.NodePath, Material]] = field(default_factory=list)
+    triangle_count: int = 0
+    applied: tuple[MaterialOverride, ...] = ()
+
+    def apply_overrides(self, overrides: tuple[MaterialOverride, ...]) -> None:
+        """Sets every material's factors from the file, then the overrides on materials matching by name."""
+        if overrides == self.applied:
+            return
+        for np_, mat in self.material_nodes:
+            color, metallic, rough = mat.base_color, mat.metallic, mat.roughness
+            for o in overrides:
+                if o.material in ("*", mat.name):
+                    color = o.base_color_rgba if o.base_color_rgba is not None else color
+                    metallic = o.metallic if o.metallic is not None else metallic
+                    rough = o.roughness if o.roughness is not None else rough
+            np_.set_shader_input("u_baseColor", p3d.LVecBase4f(*color))
+            np_.set_shader_input("u_mr", p3d.LVecBase4f(metallic, rough, mat.normal_scale, mat.occlusion_strength))
+        self.applied = overrides
+
+
+class SceneBuilder:
+    """Builds `LoadedModel`s; keeps the shader variants shared across models."""
+
+    def __init__(self, shaders: ShaderCache) -> None:
+        self.shaders = shaders
+
+    def _texture(self, asset: GltfAsset, ref: TextureRef, srgb: bool, cache: dict[tuple[int, bool], p3d.Texture]) -> p3d.Texture:
+        key = (ref.image, srgb)
+        tex = cache.get(key)
+        if tex is None:
+            if not 0 <= ref.image < len(asset.images):
+                raise ModelInvalid(f"{asset.path.name}: texture image {ref.image} does not exist")
+            try:
+                img: Image.Image = Image.open(io.BytesIO(asset.images[ref.image])).convert("RGBA")
+            except (UnidentifiedImageError, OSError) as exc:
+                raise ModelInvalid(f"{asset.path.name}: images[{ref.image}] cannot be decoded: {exc}") from None
+            if max(img.size) > MAX_TEXTURE_PX:
+                scale = MAX_TEXTURE_PX / max(img.size)
+                img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS)
+            tex = p3d.Texture(f"img{ref.image}")
+            fmt = p3d.Texture.F_srgb_alpha if srgb else p3d.Texture.F_rgba8
+            tex.setup_2d_texture(img.width, img.height, p3d.Texture.T_unsigned_byte, fmt)
+            tex.set_ram_image_as(img.tobytes(), "RGBA")
+            cache[key] = tex
+        tex = tex.make_copy() if (ref.wrap_s, ref.wrap_t, ref.min_filter) != (10497, 10497, None) else tex
+        tex.set_wrap_u(_WRAP.get(ref.wrap_s, p3d.SamplerState.WM_repeat))
+        tex.set_wrap_v(_WRAP.get(ref.wrap_t, p3d.SamplerState.WM_repeat))
+        tex.set_magfilter(p3d.SamplerState.FT_nearest if ref.mag_filter == 9728 else p3d.SamplerState.FT_linear)
+        nearest = ref.min_filter in (9728,)
+        tex.set_minfilter(p3d.SamplerState.FT_nearest if nearest else p3d.SamplerState.FT_linear_mipmap_linear)
+        tex.set_anisotropic_degree(4)
+        return tex
+
+    def _state(
+        self, asset: GltfAsset, np_: p3d.NodePath, prim: Primitive, mat: Material, cache: dict[tuple[int, bool], p3d.Texture]
+    ) -> None:
+        defines: set[str] = set()
+        uvs = prim.texcoords
+        if uvs[0] is not None:
+            defines.add("HAS_UV0")
+        if uvs[1] is not None:
+            defines.add("HAS_UV1")
+        if prim.colors is not None:
+            defines.add("HAS_COLOR")
+        slots = (
+            ("BASE", "t_base", "x_base", mat.base_color_tex, True),
+            ("MR", "t_mr", "x_mr", mat.metal_rough_tex, False),
+            ("NORMAL", "t_normal", "x_normal", mat.normal_tex, False),
+            ("OCCLUSION", "t_occlusion", "x_occlusion", mat.occlusion_tex, False),
+            ("EMISSIVE", "t_emissive", "x_emissive", mat.emissive_tex, True),
+        )
+        for key, sampler, xform, ref, srgb in slots:
+            if ref is None or uvs[ref.texcoord] is None:
+                continue
+            defines |= {f"{key}_MAP", f"{key}_UV=v_uv{ref.texcoord}"}
+            np_.set_shader_input(sampler, self._texture(asset, ref, srgb, cache))
+            np_.set_shader_input(xform, mat3(ref.uv_matrix()))
+        if "NORMAL_MAP" in defines and prim.tangents is not None:
+            defines.add("HAS_TANGENT")
+        if mat.alpha_mode == "MASK":
+            defines.add("ALPHA_MASK")
+        blend = mat.alpha_mode == "BLEND" or mat.transmission > 0
+        if blend:
+            defines.add("BLEND")
+            np_.set_transparency(p3d.TransparencyAttrib.M_premultiplied_alpha)
+            np_.set_bin("transparent", 0)
+            np_.set_depth_write(False)
+        if mat.double_sided:
+            defines.add("DOUBLE_SIDED")
+            np_.set_two_sided(True)
+        if mat.clearcoat > 0:
+            defines.add("CLEARCOAT")
+        if mat.transmission > 0:
+            defines.add("TRANSMISSION")
+        if mat.unlit:
+            defines.add("UNLIT")
+        f0 = ((mat.ior - 1) / (mat.ior + 1)) ** 2
+        np_.set_shader(self.shaders.pbr(frozenset(defines)))
+        np_.set_shader_input("u_baseColor", p3d.LVecBase4f(*mat.base_color))
+        np_.set_shader_input("u_mr", p3d.LVecBase4f(mat.metallic, mat.roughness, mat.normal_scale, mat.occlusion_strength))
+        np_.set_shader_input("u_emissive", p3d.LVecBase4f(*mat.emissive, mat.alpha_cutoff))
+        np_.set_shader_input("u_extra", p3d.LVecBase4f(mat.clearcoat, mat.clearcoat_roughness, mat.transmission, f0))
+
+    def build(self, asset: GltfAsset) -> LoadedModel:
+        root = p3d.NodePath("model")
+        tex_cache: dict[tuple[int, bool], p3d.Texture] = {}
+        mesh_nodes: dict[int, p3d.NodePath] = {}
+        material_nodes: list[tuple[p3d.NodePath, Material]] = []
+        world = asset.world_matrices()
+
+        def mesh_node(mi: int) -> p3d.NodePath:
+            if mi not in mesh_nodes:
+                holder = p3d.NodePath(f"mesh{mi}")
+                for pi, prim in enumerate(asset.meshes[mi]):
+                    mat = asset.materials[prim.material] if prim.material is not None else _DEFAULT_MATERIAL
+                    gnode = p3d.GeomNode(f"prim{mi}.{pi}")
+                    gnode.add_geom(_geom(prim, mat.normal_tex is not None))
+                    np_ = holder.attach_new_node(gnode)
+                    self._state(asset, np_, prim, mat, tex_cache)
+                    material_nodes.append((np_, mat))
+                mesh_nodes[mi] = holder
+            return mesh_nodes[mi]
+
+        def attach(idx: int, parent: p3d.NodePath) -> None:
+            node = asset.nodes[idx]
+            np_ = parent.attach_new_node(node.name)
+            np_.set_mat(mat4(node.matrix))
+            if node.mesh is not None and asset.meshes[node.mesh]:
+                first = node.mesh not in mesh_nodes
+                holder = mesh_node(node.mesh)
+                if first:
+                    holder.reparent_to(np_)
+                else:
+                    holder.instance_to(np_)
+            for child in node.children:
+                attach(child, np_)
+
+        for r in asset.roots:
+            attach(r, root)
+        tris = []
+        for idx, m in world.items():
+            mesh = asset.nodes[idx].mesh
+            if mesh is None:
+                continue
+            for prim in asset.meshes[mesh]:
+                p = prim.positions.astype(np.float64) @ m[:3, :3].T + m[:3, 3]
+                tris.append(p[prim.indices].reshape(-1, 3, 3))
+        if not tris:
+            raise ModelInvalid(f"{asset.path.name}: the scene draws no triangles")
+        all_tris = np.concatenate(tris)
+        lo, hi = all_tris.reshape(-1, 3).min(axis=0), all_tris.reshape(-1, 3).max(axis=0)
+        shadow = contact_shadow(all_tris)
+        asset.images = []  # decoded into textures; free the bytes
+        return LoadedModel(
+            root=root,
+            bounds_m=(lo, hi),
+            asset=asset,
+            shadow=shadow,
+            material_nodes=material_nodes,
+            triangle_count=len(all_tris),
+        )
