@@ -84,7 +84,7 @@ class Notifier:
             async with (
                 self._slots,
                 self._session.post(
-                    event.notify_url, data=event.body, headers=headers, timeout=timeout
+                    event.notify_url, data=event.body, headers=headers, timeout=timeout, allow_redirects=False
                 ) as resp,
             ):
                 await resp.read()

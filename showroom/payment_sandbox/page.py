@@ -178,11 +178,19 @@ def render_pay_page(
 {summary}
 {body}
 </main>
-<footer>{_e(settings.bank_name_zh)} 版权所有 · {_e(settings.bank_name_en)} payment sandbox<br>
+<footer>{_amount_rules_hint(settings)}{_e(settings.bank_name_zh)} 版权所有 · {_e(settings.bank_name_en)} payment sandbox<br>
 {_bi("请勿在本页输入真实银行卡信息", "Never enter a real card number on this page")}</footer>
 {script}
 </body>
 </html>"""
+
+
+def _amount_rules_hint(settings: SandboxSettings) -> str:
+    if not settings.amount_rules:
+        return ""
+    zh = "测试金额：分位为 .51 拒绝 · .52 余额不足 · .53 超限 · .54 超时"
+    en = "Test amounts ending .51 decline · .52 insufficient funds · .53 over limit · .54 time out"
+    return f"{_bi(zh, en)}<br>"
 
 
 def _js_string(value: str) -> str:

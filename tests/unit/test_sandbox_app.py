@@ -605,3 +605,11 @@ async def test_healthz_answers_ok(sandbox: SandboxFactory) -> None:
     client, _ = await sandbox()
     body = await (await client.get("/healthz")).json()
     assert body["status"] == "ok" and body["service"] == "payment-sandbox"
+
+
+async def test_a_redirect_from_the_notify_url_is_not_a_delivery(sandbox: SandboxFactory) -> None:
+    client, receiver = await sandbox(Receiver(fail_first=1, status_on_failure=302), notify_retry_schedule_s=(0.05,))
+    created = await create(client)
+    await complete(client, created["payment_id"])
+    await receiver.wait_for(2)
+    assert [e["id"] for e in receiver.events()] == [receiver.events()[0]["id"]] * 2
