@@ -69,3 +69,32 @@ export function thumbUrl(p, size = "480x360") {
 export function kindLabel(p) {
   return t(`kind.${p.kind}`);
 }
+
+// Thumbnails render on the node on first request: load them two at a time so a wall of products never
+// floods the render pool (which would answer 503 and leave holes).
+const thumbQueue = [];
+let thumbActive = 0;
+const THUMB_CONCURRENCY = 2;
+
+export function loadThumb(img, url) {
+  img.dataset.src = url;
+  thumbQueue.push(img);
+  pumpThumbs();
+}
+
+function pumpThumbs() {
+  while (thumbActive < THUMB_CONCURRENCY && thumbQueue.length) {
+    const img = thumbQueue.shift();
+    if (!img.isConnected && img.dataset.keep !== "1") continue;
+    thumbActive += 1;
+    const done = () => {
+      img.removeEventListener("load", done);
+      img.removeEventListener("error", done);
+      thumbActive -= 1;
+      pumpThumbs();
+    };
+    img.addEventListener("load", done);
+    img.addEventListener("error", done);
+    img.src = img.dataset.src;
+  }
+}

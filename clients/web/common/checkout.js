@@ -186,9 +186,11 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
   status.textContent = t(`status.${co.order?.status || "pending_payment"}`);
   el.append(h, total);
   if (co.paid) {
+    h.textContent = t("checkout.done");
     const ok = document.createElement("div");
     ok.className = "paid-mark";
-    ok.textContent = "✓";
+    ok.setAttribute("aria-hidden", "true");
+    ok.innerHTML = '<svg viewBox="0 0 24 24" width="56" height="56"><path d="M5 12.5l4.2 4.2L19 7" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/></svg>';
     const thanks = document.createElement("p");
     thanks.textContent = t("status.paid_thanks");
     const ord = document.createElement("p");

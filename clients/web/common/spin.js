@@ -285,6 +285,7 @@ export async function mountSpin(host, { productId, variant, size, stillUrl, isCu
   const still = document.createElement("img");
   still.className = "spin-frame spin-still";
   still.alt = "";
+  still.addEventListener("error", () => (still.hidden = true), { once: true });
   still.src = stillUrl;
   const note = document.createElement("div");
   note.className = "spin-note";

@@ -4,7 +4,7 @@
 
 import { financePlans, formatCny, getProduct, getProducts, renderUrl } from "../common/api.js";
 import { Camera, frameLoop } from "../common/camera.js";
-import { canTryOn, hallOf, isCar, kindLabel, priceOf, specsOf, thumbUrl, variantOf } from "../common/catalog.js";
+import { canTryOn, hallOf, isCar, kindLabel, loadThumb, priceOf, specsOf, thumbUrl, variantOf } from "../common/catalog.js";
 import { Checkout, countdown, renderPayPanel } from "../common/checkout.js";
 import { applyI18n, installToggles, onLangChange, pick, setLang, setLargeType, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
@@ -40,25 +40,35 @@ function show(screen) {
   document.body.dataset.screen = screen;
   if (screen === "attract") startAttract();
   else stopAttract();
+  if (screen === "wall" && !$("product-grid").children.length) renderWall();
 }
 
 // ---- attract loop --------------------------------------------------------------------------------
 let attractTimer = null;
 function startAttract() {
   const box = $("attract-slides");
-  if (!box.children.length && state.products.length) {
-    for (const p of state.products) box.append(el("img", { src: thumbUrl(p, "1280x800"), alt: pick(p.name), loading: "lazy" }));
+  if (!state.products.length) return;
+  if (!box.children.length) {
+    // one large still per product, loaded one slide ahead of the one showing
+    for (const p of state.products) box.append(el("img", { alt: pick(p.name), dataset: { url: thumbUrl(p, "960x600") } }));
   }
   const imgs = [...box.children];
-  if (!imgs.length) return;
+  const ensure = (k) => {
+    const im = imgs[k % imgs.length];
+    if (!im.getAttribute("src")) im.src = im.dataset.url;
+  };
   let i = 0;
+  ensure(0);
+  imgs[0].addEventListener("load", () => ensure(1), { once: true });
+  for (const im of imgs) im.classList.remove("on");
   imgs[0].classList.add("on");
   clearInterval(attractTimer);
   attractTimer = setInterval(() => {
     imgs[i].classList.remove("on");
     i = (i + 1) % imgs.length;
     imgs[i].classList.add("on");
-  }, 5000);
+    ensure(i + 1);
+  }, 6000);
 }
 function stopAttract() {
   clearInterval(attractTimer);
@@ -75,7 +85,7 @@ function renderWall() {
     const card = el(
       "button",
       { class: "card", type: "button", dataset: { product: p.id }, onclick: () => openProduct(p.id) },
-      el("img", { class: "thumb", src: thumbUrl(p), alt: "", loading: "lazy" }),
+      thumbImg(p),
       el(
         "div",
         { class: "body" },
@@ -86,6 +96,12 @@ function renderWall() {
     );
     grid.append(card);
   }
+}
+
+function thumbImg(p) {
+  const img = el("img", { class: "thumb", alt: "" });
+  loadThumb(img, thumbUrl(p));
+  return img;
 }
 
 // ---- product page -----------------------------------------------------------------------------
@@ -101,7 +117,19 @@ async function openProduct(id, variantId = null) {
   state.product = p;
   state.variantId = variantId || variantOf(p)?.id || null;
   renderProductInfo();
+  refreshQuote();
   await loadSpin();
+}
+
+/** The live price: a quote locks it for a few minutes, shown with its countdown. */
+async function refreshQuote() {
+  const p = state.product;
+  try {
+    const co = newCheckout();
+    await co.lockPrice();
+  } catch (e) {
+    if (state.product === p) $("p-countdown").textContent = t("common.error", { msg: e.message });
+  }
 }
 
 function renderProductInfo() {
@@ -137,6 +165,7 @@ async function selectVariant(id) {
   state.variantId = id;
   closeCheckout();
   renderProductInfo();
+  refreshQuote();
   await loadSpin();
 }
 
@@ -227,7 +256,10 @@ function productView() {
 
 function onCheckoutChange(co) {
   if (co !== state.checkout) return;
-  if (co.quote) $("p-price").textContent = formatCny(co.quote.total_cny ?? co.quote.unit_price_cny);
+  if (co.quote) {
+    $("p-price").textContent = formatCny(co.quote.total_cny ?? co.quote.unit_price_cny);
+    $("p-price").classList.remove("stale");
+  }
   if (co.status === "quoted" && !state.stopCountdown && co.quoteExpiresMs) {
     const cd = $("p-countdown");
     state.stopCountdown = countdown(
@@ -239,19 +271,11 @@ function onCheckoutChange(co) {
       () => {
         cd.classList.add("expired");
         cd.textContent = t("product.quote_expired");
+        $("p-price").classList.add("stale");
       },
     );
   }
   if (state.dialog && co.order) renderPayPanel(state.dialog.content, co);
-}
-
-async function lockPrice() {
-  try {
-    const co = newCheckout();
-    await co.lockPrice();
-  } catch (e) {
-    showError(e);
-  }
 }
 
 async function buy() {
@@ -488,7 +512,7 @@ function wipeSession() {
   state.hall = "metals";
   setLargeType(false);
   setLang(document.documentElement.dataset.defaultLang || "zh");
-  renderWall();
+  $("product-grid").replaceChildren();
   show("attract");
 }
 setInterval(() => {
@@ -537,7 +561,7 @@ for (const tab of document.querySelectorAll("#hall-tabs .tab")) {
 $("zoom-in").addEventListener("click", () => state.spinner?.setZoom(state.spinner.zoom * 1.3));
 $("zoom-out").addEventListener("click", () => state.spinner?.setZoom(state.spinner.zoom / 1.3));
 $("zoom-reset").addEventListener("click", () => state.spinner?.setZoom(1));
-$("lock").addEventListener("click", lockPrice);
+$("lock").addEventListener("click", refreshQuote);
 $("buy").addEventListener("click", buy);
 $("loan").addEventListener("click", openLoan);
 $("tryon").addEventListener("click", openTryOn);
@@ -545,7 +569,8 @@ document.addEventListener("click", (e) => {
   if (!e.target.closest?.(".hotspot")) document.querySelector(".hotspot-tip")?.remove();
 });
 onLangChange(() => {
-  renderWall();
+  if (document.body.dataset.screen === "wall") renderWall();
+  else $("product-grid").replaceChildren();
   if (state.product) renderProductInfo();
 });
 
@@ -557,7 +582,6 @@ async function main() {
   } catch (e) {
     showError(e);
   }
-  renderWall();
   const start = params.get("product");
   if (start) openProduct(start, params.get("variant"));
   else show(params.get("screen") === "wall" ? "wall" : "attract");

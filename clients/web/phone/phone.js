@@ -2,10 +2,10 @@
 // camera, tap to place); try-on (front camera, POST /api/tryon, after consent); checkout through the payment
 // backend's pay page (pay_url); share (native share sheet where available, poster download).
 
-import { createShare, formatCny, getOrder, getProduct, getProducts, newIdempotencyKey, renderUrl } from "../common/api.js";
+import { createQuote, createShare, formatCny, getOrder, getProduct, getProducts, newIdempotencyKey, renderUrl } from "../common/api.js";
 import { Camera, frameLoop } from "../common/camera.js";
 import { canTryOn, hallOf, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
-import { Checkout, countdown, renderPayPanel, watchOrder } from "../common/checkout.js";
+import { Checkout, countdown, expiryMs, renderPayPanel, watchOrder } from "../common/checkout.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
 import { el, openDialog, showError, toast } from "../common/ui.js";
@@ -43,8 +43,25 @@ async function selectProduct(id, variantId = null) {
   }
   state.product = p;
   state.variantId = variantId || variantOf(p)?.id || null;
+  state.quote = null;
   renderInfo();
+  showLivePrice(p, state.variantId);
   await setView(state.view);
+}
+
+/** The live price comes from a quote (it locks the price for a few minutes; buying takes a fresh one). */
+async function showLivePrice(p, variantId) {
+  try {
+    const q = await createQuote(p.id, variantId, 1);
+    if (state.product !== p || state.variantId !== variantId || state.checkout) return;
+    state.quote = q;
+    $("p-price").textContent = formatCny(q.total_cny);
+    if (state.view === "buy") $("buy-total").textContent = formatCny(q.total_cny);
+    state.stopCountdown?.();
+    state.stopCountdown = countdown(expiryMs(q), (s) => ($("p-countdown").textContent = t("checkout.quote_valid", { s })), () => ($("p-countdown").textContent = t("product.quote_expired")));
+  } catch (_) {
+    /* the price stays "—"; buying shows the reason */
+  }
 }
 
 function renderInfo() {
@@ -73,7 +90,7 @@ function renderInfo() {
   const dl = $("p-specs");
   dl.replaceChildren();
   for (const row of specsOf(p, v)) dl.append(el("dt", { text: row.label }), el("dd", { text: row.value }));
-  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? priceOf(p, v));
+  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(p, v));
   const tryTab = document.querySelector('.tab[data-view="tryon"]');
   tryTab.disabled = !canTryOn(p);
   if (state.view === "buy") renderBuy();
@@ -293,7 +310,7 @@ function stopCamera() {
 // ---- buy ----------------------------------------------------------------------------------------
 function renderBuy() {
   const v = variantOf(state.product, state.variantId);
-  $("buy-total").textContent = formatCny(state.checkout?.quote?.total_cny ?? v?.reservation_deposit_cny ?? state.product.reservation_deposit_cny ?? priceOf(state.product, v));
+  $("buy-total").textContent = formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(state.product, v));
   const box = $("methods");
   box.replaceChildren();
   for (const m of ["mobile_banking", "card", "ecny_wallet"]) {

@@ -2,7 +2,7 @@
 // frames are drawn per eye, with an in-scene panel (price, details, QR to pay on the phone). Without WebXR the
 // page shows the same stereo stream, lets the customer look around by dragging, and shows the latency.
 
-import { formatCny, getProduct, getProducts } from "../common/api.js";
+import { createQuote, formatCny, getProduct, getProducts } from "../common/api.js";
 import { hallOf, isCar, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
 import { Checkout, renderPayPanel } from "../common/checkout.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
@@ -222,7 +222,7 @@ function drawPanel(ctx, x0, w, h) {
   ctx.font = `600 ${fs}px "Noto Sans CJK SC", sans-serif`;
   ctx.fillText(pick(p.name), x + fs * 0.6, y + fs * 1.4, pw - fs);
   ctx.fillStyle = "#f0d79b";
-  ctx.fillText(formatCny(state.checkout?.quote?.total_cny ?? priceOf(p, variantOf(p, state.variantId))), x + fs * 0.6, y + fs * 2.8, pw - fs);
+  ctx.fillText(formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(p, variantOf(p, state.variantId))), x + fs * 0.6, y + fs * 2.8, pw - fs);
   if (state.qrImage) {
     const q = Math.min(pw - fs * 1.2, ph - fs * 4.2);
     ctx.fillStyle = "#fff";
@@ -289,7 +289,7 @@ function renderPanel() {
   const dl = $("p-specs");
   dl.replaceChildren();
   for (const row of specsOf(p, v)) dl.append(el("dt", { text: row.label }), el("dd", { text: row.value }));
-  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? priceOf(p, v));
+  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(p, v));
   const sel = $("product-select");
   sel.replaceChildren();
   for (const hall of ["metals", "cars"]) {
@@ -355,8 +355,18 @@ async function selectProduct(id) {
   state.variantId = params.get("variant") || variantOf(p)?.id || null;
   state.yawDeg = 0;
   state.pitchDeg = isCar(p) ? -5 : -15;
+  state.quote = null;
   renderPanel();
   connect();
+  try {
+    const q = await createQuote(p.id, state.variantId, 1);
+    if (state.product === p) {
+      state.quote = q;
+      renderPanel();
+    }
+  } catch (_) {
+    /* no live price: the panel shows "—" */
+  }
 }
 
 async function main() {
