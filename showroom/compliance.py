@@ -5,8 +5,9 @@ Defaults and where they come from (docs/commerce.md has the table):
   (ID card + bank card) 200,000 CNY, L3 verified face to face in a branch 5,000,000 CNY;
 - digital RMB (e-CNY) wallet tiers, as published for the pilot's wallets: tier 1 (opened in a branch) no limit;
   tier 2 (real-name, remote) single 50,000 / daily 100,000 / balance 500,000; tier 3 (bank card linked) single
-  5,000 / daily 10,000 / balance 20,000; tier 4 (phone number only, anonymous) single 5,000 / daily 10,000 /
-  balance 10,000 CNY. A wallet cannot pay more than its balance cap at once;
+  5,000 / daily 10,000 / balance 20,000; tier 4 (phone number only, anonymous) single 2,000 / daily 5,000 /
+  balance 10,000 CNY (the figures the pilot's wallet app published; the payment sandbox uses the same ones).
+  A wallet cannot pay more than its balance cap at once;
 - anti-money-laundering: a transaction of 50,000 CNY or more (PBOC large-value report threshold for cash and
   cash-equivalent payments, 2016 Order No. 3), or a customer's orders summing to that in one day, is flagged
   for review (the order proceeds; the flag and the reason are in the audit record);
@@ -61,7 +62,7 @@ DEFAULT_WALLET_TIERS: dict[int, WalletTier] = {
     1: WalletTier(1, None, None, None),
     2: WalletTier(2, _d("50000"), _d("100000"), _d("500000")),
     3: WalletTier(3, _d("5000"), _d("10000"), _d("20000")),
-    4: WalletTier(4, _d("5000"), _d("10000"), _d("10000")),
+    4: WalletTier(4, _d("2000"), _d("5000"), _d("10000")),
 }
 
 

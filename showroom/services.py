@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -778,9 +778,11 @@ class CommerceService:
     # -- reconciliation ---------------------------------------------------------------------------------------
 
     async def reconcile(self, day: date) -> ReconciliationReport:
-        """Compares what we recorded as settled on `day` (UTC) with the backend's settlement file."""
+        """Compares what we recorded as succeeded on the settlement `day` (a calendar day at
+        `settlement_utc_offset_h`, China Standard Time by default) with the backend's settlement file."""
         lines = await self.gateway.settlement(day)
-        start = datetime.combine(day, time(0, 0), tzinfo=UTC)
+        tz = timezone(timedelta(hours=self.settings.settlement_utc_offset_h))
+        start = datetime.combine(day, time(0, 0), tzinfo=tz).astimezone(UTC)
         end = start + timedelta(days=1)
         async with self.uow() as uow:
             ours_p = {p.gateway_payment_id: p for p in await uow.payments_succeeded_between(start, end)

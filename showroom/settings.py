@@ -45,3 +45,5 @@ class CommerceSettings:
                        " Precious-metal prices move with the market; the price shown was quoted at the time printed"
                        " and is for reference only. The price at checkout applies.")
     aml_threshold_cny: Decimal = Decimal("50000")
+    settlement_utc_offset_h: int = 8
+    """Settlement days are calendar days in this UTC offset (China Standard Time), like the backend's file."""

@@ -47,7 +47,7 @@ def test_large_value_orders_are_flagged_for_aml_review_not_refused() -> None:
 
 
 @pytest.mark.parametrize(("tier", "amount", "today", "ok"), [
-    (4, "5000", "0", True), (4, "5000.01", "0", False), (4, "3000", "7000.01", False),
+    (4, "2000", "0", True), (4, "2000.01", "0", False), (4, "2000", "3000.01", False),
     (3, "5000", "5000", True), (2, "50000", "0", True), (2, "50000.01", "0", False),
     (2, "40000", "60000.01", False), (1, "1000000", "0", True),
 ])

@@ -1,0 +1,225 @@
+"""The commerce API over real HTTP with the real payment sandbox on loopback: buy a gold bar, reserve a car,
+idempotency, refunds, the order WebSocket, shares with attribution, JSON errors (never a 500)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from PIL import Image
+
+from showroom import api
+from showroom.adapters.clock import SystemClock
+from showroom.settings import CommerceSettings
+from tests.commerce_fakes import SECRET, FixedPrices, make_catalog
+
+pytestmark = pytest.mark.asyncio
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    base: str
+    pay: str
+    http: aiohttp.ClientSession
+
+    async def post(self, path: str, body: Any, key: str | None = None) -> tuple[int, Any]:
+        headers = {"Idempotency-Key": key} if key else {}
+        async with self.http.post(self.base + path, json=body, headers=headers) as r:
+            return r.status, await r.json()
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        async with self.http.get(self.base + path) as r:
+            return r.status, await r.json()
+
+    async def wait_status(self, order_id: str, status: str, timeout_s: float = 10.0) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout_s
+        while True:
+            _, order = await self.get(f"/api/orders/{order_id}")
+            if order["status"] == status or loop.time() > end:
+                assert order["status"] == status, order
+                return dict(order)
+            await asyncio.sleep(0.05)
+
+
+async def _product_image(product_id: str, variant_id: str) -> bytes:
+    img = Image.new("RGBA", (300, 200), (212, 175, 55, 255))
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest_asyncio.fixture
+async def stack(tmp_path: Any) -> AsyncIterator[Stack]:
+    from showroom.payment_sandbox import SandboxSettings, create_sandbox_app
+
+    sandbox = TestServer(create_sandbox_app(SandboxSettings(webhook_secret=SECRET,
+                                                            notify_retry_schedule_s=(0.05, 0.1, 0.2, 0.4),
+                                                            refund_processing_s=0.1)), host="127.0.0.1")
+    await sandbox.start_server()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = CommerceSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", payment_webhook_secret=SECRET,
+                                public_base_url=base)
+    app = web.Application()
+    clock = SystemClock()
+    api.setup(app, settings, make_catalog(), product_image=_product_image,
+              payment_backend_url=str(sandbox.make_url("")).rstrip("/"), clock=clock,
+              prices=FixedPrices(clock), run_sweeper=False)  # type: ignore[arg-type]
+    server = TestServer(app, host="127.0.0.1", port=port)
+    await server.start_server()
+    async with aiohttp.ClientSession() as http:
+        try:
+            yield Stack(base, str(sandbox.make_url("")).rstrip("/"), http)
+        finally:
+            await server.close()
+            await sandbox.close()
+
+
+async def _order(s: Stack, product: str = "bar-50g", variant: str = "au9999-10g", key: str = "o1",
+                  **extra: Any) -> dict[str, Any]:
+    status, quote = await s.post("/api/quotes", {"product": product, "variant": variant, "quantity": 1})
+    assert status == 201, quote
+    status, order = await s.post("/api/orders", {"quote_id": quote["id"], "customer": {"name": "李雷", "phone": "13900000000"},
+                                                 "channel": "kiosk", **extra}, key)
+    assert status == 201, order
+    return dict(order)
+
+
+async def _pay(s: Stack, order_id: str, key: str = "p1", outcome: str = "approved") -> str:
+    status, payment = await s.post(f"/api/orders/{order_id}/payments", {"method": "mobile_banking"}, key)
+    assert status == 201, payment
+    assert payment["pay_url"].startswith(s.pay)
+    async with s.http.post(f"{s.pay}/payments/{payment['payment_id']}/complete", json={"outcome": outcome}) as r:
+        assert r.status < 300, await r.text()
+    return str(payment["payment_id"])
+
+
+async def test_a_customer_buys_a_50g_gold_bar_through_the_sandbox(stack: Stack) -> None:
+    order = await _order(stack, variant="au9999-50g")
+    assert order["amount_cny"] == "46895.50"
+    async with stack.http.ws_connect(f"{stack.base}/ws/orders/{order['id']}") as ws:
+        first = await ws.receive_json(timeout=5)
+        assert first["type"] == "order" and first["status"] == "pending_payment"
+        await _pay(stack, order["id"])
+        seen = [first["status"]]
+        while seen[-1] != "paid":
+            seen.append((await ws.receive_json(timeout=10))["status"])
+    paid = await stack.wait_status(order["id"], "paid")
+    assert paid["paid_cny"] == "46895.50" and paid["payments"][0]["status"] == "succeeded"
+
+
+async def test_idempotency_over_http(stack: Stack) -> None:
+    _, quote = await stack.post("/api/quotes", {"product": "bar-50g", "variant": "au9999-10g"})
+    body = {"quote_id": quote["id"], "customer": {"phone": "13700000000"}}
+    s1, o1 = await stack.post("/api/orders", body, "idem-1")
+    s2, o2 = await stack.post("/api/orders", body, "idem-1")
+    assert (s1, s2) == (201, 201) and o1 == o2
+    s3, err = await stack.post("/api/orders", {**body, "channel": "vr"}, "idem-1")
+    assert s3 == 422 and err["error"]["code"] == "idempotency_key_reused"
+    s4, err = await stack.post("/api/orders", body)
+    assert s4 == 400 and err["error"]["code"] == "idempotency_key_missing"
+
+
+async def test_concurrent_http_requests_with_one_key_make_one_order(stack: Stack) -> None:
+    _, quote = await stack.post("/api/quotes", {"product": "bar-50g", "variant": "au9999-10g"})
+    body = {"quote_id": quote["id"], "customer": {"phone": "13600000000"}}
+    replies = await asyncio.gather(*(stack.post("/api/orders", body, "same-key") for _ in range(10)))
+    created = {r[1]["id"] for r in replies if r[0] == 201}
+    assert len(created) == 1 and all(r[0] in (201, 409) for r in replies)
+
+
+async def test_refunds_partial_then_full_through_the_sandbox(stack: Stack) -> None:
+    order = await _order(stack)
+    await _pay(stack, order["id"])
+    await stack.wait_status(order["id"], "paid")
+    status, refund = await stack.post(f"/api/orders/{order['id']}/refunds", {"amount_cny": "100.00", "reason": "dent"}, "r1")
+    assert status == 201 and refund["refund_id"], refund
+    await stack.wait_status(order["id"], "partially_refunded")
+    status, too_much = await stack.post(f"/api/orders/{order['id']}/refunds", {"amount_cny": "99999.00"}, "r2")
+    assert status == 409 and too_much["error"]["code"] == "refund_not_allowed"
+    status, rest = await stack.post(f"/api/orders/{order['id']}/refunds", {}, "r3")
+    assert status == 201 and rest["amount_cny"] == "9319.10"
+    done = await stack.wait_status(order["id"], "refunded")
+    assert done["refunded_cny"] == done["paid_cny"] == "9419.10"
+
+
+async def test_a_forged_notification_is_refused(stack: Stack) -> None:
+    async with stack.http.post(stack.base + "/api/payments/notify", data=b'{"id":"evt_x","type":"payment.succeeded"}',
+                               headers={"X-Signature": "t=1,v1=deadbeef", "Content-Type": "application/json"}) as r:
+        assert r.status == 401 and (await r.json())["error"]["code"] == "signature_invalid"
+
+
+async def test_a_declined_payment_then_a_successful_retry(stack: Stack) -> None:
+    order = await _order(stack)
+    await _pay(stack, order["id"], "p1", "declined")
+    failed = await stack.wait_status(order["id"], "payment_failed")
+    assert failed["payments"][0]["failure_code"] == "declined"
+    await _pay(stack, order["id"], "p2")
+    await stack.wait_status(order["id"], "paid")
+
+
+async def test_a_car_reservation_with_a_loan_plan(stack: Stack) -> None:
+    status, plan = await stack.post("/api/finance/plans", {"product": "car-ev", "variant": "pro-white",
+                                                            "down_payment_ratio": "0.2", "term_months": 36,
+                                                            "method": "equal_principal"})
+    assert status == 200 and len(plan["schedule"]) == 36 and plan["apr_percent"] == "3.99"
+    status, refused = await stack.post("/api/finance/plans", {"product": "car-ev", "down_payment_ratio": "0.1"})
+    assert status == 422 and refused["error"]["code"] == "compliance_refused"
+    order = await _order(stack, "car-ev", "pro-white", finance={"down_payment_ratio": "0.2", "term_months": 36})
+    assert order["amount_cny"] == "5000.00" and order["finance"]["term_months"] == 36
+    await _pay(stack, order["id"])
+    await stack.wait_status(order["id"], "paid")
+
+
+async def test_shares_attribute_visits_and_purchases(stack: Stack) -> None:
+    status, share = await stack.post("/api/shares", {"product": "bar-50g", "variant": "au9999-10g", "channel": "wechat"},
+                                     "s1")
+    assert status == 201 and share["url"].startswith(stack.base + "/s/")
+    status, landing = await stack.get(f"/api/shares/{share['token']}")
+    assert status == 200 and landing["visits"] == 1 and landing["name"]["zh"] == "足金金条 50克"
+    async with stack.http.get(share["poster_url"]) as r:
+        assert r.status == 200 and r.content_type == "image/png"
+        assert Image.open(io.BytesIO(await r.read())).size == (1080, 1600)
+    order = await _order(stack, share_token=share["token"])
+    await _pay(stack, order["id"])
+    await stack.wait_status(order["id"], "paid")
+    _, after = await stack.get(f"/api/shares/{share['token']}")
+    assert (after["visits"], after["orders"], after["purchases"]) == (2, 1, 1)
+    status, bad = await stack.get(f"/api/shares/{share['token']}x")
+    assert status == 404 and bad["error"]["code"] == "share_invalid"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), [
+    ("post", "/api/quotes", b"not json", 422),
+    ("post", "/api/quotes", b"[1, 2]", 422),
+    ("post", "/api/quotes", b'{"product": "nope"}', 404),
+    ("post", "/api/quotes", b'{"product": "bar-50g", "quantity": "2"}', 422),
+    ("post", "/api/quotes", b'{"product": "bar-50g", "quantity": 1000}', 422),
+    ("post", "/api/orders/ord_missing/payments", b'{"method": "card"}', 404),
+    ("post", "/api/orders/ord_missing/payments", b'{"method": "cash"}', 422),
+    ("get", "/api/orders/ord_missing", b"", 404),
+    ("post", "/api/orders/ord_missing/cancel", b"", 404),
+    ("post", "/api/finance/plans", b'{"product": "bar-50g"}', 422),
+    ("post", "/api/quotes", b"x" * 70_000, 413),
+])
+async def test_bad_input_gets_a_json_4xx(stack: Stack, method: str, path: str, body: bytes, status: int) -> None:
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "bad-1"}
+    async with stack.http.request(method.upper(), stack.base + path, data=body, headers=headers) as r:
+        assert r.status == status, await r.text()
+        assert set((await r.json())["error"]) == {"code", "message"}
