@@ -261,3 +261,24 @@ def test_share_landing_shows_the_view_price_and_quote_time(server: Server, new_p
     w.page.wait_for_timeout(800)
     w.screenshot(artifacts, "share-landing")
     _assert_clean(w, "share landing")
+
+
+def test_kiosk_idle_timeout_wipes_the_session(server: Server, new_page: Any, artifacts: Path) -> None:
+    bar = _first(server, "gold_bar", "coin")
+    w = new_page()
+    w.page.goto(f"{server.base}/kiosk?product={bar['id']}&idle_s=6&lang=zh", wait_until="domcontentloaded")
+    w.page.wait_for_selector("#buy")
+    w.page.click('[data-action="lang"]')  # the customer switched to English and large type
+    w.page.click('[data-action="large"]')
+    w.page.click("#buy")
+    w.page.wait_for_selector(".keypad", timeout=30_000)
+    w.page.keyboard.type("13900139")  # a half-typed phone number is customer data
+    w.page.wait_for_selector(".idle-warning", timeout=10_000)
+    w.screenshot(artifacts, "kiosk-idle-warning")
+    w.page.wait_for_selector("#attract:not([hidden])", timeout=15_000)
+    state = w.page.evaluate("({c: window.__kiosk.checkout, p: window.__kiosk.product, cam: window.__kiosk.camera,"
+                            " overlays: document.querySelectorAll('.overlay').length, lang: document.documentElement.lang,"
+                            " large: document.documentElement.classList.contains('large-type')})")
+    assert state == {"c": None, "p": None, "cam": None, "overlays": 0, "lang": "zh-CN", "large": False}
+    assert "13900139" not in w.page.content()
+    _assert_clean(w, "kiosk idle")

@@ -116,6 +116,7 @@ async function openProduct(id, variantId = null) {
   }
   state.product = p;
   state.variantId = variantId || variantOf(p)?.id || null;
+  state.loanChoice = null;
   renderProductInfo();
   refreshQuote();
   await loadSpin();
@@ -235,7 +236,11 @@ function newCheckout() {
     channel: "kiosk",
     customer: {},
     method: "qr",
-    extra: () => ({ product_view: productView(), branch: params.get("branch") || undefined }),
+    extra: () => ({
+      product_view: productView(),
+      branch: params.get("branch") || undefined,
+      finance: isCar(p) && state.loanChoice ? state.loanChoice : undefined, // the loan pre-application
+    }),
     onChange: () => onCheckoutChange(co),
   });
   state.checkout = co;
@@ -400,7 +405,14 @@ function openLoan() {
   down.addEventListener("input", update);
   term.addEventListener("input", update);
   update();
-  openDialog(content, { labelKey: "loan.title" });
+  const reserve = el("button", { class: "btn btn-gold", type: "button", id: "loan-reserve", text: t("loan.reserve") });
+  content.append(el("div", { class: "btn-row" }, reserve));
+  const dlg = openDialog(content, { labelKey: "loan.title" });
+  reserve.addEventListener("click", () => {
+    state.loanChoice = { down_payment_ratio: (Number(down.value) / 100).toFixed(2), term_months: termMonths() };
+    dlg.close();
+    buy();
+  });
 }
 
 function renderLoan(box, ans) {
@@ -415,6 +427,7 @@ function renderLoan(box, ans) {
       el("div", {}, el("div", { class: "muted", text: t("loan.monthly") + method }), el("div", { class: "price v", dataset: { role: "monthly" }, text: formatCny(monthly) })),
       el("div", {}, el("div", { class: "muted", text: t("loan.apr") }), el("div", { class: "v", dataset: { role: "apr" }, text: aprText })),
     );
+    if (plan.down_payment_cny !== undefined) box.append(el("div", {}, el("div", { class: "muted", text: t("loan.down") }), el("div", { text: formatCny(plan.down_payment_cny) })));
     if (plan.principal_cny !== undefined) box.append(el("div", {}, el("div", { class: "muted", text: t("loan.principal") }), el("div", { text: formatCny(plan.principal_cny) })));
     if (plan.total_interest_cny !== undefined) box.append(el("div", {}, el("div", { class: "muted", text: t("loan.total_interest") }), el("div", { text: formatCny(plan.total_interest_cny) })));
   }
@@ -503,6 +516,7 @@ function wipeSession() {
   state.spinner = null;
   state.product = null;
   state.variantId = null;
+  state.loanChoice = null;
   state.sessionId = newSessionId();
   try {
     sessionStorage.clear();
