@@ -8,6 +8,7 @@ per worker thread or session for parallelism.
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -72,6 +73,15 @@ class HandLandmarks:
     score: float
 
 
+def _mediapipe() -> Any:
+    """mediapipe, imported on first use; its import pulls in matplotlib/pyparsing, which warn about their own
+    deprecations (nothing we can fix), so those warnings are silenced for the import only."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import mediapipe as mp
+    return mp
+
+
 class LandmarkModels:
     """The face and hand landmark models of one worker. `static=True` for photos, False for video streams."""
 
@@ -92,8 +102,7 @@ class LandmarkModels:
 
     def _face_graph(self) -> Any:
         if self._face is None:
-            import mediapipe as mp
-
+            mp = _mediapipe()
             self._face = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=self._static, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=self._min_confidence, min_tracking_confidence=self._min_confidence)
@@ -101,8 +110,7 @@ class LandmarkModels:
 
     def _hand_graph(self) -> Any:
         if self._hands is None:
-            import mediapipe as mp
-
+            mp = _mediapipe()
             self._hands = mp.solutions.hands.Hands(
                 static_image_mode=self._static, max_num_hands=2, model_complexity=1,
                 min_detection_confidence=self._min_confidence, min_tracking_confidence=self._min_confidence)
