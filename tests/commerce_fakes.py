@@ -172,12 +172,13 @@ def _lt(zh: str, en: str) -> LocalizedText:
     return LocalizedText(zh, en)
 
 
-def make_catalog() -> Catalog:
+def make_catalog(bar_stock: int = 0) -> Catalog:
+    """A small catalog: a bar (50 g, 10 g), an 18K/Pt ring, an electric car. `bar_stock` overrides the 10 g stock."""
     bar = Product("bar-50g", ProductKind.GOLD_BAR, _lt("足金金条 50克", "Gold bar 50 g"), _lt("金条", "bar"), "bar.glb",
                   (Variant("au9999-50g", _lt("Au9999 50克", "Au9999 50 g"), purity=Purity.AU9999,
                            weight_g=Decimal("50"), premium_cny_per_g=Decimal("8"), stock=5),
                    Variant("au9999-10g", _lt("Au9999 10克", "Au9999 10 g"), purity=Purity.AU9999,
-                           weight_g=Decimal("10"), premium_cny_per_g=Decimal("12"), stock=3)))
+                           weight_g=Decimal("10"), premium_cny_per_g=Decimal("12"), stock=bar_stock or 3)))
     ring = Product("ring-18k", ProductKind.RING, _lt("18K金戒指", "18K ring"), _lt("戒指", "ring"), "ring.glb",
                    (Variant("au750-12", _lt("18K 12号", "18K size 12"), purity=Purity.AU750, weight_g=Decimal("3.2"),
                             craft_fee_cny=Decimal("280"), craft_fee_basis=CraftFeeBasis.PER_PIECE, stock=2),
