@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOWROOM_SHARE_SECRET", "sandbox-share-secret", "key that signs share links"),
     Setting("SHOWROOM_QUOTE_TTL_S", "300", "how long a quote locks the metal price"),
     Setting("SHOWROOM_REDIS_URL", "(none: in-process events)", "Redis for events between nodes"),
+    Setting("SHOWROOM_PRICE_FEED", "sandbox", "metal spot prices: sandbox, a JSON file path, or an http(s) URL"),
+    Setting("SHOWROOM_RESERVATION_TTL_S", "900", "how long an unpaid order holds its stock before it expires"),
     Setting("SHOWROOM_LOG_LEVEL", "INFO", "logging level"),
 )
 
@@ -109,6 +111,9 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         share_secret=pick("share_secret", "SHOWROOM_SHARE_SECRET", "sandbox-share-secret"),
         quote_ttl_s=_int("SHOWROOM_QUOTE_TTL_S", pick("quote_ttl_s", "SHOWROOM_QUOTE_TTL_S", "300")),
         redis_url=pick("redis_url", "SHOWROOM_REDIS_URL", "") or None,
+        price_feed=pick("price_feed", "SHOWROOM_PRICE_FEED", "sandbox"),
+        reservation_ttl_s=_int("SHOWROOM_RESERVATION_TTL_S",
+                               pick("reservation_ttl_s", "SHOWROOM_RESERVATION_TTL_S", "900")),
     )
     return Config(
         host=host,
