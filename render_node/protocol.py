@@ -6,7 +6,7 @@ library alone. The layout is documented in docs/streams.md.
 Client -> node (JSON text messages):
   hello  {"type": "hello", "client": "vr"|"phone"|"kiosk", "product", "variant"?, "viewport": {"width",
           "height"} (per eye), "eyes": 1|2, "fov_deg" (vertical, per eye), "ipd_m", "codec": "jpeg"|"webp"|"h264",
-          "max_kbps", "target_fps"}
+          "max_kbps", "target_fps", "adaptive"?: true}
   pose   {"type": "pose", "seq", "t", "position": [x, y, z] (metres), "orientation": [x, y, z, w]}
   select {"type": "select", "product", "variant"?}          switch product without a new session
   ping   {"type": "ping", "t"?}  -> {"type": "pong", "t", "server_t"}
@@ -82,13 +82,15 @@ class Hello:
     codec: Codec
     max_kbps: int
     target_fps: float
+    adaptive: bool = True
+    """False pins quality and resolution (benchmarks, fixed-bitrate links)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "type": "hello", "client": self.client, "product": self.product, "variant": self.variant,
             "viewport": {"width": self.width_px, "height": self.height_px}, "eyes": self.eyes,
             "fov_deg": self.fov_deg, "ipd_m": self.ipd_m, "codec": self.codec, "max_kbps": self.max_kbps,
-            "target_fps": self.target_fps,
+            "target_fps": self.target_fps, "adaptive": self.adaptive,
         }
 
 
@@ -193,6 +195,7 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
         ipd_m=_num(msg, "ipd_m", 0.064, 0.0, 0.1), codec=codec,
         max_kbps=int(_num(msg, "max_kbps", 50_000, 100, 1_000_000)),
         target_fps=_num(msg, "target_fps", 60 if client == "vr" else 30, 1, 120),
+        adaptive=bool(msg.get("adaptive", True)),
     )
 
 

@@ -271,8 +271,9 @@ class StreamSession:
             m.stage_seconds.labels("encode").observe(t_encode_end - t_render_end)
             m.stage_seconds.labels("send").observe(max(0.0, t_sent - t_encode_end))
             m.pose_to_send_seconds.observe(max(0.0, t_sent - t_receive))
-            self.quality.adapt(len(payload), time.monotonic() - started, self.hello.target_fps,
-                               self.hello.max_kbps)
+            if self.hello.adaptive:
+                self.quality.adapt(len(payload), time.monotonic() - started, self.hello.target_fps,
+                                   self.hello.max_kbps)
 
     def close(self) -> None:
         if self._h264 is not None:

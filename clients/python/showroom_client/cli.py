@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     vr.add_argument("--fov", type=float, default=90.0, help="vertical field of view per eye, degrees")
     vr.add_argument("--target-fps", type=float, default=72.0)
     vr.add_argument("--max-kbps", type=int, default=50_000)
+    vr.add_argument("--fixed", action="store_true", help="ask the node not to adapt quality or resolution")
     vr.add_argument("--json", action="store_true", help="print the report as JSON")
     sp = sub.add_parser("spin", help="walk a product's 360 view set like the kiosk")
     sp.add_argument("product")
@@ -85,7 +86,7 @@ async def _vr(args: argparse.Namespace) -> int:
     else:
         poses = synthetic_motion(args.hz, args.seconds, distance_m=distance_m, target_m=target_m)
     hello = Hello("vr", product["id"], args.variant, args.width, args.height, args.eyes, args.fov, 0.064,
-                  args.codec, args.max_kbps, args.target_fps)
+                  args.codec, args.max_kbps, args.target_fps, adaptive=not args.fixed)
     report = await play_vr(args.url, hello, poses, args.hz)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))

@@ -54,9 +54,15 @@ class StreamReport:
     frame_sizes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     close_code: int | None = None
+    latencies_s: list[float] = field(default_factory=list, repr=False)
+    """Raw pose-to-frame samples (for pooling several sessions); not in the JSON."""
+    server_latencies_s: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("latencies_s")
+        out.pop("server_latencies_s")
+        return out
 
     def table(self) -> str:
         rows = [
@@ -163,4 +169,4 @@ async def play_vr(base_url: str, hello: Hello, poses: Sequence[PoseSample], hz: 
         poses_dropped=sent - len(rendered), bandwidth_kbps=round(received * 8 / 1000 / max(duration, 1e-9), 1),
         bytes_received=received, latency_ms=_stats_ms(latencies), server_pose_to_send_ms=_stats_ms(server_total),
         stage_ms={k: _stats_ms(v) for k, v in stages.items()}, frame_sizes=sorted(set(sizes)), errors=errors,
-        close_code=close_code)
+        close_code=close_code, latencies_s=latencies, server_latencies_s=server_total)
