@@ -69,6 +69,16 @@ def _layer(shape: tuple[int, int], poly_px: F64, sigma_px: float) -> F32:
     return mask
 
 
+_CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 16, endpoint=False)),
+                    np.sin(np.linspace(0, 2 * np.pi, 16, endpoint=False))], axis=1)
+
+
+def _grow(poly_xz: F64, margin_m: float) -> F64:
+    """The polygon grown outwards by `margin_m` (Minkowski sum with a disc), as a convex hull."""
+    pts = (poly_xz[:, None, :] + _CIRCLE[None, :, :] * margin_m).reshape(-1, 2)
+    return np.asarray(cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2), dtype=np.float64)
+
+
 def _hull_px(points: F64) -> F64:
     return np.asarray(cv2.convexHull(points.astype(np.float32)).reshape(-1, 2), dtype=np.float64)
 
@@ -87,16 +97,20 @@ def contact_shadow(intrinsics: Intrinsics, rotation: F64, translation_m: F64, fo
         return project_points(world, r, t, k.fx, k.fy, k.cx, k.cy)
 
     layers: list[tuple[F64, float, float]] = []  # polygon px, blur sigma px, weight
-    for poly_xz, grow, blur, weight in ((footprint.shadow_xz_m, 1.2, 0.18, 0.5),
-                                        (footprint.contact_xz_m, 1.02, 0.03, 0.85)):
+    height = footprint.height_m
+    for poly_xz, margin_m, blur, weight in ((footprint.shadow_xz_m, 0.14 * height, 0.5, 0.7),
+                                            (footprint.contact_xz_m, 0.04 * height, 0.5, 1.0)):
         if len(poly_xz) < 3:
             continue
-        centre = poly_xz.mean(axis=0)
-        px = to_px((centre + (poly_xz - centre) * grow) * scale)
+        px = to_px(_grow(poly_xz, margin_m) * scale)
         if px is None:
             continue
+        # blur in pixels: the margin's size where it lands in the frame
+        centre = px.mean(axis=0)
         span = float(np.max(px.max(axis=0) - px.min(axis=0)))
-        layers.append((px, max(0.8, blur * span), weight))
+        ground_span = float(np.max(poly_xz.max(axis=0) - poly_xz.min(axis=0))) + 2 * margin_m
+        px_per_m = span / max(ground_span * scale, 1e-6)
+        layers.append((centre + (px - centre), max(0.8, blur * margin_m * scale * px_per_m), weight))
     if footprint.silhouette_m is not None and len(footprint.silhouette_m) >= 3:
         # a spotlight above the viewer's left shoulder, 40 degrees from vertical: the shadow falls back and right
         cam_world = -r.T @ t / scale
@@ -114,7 +128,7 @@ def contact_shadow(intrinsics: Intrinsics, rotation: F64, translation_m: F64, fo
         if px is not None:
             hull = _hull_px(px)
             span = float(np.max(hull.max(axis=0) - hull.min(axis=0)))
-            layers.append((hull, max(0.8, 0.06 * span), 0.45))
+            layers.append((hull, max(0.8, 0.06 * span), 0.55))
     if not layers:
         return Shadow(0, 0, np.zeros((0, 0), np.float32))
     margin = max(s for _, s, _ in layers) * 3 + 2

@@ -70,7 +70,7 @@ def finish_overlay(rgb: U8, job: OverlayJob, window_rgba: U8 | None, output: Out
         paste((k.width_px, k.height_px), job.window, window_rgba, overlay)
     overlay = relight(overlay, job.light)
     shadow = contact_shadow(k, job.rotation, job.translation_m, job.shape.footprint, job.scale,
-                            opacity=0.45 + 0.25 * min(1.0, job.light.ambient_intensity / 0.18))
+                            opacity=0.55 + 0.25 * min(1.0, job.light.ambient_intensity / 0.18))
     if output == "overlay":
         return overlay_with_shadow(overlay, shadow)
     return composite_over(rgb, overlay, shadow)

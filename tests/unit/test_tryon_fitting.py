@@ -85,8 +85,8 @@ def test_ring_size_follows_the_hand_scale_at_real_size() -> None:
     fit = fit_finger(hand, RING, K, scale=17.8 / 17.2)
     assert fit.px_per_mm == pytest.approx(2.5, rel=1e-6)
     placed = fit.pieces[0].placed
-    rim = placed.to_camera(np.array([RING.hole_centre_m + [RING.hole_diameter_m / 2, 0, 0],
-                                     RING.hole_centre_m - [RING.hole_diameter_m / 2, 0, 0]]))
+    half = np.array([RING.hole_diameter_m / 2, 0.0, 0.0])
+    rim = placed.to_camera(np.stack([RING.hole_centre_m + half, RING.hole_centre_m - half]))
     diameter_px = np.linalg.norm((rim[0, :2] / rim[0, 2] - rim[1, :2] / rim[1, 2]) * K.fx)
     assert diameter_px / fit.px_per_mm == pytest.approx(17.8, rel=0.02)
     occ = fit.pieces[0].occluder
