@@ -21,11 +21,11 @@ from aiohttp import WSCloseCode, web
 
 from showroom import events
 from showroom.bootstrap import CommerceRuntime, start_commerce
-from showroom.catalog import Catalog
+from showroom.catalog import Catalog, Product
 from showroom.errors import InvalidInput, ShowroomError
 from showroom.ports import Clock, EventBus, PaymentGateway, PriceFeed
 from showroom.poster import PosterContent, render_poster
-from showroom.pricing import format_cny
+from showroom.pricing import format_cny, price_unit
 from showroom.services import CommerceService
 from showroom.settings import CommerceSettings
 from showroom.signing import SIGNATURE_HEADER
@@ -252,6 +252,35 @@ async def ws_order(request: web.Request) -> web.StreamResponse:
         sockets.discard(ws)
         log.info("[ws order %s] closed", order_id)
     return ws
+
+
+async def live_prices(app: web.Application, product: Product) -> dict[str, dict[str, Any]]:
+    """Current (unlocked) prices of each variant of `product`, for the catalog routes to merge into their variant
+    JSON: `{variant_id: {"price_cny", "price_as_of", "price_source", "metal_cny_per_g"?, "deposit_cny"?}}`.
+    Empty when the commerce service is not running here or the price feed has no fresh price."""
+    runtime = app.get(RUNTIME)
+    if runtime is None:
+        return {}
+    svc = runtime.service
+    try:
+        snap = await svc.prices.snapshot()
+    except ShowroomError:
+        return {}
+    deposit = product.reservation_deposit_cny or svc.settings.car_deposit_cny
+    out: dict[str, dict[str, Any]] = {}
+    for variant in product.variants:
+        try:
+            b = price_unit(product, variant, snap, car_deposit_cny=deposit)
+        except ShowroomError:
+            continue
+        entry: dict[str, Any] = {"price_cny": str(b.unit_price_cny), "price_as_of": snap.as_of.isoformat(),
+                                 "price_source": snap.source}
+        if b.metal_cny_per_g is not None:
+            entry["metal_cny_per_g"] = str(b.metal_cny_per_g)
+        if b.list_price_cny is not None:
+            entry.update(deposit_cny=str(b.unit_price_cny), price_cny=str(b.list_price_cny))
+        out[variant.id] = entry
+    return out
 
 
 def add_routes(app: web.Application) -> None:

@@ -19,6 +19,7 @@ from PIL import Image
 
 from showroom import api
 from showroom.adapters.clock import SystemClock
+from showroom.bootstrap import start_commerce
 from showroom.settings import CommerceSettings
 from tests.commerce_fakes import SECRET, FixedPrices, make_catalog
 
@@ -223,3 +224,22 @@ async def test_bad_input_gets_a_json_4xx(stack: Stack, method: str, path: str, b
     async with stack.http.request(method.upper(), stack.base + path, data=body, headers=headers) as r:
         assert r.status == status, await r.text()
         assert set((await r.json())["error"]) == {"code", "message"}
+
+
+async def test_live_prices_for_the_catalog_routes() -> None:
+    from showroom.adapters.bus import InProcessBus
+
+    app = web.Application()
+    assert await api.live_prices(app, make_catalog().get("bar-50g")) == {}
+    clock = SystemClock()
+    settings = CommerceSettings(database_url="sqlite+aiosqlite:///:memory:")
+    runtime = await start_commerce(settings, make_catalog(), prices=FixedPrices(clock), clock=clock,  # type: ignore[arg-type]
+                                   bus=InProcessBus(), run_sweeper=False)
+    app[api.RUNTIME] = runtime
+    try:
+        bar = await api.live_prices(app, make_catalog().get("bar-50g"))
+        assert bar["au9999-50g"]["price_cny"] == "46895.50" and bar["au9999-50g"]["metal_cny_per_g"] == "929.91"
+        car = await api.live_prices(app, make_catalog().get("car-ev"))
+        assert car["pro-white"] == {**car["pro-white"], "deposit_cny": "5000.00", "price_cny": "259800"}
+    finally:
+        await runtime.close()
