@@ -121,7 +121,8 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+# Module scope: a sync Playwright must be stopped before another module starts its own in the same thread.
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
@@ -132,7 +133,7 @@ def launch(playwright: Any, extra_args: list[str] | None = None) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=[*BASE_ARGS, *(extra_args or [])])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance: Any, server: Server) -> Iterator[Any]:
     b = launch(playwright_instance)
     yield b
@@ -234,7 +235,7 @@ def board_video(path: Path, size: tuple[int, int] = (640, 480)) -> Path:
     return write_y4m(path, [warped] * 4)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_with_camera(playwright_instance: Any, server: Server, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Factory: a browser whose fake camera plays the given y4m file."""
     launched: list[Any] = []

@@ -23,6 +23,8 @@ const state = {
   latest: null, // {image, header, latencyMs}
   yawDeg: 0,
   pitchDeg: 0,
+  viewPos: [0, 0.1, 0.6],
+  xrOrigin: null,
   checkout: null,
   xr: null,
   qrImage: null,
@@ -36,6 +38,19 @@ function quatFromYawPitch(yawDeg, pitchDeg) {
   // q = qYaw(about +y) * qPitch(about +x)
   const cy = Math.cos(y), sy = Math.sin(y), cp = Math.cos(p), sp = Math.sin(p);
   return [cy * sp, sy * cp, -sy * sp, cy * cp];
+}
+
+/**
+ * Where the head stands to see the product (at the world origin): far enough that the product covers about a
+ * third of the 90-degree view, a little above it, looking down by VIEW_PITCH_DEG.
+ */
+const VIEW_PITCH_DEG = 12;
+function viewingPosition(p) {
+  const dims = (p.dimensions_mm || []).map(Number).filter((x) => x > 0);
+  const maxM = dims.length ? Math.max(...dims) / 1000 : isCar(p) ? 4.8 : 0.05;
+  const d = Math.min(12, Math.max(0.08, maxM * 1.9));
+  const a = (VIEW_PITCH_DEG * Math.PI) / 180;
+  return [0, d * Math.sin(a), d * Math.cos(a)];
 }
 
 // ---- stream -------------------------------------------------------------------------------------
@@ -99,7 +114,7 @@ function fallbackLoop() {
   let lastHud = 0;
   const tick = (now) => {
     if (state.xr) return;
-    if (state.stream?.ready) state.stream.sendPose([0, 1.6, 0], quatFromYawPitch(state.yawDeg, state.pitchDeg));
+    if (state.stream?.ready) state.stream.sendPose(state.viewPos, quatFromYawPitch(state.yawDeg, state.pitchDeg));
     drawFrame(ctx, canvas);
     if (now - lastHud > 250) {
       lastHud = now;
@@ -176,7 +191,11 @@ async function enterXr() {
     if (!pose) return;
     const p = pose.transform.position;
     const o = pose.transform.orientation;
-    state.stream?.sendPose([p.x, p.y, p.z], [o.x, o.y, o.z, o.w]); // every frame; the node renders the latest
+    // the headset's space is moved so that where the customer stands at the start is the product's viewing spot
+    if (!state.xrOrigin) state.xrOrigin = [p.x, p.y, p.z];
+    const v = state.viewPos;
+    const at = [p.x - state.xrOrigin[0] + v[0], p.y - state.xrOrigin[1] + v[1], p.z - state.xrOrigin[2] + v[2]];
+    state.stream?.sendPose(at, [o.x, o.y, o.z, o.w]); // every frame; the node renders the latest
     const f = state.latest;
     const layer = session.renderState.baseLayer;
     gl.bindFramebuffer(gl.FRAMEBUFFER, layer.framebuffer);
@@ -354,10 +373,18 @@ async function selectProduct(id) {
   state.product = p;
   state.variantId = params.get("variant") || variantOf(p)?.id || null;
   state.yawDeg = 0;
-  state.pitchDeg = isCar(p) ? -5 : -15;
+  state.pitchDeg = -VIEW_PITCH_DEG;
+  state.viewPos = viewingPosition(p);
+  state.xrOrigin = null;
   state.quote = null;
   renderPanel();
-  connect();
+  if (state.stream?.ready) {
+    // switch the product inside the open session (no new hello)
+    Object.assign(state.stream.hello, { product: p.id, variant: state.variantId });
+    state.stream.send({ type: "select", product: p.id, variant: state.variantId });
+  } else {
+    connect();
+  }
   try {
     const q = await createQuote(p.id, state.variantId, 1);
     if (state.product === p) {
