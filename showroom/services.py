@@ -342,9 +342,16 @@ class CommerceService:
         async def work(uow: UnitOfWork, out: _Outcome) -> Reply:
             now = self.clock.now()
             quote = await uow.get_quote(quote_id)
-            quote.ensure_valid(now)
-            if await uow.order_for_quote(quote.id) is not None:
+            existing_id = await uow.order_for_quote(quote.id)
+            if existing_id is not None:
+                # One quote makes one order. The same customer asking again (a retry whose first answer was
+                # lost, even under another Idempotency-Key) gets that order back; anyone else is refused.
+                existing = await uow.get_order(existing_id)
+                if existing.customer.get("phone") == phone and existing.customer.get("name") == name:
+                    return 200, self.order_view(existing, await uow.payments_for_order(existing.id),
+                                                await uow.refunds_for_order(existing.id))
                 raise QuoteUsed(f"quote {quote.id} already has an order; ask for a new quote")
+            quote.ensure_valid(now)
             product = self.catalog.get(quote.product_id)
             variant = product.variant(quote.variant_id)
             amount_cny = Decimal(quote.total_fen) / 100

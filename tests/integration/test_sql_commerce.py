@@ -281,3 +281,23 @@ async def test_a_car_is_reserved_with_a_deposit_and_a_loan_pre_application(world
     pid = await pay(world, o["id"])
     await notify(world, world.gw.complete(pid), pid)
     assert (await world.svc.get_order(o["id"]))["status"] == "paid"
+
+
+async def test_one_quote_makes_one_order_and_a_retry_under_another_key_gets_it_back(world: World) -> None:
+    q = await world.svc.quote("bar-50g", "au9999-10g", 1)
+    body = {"quote_id": q.id, "customer": CUSTOMER}
+    s1, first = await world.svc.place_order(body, "lost-answer")
+    world.clock.advance(world.svc.settings.quote_ttl_s + 1)  # even after the quote expired
+    s2, again = await world.svc.place_order(body, "new-key")
+    assert (s1, s2) == (201, 200) and again["id"] == first["id"]
+    with pytest.raises(Exception) as err:
+        await world.svc.place_order({"quote_id": q.id, "customer": {"phone": "13999999999"}}, "someone-else")
+    assert getattr(err.value, "code", "") == "quote_used"
+
+
+async def test_an_expired_quote_cannot_be_ordered(world: World) -> None:
+    q = await world.svc.quote("bar-50g", "au9999-10g", 1)
+    world.clock.advance(world.svc.settings.quote_ttl_s)
+    with pytest.raises(Exception) as err:
+        await world.svc.place_order({"quote_id": q.id, "customer": CUSTOMER}, "late")
+    assert getattr(err.value, "code", "") == "quote_expired"
