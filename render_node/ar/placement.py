@@ -20,6 +20,17 @@ F64 = npt.NDArray[np.float64]
 U8 = npt.NDArray[np.uint8]
 
 MARGIN_PX = 6
+MIN_SIDE_PX = 16
+"""The renderer's smallest picture side."""
+
+
+def _at_least(a: int, b: int, size: int, limit: int) -> tuple[int, int]:
+    """The span [a, b) grown to `size` around its middle, kept inside [0, limit)."""
+    if b - a >= size:
+        return a, b
+    a = max(0, (a + b) // 2 - size // 2)
+    b = min(limit, a + size)
+    return max(0, b - size), b
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,8 @@ class Window:
     x0: int
     y0: int
     request: RenderRequest
+    keep_px: tuple[int, int, int, int] | None = None
+    """Frame box (x0, y0, x1, y1) outside which the window's pixels are dropped (a part of a pair)."""
 
 
 def _corners(lo: F64, hi: F64) -> F64:
@@ -81,6 +94,11 @@ def window_for(placed: PlacedModel, bounds_min_m: F64, bounds_max_m: F64, intrin
     y1 = min(k.height_px, int(np.ceil(v.max())) + margin)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
+    keep = (x0, y0, x1, y1) if placed.part_min_m is not None else None
+    x0, x1 = _at_least(x0, x1, MIN_SIDE_PX, k.width_px)
+    y0, y1 = _at_least(y0, y1, MIN_SIDE_PX, k.height_px)
+    if x1 - x0 < MIN_SIDE_PX or y1 - y0 < MIN_SIDE_PX:
+        return None  # the frame itself is smaller than the renderer's smallest picture
     sub = Intrinsics(k.fx, k.fy, k.cx - x0, k.cy - y0, x1 - x0, y1 - y0)
     r, t = placed.object_transform()
     pose = camera_pose_for_object(r, t, placed.scale)
@@ -94,7 +112,7 @@ def window_for(placed: PlacedModel, bounds_min_m: F64, bounds_max_m: F64, intrin
     view = PoseView(pose=pose, intrinsics=sub, near_m=near, far_m=far)
     request = RenderRequest(model_path=model_path, view=view, size_px=(x1 - x0, y1 - y0), background="transparent",
                             shadow=False, overrides=overrides)
-    return Window(x0, y0, request)
+    return Window(x0, y0, request, keep)
 
 
 def paste(frame_size_px: tuple[int, int], window: Window, rgba: U8, into: U8 | None = None) -> U8:
@@ -103,6 +121,11 @@ def paste(frame_size_px: tuple[int, int], window: Window, rgba: U8, into: U8 | N
     out = np.zeros((h, w, 4), np.uint8) if into is None else into
     rh, rw = rgba.shape[:2]
     region = out[window.y0:window.y0 + rh, window.x0:window.x0 + rw]
+    if window.keep_px is not None:
+        kx0, ky0, kx1, ky1 = window.keep_px
+        rgba = rgba.copy()
+        yy, xx = np.mgrid[window.y0:window.y0 + rh, window.x0:window.x0 + rw]
+        rgba[(xx < kx0) | (xx >= kx1) | (yy < ky0) | (yy >= ky1), 3] = 0
     a = rgba[..., 3:4].astype(np.float32) / 255.0
     b = region[..., 3:4].astype(np.float32) / 255.0
     out_a = a + b * (1 - a)
