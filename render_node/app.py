@@ -163,8 +163,8 @@ def create_app(
         app[RENDER_POOL] = pool
         app[VIEWS] = ViewStore(config.data_dir / "views", pool, app[CATALOG], config.assets_dir,
                                renderer_version=renderer_version(), metrics=app[METRICS],
-                               overrides_for=overrides_for)
-        app[SESSIONS] = SessionRegistry(stream_limits)
+                               memory_bytes=config.view_cache_mb * 1024 * 1024, overrides_for=overrides_for)
+        app[SESSIONS] = SessionRegistry(stream_limits or StreamLimits(max_sessions=config.max_sessions))
         app.cleanup_ctx.append(_pool_ctx(owns_pool))
     if commerce:
         commerce_api.setup(app, config.commerce, app[CATALOG], product_image=_product_image(app) if edge else None,

@@ -53,6 +53,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOWROOM_PRICE_FEED", "sandbox", "metal spot prices: sandbox, a JSON file path, or an http(s) URL"),
     Setting("SHOWROOM_RESERVATION_TTL_S", "900", "how long an unpaid order holds its stock before it expires"),
     Setting("SHOWROOM_LOG_LEVEL", "INFO", "logging level"),
+    Setting("SHOWROOM_MAX_SESSIONS", "8", "live stream sessions one edge node accepts; more are refused (1013)"),
+    Setting("SHOWROOM_VIEW_CACHE_MB", "256", "memory for encoded view frames (the disk cache is unbounded)"),
 )
 
 
@@ -65,6 +67,8 @@ class Config:
     assets_dir: Path = PROJECT_ROOT / "assets"
     workers: int = max(1, os.cpu_count() or 1)
     log_level: str = "INFO"
+    max_sessions: int = 8
+    view_cache_mb: int = 256
     commerce: CommerceSettings = field(
         default_factory=lambda: CommerceSettings(database_url="sqlite+aiosqlite:///showroom.db")
     )
@@ -123,5 +127,7 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         assets_dir=assets_dir,
         workers=workers,
         log_level=pick("log_level", "SHOWROOM_LOG_LEVEL", "INFO").upper(),
+        max_sessions=_int("SHOWROOM_MAX_SESSIONS", pick("max_sessions", "SHOWROOM_MAX_SESSIONS", "8")),
+        view_cache_mb=_int("SHOWROOM_VIEW_CACHE_MB", pick("view_cache_mb", "SHOWROOM_VIEW_CACHE_MB", "256")),
         commerce=commerce,
     )
