@@ -54,6 +54,16 @@ def _is_api(request: web.Request) -> bool:
 
 
 @web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Counts requests by route template and status (`showroom_http_requests_total`)."""
+    response = await handler(request)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    request.app[METRICS].http_requests.labels(route, str(response.status)).inc()
+    return response
+
+
+@web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Maps errors to `{"error": {"code", "message"}}`: NodeError/ShowroomError -> their status; aiohttp's
     HTTP errors pass through (as JSON under /api); anything else is logged and becomes a 500 without details."""
@@ -145,7 +155,7 @@ def create_app(
     `catalog` defaults to `<assets_dir>/catalog.toml`; `renderer_pool` to `config.workers` processes of
     `renderer_factory` (default: the panda3d renderer). A pool passed in is started if needed but not closed.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=16 * 1024 * 1024)
+    app = web.Application(middlewares=[metrics_middleware, error_middleware], client_max_size=16 * 1024 * 1024)
     app[CONFIG] = config
     app[CATALOG] = catalog if catalog is not None else load_node_catalog(config)
     app[METRICS] = NodeMetrics()

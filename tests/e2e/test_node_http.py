@@ -114,8 +114,10 @@ async def test_health_metrics_and_openapi_describe_the_node(node: Node) -> None:
     async with aiohttp.ClientSession() as s:
         health = await (await s.get(node.base + "/healthz")).json()
         assert health["status"] == "ok" and health["workers"]["alive"] == 2
+        await s.get(node.base + "/api/products/nope")
         text = await (await s.get(node.base + "/metrics")).text()
         assert "# TYPE showroom_stream_sessions gauge" in text
+        assert 'showroom_http_requests_total{route="/api/products/{product_id}",status="404"} 1.0' in text
         doc = await (await s.get(node.base + "/api/openapi.json")).json()
         assert doc["openapi"].startswith("3.")
         for path in ("/api/products", "/api/render", "/api/products/{product_id}/views", "/views/{name}",
