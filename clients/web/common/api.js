@@ -134,8 +134,9 @@ export async function getViews(productId, variant, size, { onProgress = null, si
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
-export function renderUrl(productId, variant, { yawDeg = 30, pitchDeg = 15, size = "480x360", format = "jpeg" } = {}) {
+export function renderUrl(productId, variant, { yawDeg = 30, pitchDeg = 15, size = "480x360", format = "jpeg", background = null } = {}) {
   const q = new URLSearchParams({ product: productId, yaw_deg: yawDeg, pitch_deg: pitchDeg, size, format });
+  if (background) q.set("background", background);
   if (variant) q.set("variant", variant);
   return `/api/render?${q}`;
 }

@@ -60,10 +60,10 @@ export function specsOf(p, v) {
   return rows;
 }
 
-export function thumbUrl(p, size = "480x360") {
-  if (p.thumbnail_url) return p.thumbnail_url;
+export function thumbUrl(p, size = "480x360", background = null) {
+  if (p.thumbnail_url && !background) return p.thumbnail_url;
   const v = variantOf(p);
-  return renderUrl(p.id, v?.id, { yawDeg: isCar(p) ? 35 : 20, pitchDeg: isCar(p) ? 10 : 20, size });
+  return renderUrl(p.id, v?.id, { yawDeg: isCar(p) ? 35 : 20, pitchDeg: isCar(p) ? 10 : 20, size, background });
 }
 
 export function kindLabel(p) {
@@ -79,7 +79,7 @@ const THUMB_CONCURRENCY = 2;
 export function loadThumb(img, url) {
   img.dataset.src = url;
   thumbQueue.push(img);
-  pumpThumbs();
+  setTimeout(pumpThumbs, 0); // after the caller has put the image in the page
 }
 
 function pumpThumbs() {

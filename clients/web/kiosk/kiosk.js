@@ -50,7 +50,7 @@ function startAttract() {
   if (!state.products.length) return;
   if (!box.children.length) {
     // one large still per product, loaded one slide ahead of the one showing
-    for (const p of state.products) box.append(el("img", { alt: pick(p.name), dataset: { url: thumbUrl(p, "960x600") } }));
+    for (const p of state.products) box.append(el("img", { alt: pick(p.name), dataset: { url: thumbUrl(p, "960x600", "env") } }));
   }
   const imgs = [...box.children];
   const ensure = (k) => {
