@@ -282,3 +282,26 @@ def test_kiosk_idle_timeout_wipes_the_session(server: Server, new_page: Any, art
     assert state == {"c": None, "p": None, "cam": None, "overlays": 0, "lang": "zh-CN", "large": False}
     assert "13900139" not in w.page.content()
     _assert_clean(w, "kiosk idle")
+
+
+def test_phone_checkout_through_the_pay_page_shows_paid_on_return(server: Server, new_page: Any,
+                                                                   artifacts: Path) -> None:
+    coin = _first(server, "coin", "gold_bar")
+    w = new_page((390, 844), is_mobile=True, has_touch=True)
+    w.page.goto(f"{server.base}/phone?product={coin['id']}&view=buy&lang=zh", wait_until="domcontentloaded")
+    w.page.wait_for_function("document.querySelector('#buy-total').textContent.includes('¥')", timeout=30_000)
+    w.page.click('[data-method="mobile_banking"]')  # no number yet: the page asks for it
+    assert w.page.evaluate("window.__phone.checkout") is None
+    w.page.fill("#cust-phone", "13700137000")
+    w.page.click('[data-method="mobile_banking"]')
+    w.page.wait_for_selector('#pay [data-role="pay-link"]', timeout=30_000)
+    w.screenshot(artifacts, "phone-buy")
+    order_id = w.page.evaluate("window.__phone.checkout.order.id")
+    w.page.click('#pay [data-role="pay-link"]')
+    w.page.wait_for_selector("button[name='action'][value='approve']", timeout=20_000)
+    w.page.click("button[name='action'][value='approve']")
+    w.page.wait_for_load_state("networkidle")
+    w.page.goto(f"{server.base}/phone?order={order_id}&lang=zh", wait_until="domcontentloaded")
+    w.page.wait_for_selector('#pay .pay-status[data-status="paid"]', timeout=30_000)
+    w.screenshot(artifacts, "phone-paid")
+    _assert_clean(w, "phone checkout (with the pay page)")

@@ -216,7 +216,7 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
   el.append(status);
   if (co.order?.id) {
     const ord = document.createElement("p");
-    ord.className = "muted small";
+    ord.className = "muted small order-id";
     ord.textContent = `${t("checkout.order")} ${co.order.id}`;
     el.append(ord);
   }

@@ -365,14 +365,41 @@ async function buy(method) {
 /** Back from the pay page (return_url ?order=...): show the order's live status. */
 function resumeOrder(orderId) {
   const box = $("pay");
+  const form = $("buy-form");
+  form.hidden = true;
   const render = (o) => {
+    if (o.status !== "pending_payment") sessionStorage.removeItem("showroom.order");
+    const paid = ["paid", "fulfilling", "completed"].includes(o.status);
     box.replaceChildren(
-      el("h2", { text: `${t("checkout.order")} ${o.id || orderId}` }),
-      el("p", { class: `pay-status status-${o.status}`, dataset: { status: o.status }, text: t(`status.${o.status}`) }),
+      el(
+        "div",
+        { class: "pay-panel" },
+        paid ? el("div", { class: "paid-mark", "aria-hidden": "true" }) : null,
+        el("h2", { text: pick(state.products.find((x) => x.id === o.product)?.name) || "" }),
+        el("p", { class: `pay-status status-${o.status}`, dataset: { status: o.status }, text: t(`status.${o.status}`) }),
+        o.total_cny ? el("p", {}, el("span", { class: "muted", text: `${t("checkout.total")} ` }), el("strong", { class: "price", text: formatCny(o.total_cny) })) : null,
+        el("p", { class: "muted small order-id", text: `${t("checkout.order")} ${o.id || orderId}` }),
+        paid ? el("p", { text: t("status.paid_thanks") }) : null,
+        el("button", {
+          class: "btn",
+          type: "button",
+          text: t("checkout.new"),
+          onclick: () => {
+            stop();
+            sessionStorage.removeItem("showroom.order");
+            box.replaceChildren();
+            form.hidden = false;
+          },
+        }),
+      ),
     );
+    const mark = box.querySelector(".paid-mark");
+    if (mark) mark.innerHTML = '<svg viewBox="0 0 24 24" width="56" height="56"><path d="M5 12.5l4.2 4.2L19 7" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/></svg>';
   };
-  getOrder(orderId).then(render, () => {});
-  watchOrder(orderId, render);
+  getOrder(orderId).then(render, () => {
+    form.hidden = false;
+  });
+  const stop = watchOrder(orderId, render);
 }
 
 // ---- share --------------------------------------------------------------------------------------
@@ -428,7 +455,7 @@ async function main() {
   if (!state.products.length) return;
   state.view = ["spin", "ar", "tryon", "buy"].includes(params.get("view")) ? params.get("view") : "spin";
   await selectProduct(params.get("product") || state.products[0].id, params.get("variant"));
-  const back = params.get("order");
+  const back = params.get("order") || sessionStorage.getItem("showroom.order");
   if (back) {
     await setView("buy");
     resumeOrder(back);
