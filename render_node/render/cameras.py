@@ -86,20 +86,26 @@ def _direction(yaw_deg: float, pitch_deg: float) -> F64:
     return np.array([math.sin(yaw) * math.cos(pitch), math.sin(pitch), math.cos(yaw) * math.cos(pitch)])
 
 
-def _fit_distance(corners: F64, centre: F64, yaw_deg: float, pitch_deg: float, tan_x: float, tan_y: float) -> float:
-    """Smallest distance at which every corner lies inside the (tan_x, tan_y) half-angle frustum."""
-    cam = look_at(centre + _direction(yaw_deg, pitch_deg), centre)
-    rel = corners - centre
-    x = rel @ cam[:3, 0]
-    y = rel @ cam[:3, 1]
-    towards = rel @ cam[:3, 2]  # positive: the corner is nearer to the camera than the centre
+def _fit_distance(corners: F64, centre: F64, yaws_deg: F64, pitch_deg: float, tan_x: float, tan_y: float) -> float:
+    """Smallest distance at which every corner lies inside the (tan_x, tan_y) half-angle frustum, for the
+    camera on any of `yaws_deg` at `pitch_deg` (vectorised over yaws)."""
+    yaw = np.radians(yaws_deg)[:, None]
+    pitch = math.radians(pitch_deg)
+    sy, cy, sp, cp = np.sin(yaw), np.cos(yaw), math.sin(pitch), math.cos(pitch)
+    rel = (corners - centre)[None]  # (1, n, 3)
+    rx, ry, rz = rel[..., 0], rel[..., 1], rel[..., 2]
+    x = rx * cy - rz * sy  # right = (cos yaw, 0, -sin yaw)
+    y = -rx * sp * sy + ry * cp - rz * sp * cy  # up = (-sin p sin yaw, cos p, -sin p cos yaw)
+    towards = rx * cp * sy + ry * sp + rz * cp * cy  # back = direction to the camera
     need = np.maximum(np.abs(x) / tan_x, np.abs(y) / tan_y) + towards
     return float(need.max())
 
 
-def turntable_camera(view: TurntableView, bounds: tuple[F64, F64], size_px: tuple[int, int]) -> EyeCamera:
-    """A camera on a sphere around the centre of `bounds` that frames them, at the same distance for every yaw
-    (a 360 spin does not breathe)."""
+def turntable_camera(
+    view: TurntableView, bounds: tuple[F64, F64], size_px: tuple[int, int], hull_m: F64 | None = None
+) -> EyeCamera:
+    """A camera on a sphere around the centre of `bounds` that frames the product (its convex hull points
+    `hull_m` (n, 3), else the corners of `bounds`), at the same distance for every yaw (a spin does not breathe)."""
     w, h = size_px
     if not 1.0 <= view.fov_deg <= 150.0:
         raise BadRequest(f"fov_deg must be within 1..150, got {view.fov_deg}")
@@ -107,14 +113,16 @@ def turntable_camera(view: TurntableView, bounds: tuple[F64, F64], size_px: tupl
         raise BadRequest("distance_scale must be positive")
     lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
     centre = (lo + hi) / 2
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    corners = (
+        np.asarray(hull_m, dtype=np.float64)
+        if hull_m is not None and len(hull_m)
+        else np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    )
     intr = Intrinsics.from_fov(view.fov_deg, w, h)
     tan_y = (h / 2) / intr.fy * FILL_FRACTION
     tan_x = (w / 2) / intr.fx * FILL_FRACTION
-    dist = max(
-        _fit_distance(corners, centre, view.yaw_deg + k * 360.0 / _YAW_SAMPLES, view.pitch_deg, tan_x, tan_y)
-        for k in range(_YAW_SAMPLES)
-    )
+    yaws = view.yaw_deg + np.arange(_YAW_SAMPLES) * (360.0 / _YAW_SAMPLES)
+    dist = _fit_distance(corners, centre, yaws, view.pitch_deg, tan_x, tan_y)
     radius = float(np.linalg.norm(hi - lo)) / 2
     dist = max(dist, radius * 1.05, 1e-3) * view.distance_scale
     eye = centre + _direction(view.yaw_deg, view.pitch_deg) * dist

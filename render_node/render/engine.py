@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,7 @@ import panda3d.core as p3d
 
 from render_node.errors import BadRequest, RenderError
 from render_node.render import cameras
+from render_node.render.bake import Baker
 from render_node.render.environment import (
     ENV_NAMES,
     LEVELS,
@@ -42,6 +44,10 @@ from render_node.render.types import (
 
 log = logging.getLogger(__name__)
 
+Shading = Literal["auto", "exact", "baked"]
+"""exact: the PBR shader on every pixel; baked: view-space baked shading for uniform dense materials (bake.py);
+auto: baked on a software rasteriser (llvmpipe), exact on a GPU."""
+
 MAX_SIZE_PX = 4096
 EXPOSURE = {"studio": 1.0, "counter": 1.15, "car": 1.2}
 SHADOW_OPACITY = 0.75
@@ -59,17 +65,24 @@ notify-level warning
 notify-level-glgsg error
 notify-level-display error
 """
-_configured = threading.Lock()
-_prc_loaded = False
+_lock = threading.Lock()
+_pipes: list[p3d.GraphicsPipe] = []
 
 
-def _configure() -> None:
-    global _prc_loaded
-    with _configured:
-        if not _prc_loaded:
+def _headless_pipe() -> p3d.GraphicsPipe:
+    """The process's one headless GL pipe (EGL display); made on first use, shared by every renderer."""
+    with _lock:
+        if not _pipes:
             os.environ.setdefault("EGL_PLATFORM", "surfaceless")
             p3d.load_prc_file_data("showroom-render", _PRC)
-            _prc_loaded = True
+            try:
+                pipe = p3d.GraphicsPipeSelection.get_global_ptr().make_module_pipe("p3headlessgl")
+            except Exception as exc:  # panda3d raises plain exceptions here
+                raise RenderError(f"cannot open headless GL (p3headlessgl/EGL): {exc}") from None
+            if pipe is None:
+                raise RenderError("cannot open headless GL: panda3d's p3headlessgl pipe is unavailable")
+            _pipes.append(pipe)
+        return _pipes[0]
 
 
 @dataclass
@@ -141,21 +154,18 @@ def _cube_texture(levels: list[npt.NDArray[np.float32]], name: str) -> p3d.Textu
 class PandaRenderer:
     """Renders `RenderRequest`s offscreen. Not thread-safe: one caller at a time (one per worker process)."""
 
-    def __init__(self, env_dir: Path, *, max_models: int = 8, max_targets: int = 3) -> None:
-        _configure()
+    def __init__(
+        self, env_dir: Path, *, shading: Shading = "auto", max_models: int = 8, max_targets: int = 3
+    ) -> None:
         self.env_dir = Path(env_dir)
         self.max_models = max_models
         self.max_targets = max_targets
         if not environments_present(self.env_dir):
             log.info("environment maps missing in %s: building them", self.env_dir)
             build_environments(self.env_dir)
-        try:
-            self._pipe = p3d.GraphicsPipeSelection.get_global_ptr().make_module_pipe("p3headlessgl")
-        except Exception as exc:  # panda3d raises plain exceptions here
-            raise RenderError(f"cannot open headless GL (p3headlessgl/EGL): {exc}") from None
-        if self._pipe is None:
-            raise RenderError("cannot open headless GL: panda3d's p3headlessgl pipe is unavailable")
-        self._engine = p3d.GraphicsEngine(self._pipe)
+        self._pipe = _headless_pipe()
+        # panda3d's one graphics engine; other renderers in this process keep their buffers inactive between frames.
+        self._engine = p3d.GraphicsEngine.get_global_ptr()
         fb = p3d.FrameBufferProperties()
         fb.set_rgba_bits(8, 8, 8, 8)
         fb.set_depth_bits(24)
@@ -189,6 +199,12 @@ class PandaRenderer:
         self._sky.set_depth_test(False)
         self._sky.set_bin("background", 10)
         self._shadow_np: p3d.NodePath | None = None
+        self._baker = Baker(self._engine, self._pipe, self._gsg, self._host, self._shaders, self._scene)
+        if shading not in ("auto", "exact", "baked"):
+            raise BadRequest(f"shading must be auto, exact or baked, got {shading!r}")
+        software = any(s in self.gl_renderer.lower() for s in ("llvmpipe", "softpipe", "swrast", "software"))
+        self.shading: Literal["exact", "baked"] = ("baked" if software else "exact") if shading == "auto" else shading
+        """May be changed between frames (the benchmark and tests compare both on one renderer)."""
         self._closed = False
 
     # -- resources -----------------------------------------------------------------------------------------
@@ -216,9 +232,12 @@ class PandaRenderer:
                 self._lut = lut
                 self._scene.set_shader_input("u_lut", lut)
         spec, irr, exposure = self._envs[name]
-        self._scene.set_shader_input("u_specEnv", spec)
-        self._scene.set_shader_input("u_irrEnv", irr)
-        self._scene.set_shader_input("u_envInfo", p3d.LVecBase4f(LEVELS - 1, 1.0, exposure, 0.0))
+        for root in (self._scene, self._baker.root):
+            root.set_shader_input("u_specEnv", spec)
+            root.set_shader_input("u_irrEnv", irr)
+            root.set_shader_input("u_envInfo", p3d.LVecBase4f(LEVELS - 1, 1.0, exposure, 0.0))
+            if self._lut is not None:
+                root.set_shader_input("u_lut", self._lut)
         self._env_name = name
 
     def load_model(self, path: Path) -> LoadedModel:
@@ -321,7 +340,7 @@ class PandaRenderer:
         size = request.size_px
         view = request.view
         if isinstance(view, TurntableView):
-            return [cameras.turntable_camera(view, model.bounds_m, size)]
+            return [cameras.turntable_camera(view, model.bounds_m, size, model.hull_m)]
         if isinstance(view, PoseView):
             return [cameras.pose_camera(view)]
         if isinstance(view, StereoView):
@@ -373,7 +392,12 @@ class PandaRenderer:
         yaw = request.view.yaw_deg if isinstance(request.view, TurntableView) else 0.0
         c, s = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
         # Turntable: the lights stay where the photographer put them, the product turns.
-        self._scene.set_shader_input("u_envRot", mat3(np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])))
+        env_rot = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])
+        self._scene.set_shader_input("u_envRot", mat3(env_rot))
+        self._baker.root.set_shader_input("u_envRot", mat3(env_rot))
+        self._baker.attach(model, self.shading == "baked")
+        if self._baker.active:
+            self._baker.prepare(eyes[0].camera_to_world, env_rot, request.env)
 
         target = self._target(w, h, len(eyes))
         for other in self._targets.values():
@@ -391,7 +415,11 @@ class PandaRenderer:
             self._sky.detach_node()
             white = request.background == "white"
             target.buffer.set_clear_color(p3d.LColor(1, 1, 1, 1) if white else p3d.LColor(0, 0, 0, 0))
-        self._engine.render_frame()
+        try:
+            self._engine.render_frame()
+        finally:
+            target.buffer.set_active(False)
+            self._baker.disable_until_next_frame()
         return self._read(target, request.background == "transparent")
 
     def _read(self, target: _Target, unpremultiply: bool) -> RGBA8:
@@ -416,8 +444,11 @@ class PandaRenderer:
         for model in self._models.values():
             model.root.remove_node()
         self._models.clear()
+        for target in self._targets.values():
+            self._engine.remove_window(target.buffer)
         self._targets.clear()
-        self._engine.remove_all_windows()
+        self._engine.remove_window(self._baker.buffer)
+        self._engine.remove_window(self._host)
         self._scene.remove_node()
 
     def __enter__(self) -> PandaRenderer:

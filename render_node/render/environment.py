@@ -364,8 +364,12 @@ def _preview_png(path: Path, image: F32) -> None:
     Image.fromarray((np.clip(srgb, 0, 1) * 255 + 0.5).astype(np.uint8)).save(path)
 
 
-def build_environments(out_dir: Path) -> list[Path]:
-    """Writes studio/counter/car maps (+ the shared BRDF LUT) into `out_dir`; returns the written paths."""
+def build_environments(out_dir: Path, face_size_px: int = FACE_SIZE_PX) -> list[Path]:
+    """Writes studio/counter/car maps (+ the shared BRDF LUT) into `out_dir`; returns the written paths.
+
+    `face_size_px` is the cube face size of the mirror level (a power of two >= 64; smaller builds faster)."""
+    if face_size_px < 64 or face_size_px & (face_size_px - 1):
+        raise ValueError(f"face_size_px must be a power of two >= 64, got {face_size_px}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -373,7 +377,7 @@ def build_environments(out_dir: Path) -> list[Path]:
     np.savez(lut_path, lut=brdf_lut().astype(np.float16), version=np.int32(FORMAT_VERSION))
     written.append(lut_path)
     for name in ENV_NAMES:
-        chain, irr = build_environment(name)
+        chain, irr = build_environment(name, face_size_px)
         arrays = {f"radiance_{k}": level.astype(np.float16) for k, level in enumerate(chain)}
         path = out_dir / f"{name}.npz"
         tmp = out_dir / f".{name}.tmp.npz"

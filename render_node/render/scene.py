@@ -82,6 +82,24 @@ def _geom(prim: Primitive, with_tangent: bool) -> p3d.Geom:
     return geom
 
 
+BAKE_MAX_EDGE_FRACTION = 0.02
+"""A primitive is smooth and dense enough for view-space baked shading when its area-weighted RMS edge is at most
+this fraction of the model's diagonal (a 100k-triangle ring: ~0.005; a bar's flat faces: ~0.5)."""
+
+
+@dataclass
+class MaterialNode:
+    """One drawn primitive: its node, glTF material, exact-shader #defines, and whether it may be baked."""
+
+    node: p3d.NodePath
+    material: Material
+    defines: frozenset[str]
+    bakeable: bool
+    color: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    metallic: float = 1.0
+    roughness: float = 1.0
+
+
 @dataclass
 class LoadedModel:
     """A model ready to draw: its node tree (detached until rendered), bounds, cameras, shadow."""
@@ -90,24 +108,64 @@ class LoadedModel:
     bounds_m: tuple[F64, F64]
     asset: GltfAsset
     shadow: ContactShadow
-    material_nodes: list[tuple[p3d.NodePath, Material]] = field(default_factory=list)
+    material_nodes: list[MaterialNode] = field(default_factory=list)
     triangle_count: int = 0
+    hull_m: F64 | None = None
+    """Points of the convex hull (n, 3): what the turntable camera frames."""
     applied: tuple[MaterialOverride, ...] = ()
 
     def apply_overrides(self, overrides: tuple[MaterialOverride, ...]) -> None:
         """Sets every material's factors from the file, then the overrides on materials matching by name."""
         if overrides == self.applied:
             return
-        for np_, mat in self.material_nodes:
+        for mn in self.material_nodes:
+            mat = mn.material
             color, metallic, rough = mat.base_color, mat.metallic, mat.roughness
             for o in overrides:
                 if o.material in ("*", mat.name):
                     color = o.base_color_rgba if o.base_color_rgba is not None else color
                     metallic = o.metallic if o.metallic is not None else metallic
                     rough = o.roughness if o.roughness is not None else rough
-            np_.set_shader_input("u_baseColor", p3d.LVecBase4f(*color))
-            np_.set_shader_input("u_mr", p3d.LVecBase4f(metallic, rough, mat.normal_scale, mat.occlusion_strength))
+            mn.color, mn.metallic, mn.roughness = color, metallic, rough
+            mn.node.set_shader_input("u_baseColor", p3d.LVecBase4f(*color))
+            mn.node.set_shader_input("u_mr", p3d.LVecBase4f(metallic, rough, mat.normal_scale, mat.occlusion_strength))
         self.applied = overrides
+
+
+_NOT_BAKEABLE = {"BASE_MAP", "MR_MAP", "NORMAL_MAP", "OCCLUSION_MAP", "EMISSIVE_MAP", "HAS_COLOR", "ALPHA_MASK", "BLEND",
+                 "DOUBLE_SIDED", "TRANSMISSION", "UNLIT"}
+
+
+def _uniform(defines: frozenset[str]) -> bool:
+    """True when the material looks the same at every point with the same normal (no maps, opaque, one-sided)."""
+    return not (defines & _NOT_BAKEABLE)
+
+
+def _dense(prim: Primitive) -> bool:
+    """True when the primitive is finely tessellated everywhere (small triangles over all of its area)."""
+    tri = prim.positions[prim.indices].reshape(-1, 3, 3).astype(np.float64)
+    if len(tri) < 500:
+        return False
+    diagonal_m = float(np.linalg.norm(prim.positions.max(axis=0) - prim.positions.min(axis=0)))
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    edge2 = np.mean([np.sum((tri[:, i] - tri[:, (i + 1) % 3]) ** 2, axis=1) for i in range(3)], axis=0)
+    total = float(area.sum())
+    if total <= 0:
+        return False
+    rms_edge = float(np.sqrt(np.sum(edge2 * area) / total))
+    return rms_edge <= BAKE_MAX_EDGE_FRACTION * diagonal_m
+
+
+def _hull_points(points: F64) -> F64 | None:
+    from scipy.spatial import ConvexHull, QhullError
+
+    pts = np.unique(np.round(points, 7), axis=0) if len(points) < 50_000 else points[:: max(1, len(points) // 200_000)]
+    try:
+        hull = ConvexHull(pts)
+    except (QhullError, ValueError):
+        return None  # flat or degenerate: the bounds' corners frame it
+    out: F64 = pts[hull.vertices]
+    return out
 
 
 class SceneBuilder:
@@ -145,7 +203,7 @@ class SceneBuilder:
 
     def _state(
         self, asset: GltfAsset, np_: p3d.NodePath, prim: Primitive, mat: Material, cache: dict[tuple[int, bool], p3d.Texture]
-    ) -> None:
+    ) -> frozenset[str]:
         defines: set[str] = set()
         uvs = prim.texcoords
         if uvs[0] is not None:
@@ -187,17 +245,19 @@ class SceneBuilder:
         if mat.unlit:
             defines.add("UNLIT")
         f0 = ((mat.ior - 1) / (mat.ior + 1)) ** 2
-        np_.set_shader(self.shaders.pbr(frozenset(defines)))
+        frozen = frozenset(defines)
+        np_.set_shader(self.shaders.pbr(frozen))
         np_.set_shader_input("u_baseColor", p3d.LVecBase4f(*mat.base_color))
         np_.set_shader_input("u_mr", p3d.LVecBase4f(mat.metallic, mat.roughness, mat.normal_scale, mat.occlusion_strength))
         np_.set_shader_input("u_emissive", p3d.LVecBase4f(*mat.emissive, mat.alpha_cutoff))
         np_.set_shader_input("u_extra", p3d.LVecBase4f(mat.clearcoat, mat.clearcoat_roughness, mat.transmission, f0))
+        return frozen
 
     def build(self, asset: GltfAsset) -> LoadedModel:
         root = p3d.NodePath("model")
         tex_cache: dict[tuple[int, bool], p3d.Texture] = {}
         mesh_nodes: dict[int, p3d.NodePath] = {}
-        material_nodes: list[tuple[p3d.NodePath, Material]] = []
+        material_nodes: list[MaterialNode] = []
         world = asset.world_matrices()
 
         def mesh_node(mi: int) -> p3d.NodePath:
@@ -208,8 +268,11 @@ class SceneBuilder:
                     gnode = p3d.GeomNode(f"prim{mi}.{pi}")
                     gnode.add_geom(_geom(prim, mat.normal_tex is not None))
                     np_ = holder.attach_new_node(gnode)
-                    self._state(asset, np_, prim, mat, tex_cache)
-                    material_nodes.append((np_, mat))
+                    defines = self._state(asset, np_, prim, mat, tex_cache)
+                    bakeable = _uniform(defines) and _dense(prim)
+                    material_nodes.append(
+                        MaterialNode(np_, mat, defines, bakeable, mat.base_color, mat.metallic, mat.roughness)
+                    )
                 mesh_nodes[mi] = holder
             return mesh_nodes[mi]
 
@@ -242,6 +305,7 @@ class SceneBuilder:
         all_tris = np.concatenate(tris)
         lo, hi = all_tris.reshape(-1, 3).min(axis=0), all_tris.reshape(-1, 3).max(axis=0)
         shadow = contact_shadow(all_tris)
+        hull = _hull_points(all_tris.reshape(-1, 3))
         asset.images = []  # decoded into textures; free the bytes
         return LoadedModel(
             root=root,
@@ -250,4 +314,5 @@ class SceneBuilder:
             shadow=shadow,
             material_nodes=material_nodes,
             triangle_count=len(all_tris),
+            hull_m=hull,
         )

@@ -297,25 +297,70 @@ class ShaderCache:
     """Compiles each shader variant once (keyed by its #defines)."""
 
     def __init__(self) -> None:
+        # panda3d caches shaders by source text; a tag per cache keeps each renderer's shaders its own (two
+        # renderers in one process, e.g. a test and a CLI call, must not share or release each other's).
+        self._tag = f"// renderer {id(self)}\n"
         self._pbr: dict[frozenset[str], p3d.Shader] = {}
         self._sky: p3d.Shader | None = None
         self._shadow: p3d.Shader | None = None
+        self._baked: p3d.Shader | None = None
 
     def pbr(self, defines: frozenset[str]) -> p3d.Shader:
         shader = self._pbr.get(defines)
         if shader is None:
             shader = p3d.Shader.make(
-                p3d.Shader.SL_GLSL, _with_defines(PBR_VERT, defines), _with_defines(PBR_FRAG, defines)
+                p3d.Shader.SL_GLSL, _with_defines(PBR_VERT, defines) + self._tag, _with_defines(PBR_FRAG, defines)
             )
             self._pbr[defines] = shader
         return shader
 
     def sky(self) -> p3d.Shader:
         if self._sky is None:
-            self._sky = p3d.Shader.make(p3d.Shader.SL_GLSL, GLSL_VERSION + SKY_VERT, GLSL_VERSION + SKY_FRAG)
+            self._sky = p3d.Shader.make(p3d.Shader.SL_GLSL, GLSL_VERSION + SKY_VERT + self._tag, GLSL_VERSION + SKY_FRAG)
         return self._sky
+
+    def baked(self) -> p3d.Shader:
+        """The shader of view-space baked shading: one texture fetch per pixel (see bake.py)."""
+        if self._baked is None:
+            self._baked = p3d.Shader.make(p3d.Shader.SL_GLSL, GLSL_VERSION + BAKED_VERT + self._tag, GLSL_VERSION + BAKED_FRAG)
+        return self._baked
 
     def shadow(self) -> p3d.Shader:
         if self._shadow is None:
-            self._shadow = p3d.Shader.make(p3d.Shader.SL_GLSL, GLSL_VERSION + SHADOW_VERT, GLSL_VERSION + SHADOW_FRAG)
+            self._shadow = p3d.Shader.make(p3d.Shader.SL_GLSL, GLSL_VERSION + SHADOW_VERT + self._tag, GLSL_VERSION + SHADOW_FRAG)
         return self._shadow
+
+
+BAKED_VERT = """
+uniform mat4 p3d_ModelViewProjectionMatrix;
+uniform mat4 p3d_ModelMatrix;
+uniform mat4 p3d_ModelMatrixInverseTranspose;
+uniform mat4 p3d_ViewMatrix;
+uniform mat4 u_viewRot;  // world -> camera rotation (upper 3x3)
+uniform vec4 u_tile;  // uv offset xy, uv scale, disc shrink
+in vec4 p3d_Vertex;
+in vec3 p3d_Normal;
+out vec2 v_uv;
+void main() {
+  gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex;
+  vec3 pos = (p3d_ModelMatrix * p3d_Vertex).xyz;
+  vec3 camPos = -transpose(mat3(p3d_ViewMatrix)) * p3d_ViewMatrix[3].xyz;
+  mat3 vr = mat3(u_viewRot);
+  vec3 n = normalize(vr * (mat3(p3d_ModelMatrixInverseTranspose) * p3d_Normal));
+  vec3 v = normalize(vr * (camPos - pos));
+  // The sphere point that mirrors the camera axis (+Z) into this vertex's own reflection direction: the
+  // environment is looked up exactly where the exact shader looks (as in sphere mapping).
+  vec3 r = reflect(-v, n);
+  vec3 ns = normalize(r + vec3(0.0, 0.0, 1.0) + vec3(0.0, 0.0, 1e-5));
+  v_uv = u_tile.xy + (ns.xy * (0.5 * u_tile.w) + 0.5) * u_tile.z;
+}
+"""
+
+BAKED_FRAG = """
+uniform sampler2D t_baked;
+in vec2 v_uv;
+out vec4 o_color;
+void main() {
+  o_color = vec4(texture(t_baked, v_uv).rgb, 1.0);
+}
+"""

@@ -72,6 +72,7 @@ def contact_shadow(triangles_m: F64, res_px: int = SHADOW_RES_PX, seed: int = 7)
     # Fade to zero at the border so the quad's edge never shows.
     ramp = np.clip(np.minimum(np.arange(res_px), np.arange(res_px)[::-1]) / (res_px * 0.08), 0, 1)
     opacity *= ramp[:, None] * ramp[None, :]
+    opacity = np.clip((opacity - 0.015) / 0.985, 0, 1)  # a faint tail would leave alpha 1 far from the product
     return ContactShadow(
         opacity=opacity.astype(np.float32),
         x_range_m=(cx - half, cx + half),
