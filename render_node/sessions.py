@@ -222,6 +222,20 @@ class StreamSession:
         return data, key, 0
 
     async def frame_loop(self) -> None:
+        """Renders and sends frames until the socket closes; a failure that is not a skipped frame closes the
+        socket with 1011 and the reason (the receive loop then ends)."""
+        try:
+            await self._frames()
+        except asyncio.CancelledError:
+            raise
+        except NodeError as exc:
+            self.log.warning("[%s] stream failed: %s", self.session_id, exc.message)
+            await _close(self.ws, protocol.CLOSE_INTERNAL, f"{exc.code}: {exc.message}")
+        except Exception:
+            self.log.exception("[%s] stream failed", self.session_id)
+            await _close(self.ws, protocol.CLOSE_INTERNAL, "internal error")
+
+    async def _frames(self) -> None:
         loop = asyncio.get_running_loop()
         frame_no = 0
         budget_s = 1.0 / self.hello.target_fps

@@ -30,9 +30,10 @@ class Node:
 
 
 async def start_node(tmp_path: Path, project_root: Path, *, workers: int = 2, slow: bool = False,
-                     limits: StreamLimits | None = None, data_dir: Path | None = None
-                     ) -> tuple[Node, web.AppRunner]:
-    catalog = load_catalog((project_root / "assets" / "catalog.toml").read_text(encoding="utf-8"))
+                     limits: StreamLimits | None = None, data_dir: Path | None = None,
+                     catalog: Catalog | None = None) -> tuple[Node, web.AppRunner]:
+    if catalog is None:
+        catalog = load_catalog((project_root / "assets" / "catalog.toml").read_text(encoding="utf-8"))
     assets = tmp_path / "assets"
     (assets / "models").mkdir(parents=True, exist_ok=True)
     for product in catalog.products:

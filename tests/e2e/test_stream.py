@@ -205,3 +205,25 @@ async def test_the_python_client_reports_fps_latency_and_bandwidth(node: Node, f
     assert 0 < report.latency_ms["p50"] <= report.latency_ms["p95"] <= report.latency_ms["p99"] < 2000
     assert report.bandwidth_kbps > 0 and report.frame_sizes == ["256x96"]
     assert "pose-to-frame" in report.table()
+
+
+async def test_a_model_that_cannot_render_closes_the_stream_with_1011(tmp_path: Path, project_root: Path) -> None:
+    import dataclasses
+
+    from showroom.catalog import Catalog, load_catalog
+
+    real = load_catalog((project_root / "assets" / "catalog.toml").read_text(encoding="utf-8"))
+    broken = dataclasses.replace(real.products[0], id="broken-bar", model="broken.glb")
+    node, runner = await start_node(tmp_path, project_root, workers=1, catalog=Catalog((broken,)))
+    try:
+        async with aiohttp.ClientSession() as s, s.ws_connect(node.base + "/ws/stream") as ws:
+            await ws.send_json(_hello("broken-bar"))
+            await ws.receive_json(timeout=5)
+            await ws.send_json(_pose(1))
+            code, reason = await _closed_with(ws)
+            assert code == protocol.CLOSE_INTERNAL and "model_invalid" in reason
+            r = await s.get(node.base + "/api/render", params={"product": "broken-bar"})
+            assert r.status == 422 and (await r.json())["error"]["code"] == "model_invalid"
+    finally:
+        await runner.cleanup()
+        await node.pool.close()
