@@ -220,13 +220,16 @@ def test_fake_camera_drives_phone_ar_and_an_overlay_appears(server: Server, chro
         ctx.close()
 
 
-def test_vr_fallback_shows_stereo_frames_and_latency(server: Server, new_page: Any, artifacts: Path) -> None:
+@pytest.mark.parametrize("codec", ["h264", "jpeg"])
+def test_vr_fallback_shows_stereo_frames_and_latency(server: Server, new_page: Any, artifacts: Path, codec: str) -> None:
     w = new_page()
-    w.page.goto(f"{server.base}/vr?lang=en", wait_until="domcontentloaded")
+    w.page.goto(f"{server.base}/vr?lang=en&codec={codec}", wait_until="domcontentloaded")
     w.page.wait_for_function("Number(document.querySelector('#stage').dataset.frames || 0) >= 5", timeout=60_000)
     w.page.wait_for_selector("#latency[data-ms]", timeout=10_000)
     width, height = w.page.evaluate("[document.querySelector('#view').width, document.querySelector('#view').height]")
     assert width >= 1.5 * height, f"a stereo frame holds two eyes side by side, got {width}x{height}"
+    w.page.wait_for_timeout(1000)
+    w.screenshot(artifacts, f"vr-fallback-{codec}")
     # look around by drag: the view changes
     before = w.page.evaluate("window.__vr.yawDeg")
     box = w.page.locator("#stage").bounding_box()
@@ -239,7 +242,7 @@ def test_vr_fallback_shows_stereo_frames_and_latency(server: Server, new_page: A
     w.page.wait_for_timeout(1000)
     latency = w.page.inner_text("#latency")
     assert "ms" in latency
-    w.screenshot(artifacts, "vr-fallback")
+    assert w.page.get_attribute("#stage", "data-codec") == codec
     _assert_clean(w, "vr")
 
 

@@ -13,7 +13,20 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const EYE_W = Number(params.get("eye_w") || 640);
 const EYE_H = Number(params.get("eye_h") || 720);
-const CODEC = params.get("codec") || "jpeg";
+/** H.264 when this browser's WebCodecs decodes it (a fraction of the bytes of JPEG), else JPEG. */
+async function pickCodec() {
+  const asked = params.get("codec");
+  if (asked) return asked;
+  try {
+    if (typeof VideoDecoder !== "undefined") {
+      const r = await VideoDecoder.isConfigSupported({ codec: "avc1.42E01E", optimizeForLatency: true });
+      if (r.supported) return "h264";
+    }
+  } catch (_) {
+    /* fall back */
+  }
+  return "jpeg";
+}
 
 const state = {
   products: [],
@@ -48,7 +61,8 @@ const VIEW_PITCH_DEG = 12;
 function viewingPosition(p) {
   const dims = (p.dimensions_mm || []).map(Number).filter((x) => x > 0);
   const maxM = dims.length ? Math.max(...dims) / 1000 : isCar(p) ? 4.8 : 0.05;
-  const d = Math.min(12, Math.max(0.08, maxM * 1.9));
+  // no closer than a comfortable reading distance: nearer, the two eyes' views diverge too much
+  const d = Math.min(12, Math.max(0.25, maxM * 1.9));
   const a = (VIEW_PITCH_DEG * Math.PI) / 180;
   return [0, d * Math.sin(a), d * Math.cos(a)];
 }
@@ -67,7 +81,7 @@ function connect() {
       eyes: 2,
       fov_deg: 90,
       ipd_m: 0.064,
-      codec: CODEC,
+      codec: state.codec,
       max_kbps: 20000,
       target_fps: 30,
     },
@@ -410,6 +424,8 @@ async function main() {
   $("enter-vr").addEventListener("click", () => enterXr().catch(showError));
   onLangChange(renderPanel);
   bindDrag();
+  state.codec = await pickCodec();
+  $("stage").dataset.codec = state.codec;
   await selectProduct(params.get("product") || state.products[0].id);
   const xr = await setupXr();
   if (!xr) {
