@@ -32,7 +32,8 @@ LEVELS = 6
 """Prefiltered roughness levels: 0, 0.2, ..., 1.0 at face sizes 256 ... 8 (then plain mips down to 1)."""
 IRRADIANCE_SIZE_PX = 16
 LUT_SIZE_PX = 64
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Bumped whenever the scenes or the file layout change: older files count as stale and are rebuilt."""
 _SAMPLES = 64
 
 
@@ -412,5 +413,14 @@ def load_environment(env_dir: Path, name: str) -> EnvironmentMaps:
 
 
 def environments_present(env_dir: Path) -> bool:
+    """True when every map is built, by this version of the code."""
     d = Path(env_dir)
-    return (d / "brdf_lut.npz").is_file() and all((d / f"{n}.npz").is_file() for n in ENV_NAMES)
+    for name in ("brdf_lut", *ENV_NAMES):
+        path = d / f"{name}.npz"
+        try:
+            with np.load(path) as z:
+                if int(z["version"]) != FORMAT_VERSION:
+                    return False
+        except (OSError, KeyError, ValueError):
+            return False
+    return True
