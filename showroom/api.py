@@ -194,8 +194,8 @@ async def get_poster(request: web.Request) -> web.Response:
     if fetch is not None:
         try:
             image = await fetch(product.id, variant.id)
-        except Exception:
-            log.exception("product image for the poster of %s failed; drawing without it", share.id)
+        except Exception as exc:  # the poster is still worth having without the render
+            log.warning("no product image for the poster of %s (%s); drawing without it", share.id, exc)
     content = PosterContent(
         bank_name=svc.settings.bank_name, title_zh=product.name.zh, title_en=product.name.en,
         variant_label=f"{variant.name.zh} · {variant.name.en}",
