@@ -308,3 +308,24 @@ def test_phone_checkout_through_the_pay_page_shows_paid_on_return(server: Server
     w.page.wait_for_selector('#pay .pay-status[data-status="paid"]', timeout=30_000)
     w.screenshot(artifacts, "phone-paid")
     _assert_clean(w, "phone checkout (with the pay page)")
+
+
+def test_phone_share_offers_the_link_and_a_poster(server: Server, new_page: Any, artifacts: Path) -> None:
+    coin = _first(server, "coin", "gold_bar")
+    w = new_page((390, 844), is_mobile=True, has_touch=True)
+    w.page.goto(f"{server.base}/phone?product={coin['id']}&lang=zh", wait_until="domcontentloaded")
+    w.page.wait_for_selector("#share")
+    w.page.evaluate("navigator.share = undefined")  # a browser without a share sheet: the link is copied or shown
+    w.page.click("#share")
+    w.page.wait_for_selector("#poster:not([hidden])", timeout=30_000)
+    poster = w.page.get_attribute("#poster", "href") or ""
+    assert "/api/shares/" in poster
+    share = w.page.evaluate("window.__phone.share")
+    assert "/s/" in share["url"]
+    with urllib.request.urlopen(poster if poster.startswith("http") else server.base + poster, timeout=60) as r:
+        body = r.read()
+    assert body[:8] == b"\x89PNG\r\n\x1a\n" and len(body) > 10_000
+    (artifacts / "share-poster.png").write_bytes(body)
+    w.page.wait_for_selector(".toast", timeout=5_000)
+    w.screenshot(artifacts, "phone-share")
+    _assert_clean(w, "phone share")
