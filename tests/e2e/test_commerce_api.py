@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
@@ -37,6 +39,7 @@ class Stack:
     base: str
     pay: str
     http: aiohttp.ClientSession
+    database_url: str
 
     async def post(self, path: str, body: Any, key: str | None = None) -> tuple[int, Any]:
         headers = {"Idempotency-Key": key} if key else {}
@@ -86,7 +89,7 @@ async def stack(tmp_path: Any) -> AsyncIterator[Stack]:
     await server.start_server()
     async with aiohttp.ClientSession() as http:
         try:
-            yield Stack(base, str(sandbox.make_url("")).rstrip("/"), http)
+            yield Stack(base, str(sandbox.make_url("")).rstrip("/"), http, settings.database_url)
         finally:
             await server.close()
             await sandbox.close()
@@ -243,3 +246,31 @@ async def test_live_prices_for_the_catalog_routes() -> None:
         assert car["pro-white"] == {**car["pro-white"], "deposit_cny": "5000.00", "price_cny": "259800"}
     finally:
         await runtime.close()
+
+
+async def _showroom(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "render_node", *args,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_db_upgrade_and_reconcile_commands(stack: Stack, tmp_path: Any) -> None:
+    fresh = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    for _ in range(2):  # idempotent
+        code, out = await _showroom("db", "upgrade", "--database-url", fresh)
+        assert code == 0 and "revision 0001" in out, out
+    order = await _order(stack)
+    await _pay(stack, order["id"])
+    await stack.wait_status(order["id"], "paid")
+    day = datetime.now(timezone(timedelta(hours=8))).date().isoformat()
+    args = ("reconcile", "--date", day, "--database-url", stack.database_url, "--payment-backend-url", stack.pay)
+    code, out = await _showroom(*args)
+    assert code == 0 and "1 matched, 0 mismatched" in out, out
+    import sqlite3
+
+    with sqlite3.connect(stack.database_url.removeprefix("sqlite+aiosqlite:///")) as db:
+        db.execute("UPDATE payments SET amount_fen = amount_fen + 1")
+    code, out = await _showroom(*args)
+    assert code == 1 and "amount" in out and "0 matched, 1 mismatched" in out, out
