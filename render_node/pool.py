@@ -175,8 +175,9 @@ class RenderPool:
             with contextlib.suppress(Exception):
                 w.conn.send(None)
         loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + 3.0  # workers finish their current job, then go; past this they are killed
         for w in list(self._workers.values()):
-            await loop.run_in_executor(None, w.process.join, 3.0)
+            await loop.run_in_executor(None, w.process.join, max(0.0, deadline - time.monotonic()))
             self._discard(w)
         self._workers.clear()
         self._idle.clear()

@@ -72,17 +72,21 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _wait_for_signal() -> None:
+async def _serve(config: Config) -> None:
+    """Runs until SIGINT/SIGTERM; the handlers are in place from the start, so a signal during start-up
+    (render workers still starting) also ends in an orderly shutdown."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.remove_signal_handler(sig)
+    try:
+        await _serve_until(config, stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
-async def _serve(config: Config) -> None:
+async def _serve_until(config: Config, stop: asyncio.Event) -> None:
     from aiohttp import web
 
     from render_node.app import create_app
@@ -103,7 +107,7 @@ async def _serve(config: Config) -> None:
         server = await start_sandbox(sandbox_settings, config.host, config.port)
         print(f"showroom: payment sandbox on {server.base_url}", flush=True)
         try:
-            await _wait_for_signal()
+            await stop.wait()
         finally:
             await server.close()
         return
@@ -125,7 +129,7 @@ async def _serve(config: Config) -> None:
             workers = f", {config.workers} render workers" if config.role in ("all", "edge") else ""
             print(f"showroom: {config.role} node on http://{config.host}:{config.port}{workers}; "
                   f"payment backend {config.commerce.payment_backend_url or '-'}", flush=True)
-            await _wait_for_signal()
+            await stop.wait()
             print("showroom: shutting down", flush=True)
         finally:
             await runner.cleanup()  # streams get GOING_AWAY, workers stop
