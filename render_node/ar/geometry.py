@@ -31,6 +31,8 @@ class ModelShape:
     """(3,) centre of the hole (for rings with a stone: the centre of the band, not of the bounds)."""
     hole_diameter_m: float
     """Diameter of the hole (twice the distance from the centre to the nearest band point)."""
+    widest_y_m: float = 0.0
+    """Height at which the model is widest in X (a necklace laid out as a loop: where it meets the neck)."""
 
     @property
     def size_m(self) -> F64:
@@ -68,8 +70,10 @@ def shape_of_points(points_m: F64) -> ModelShape:
     r_inner = float(np.percentile(radial, 1))
     centre = (lo + hi) / 2
     centre[plane[0]], centre[plane[1]] = c[0], c[1]
+    half_w = np.abs(pts[:, 0] - (lo[0] + hi[0]) / 2)
+    widest = pts[half_w >= 0.97 * half_w.max(), 1]
     return ModelShape(bounds_min_m=lo, bounds_max_m=hi, footprint=footprint, hole_axis=axis,
-                      hole_centre_m=centre, hole_diameter_m=2 * r_inner)
+                      hole_centre_m=centre, hole_diameter_m=2 * r_inner, widest_y_m=float(np.median(widest)))
 
 
 _CACHE: dict[tuple[str, float], ModelShape] = {}

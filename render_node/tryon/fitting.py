@@ -164,7 +164,8 @@ def fit_neck(face: FaceLandmarks, shape: ModelShape, k: Intrinsics, length_mm: f
     z = k.fx / px_per_m + 0.02
     t = _back_project(k, float(top[0]), float(top[1]), z)
     lo, hi = shape.bounds_min_m, shape.bounds_max_m
-    pivot = np.array([(lo[0] + hi[0]) / 2, hi[1], (lo[2] + hi[2]) / 2])
+    # the chain is modelled laid out as a loop: from where it is widest it goes round behind the neck (hidden)
+    pivot = np.array([(lo[0] + hi[0]) / 2, shape.widest_y_m, (lo[2] + hi[2]) / 2])
     placed = PlacedModel(rotation_facing_camera(right), t, 1.0, pivot)
     oval = np.array([p[i, :2] for i in L.FACE_OVAL])
     fade = 0.012 * px_per_m
@@ -186,6 +187,9 @@ def fit_ears(face: FaceLandmarks, shape: ModelShape, k: Intrinsics) -> Fit:
     drop = height / max(half_w, 1e-6) > 1.5  # a hanging earring hooks at its top; a stud sits centred
     pieces, anchors = [], []
     rot = rotation_facing_camera(right)
+    if shape.hole_axis == 1:
+        # modelled lying face up (a stud on the counter): stand it up, face towards the viewer
+        rot = rot @ np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     for side, idx, outward in (("left", L.LOBE_IMG_LEFT, -1.0), ("right", L.LOBE_IMG_RIGHT, 1.0)):
         if (side == "right" and yaw > 0.2) or (side == "left" and yaw < -0.2):
             continue  # that ear is turned away behind the head
