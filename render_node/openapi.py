@@ -170,6 +170,13 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                      "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}},
     ("GET", "/s/{token}"): {"summary": "Share landing page", "tags": ["web"],
                             "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}},
+    **{("GET", f"/{page}/{{filename}}"): {
+        "summary": f"Files of the {page} web client (its index.html at /{page}/)", "tags": ["web"],
+        "responses": {"200": {"description": "the file"}, "404": {"description": "no such file"}}}
+       for page in ("kiosk", "phone", "vr")},
+    ("GET", "/static/{filename}"): {"summary": "Static files of every web client (clients/web)", "tags": ["web"],
+                                    "responses": {"200": {"description": "the file"},
+                                                  "404": {"description": "no such file"}}},
     ("GET", "/"): {"summary": "Redirects to /kiosk", "tags": ["web"],
                    "responses": {"302": {"description": "to /kiosk"}}},
 }
