@@ -8,6 +8,9 @@ const STRINGS = {
     "lang.toggle": "English",
     "large.on": "大字模式",
     "large.off": "标准字号",
+    "large.short.on": "大字",
+    "large.short.off": "标准",
+    "lang.short": "EN",
     "common.back": "返回",
     "common.close": "关闭",
     "common.retry": "重试",
@@ -143,6 +146,9 @@ const STRINGS = {
     "lang.toggle": "中文",
     "large.on": "Large text",
     "large.off": "Normal text",
+    "large.short.on": "A+",
+    "large.short.off": "A",
+    "lang.short": "中",
     "common.back": "Back",
     "common.close": "Close",
     "common.retry": "Retry",
@@ -358,7 +364,9 @@ export function installToggles(root = document) {
   }
   for (const b of root.querySelectorAll('[data-action="large"]')) {
     const paint = () => {
-      b.textContent = t(isLargeType() ? "large.off" : "large.on");
+      const short = b.dataset.compact !== undefined ? "short." : "";
+      b.textContent = t(isLargeType() ? `large.${short}off` : `large.${short}on`);
+      b.setAttribute("aria-label", t(isLargeType() ? "large.off" : "large.on"));
       b.setAttribute("aria-pressed", String(isLargeType()));
     };
     b.addEventListener("click", () => {
@@ -369,7 +377,10 @@ export function installToggles(root = document) {
     paint();
   }
   for (const b of root.querySelectorAll('[data-action="lang"]')) {
-    const paint = () => (b.textContent = t("lang.toggle"));
+    const paint = () => {
+      b.textContent = t(b.dataset.compact !== undefined ? "lang.short" : "lang.toggle");
+      b.setAttribute("aria-label", t("lang.toggle"));
+    };
     onLangChange(paint);
     paint();
   }
