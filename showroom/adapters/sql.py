@@ -5,8 +5,9 @@ Concurrency where money moves:
   transaction, and every `save_order` also checks the version it read (optimistic), so two writers never both win;
 - SQLite: one writer at a time per database file anyway; `SqlDatabase` serialises this process's transactions with
   an asyncio lock (so a read never has to be upgraded under a competing writer) and uses WAL with a busy timeout.
-Unique keys (notification ids, idempotency keys, gateway ids) make the duplicates that slip through fail
-with `IntegrityError`, which rolls the whole transaction back.
+Notification ids and idempotency keys are claimed with `INSERT ... ON CONFLICT DO NOTHING` inside the
+transaction: on PostgreSQL a concurrent claim of the same key waits for the first transaction and then sees
+the row; other unique keys (gateway ids) make a duplicate fail with `IntegrityError`, rolling everything back.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import and_, delete, event, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from showroom.adapters import tables as t
@@ -72,7 +74,7 @@ class SqlDatabase:
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -100,6 +102,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 class SqlUnitOfWork:
     """One transaction. Use as `async with db.uow() as uow: ...; await uow.commit()`."""
+
+    async def _insert_new(self, table: Any, **values: Any) -> bool:
+        """INSERT ... ON CONFLICT DO NOTHING (one round trip, no savepoint); True when the row is new."""
+        dialect_insert = sqlite_insert if self._db.is_sqlite else pg_insert
+        res = await self.conn.execute(dialect_insert(table).values(**values).on_conflict_do_nothing())
+        return bool(res.rowcount == 1)
 
     def __init__(self, db: SqlDatabase) -> None:
         self._db = db
@@ -253,14 +261,9 @@ class SqlUnitOfWork:
                             initial_on_hand: int) -> None:
         key = self._stock_key(branch_id, product_id, variant_id)
         exists = (await self.conn.execute(select(t.stock.c.on_hand).where(key))).first()
-        if exists is None:
-            try:
-                async with self.conn.begin_nested():
-                    await self.conn.execute(insert(t.stock).values(
-                        branch_id=branch_id, product_id=product_id, variant_id=variant_id,
-                        on_hand=initial_on_hand, reserved=0))
-            except IntegrityError:
-                pass  # another transaction stocked the shelf first
+        if exists is None:  # the first order at this branch stocks the shelf (unless another just did)
+            await self._insert_new(t.stock, branch_id=branch_id, product_id=product_id, variant_id=variant_id,
+                                   on_hand=initial_on_hand, reserved=0)
         s = t.stock.c
         res = await self.conn.execute(update(t.stock).where(and_(key, s.on_hand - s.reserved >= quantity))
                                       .values(reserved=s.reserved + quantity))
@@ -389,24 +392,15 @@ class SqlUnitOfWork:
     # -- notifications, idempotency, audit --------------------------------------------------------------------
 
     async def record_event(self, event_id: str, event_type: str, received_at: datetime) -> bool:
-        try:
-            async with self.conn.begin_nested():
-                await self.conn.execute(insert(t.processed_events).values(
-                    event_id=event_id, event_type=event_type, received_at=received_at))
-        except IntegrityError:
-            return False
-        return True
+        return await self._insert_new(t.processed_events, event_id=event_id, event_type=event_type,
+                                      received_at=received_at)
 
     async def idempotency_begin(self, scope: str, key: str, request_hash: str, now: datetime,
                                 stale_after_s: float) -> IdempotencyRecord | None:
         c = t.idempotency.c
-        try:
-            async with self.conn.begin_nested():
-                await self.conn.execute(insert(t.idempotency).values(
-                    scope=scope, key=key, request_hash=request_hash, state="in_flight", created_at=now))
+        if await self._insert_new(t.idempotency, scope=scope, key=key, request_hash=request_hash, state="in_flight",
+                                  created_at=now):
             return None
-        except IntegrityError:
-            pass
         q = select(t.idempotency).where(and_(c.scope == scope, c.key == key))
         if not self._db.is_sqlite:
             q = q.with_for_update()
