@@ -8,7 +8,7 @@ Peer in the same run: the same AR overlay rendered as a full 1280 x 720 frame in
 Products: the catalog's built models when `assets/models` has them (`showroom assets build`), else the test
 models of tests/ar_models.py at the same real sizes.
 
-Usage: .venv/bin/python bench/ar.py [--runs 30] [--out bench/results]
+Usage: .venv/bin/python bench/ar.py [--runs 30] [--out bench/results] [--assets-dir assets]
 Writes <out>/ar.md, <out>/ar.png and the pictures <out>/ar-bar-on-board.jpg, <out>/tryon-necklace.jpg.
 """
 
@@ -54,11 +54,12 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}"
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{os.cpu_count()} CPU cores ({cpu}){load}, Python {platform.python_version()}"
 
 
-def model_for(kind_file: str, make: Callable[[Path], Path], tmp: Path) -> tuple[Path, str]:
-    built = ROOT / "assets" / "models" / kind_file
+def model_for(kind_file: str, make: Callable[[Path], Path], tmp: Path, assets: Path) -> tuple[Path, str]:
+    built = assets / "models" / kind_file
     if built.is_file():
         return built, f"catalog {kind_file}"
     return make(tmp / kind_file), f"test model ({kind_file} not built)"
@@ -83,6 +84,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--assets-dir", type=Path, default=ROOT / "assets", help="where the built models are")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     from render_node.render.engine import PandaRenderer
@@ -91,9 +93,10 @@ def main() -> int:
     renderer = PandaRenderer(tmp / "env")
     k = Intrinsics.from_fov(50.0, 1280, 720)
 
-    bar, bar_src = model_for("bar-au9999-100g.glb", lambda p: ar_models.gold_bar(p, (31.0, 55.0, 3.1)), tmp)
-    necklace, neck_src = model_for("necklace-pendant-heart.glb", ar_models.necklace, tmp)
-    ring, ring_src = model_for("ring-band-classic.glb", ar_models.ring, tmp)
+    bar, bar_src = model_for("bar-au9999-100g.glb", lambda p: ar_models.gold_bar(p, (31.0, 55.0, 3.1)), tmp,
+                             args.assets_dir)
+    necklace, neck_src = model_for("necklace-pendant-heart.glb", ar_models.necklace, tmp, args.assets_dir)
+    ring, ring_src = model_for("ring-solitaire.glb", ar_models.ring, tmp, args.assets_dir)
     board_jpeg = encode_jpeg(board_frame(orbit_pose(0.42, 35.0, 15.0), k), 90)
     photo = np.full((720, 1280, 3), 205, np.uint8)
     photo[:, 280:1000] = cv2.resize(skimage.data.astronaut(), (720, 720), interpolation=cv2.INTER_CUBIC)

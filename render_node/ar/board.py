@@ -126,7 +126,7 @@ def printable_sheet(spec: BoardSpec = DEFAULT_BOARD, dpi: int = 300) -> U8:
     bh, bw = board.shape
     y0, x0 = (sh - bh) // 2 - round(4 * px_per_mm), (sw - bw) // 2
     sheet[y0:y0 + bh, x0:x0 + bw] = board
-    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, px_per_mm * 0.13, max(1, round(px_per_mm * 0.25))
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, px_per_mm * 0.105, max(1, round(px_per_mm * 0.22))
     caption = (f"Showroom AR board  {spec.squares_x}x{spec.squares_y} squares of {spec.square_m * 1000:.0f} mm, "
                f"markers {spec.marker_m * 1000:.0f} mm, ArUco 5x5_100.  Print at 100% - this edge faces the customer.")
     ty = y0 + bh + round(8 * px_per_mm)

@@ -1,7 +1,7 @@
 """Fitting a product to a body: where the anchor is, at what real size, facing which way, and what covers it.
 
 Scale references (see docs/ar.md for the accuracy measured):
-- face: the horizontal iris diameter, 11.7 mm in adults (SD ~0.5 mm); Haar fallback: face width ~140 mm;
+- face: the horizontal iris diameter, 11.7 mm in adults (SD ~0.5 mm); Haar fallback: the cascade box is ~130 mm wide (cheek to cheek, measured against the mesh);
 - hand: mediapipe's metric hand model (its world landmarks, metres): the median ratio of image to model length
   over the palm's bones gives pixels per metre at the hand's depth.
 A photo's focal length is unknown; it only sets the depth, never the size in pixels (size_px = f * size_m / z and
@@ -27,7 +27,7 @@ from render_node.tryon.landmarks import FaceLandmarks, HandLandmarks
 F64 = npt.NDArray[np.float64]
 
 IRIS_DIAMETER_M = 0.0117
-HAAR_FACE_WIDTH_M = 0.140
+HAAR_FACE_WIDTH_M = 0.130
 FINGER_DIAMETER_M = 0.0175
 WRIST_WIDTH_M = 0.056
 RING_POSITION = 0.5
