@@ -113,6 +113,19 @@ class _Outcome:
     duplicate: bool = False
 
 
+@dataclass
+class _Claim:
+    """An Idempotency-Key claimed for one request; `finish` stores the answer inside the work's transaction."""
+
+    scope: str
+    key: str
+    finished: bool = False
+
+    async def finish(self, uow: UnitOfWork, status: int, body: dict[str, Any]) -> Reply:
+        await uow.idempotency_finish(self.scope, self.key, status, body)
+        return status, body
+
+
 @dataclass(frozen=True)
 class Mismatch:
     kind: str
@@ -227,7 +240,10 @@ class CommerceService:
             return result, outcome
         raise ConcurrentUpdate("too many concurrent changes; try again")
 
-    async def _idempotent(self, scope: str, key: str | None, body: Any, work: Callable[[str], Awaitable[Reply]]) -> Reply:
+    async def _idempotent(self, scope: str, key: str | None, body: Any,
+                          work: Callable[[_Claim], Awaitable[Reply]]) -> Reply:
+        """Runs `work` once per (scope, Idempotency-Key); `work` may store its answer in its own transaction
+        (`claim.finish`), else it is stored right after."""
         if not key:
             raise IdempotencyKeyMissing("this request needs an Idempotency-Key header")
         if len(key) > 200:
@@ -244,16 +260,18 @@ class CommerceService:
                 raise RequestInFlight("a request with this Idempotency-Key is still being processed")
             assert record.response_status is not None and record.response_body is not None
             return record.response_status, record.response_body
+        claim = _Claim(scope, key)
         try:
-            status, reply = await work(key)
+            status, reply = await work(claim)
         except BaseException:
             async with self.uow() as uow:
                 await uow.idempotency_abort(scope, key)
                 await uow.commit()
             raise
-        async with self.uow() as uow:
-            await uow.idempotency_finish(scope, key, status, reply)
-            await uow.commit()
+        if not claim.finished:
+            async with self.uow() as uow:
+                await uow.idempotency_finish(scope, key, status, reply)
+                await uow.commit()
         return status, reply
 
     # -- views ------------------------------------------------------------------------------------------------
@@ -315,9 +333,9 @@ class CommerceService:
     async def place_order(self, body: dict[str, Any], idempotency_key: str | None) -> Reply:
         if not isinstance(body, dict):
             raise InvalidInput("the body must be a JSON object")
-        return await self._idempotent("orders", idempotency_key, body, lambda _key: self._place_order(body))
+        return await self._idempotent("orders", idempotency_key, body, lambda claim: self._place_order(body, claim))
 
-    async def _place_order(self, body: dict[str, Any]) -> Reply:
+    async def _place_order(self, body: dict[str, Any], claim: _Claim) -> Reply:
         quote_id = _text(body, "quote_id")
         assert quote_id is not None
         customer = body.get("customer") or {}
@@ -348,8 +366,8 @@ class CommerceService:
                 # lost, even under another Idempotency-Key) gets that order back; anyone else is refused.
                 existing = await uow.get_order(existing_id)
                 if existing.customer.get("phone") == phone and existing.customer.get("name") == name:
-                    return 200, self.order_view(existing, await uow.payments_for_order(existing.id),
-                                                await uow.refunds_for_order(existing.id))
+                    return await claim.finish(uow, 200, self.order_view(
+                        existing, await uow.payments_for_order(existing.id), await uow.refunds_for_order(existing.id)))
                 raise QuoteUsed(f"quote {quote.id} already has an order; ask for a new quote")
             quote.ensure_valid(now)
             product = self.catalog.get(quote.product_id)
@@ -377,9 +395,10 @@ class CommerceService:
             if share_id:
                 await uow.count_share(share_id, orders=1)
             out.events.extend(order.events)
-            return 201, self.order_view(order, [], [])
+            return await claim.finish(uow, 201, self.order_view(order, [], []))
 
         reply, _ = await self._transact(work)
+        claim.finished = True  # the answer was stored in the order's own transaction
         result: Reply = reply
         return result
 
@@ -418,7 +437,7 @@ class CommerceService:
         if method == "ecny_wallet":
             tier = _int(body, "wallet_tier", 2)
         return await self._idempotent(f"payments:{order_id}", idempotency_key, body,
-                                      lambda key: self._start_payment(order_id, str(method), tier, key))
+                                      lambda claim: self._start_payment(order_id, str(method), tier, claim.key))
 
     async def _start_payment(self, order_id: str, method: str, tier: int | None, client_key: str) -> Reply:
         gateway_key = f"{order_id}:{client_key}"
@@ -637,7 +656,7 @@ class CommerceService:
             amount = to_fen(cny)
         reason = _text(body, "reason", required=False, max_len=200) or "customer_request"
         return await self._idempotent(f"refunds:{order_id}", idempotency_key, body,
-                                      lambda key: self._refund(order_id, amount, reason, key))
+                                      lambda claim: self._refund(order_id, amount, reason, claim.key))
 
     async def _refund(self, order_id: str, amount_fen: int | None, reason: str, client_key: str) -> Reply:
         key = f"refund:{order_id}:{client_key}"
@@ -887,7 +906,7 @@ class CommerceService:
         if not isinstance(body, dict):
             raise InvalidInput("the body must be a JSON object")
 
-        async def run(_key: str) -> Reply:
+        async def run(_claim: _Claim) -> Reply:
             product = self.catalog.get(_text(body, "product") or "")
             variant = product.variant(_text(body, "variant", required=False))
             channel = _text(body, "channel", required=False, max_len=32) or "web"
