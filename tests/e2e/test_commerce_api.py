@@ -4,6 +4,7 @@ idempotency, refunds, the order WebSocket, shares with attribution, JSON errors 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import socket
 import sys
@@ -24,6 +25,7 @@ from showroom.adapters.clock import SystemClock
 from showroom.bootstrap import start_commerce
 from showroom.settings import CommerceSettings
 from tests.commerce_fakes import SECRET, FixedPrices, make_catalog
+from tests.integration.commerce_db import DB_KINDS, database_url
 
 pytestmark = pytest.mark.asyncio
 
@@ -69,7 +71,20 @@ async def _product_image(product_id: str, variant_id: str) -> bytes:
 
 
 @pytest_asyncio.fixture
-async def stack(tmp_path: Any) -> AsyncIterator[Stack]:
+async def stack(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Stack]:
+    """The commerce app on SQLite (or PostgreSQL when a test asks with `indirect`) and the real sandbox."""
+    kind = getattr(request, "param", "sqlite")
+    gen = database_url(kind, tmp_path)
+    url = await gen.__anext__()
+    try:
+        async for s in _stack(url):
+            yield s
+    finally:
+        with contextlib.suppress(StopAsyncIteration):
+            await gen.__anext__()
+
+
+async def _stack(url: str) -> AsyncIterator[Stack]:
     from showroom.payment_sandbox import SandboxSettings, create_sandbox_app
 
     sandbox = TestServer(create_sandbox_app(SandboxSettings(webhook_secret=SECRET,
@@ -78,8 +93,7 @@ async def stack(tmp_path: Any) -> AsyncIterator[Stack]:
     await sandbox.start_server()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = CommerceSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", payment_webhook_secret=SECRET,
-                                public_base_url=base)
+    settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url=base)
     app = web.Application()
     clock = SystemClock()
     api.setup(app, settings, make_catalog(), product_image=_product_image,
@@ -114,6 +128,7 @@ async def _pay(s: Stack, order_id: str, key: str = "p1", outcome: str = "approve
     return str(payment["payment_id"])
 
 
+@pytest.mark.parametrize("stack", DB_KINDS, indirect=True)
 async def test_a_customer_buys_a_50g_gold_bar_through_the_sandbox(stack: Stack) -> None:
     order = await _order(stack, variant="au9999-50g")
     assert order["amount_cny"] == "46895.50"
@@ -178,6 +193,7 @@ async def test_a_declined_payment_then_a_successful_retry(stack: Stack) -> None:
     await stack.wait_status(order["id"], "paid")
 
 
+@pytest.mark.parametrize("stack", DB_KINDS, indirect=True)
 async def test_a_car_reservation_with_a_loan_plan(stack: Stack) -> None:
     status, plan = await stack.post("/api/finance/plans", {"product": "car-ev", "variant": "pro-white",
                                                             "down_payment_ratio": "0.2", "term_months": 36,
