@@ -184,12 +184,11 @@ def fit_ears(face: FaceLandmarks, shape: ModelShape, k: Intrinsics) -> Fit:
     mid_x = (lo[0] + hi[0]) / 2
     half_w = (hi[0] - lo[0]) / 2
     height = hi[1] - lo[1]
-    drop = height / max(half_w, 1e-6) > 1.5  # a hanging earring hooks at its top; a stud sits centred
+    # catalog models face +Z (a stud's gem looks at the customer, its post goes back along -Z); a hanging
+    # earring hooks through the lobe at its top, a stud sits centred on it
+    drop = height / max(half_w, 1e-6) > 1.5
     pieces, anchors = [], []
     rot = rotation_facing_camera(right)
-    if shape.hole_axis == 1:
-        # modelled lying face up (a stud on the counter): stand it up, face towards the viewer
-        rot = rot @ np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
     for side, idx, outward in (("left", L.LOBE_IMG_LEFT, -1.0), ("right", L.LOBE_IMG_RIGHT, 1.0)):
         if (side == "right" and yaw > 0.2) or (side == "left" and yaw < -0.2):
             continue  # that ear is turned away behind the head
