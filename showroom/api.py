@@ -140,6 +140,12 @@ async def post_cancel(request: web.Request) -> web.Response:
 
 
 @guarded
+async def post_fulfilment(request: web.Request) -> web.Response:
+    return web.json_response(await _svc(request).advance_fulfilment(request.match_info["order_id"],
+                                                                    await _json(request)))
+
+
+@guarded
 async def post_payment(request: web.Request) -> web.Response:
     status, body = await _svc(request).start_payment(request.match_info["order_id"], await _json(request),
                                                      _key(request))
@@ -290,6 +296,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/orders", post_order)
     r.add_get("/api/orders/{order_id}", get_order)
     r.add_post("/api/orders/{order_id}/cancel", post_cancel)
+    r.add_post("/api/orders/{order_id}/fulfilment", post_fulfilment)
     r.add_post("/api/orders/{order_id}/payments", post_payment)
     r.add_post("/api/orders/{order_id}/refunds", post_refund)
     r.add_post("/api/payments/notify", post_notify)

@@ -425,6 +425,28 @@ class CommerceService:
         result: dict[str, Any] = view
         return result
 
+    async def advance_fulfilment(self, order_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Operator: a paid order is being fulfilled (`fulfilling`) or was handed over (`completed`)."""
+        if not isinstance(body, dict) or body.get("status") not in ("fulfilling", "completed"):
+            raise InvalidInput("status must be fulfilling or completed")
+        target = OrderStatus(str(body["status"]))
+
+        async def work(uow: UnitOfWork, out: _Outcome) -> dict[str, Any]:
+            now = self.clock.now()
+            order = await uow.get_order(order_id, for_update=True)
+            if target is OrderStatus.FULFILLING:
+                order.start_fulfilment(now)
+            else:
+                order.complete(now)
+            await uow.save_order(order)
+            await uow.add_audit(order.id, target.value, {"by": "operator"}, now)
+            out.events.extend(order.events)
+            return self.order_view(order, await uow.payments_for_order(order_id), await uow.refunds_for_order(order_id))
+
+        view, _ = await self._transact(work)
+        result: dict[str, Any] = view
+        return result
+
     # -- payments ---------------------------------------------------------------------------------------------
 
     async def start_payment(self, order_id: str, body: dict[str, Any], idempotency_key: str | None) -> Reply:

@@ -178,6 +178,19 @@ async def test_refunds_partial_then_full_through_the_sandbox(stack: Stack) -> No
     assert done["refunded_cny"] == done["paid_cny"] == "9419.10"
 
 
+async def test_an_operator_fulfils_a_paid_order(stack: Stack) -> None:
+    order = await _order(stack)
+    status, early = await stack.post(f"/api/orders/{order['id']}/fulfilment", {"status": "fulfilling"})
+    assert status == 409 and early["error"]["code"] == "illegal_transition"
+    await _pay(stack, order["id"])
+    await stack.wait_status(order["id"], "paid")
+    for step in ("fulfilling", "completed"):
+        status, moved = await stack.post(f"/api/orders/{order['id']}/fulfilment", {"status": step})
+        assert status == 200 and moved["status"] == step
+    status, bad = await stack.post(f"/api/orders/{order['id']}/fulfilment", {"status": "paid"})
+    assert status == 422
+
+
 async def test_a_forged_notification_is_refused(stack: Stack) -> None:
     async with stack.http.post(stack.base + "/api/payments/notify", data=b'{"id":"evt_x","type":"payment.succeeded"}',
                                headers={"X-Signature": "t=1,v1=deadbeef", "Content-Type": "application/json"}) as r:
