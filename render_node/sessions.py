@@ -17,6 +17,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,19 @@ class _Quality:
 
 
 @dataclass
+class _Rendered:
+    pose: Pose
+    t_receive: float
+    t_render_start: float
+    t_render_end: float
+    frame: np.ndarray[Any, np.dtype[np.uint8]]
+    payload: bytes | None = None
+    keyframe: bool = True
+    quality: int = 0
+    t_encode_end: float = 0.0
+
+
+@dataclass
 class _PoseSlot:
     pose: Pose | None = None
     received_at: float = 0.0
@@ -156,7 +170,7 @@ class _PoseSlot:
 class StreamSession:
     def __init__(self, ws: web.WebSocketResponse, session_id: str, hello: Hello, model_path: Path,
                  overrides: tuple[MaterialOverride, ...], env: str, pool: RenderPool, metrics: NodeMetrics,
-                 limits: StreamLimits) -> None:
+                 limits: StreamLimits, peers: Callable[[], int] = lambda: 1) -> None:
         self.ws = ws
         self.session_id = session_id
         self.hello = hello
@@ -166,6 +180,7 @@ class StreamSession:
         self.pool = pool
         self.metrics = metrics
         self.limits = limits
+        self.peers = peers
         self.slot = _PoseSlot()
         self.quality = _Quality()
         self.frames_sent = 0
@@ -235,59 +250,110 @@ class StreamSession:
             self.log.exception("[%s] stream failed", self.session_id)
             await _close(self.ws, protocol.CLOSE_INTERNAL, "internal error")
 
+    def _depth(self) -> int:
+        """Renders this session may have in flight: two when the pool has a worker to spare per session
+        (a single viewer then gets about twice the frames), one when sessions share the workers."""
+        return max(1, min(2, self.pool.size // max(1, self.peers())))
+
+    async def _render(self, pose: Pose, t_receive: float) -> _Rendered | None:
+        """Renders `pose`; JPEG/WebP are encoded here too (in parallel with other renders). None: skipped."""
+        loop = asyncio.get_running_loop()
+        t_render_start = time.time()
+        try:
+            frame = await self.pool.render(self.request_for(pose), timeout_s=self.limits.render_timeout_s,
+                                           priority=PRIORITY_LIVE)
+        except Overloaded as exc:
+            self.log.warning("[%s] frame skipped: %s", self.session_id, exc.message)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_json({"type": "error", "code": exc.code, "message": exc.message})
+            return None
+        t_render_end = time.time()
+        done = _Rendered(pose, t_receive, t_render_start, t_render_end, frame)
+        if self.hello.codec != "h264":  # stateless codecs encode right away; H.264 waits for its turn
+            done.payload, done.keyframe, done.quality = await loop.run_in_executor(None, self._encode, frame)
+            done.t_encode_end = time.time()
+        return done
+
     async def _frames(self) -> None:
         loop = asyncio.get_running_loop()
-        frame_no = 0
         budget_s = 1.0 / self.hello.target_fps
         next_at = 0.0
-        while not self.ws.closed:
-            await self.slot.fresh.wait()
-            wait_s = next_at - time.monotonic()
-            if wait_s > 0:  # pace to target_fps; poses arriving meanwhile replace this one
-                await asyncio.sleep(wait_s)
-            self.slot.fresh.clear()
-            pose, t_receive = self.slot.pose, self.slot.received_at
-            if pose is None:
-                continue
-            started = time.monotonic()
-            next_at = started + budget_s
-            t_render_start = time.time()
-            try:
-                frame = await self.pool.render(self.request_for(pose), timeout_s=self.limits.render_timeout_s,
-                                               priority=PRIORITY_LIVE)
-            except Overloaded as exc:
-                self.log.warning("[%s] frame skipped: %s", self.session_id, exc.message)
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await self.ws.send_json({"type": "error", "code": exc.code, "message": exc.message})
-                continue
-            t_render_end = time.time()
-            payload, keyframe, quality = await loop.run_in_executor(None, self._encode, frame)
-            t_encode_end = time.time()
-            h, w = frame.shape[:2]
-            header = FrameHeader(self.hello.codec, keyframe, self.hello.eyes, quality, w, h, pose.seq, frame_no,
-                                 pose.t, t_receive, t_render_start, t_render_end, t_encode_end, time.time(),
-                                 len(payload))
-            if self.ws.closed:
-                break
-            try:
-                await self.ws.send_bytes(header.pack() + payload)
-            except (ConnectionError, RuntimeError):
-                break
-            t_sent = time.time()
-            frame_no += 1
-            self.frames_sent += 1
-            self.bytes_sent += len(payload) + protocol.HEADER_SIZE
-            m = self.metrics
-            m.frames_sent.labels(self.hello.codec).inc()
-            m.frame_bytes.labels(self.hello.codec).inc(len(payload) + protocol.HEADER_SIZE)
-            m.stage_seconds.labels("queue").observe(max(0.0, t_render_start - t_receive))
-            m.stage_seconds.labels("render").observe(t_render_end - t_render_start)
-            m.stage_seconds.labels("encode").observe(t_encode_end - t_render_end)
-            m.stage_seconds.labels("send").observe(max(0.0, t_sent - t_encode_end))
-            m.pose_to_send_seconds.observe(max(0.0, t_sent - t_receive))
-            if self.hello.adaptive:
-                self.quality.adapt(len(payload), time.monotonic() - started, self.hello.target_fps,
-                                   self.hello.max_kbps)
+        last_seq = -1
+        renders: set[asyncio.Task[_Rendered | None]] = set()
+        try:
+            while not self.ws.closed:
+                waiters: set[asyncio.Future[Any]] = set(renders)
+                fresh: asyncio.Task[bool] | None = None
+                timeout_s: float | None = None
+                if len(renders) < self._depth():
+                    if self.slot.fresh.is_set():
+                        wait_s = next_at - time.monotonic()
+                        if wait_s <= 0:  # start the newest pose; poses that arrive meanwhile replace it
+                            self.slot.fresh.clear()
+                            pose, t_receive = self.slot.pose, self.slot.received_at
+                            if pose is not None and pose.seq > last_seq:
+                                next_at = time.monotonic() + budget_s
+                                renders.add(loop.create_task(self._render(pose, t_receive)))
+                            continue
+                        timeout_s = wait_s  # pace to target_fps
+                    else:
+                        fresh = loop.create_task(self.slot.fresh.wait())
+                        waiters.add(fresh)
+                if not waiters and timeout_s is not None:
+                    await asyncio.sleep(timeout_s)
+                    continue
+                done, _ = await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+                if fresh is not None and not fresh.done():
+                    fresh.cancel()
+                finished = [t for t in done if t in renders]
+                renders.difference_update(finished)
+                results = [r for r in (t.result() for t in finished) if r is not None]
+                for r in sorted(results, key=lambda r: r.pose.seq):
+                    if r.pose.seq <= last_seq:
+                        continue  # a newer pose's frame went out first
+                    if not await self._send(r):
+                        return
+                    last_seq = r.pose.seq
+        finally:
+            for task in renders:
+                task.cancel()
+
+    async def _send(self, r: _Rendered) -> bool:
+        """Encodes (H.264) and sends one rendered frame; False when the socket is gone."""
+        if r.payload is None:
+            encoded = await asyncio.get_running_loop().run_in_executor(None, self._encode, r.frame)
+            r.payload, r.keyframe, r.quality = encoded
+            r.t_encode_end = time.time()
+            payload = encoded[0]
+        else:
+            payload = r.payload
+        h, w = r.frame.shape[:2]
+        header = FrameHeader(self.hello.codec, r.keyframe, self.hello.eyes, r.quality, w, h, r.pose.seq,
+                             self.frames_sent, r.pose.t, r.t_receive, r.t_render_start, r.t_render_end,
+                             r.t_encode_end, time.time(), len(payload))
+        if self.ws.closed:
+            return False
+        try:
+            await self.ws.send_bytes(header.pack() + payload)
+        except (ConnectionError, RuntimeError):
+            return False
+        t_sent = time.time()
+        size = len(payload) + protocol.HEADER_SIZE
+        self.frames_sent += 1
+        self.bytes_sent += size
+        m = self.metrics
+        m.frames_sent.labels(self.hello.codec).inc()
+        m.frame_bytes.labels(self.hello.codec).inc(size)
+        m.stage_seconds.labels("queue").observe(max(0.0, r.t_render_start - r.t_receive))
+        m.stage_seconds.labels("render").observe(r.t_render_end - r.t_render_start)
+        m.stage_seconds.labels("encode").observe(max(0.0, r.t_encode_end - r.t_render_end))
+        m.stage_seconds.labels("send").observe(max(0.0, t_sent - r.t_encode_end))
+        m.pose_to_send_seconds.observe(max(0.0, t_sent - r.t_receive))
+        if self.hello.adaptive:
+            busy_s = (r.t_render_end - r.t_render_start) + max(0.0, r.t_encode_end - r.t_render_end)
+            self.quality.adapt(len(payload), busy_s / self._depth(), self.hello.target_fps,
+                               self.hello.max_kbps)
+        return True
 
     def close(self) -> None:
         if self._h264 is not None:
@@ -376,7 +442,8 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
             model, overrides, env = _resolve(app[CATALOG], app[VIEWS], hello.product, hello.variant)
         except NotFound as exc:
             raise ProtocolError(exc.message, protocol.CLOSE_UNKNOWN_PRODUCT) from None
-        session = StreamSession(ws, session_id, hello, model, overrides, env, app[RENDER_POOL], metrics, limits)
+        session = StreamSession(ws, session_id, hello, model, overrides, env, app[RENDER_POOL], metrics, limits,
+                                peers=lambda: len(registry))
         registry.add(session)
         metrics.sessions_total.labels(hello.client).inc()
         metrics.sessions_active.labels(hello.client).inc()
