@@ -49,7 +49,7 @@ class MaterialSpec:
 MATERIALS: dict[str, MaterialSpec] = {
     "metal": MaterialSpec(GOLD_LINEAR, 1.0, 0.18),
     "gem": MaterialSpec((0.96, 0.97, 1.0, 1.0), 1.0, 0.02),
-    "paint": MaterialSpec((0.85, 0.85, 0.82, 1.0), 0.35, 0.3),
+    "paint": MaterialSpec((0.85, 0.85, 0.82, 1.0), 0.2, 0.3),
     "glass": MaterialSpec((0.02, 0.025, 0.03, 0.78), 0.0, 0.04, alpha_blend=True, double_sided=True),
     "chrome": MaterialSpec((0.92, 0.92, 0.94, 1.0), 1.0, 0.08),
     "rim": MaterialSpec((0.78, 0.79, 0.81, 1.0), 1.0, 0.22),
@@ -387,9 +387,7 @@ def sample_image(img: F64, x: F64, z: F64, half_w: float, half_d: float) -> F64:
 def shade(mesh: trimesh.Trimesh, crease_deg: float = 35.0) -> trimesh.Trimesh:
     """Splits vertices along edges sharper than `crease_deg`, so that smooth surfaces stay smooth and creases
     stay crisp (vertex normals are then exported as computed)."""
-    shaded: trimesh.Trimesh = trimesh.graph.smooth_shade(
-        mesh, angle=math.radians(crease_deg), facet_minarea=1e9
-    )
+    shaded: trimesh.Trimesh = trimesh.graph.smooth_shade(mesh, angle=math.radians(crease_deg))
     return shaded
 
 

@@ -116,9 +116,9 @@ SUV = CarSpec(
         (1.0, 0.80),
     ),
     roof=(
-        (0.0, 0.9),
-        (0.015, 1.2),
-        (0.04, 1.6),
+        (0.0, 1.0),
+        (0.01, 1.45),
+        (0.035, 1.64),
         (0.1, 1.69),
         (0.45, 1.70),
         (0.62, 1.66),
@@ -126,9 +126,9 @@ SUV = CarSpec(
         (0.76, 1.02),
         (1.0, 0.7),
     ),
-    cabin_half_width=((0.0, 0.72), (0.1, 0.74), (0.45, 0.78), (0.65, 0.78), (0.75, 0.84), (1.0, 0.84)),
+    cabin_half_width=((0.0, 0.8), (0.1, 0.78), (0.45, 0.78), (0.65, 0.78), (0.75, 0.84), (1.0, 0.84)),
     windshield=(0.61, 0.725),
-    rear_window=(0.02, 0.09),
+    rear_window=(0.002, 0.032),
     side_windows=(0.06, 0.685),
     pillars=(0.43, 0.18),
     cladding=True,
@@ -161,7 +161,7 @@ def _section_points(w: float, yb: float, belt: float, roof: float, cabin_w: floa
     for a in np.linspace(-math.pi / 2, 0, 6, endpoint=False):
         pts.append((w - rb + rb * math.cos(a), yb + rb + rb * math.sin(a)))
     side_top = belt - 0.07 * (belt - yb) / 0.8
-    for t in np.linspace(0, 1, 12, endpoint=False):
+    for t in np.linspace(0, 1, 22, endpoint=False):
         y = yb + rb + t * (side_top - yb - rb)
         bulge = 0.012 * math.sin(t * math.pi)
         pts.append((w + bulge, y))
@@ -217,7 +217,7 @@ def _arches(spec: CarSpec, s: F64, yb: F64) -> F64:
 
 
 def _body(spec: CarSpec) -> list[Part]:
-    stations = 260
+    stations = 300
     u = np.linspace(0, 1, stations)
     s = 0.5 - 0.5 * np.cos(u * math.pi)  # denser at nose and tail
     s = 0.6 * s + 0.4 * u
@@ -279,6 +279,14 @@ def _body(spec: CarSpec) -> list[Part]:
         | ((sc > spec.rear_window[0]) & (sc < spec.rear_window[1]))
     )
     label[side_glass | screens] = "glass"
+    label[
+        in_window
+        & cabin_here
+        & ~side_glass
+        & ~screens
+        & (sc > spec.rear_window[0])
+        & (sc < spec.windshield[1])
+    ] = "trim"
     window_frame = np.isin(j_half, [layout.window[0], layout.window[-1]]) & cabin_here
     window_frame &= (sc > spec.side_windows[0]) & (sc < spec.side_windows[1])
     label[window_frame & ~screens] = "chrome"

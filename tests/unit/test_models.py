@@ -117,6 +117,16 @@ def test_models_rest_on_the_ground_centred_at_catalog_size(catalog: Catalog, pro
         assert got_m * 1000 == pytest.approx(float(want_mm), rel=0.2)
 
 
+def test_every_precious_metal_model_matches_its_catalog_dimensions(catalog: Catalog) -> None:
+    for product in catalog:
+        if product.kind is ProductKind.CAR:
+            continue
+        assert product.dimensions_mm is not None, product.id
+        extents_mm = _scene(product.id).extents * 1000
+        for got, want in zip(extents_mm, product.dimensions_mm, strict=True):
+            assert got == pytest.approx(float(want), rel=0.05, abs=0.3), product.id
+
+
 def test_cars_are_real_size_and_the_suv_is_taller() -> None:
     sedan, suv = _scene("car-sedan-aurora").extents, _scene("car-suv-summit").extents
     assert sedan[2] == pytest.approx(4.85, abs=0.01)  # length along Z: front faces +Z
