@@ -151,3 +151,23 @@ async def test_a_killed_worker_is_replaced_and_the_node_keeps_serving(node: Node
             await asyncio.sleep(0.1)
         assert health["workers"]["alive"] == 2 and health["workers"]["restarts"] == 1
         assert pids[0] not in node.pool.worker_pids()
+
+
+async def test_two_edge_nodes_hand_out_the_same_frame_urls(tmp_path: Path, project_root: Path) -> None:
+    """Content addressing across nodes: any node (or a cache in front of several) can answer any frame URL."""
+    nodes = [await start_node(tmp_path / f"edge{i}", project_root, workers=1) for i in range(2)]
+    try:
+        async with aiohttp.ClientSession() as s:
+            pid = nodes[0][0].catalog.products[3].id
+            manifests = []
+            for node, _ in nodes:
+                r = await s.get(f"{node.base}/api/products/{pid}/views?size=48x32")
+                manifests.append(await r.json())
+            assert manifests[0]["frames"] == manifests[1]["frames"]
+            url = manifests[0]["frames"][5]["url"]
+            bodies = [await (await s.get(node.base + url)).read() for node, _ in nodes]
+            assert bodies[0] == bodies[1] and len(bodies[0]) > 100
+    finally:
+        for node, runner in nodes:
+            await runner.cleanup()
+            await node.pool.close()
