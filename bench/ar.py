@@ -90,7 +90,7 @@ def main() -> int:
     from render_node.render.engine import PandaRenderer
 
     tmp = Path(tempfile.mkdtemp(prefix="ar-bench-"))
-    renderer = PandaRenderer(tmp / "env")
+    renderer = PandaRenderer(ar_models.env_dir(tmp / "env"))
     k = Intrinsics.from_fov(50.0, 1280, 720)
 
     bar, bar_src = model_for("bar-au9999-100g.glb", lambda p: ar_models.gold_bar(p, (31.0, 55.0, 3.1)), tmp,

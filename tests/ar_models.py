@@ -69,3 +69,12 @@ def earrings(path: Path) -> Path:
         s.apply_translation([x, 0.003, 0.0])
         parts.append(s)
     return _export(trimesh.util.concatenate(parts), path)
+
+
+def env_dir(fallback: Path) -> Path:
+    """The checkout's built environment maps when they are current (`showroom assets build`), else `fallback`
+    (where the renderer builds them, slowly, on first use)."""
+    from render_node.render.environment import environments_present
+
+    built = Path(__file__).resolve().parents[1] / "assets" / "env"
+    return built if environments_present(built) else fallback

@@ -68,7 +68,7 @@ async def ar_node(tmp_path_factory: pytest.TempPathFactory, project_root: Path) 
     _write_models(catalog, assets / "models")
     data = tmp / "data"
     config = Config(host="127.0.0.1", port=0, data_dir=data, role="edge", assets_dir=assets, workers=1)
-    pool = RenderPool(PandaRendererFactory(tmp / "env"), workers=1)
+    pool = RenderPool(PandaRendererFactory(ar_models.env_dir(tmp / "env")), workers=1)
     app = create_app(config, catalog=catalog, renderer_pool=pool)
     runner = web.AppRunner(app, shutdown_timeout=2.0)
     await runner.setup()

@@ -30,7 +30,7 @@ K = Intrinsics.from_fov(50.0, 1280, 720)
 def renderer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from render_node.render.engine import PandaRenderer
 
-    r = PandaRenderer(tmp_path_factory.mktemp("env"))
+    r = PandaRenderer(ar_models.env_dir(tmp_path_factory.mktemp("env")))
     yield r
     r.close()
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.gl
 def renderer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from render_node.render.engine import PandaRenderer
 
-    r = PandaRenderer(tmp_path_factory.mktemp("env"))
+    r = PandaRenderer(ar_models.env_dir(tmp_path_factory.mktemp("env")))
     yield r
     r.close()
 
