@@ -510,6 +510,7 @@ class CommerceService:
             created = await self.gateway.create_payment(request)
         except PaymentRejected:
             async def fail(uow: UnitOfWork, out: _Outcome) -> None:
+                await uow.get_order(order.id, for_update=True)  # payment rows change under the order's lock
                 p = await uow.get_payment(payment_id)
                 if p.status is PaymentStatus.INTENT:
                     p.status, p.failure_code, p.updated_at = PaymentStatus.FAILED, "rejected", self.clock.now()
@@ -518,6 +519,7 @@ class CommerceService:
             raise
 
         async def record(uow: UnitOfWork, out: _Outcome) -> Payment:
+            await uow.get_order(order.id, for_update=True)  # a notice may be changing this payment right now
             p = await uow.get_payment(payment_id)
             p.gateway_payment_id = created.payment_id
             p.pay_url, p.qr_png_url, p.expires_at = created.pay_url, created.qr_png_url, created.expires_at
@@ -578,6 +580,7 @@ class CommerceService:
             payment = candidates[0]
             payment.gateway_payment_id = gateway_payment_id
         order = await uow.get_order(payment.order_id, for_update=True)
+        payment = await self._fresh_payment(uow, payment)  # as committed now that the order is locked
         if str(data.get("order_id")) != order.id or data.get("currency", "CNY") != order.currency \
                 or amount_fen != payment.amount_fen:
             raise NoticeMismatch(f"notification for {gateway_payment_id} does not match order {order.id}: "
@@ -588,6 +591,20 @@ class CommerceService:
             log.info("ignoring payment notification type %s", event_type)
             return
         await self._apply_payment_status(uow, out, order, payment, status, data.get("failure_code"))
+
+    @staticmethod
+    async def _fresh_payment(uow: UnitOfWork, payment: Payment) -> Payment:
+        fresh = await uow.get_payment(payment.id)
+        if fresh.gateway_payment_id is None:
+            fresh.gateway_payment_id = payment.gateway_payment_id
+        return fresh
+
+    @staticmethod
+    async def _fresh_refund(uow: UnitOfWork, refund: Refund) -> Refund:
+        fresh = await uow.get_refund(refund.id)
+        if fresh.gateway_refund_id is None:
+            fresh.gateway_refund_id = refund.gateway_refund_id
+        return fresh
 
     async def _apply_payment_status(self, uow: UnitOfWork, out: _Outcome, order: Order, payment: Payment,
                                     status: PaymentStatus, failure_code: Any) -> None:
@@ -644,6 +661,7 @@ class CommerceService:
             refund = candidates[0]
             refund.gateway_refund_id = gateway_refund_id
         order = await uow.get_order(refund.order_id, for_update=True)
+        refund = await self._fresh_refund(uow, refund)
         if (payment is None or payment.id != refund.payment_id or str(data.get("order_id")) != order.id
                 or amount_fen != refund.amount_fen or data.get("currency", "CNY") != order.currency):
             raise NoticeMismatch(f"refund notification {gateway_refund_id} does not match refund {refund.id}")
@@ -725,8 +743,8 @@ class CommerceService:
             reply = None
 
         async def record(uow: UnitOfWork, out: _Outcome) -> Refund:
+            order = await uow.get_order(refund.order_id, for_update=True)
             r = await uow.get_refund(refund_id)
-            order = await uow.get_order(r.order_id, for_update=True)
             if reply is None:
                 await self._apply_refund_status(uow, out, order, r, False)
                 return r
@@ -775,10 +793,11 @@ class CommerceService:
             return
 
         async def work(uow: UnitOfWork, out: _Outcome) -> None:
-            payment = await uow.payment_by_gateway_id(gp.payment_id)
-            if payment is None:
+            found = await uow.payment_by_gateway_id(gp.payment_id)
+            if found is None:
                 return
-            order = await uow.get_order(payment.order_id, for_update=True)
+            order = await uow.get_order(found.order_id, for_update=True)
+            payment = await uow.get_payment(found.id)
             if gp.amount_fen != payment.amount_fen or gp.order_id != order.id:
                 log.error("backend payment %s does not match ours (%s): not applied", gp.payment_id, payment.id)
                 return
