@@ -49,7 +49,7 @@ Shading = Literal["auto", "exact", "baked"]
 auto: baked on a software rasteriser (llvmpipe), exact on a GPU."""
 
 MAX_SIZE_PX = 4096
-EXPOSURE = {"studio": 1.0, "counter": 1.15, "car": 1.2}
+EXPOSURE = {"studio": 0.8, "counter": 1.0, "car": 0.85}
 SHADOW_OPACITY = 0.75
 _PRC = """
 load-display p3headlessgl

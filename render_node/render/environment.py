@@ -32,7 +32,7 @@ LEVELS = 6
 """Prefiltered roughness levels: 0, 0.2, ..., 1.0 at face sizes 256 ... 8 (then plain mips down to 1)."""
 IRRADIANCE_SIZE_PX = 16
 LUT_SIZE_PX = 64
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bumped whenever the scenes or the file layout change: older files count as stale and are rebuilt."""
 _SAMPLES = 64
 
@@ -160,12 +160,12 @@ def studio_radiance(d: F32) -> F32:
     floor = _mix((0.34, 0.31, 0.27), (0.14, 0.13, 0.11), _smooth(-0.2, -1.0, y))
     col = np.where((y >= 0)[..., None], wall, floor) + _mix((0.15, 0.15, 0.15), (0.0, 0.0, 0.0), _smooth(0.0, 0.12, np.abs(y)))
     panels = (
-        _Panel((0.0, 1.0, 0.15), 38, 28, (7.0, 7.0, 7.0)),  # overhead
-        _Panel((-0.85, 0.35, 0.55), 18, 30, (11.0, 10.8, 10.5)),  # key, front left
-        _Panel((0.9, 0.3, 0.45), 14, 28, (5.0, 5.0, 5.2)),  # fill, front right
-        _Panel((0.05, 0.35, -1.0), 32, 10, (6.0, 6.0, 6.0)),  # rim, behind
-        _Panel((-1.0, 0.05, -0.35), 3, 40, (14.0, 14.0, 14.0), softness=0.15),  # tall strip left
-        _Panel((1.0, 0.05, -0.3), 3, 40, (14.0, 14.0, 14.0), softness=0.15),  # tall strip right
+        _Panel((0.0, 1.0, 0.15), 38, 28, (4.5, 4.5, 4.5)),  # overhead
+        _Panel((-0.85, 0.35, 0.55), 18, 30, (8.0, 7.9, 7.7)),  # key, front left
+        _Panel((0.9, 0.3, 0.45), 14, 28, (4.0, 4.0, 4.2)),  # fill, front right
+        _Panel((0.05, 0.35, -1.0), 32, 10, (2.6, 2.6, 2.6)),  # rim, behind
+        _Panel((-1.0, 0.05, -0.35), 3, 40, (10.0, 10.0, 10.0), softness=0.15),  # tall strip left
+        _Panel((1.0, 0.05, -0.3), 3, 40, (10.0, 10.0, 10.0), softness=0.15),  # tall strip right
         _Panel((0.0, 0.15, 1.0), 40, 12, (2.5, 2.5, 2.5), softness=0.3),  # bounce card behind the camera
     )
     for p in panels:
