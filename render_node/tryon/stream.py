@@ -43,7 +43,8 @@ Mode = Literal["ar", "tryon"]
 class FramePlan:
     rgb: U8
     status: str
-    """"ok", or why nothing is drawn: "no_face", "no_hand", "no_marker", "out_of_view"."""
+    """What this frame showed: "ok", or "no_face", "no_hand", "no_anchor", "no_marker", "out_of_view". After a
+    miss the product is still drawn from the last fit for `hold_s` (windows not empty), then no longer."""
     message: str
     windows: tuple[Window, ...]
     ar_job: OverlayJob | None = None
@@ -142,7 +143,7 @@ class CameraFrameProcessor:
             job = plan_tryon(rgb, fit, self.shape, self.model_path, self.overrides)
         except NothingToAnchor as exc:
             return FramePlan(rgb, "out_of_view", exc.message, ())
-        return FramePlan(rgb, "ok", "", tuple(job.requests()), tryon_job=job)
+        return FramePlan(rgb, status, message, tuple(job.requests()), tryon_job=job)
 
     def finish(self, plan: FramePlan, renders: list[U8]) -> U8:
         """The `(h, w, 3)` RGB frame to send: the composite, or the plain frame when nothing is placed."""

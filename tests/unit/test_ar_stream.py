@@ -62,3 +62,26 @@ def test_frame_inputs_are_validated_at_the_edge() -> None:
         parse_pose('{"position": [0, 1, NaN]}')
     with pytest.raises(BadRequest):
         decode_frame(b"GIF89a" + bytes(100))
+
+
+def test_tryon_stream_tracks_a_face_holds_briefly_then_says_no_face() -> None:
+    import skimage.data
+
+    necklace = shape_of_points(np.array([[-0.065, 0.0, -0.002], [0.065, 0.15, 0.002]]))
+    proc = CameraFrameProcessor("tryon", MODEL, necklace, anchor="neck", consent=True, length_mm=450.0)
+    try:
+        face = skimage.data.astronaut()
+        k = Intrinsics.from_fov(50.0, 512, 512)
+        tops = []
+        for i in range(4):
+            plan = proc.plan(face, k, None, i / 30)
+            assert plan.status == "ok" and plan.tryon_job is not None and plan.windows
+            tops.append(plan.tryon_job.fit.anchor_px[0])
+        assert np.ptp(np.array(tops), axis=0).max() < 2.0  # steady on a still face
+        empty = skimage.data.coffee()[:512, :512]
+        held = proc.plan(empty, k, None, 4 / 30)
+        assert held.status == "no_face" and held.tryon_job is not None  # the last fit, held for a moment
+        gone = proc.plan(empty, k, None, 1.0)
+        assert gone.status == "no_face" and gone.windows == () and gone.message == "no face in view"
+    finally:
+        proc.close()
