@@ -122,6 +122,28 @@ def build_models(
     return built
 
 
+def lod_path(model_path: Path, level: int) -> Path:
+    """`models/ring.glb` -> `models/ring.lod1.glb` (level 0 is the model itself)."""
+    return model_path if level == 0 else model_path.with_name(f"{model_path.stem}.lod{level}.glb")
+
+
+def write_lods(model_path: Path, ratios: tuple[float, ...] = (0.25, 0.0625)) -> list[Path]:
+    """Writes coarser copies of a GLB model (open3d quadric decimation, each mesh to `ratio` of its triangles)
+    beside it as `<stem>.lod1.glb`, `<stem>.lod2.glb`, ... Materials and names are kept."""
+    import trimesh
+
+    from render_node.assets.lods import build_lods
+
+    scene = trimesh.load(str(model_path), force="scene")
+    assert isinstance(scene, trimesh.Scene)
+    written: list[Path] = []
+    for level, lod in enumerate(build_lods(scene, ratios), start=1):
+        path = lod_path(model_path, level)
+        write_atomic(path, export_glb(lod))
+        written.append(path)
+    return written
+
+
 def write_thumbnails(
     catalog: Catalog,
     assets_dir: Path,

@@ -7,6 +7,7 @@ the renderer to pick by screen size: LOD0 is the hero mesh, LOD1 ~ 1/4, LOD2 ~ 1
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,7 +26,9 @@ def decimate(mesh: trimesh.Trimesh, target_triangles: int) -> trimesh.Trimesh:
         raise ModelInvalid(f"a LOD needs at least 4 triangles, asked for {target_triangles}")
     if len(mesh.faces) <= target_triangles:
         return mesh
-    import open3d as o3d  # heavy: imported only when decimating
+    with warnings.catch_warnings():  # the wheel warns that it was built with CUDA and finds no GPU
+        warnings.simplefilter("ignore", ImportWarning)
+        import open3d as o3d  # heavy: imported only when decimating
 
     o3 = o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(np.asarray(mesh.vertices, dtype=np.float64)),

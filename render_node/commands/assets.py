@@ -34,6 +34,11 @@ def register(sub: Any) -> None:
     build.add_argument("--no-thumbnails", action="store_true", help="skip the thumbnails (no GL needed)")
     build.add_argument("--no-env", action="store_true", help="skip the environment maps")
     build.add_argument(
+        "--lods",
+        action="store_true",
+        help="also write ID.lod1.glb (1/4 triangles) and ID.lod2.glb (1/16) per model",
+    )
+    build.add_argument(
         "--assets-dir", type=Path, default=None, help="assets folder (default: SHOWROOM_ASSETS_DIR)"
     )
     build.set_defaults(func=_build)
@@ -97,6 +102,14 @@ def _build(args: argparse.Namespace) -> int:
             built = build_models(catalog, assets_dir, only=[p.id for p in todo], on_product=tick)
         triangles = sum(b.triangles for b in built if not b.skipped)
         print(f"assets: built {len(built)} models ({triangles:,} triangles) in {assets_dir / 'models'}")
+    if args.lods:
+        from render_node.assets.build import write_lods
+
+        with tqdm(total=len(todo), unit="model", desc="LODs", file=sys.stderr, dynamic_ncols=True) as bar:
+            for product in todo:
+                write_lods(assets_dir / "models" / product.model)
+                bar.update(1)
+        print(f"assets: wrote LODs of {len(todo)} models")
     if not args.no_thumbnails:
         wanted = sorted({p.id for p in todo} | set(thumbs_missing), key=[p.id for p in catalog].index)
         if wanted:

@@ -300,3 +300,31 @@ def test_assets_build_writes_a_model_and_skips_it_when_fresh(
         capsys, "assets", "build", "--only", "no-such-product", "--no-env", "--assets-dir", str(tmp_path)
     )
     assert code == 2 and "no-such-product" in err
+
+
+def test_assets_build_with_lods_writes_coarser_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(ROOT / "assets" / "catalog.toml", tmp_path / "catalog.toml")
+    code, out, _ = _run(
+        capsys,
+        "assets",
+        "build",
+        "--only",
+        "ring-band-classic",
+        "--lods",
+        "--no-thumbnails",
+        "--no-env",
+        "--assets-dir",
+        str(tmp_path),
+    )
+    assert code == 0 and "LODs" in out
+    models = tmp_path / "models"
+    full, lod1, lod2 = (
+        validate_file(models / n)
+        for n in ("ring-band-classic.glb", "ring-band-classic.lod1.glb", "ring-band-classic.lod2.glb")
+    )
+    assert full.triangles > lod1.triangles > lod2.triangles
+    assert lod1.triangles <= full.triangles // 4 + 8
+    assert lod1.size_m == pytest.approx(full.size_m, rel=0.02)
+    assert lod1.materials == ("metal",)

@@ -225,3 +225,20 @@ def test_variant_scale_follows_ring_size(catalog: Catalog) -> None:
 def test_every_catalog_product_has_a_model_builder(catalog: Catalog) -> None:
     kinds = {p.kind for p in catalog}
     assert kinds == set(ProductKind)
+
+
+def test_lod_keeps_the_silhouette_with_a_quarter_of_the_triangles() -> None:
+    from render_node.assets.lods import build_lods, decimate, triangle_count
+
+    ring = _parts("ring-band-classic")[0].mesh
+    coarse = decimate(ring, len(ring.faces) // 4)
+    assert len(coarse.faces) <= len(ring.faces) // 4
+    assert coarse.extents == pytest.approx(ring.extents, rel=0.01)
+    assert jewellery.measure_inner_diameter_mm(coarse) == pytest.approx(16.6, abs=0.1)
+    scene = _scene("ring-solitaire")
+    lod0, lod1 = build_lods(scene, (1.0, 0.25))
+    assert triangle_count(lod0) == triangle_count(scene)
+    assert triangle_count(lod1) < 0.3 * triangle_count(scene)
+    names = {g.visual.material.name for g in lod1.geometry.values()}
+    assert names == {"metal", "gem"}
+    assert lod1.extents == pytest.approx(scene.extents, rel=0.02)
