@@ -202,7 +202,7 @@ export class Spinner {
         const [a, b] = [...this._pointers.values()];
         pinchStart = { d: Math.hypot(a.x - b.x, a.y - b.y), zoom: this.zoom };
       }
-      h.focus({ preventScroll: true });
+      h.focus({ preventScroll: true, focusVisible: false });
     });
     h.addEventListener("pointermove", (e) => {
       if (!this._pointers.has(e.pointerId)) return;
