@@ -18,7 +18,9 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 SHADOW_RES_PX = 128
-_MAX_SAMPLES = 1_500_000
+_MAX_SAMPLES = 400_000
+_MAX_VERTICES = 400_000
+_MAX_TRIANGLES = 250_000
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ def contact_shadow(triangles_m: F64, res_px: int = SHADOW_RES_PX, seed: int = 7)
     """`triangles_m`: (n, 3, 3) world-space triangles (+Y up). The ground is the lowest point."""
     tri = np.asarray(triangles_m, dtype=np.float64).reshape(-1, 3, 3)
     lo, hi = tri.reshape(-1, 3).min(axis=0), tri.reshape(-1, 3).max(axis=0)
+    if len(tri) > _MAX_TRIANGLES:  # a dense mesh keeps its footprint with a fraction of its triangles
+        tri = tri[:: len(tri) // _MAX_TRIANGLES + 1]
     ground = float(lo[1])
     height = max(float(hi[1] - lo[1]), 1e-6)
     size = max(float(hi[0] - lo[0]), float(hi[2] - lo[2]), 1e-6)
@@ -56,16 +60,21 @@ def contact_shadow(triangles_m: F64, res_px: int = SHADOW_RES_PX, seed: int = 7)
     flip = u + v > 1
     u, v = np.where(flip, 1 - u, u), np.where(flip, 1 - v, v)
     pts = tri[idx, 0] + e1[idx] * u[:, None] + e2[idx] * v[:, None]
-    pts = np.concatenate([pts, tri.reshape(-1, 3)])
+    corners = tri.reshape(-1, 3)
+    pts = np.concatenate([pts, corners[:: max(1, len(corners) // _MAX_VERTICES)]])
 
     ix = np.clip(((pts[:, 0] - (cx - half)) / cell).astype(np.int64), 0, res_px - 1)
     iz = np.clip(((pts[:, 2] - (cz - half)) / cell).astype(np.int64), 0, res_px - 1)
     h = (pts[:, 1] - ground) / height
     flat = iz * res_px + ix
+    # The lowest point over each cell (sort + reduceat: far faster than ufunc.at on millions of points).
+    order = np.argsort(flat, kind="stable")
+    cells, starts = np.unique(flat[order], return_index=True)
+    lowest = np.minimum.reduceat(h[order], starts)
     contact = np.zeros(res_px * res_px)
-    np.maximum.at(contact, flat, np.exp(-h / 0.06))
+    contact[cells] = np.exp(-lowest / 0.06)
     ambient = np.zeros(res_px * res_px)
-    np.maximum.at(ambient, flat, np.exp(-h / 0.6))
+    ambient[cells] = np.exp(-lowest / 0.6)
     contact_map = gaussian_filter(contact.reshape(res_px, res_px), sigma=max(1.0, res_px * 0.012))
     ambient_map = gaussian_filter(ambient.reshape(res_px, res_px), sigma=res_px * 0.06)
     opacity = 1 - (1 - 0.85 * np.clip(contact_map * 1.4, 0, 1)) * (1 - 0.55 * np.clip(ambient_map * 1.6, 0, 1))
