@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
@@ -21,12 +22,16 @@ from render_node.ar.errors import ConsentRequired, ImageTooLarge
 from render_node.ar.frames import MAX_FRAME_BYTES, decode_frame, parse_intrinsics, parse_pose
 from render_node.ar.geometry import model_shape
 from render_node.ar.overlay import finish_overlay, plan_overlay
+from render_node.assets.variants import overrides_for, scale_for
 from render_node.encoding import encode_jpeg, encode_png
 from render_node.errors import BadRequest
 from render_node.keys import CATALOG, CONFIG, RENDER_POOL
 from render_node.pool import PRIORITY_LIVE
+from render_node.render.types import MaterialOverride
+from render_node.tryon.fitting import Finger, Fit
 from render_node.tryon.landmarks import LandmarkModels
 from render_node.tryon.pipeline import ANCHOR_NAMES, anchor_for, detect_fit, finish_tryon, plan_tryon
+from showroom.catalog import Product, Variant
 
 T = TypeVar("T")
 
@@ -103,11 +108,18 @@ async def _read_form(request: web.Request, file_field: str) -> tuple[bytes | Non
     return data, fields
 
 
-def _model(request: web.Request, fields: dict[str, str]) -> tuple[Any, Any, Any]:
-    from pathlib import Path
+@dataclass(frozen=True)
+class _Item:
+    """What a form's `product` and `variant` resolve to: the model file and how to draw it."""
 
-    from render_node.assets.variants import overrides_for, scale_for
+    product: Product
+    variant: Variant
+    model_path: Path
+    overrides: tuple[MaterialOverride, ...]
+    scale: float
 
+
+def _item(request: web.Request, fields: dict[str, str]) -> _Item:
     product_id = fields.get("product")
     if not product_id:
         raise BadRequest("the form needs a 'product' field (a catalog product id)")
@@ -116,7 +128,7 @@ def _model(request: web.Request, fields: dict[str, str]) -> tuple[Any, Any, Any]
     path = Path(request.app[CONFIG].assets_dir) / "models" / product.model
     if not path.is_file():
         raise BadRequest(f"the model of {product.id} is not built on this node; run `showroom assets build`")
-    return (product, variant, path), overrides_for(product, variant), scale_for(product, variant)
+    return _Item(product, variant, path, overrides_for(product, variant), scale_for(product, variant))
 
 
 def _image_response(body: bytes, content_type: str, headers: dict[str, str]) -> web.Response:
@@ -133,20 +145,20 @@ async def ar_overlay(request: web.Request) -> web.Response:
     output = fields.get("output", "composite")
     if output not in ("overlay", "composite"):
         raise BadRequest("output must be 'overlay' (RGBA PNG) or 'composite' (JPEG)")
-    (product, _variant, path), overrides, scale = _model(request, fields)
+    item = _item(request, fields)
     rgb = await workers.run(decode_frame, data)
     del data
     h, w = rgb.shape[:2]
     intrinsics = parse_intrinsics(fields.get("intrinsics"), fields.get("fov_deg"), w, h)
     pose = parse_pose(fields.get("pose"))
-    shape = await workers.run(model_shape, path)
-    job = await workers.run(plan_overlay, rgb, intrinsics, pose, shape, path, overrides, scale)
+    shape = await workers.run(model_shape, item.model_path)
+    job = await workers.run(plan_overlay, rgb, intrinsics, pose, shape, item.model_path, item.overrides, item.scale)
     rgba = None
     if job.window is not None:
         rgba = await request.app[RENDER_POOL].render(job.window.request, timeout_s=RENDER_TIMEOUT_S,
                                                      priority=PRIORITY_LIVE)
     out = await workers.run(finish_overlay, rgb, job, rgba, output)
-    headers = {"X-AR-Source": job.source, "X-AR-Product": product.id,
+    headers = {"X-AR-Source": job.source, "X-AR-Product": item.product.id,
                "X-Light-Intensity": f"{job.light.ambient_intensity:.3f}",
                "X-Light-Temperature-K": f"{job.light.colour_temperature_k:.0f}"}
     if job.board is not None:
@@ -177,19 +189,21 @@ async def tryon(request: web.Request) -> web.Response:
     if finger not in FINGERS:
         raise BadRequest(f"finger must be one of {', '.join(FINGERS)}")
     mirrored = fields.get("mirrored", "false").lower() == "true"
-    (product, variant, path), overrides, scale = _model(request, fields)
+    item = _item(request, fields)
+    product = item.product
     anchor = anchor_for(product.kind.value, product.tryon_anchor.value if product.tryon_anchor else None, asked)
     rgb = await workers.run(decode_frame, data)
     del data
-    shape = await workers.run(model_shape, path)
-    length = float(variant.length_mm) if variant.length_mm is not None else None
+    shape = await workers.run(model_shape, item.model_path)
+    length = float(item.variant.length_mm) if item.variant.length_mm is not None else None
+    which_finger: Finger = finger  # type: ignore[assignment]
 
-    def fit_photo(models: LandmarkModels) -> Any:
-        return detect_fit(rgb, anchor, shape, models, scale=scale, length_mm=length, finger=finger,  # type: ignore[arg-type]
+    def fit_photo(models: LandmarkModels) -> Fit:
+        return detect_fit(rgb, anchor, shape, models, scale=item.scale, length_mm=length, finger=which_finger,
                           mirrored=mirrored)
 
     fit = await workers.run(workers.with_models, fit_photo)
-    job = await workers.run(plan_tryon, rgb, fit, shape, path, overrides)
+    job = await workers.run(plan_tryon, rgb, fit, shape, item.model_path, item.overrides)
     pool = request.app[RENDER_POOL]
     renders = await asyncio.gather(*(pool.render(win.request, timeout_s=RENDER_TIMEOUT_S, priority=PRIORITY_LIVE)
                                      for win in job.requests()))
