@@ -56,10 +56,7 @@ class TinyRenderer:
             return np.concatenate([self._eye(w, h, hue, 40), self._eye(w, h, hue, 200)], axis=1)
         if isinstance(view, TurntableView):
             return self._eye(w, h, view.yaw_deg, int(40 + 5 * view.pitch_deg))
-        if isinstance(view, PoseView):
-            hue = head_yaw_deg(view.pose.orientation_xyzw)
-        else:
-            hue = 0.0
+        hue = head_yaw_deg(view.pose.orientation_xyzw) if isinstance(view, PoseView) else 0.0
         return self._eye(w, h, hue, 40)
 
     def close(self) -> None:

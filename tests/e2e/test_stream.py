@@ -197,7 +197,7 @@ async def test_shutdown_closes_sessions_with_going_away(tmp_path: Path, project_
 async def test_the_python_client_reports_fps_latency_and_bandwidth(node: Node, first_product: str) -> None:
     hz = 60.0
     poses = synthetic_motion(hz, 1.5)
-    hello = Hello("vr", first_product, None, 128, 96, 2, 90.0, 0.064, "jpeg", 50000, 60.0)
+    hello = Hello("vr", first_product, None, 128, 96, 2, 90.0, 0.064, "jpeg", 50000, 60.0, adaptive=False)
     report = await play_vr(node.base, hello, poses, hz)
     assert report.poses_sent == len(poses) == 90
     assert report.frames > 10 and report.fps > 5
