@@ -23,6 +23,7 @@ from sqlalchemy import and_, delete, event, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from showroom.adapters import tables as t
@@ -141,6 +142,9 @@ class SqlUnitOfWork:
         finally:
             self._conn = None
             self._release()
+        if isinstance(exc, IntegrityError):
+            # A unique key taken by a concurrent transaction: the service retries and sees the winner's row.
+            raise ConcurrentUpdate("a concurrent change took the same key; try again") from exc
 
     def _release(self) -> None:
         if self._locked and self._db._write_lock is not None:
@@ -148,7 +152,10 @@ class SqlUnitOfWork:
             self._locked = False
 
     async def commit(self) -> None:
-        await self.conn.commit()
+        try:
+            await self.conn.commit()
+        except IntegrityError as exc:
+            raise ConcurrentUpdate("a concurrent change took the same key; try again") from exc
 
     async def rollback(self) -> None:
         await self.conn.rollback()

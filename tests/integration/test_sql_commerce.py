@@ -301,3 +301,11 @@ async def test_an_expired_quote_cannot_be_ordered(world: World) -> None:
     with pytest.raises(Exception) as err:
         await world.svc.place_order({"quote_id": q.id, "customer": CUSTOMER}, "late")
     assert getattr(err.value, "code", "") == "quote_expired"
+
+
+async def test_concurrent_orders_on_one_quote_under_different_keys_make_one_order(world: World) -> None:
+    q = await world.svc.quote("bar-50g", "au9999-10g", 1)
+    body = {"quote_id": q.id, "customer": CUSTOMER}
+    replies = await asyncio.gather(*(world.svc.place_order(body, f"key-{i}") for i in range(8)))
+    assert len({r[1]["id"] for r in replies}) == 1
+    assert sorted(r[0] for r in replies) == [200] * 7 + [201]
