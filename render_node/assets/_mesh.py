@@ -48,7 +48,8 @@ class MaterialSpec:
 
 MATERIALS: dict[str, MaterialSpec] = {
     "metal": MaterialSpec(GOLD_LINEAR, 1.0, 0.18),
-    "gem": MaterialSpec((0.96, 0.97, 1.0, 1.0), 1.0, 0.02),
+    # a diamond: bright, near-white, glossy facets (no transmission needed to read as a stone on a counter)
+    "gem": MaterialSpec((0.92, 0.94, 0.98, 1.0), 0.0, 0.0, emissive_rgb=(0.12, 0.12, 0.13)),
     "paint": MaterialSpec((0.85, 0.85, 0.82, 1.0), 0.2, 0.3),
     "glass": MaterialSpec((0.02, 0.025, 0.03, 0.78), 0.0, 0.04, alpha_blend=True, double_sided=True),
     "chrome": MaterialSpec((0.92, 0.92, 0.94, 1.0), 1.0, 0.08),

@@ -354,7 +354,7 @@ def stud_earrings(stone_mm: float = 3.0) -> list[Part]:
             axis="z",
         )
         back.apply_translation([0, 0, -6.5 * MM])
-        offset = np.array([side * 10 * MM, 0, 0])
+        offset = np.array([side * 7 * MM, 0, 0])
         for m in (head, post, back):
             m.apply_translation(offset)
             metal.append(m)
