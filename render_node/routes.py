@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from decimal import Decimal
 from typing import Any
@@ -145,16 +146,17 @@ async def view_set(request: web.Request) -> web.Response:
         assert task is not None
         if q.get("wait") == "0":
             progress = views.progress(key)
-            body = {"status": "rendering", "key": key,
-                    "progress": {"done": progress.done if progress else 0,
-                                 "total": progress.total if progress else len(spec.angles)}}
-            return web.json_response(body, status=202, headers={"Retry-After": "1"})
+            pending = {"status": "rendering", "key": key,
+                       "progress": {"done": progress.done if progress else 0,
+                                    "total": progress.total if progress else len(spec.angles)}}
+            return web.json_response(pending, status=202, headers={"Retry-After": "1"})
         manifest = await asyncio.shield(task)
-    etag = f'"{key}"'
+    body = json.dumps(manifest).encode()
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if _etag_matches(request, etag):
         return web.Response(status=304, headers=headers)
-    return web.json_response(manifest, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 async def view_frame(request: web.Request) -> web.StreamResponse:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from render_node.encoding import EXTENSIONS, IMAGE_FORMATS, ImageFormat, encode_image
-from render_node.errors import BadRequest, NodeError, Overloaded
+from render_node.errors import BadRequest, Overloaded, RenderError
 from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_VIEW, RenderPool
 from render_node.render.types import EnvName, MaterialOverride, RenderRequest, TurntableView
@@ -157,7 +157,7 @@ class ViewStore:
         try:
             st = path.stat()
         except FileNotFoundError:
-            raise NodeError(f"the model {path.name} is not built: run `showroom assets build`") from None
+            raise RenderError(f"the model {path.name} is not built: run `showroom assets build`") from None
         key = (path, st.st_size, st.st_mtime_ns)
         digest = self._model_hashes.get(key)
         if digest is None:
