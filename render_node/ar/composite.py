@@ -150,14 +150,18 @@ def alpha_box(overlay_rgba: U8) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def composite_over(frame_rgb: U8, overlay_rgba: U8, shadow: Shadow | None = None) -> U8:
-    """A copy of the frame `(h, w, 3) uint8` darkened by `shadow` then covered by the straight-alpha overlay."""
+def composite_over(frame_rgb: U8, overlay_rgba: U8, shadow: Shadow | None = None,
+                   box: tuple[int, int, int, int] | None = None) -> U8:
+    """A copy of the frame `(h, w, 3) uint8` darkened by `shadow` then covered by the straight-alpha overlay.
+
+    `box` (x0, y0, x1, y1): where the overlay has pixels, when the caller knows (saves a scan of the frame)."""
     out = frame_rgb.copy()
     if shadow is not None and not shadow.empty:
         sh, sw = shadow.strength.shape
         region = out[shadow.y0:shadow.y0 + sh, shadow.x0:shadow.x0 + sw]
         region[...] = np.clip(region.astype(np.float32) * (1.0 - shadow.strength)[..., None] + 0.5, 0, 255)
-    box = alpha_box(overlay_rgba)
+    if box is None:
+        box = alpha_box(overlay_rgba)
     if box is None:
         return out
     x0, y0, x1, y1 = box

@@ -66,11 +66,13 @@ def finish_overlay(rgb: U8, job: OverlayJob, window_rgba: U8 | None, output: Out
     """The `(h, w, 4)` RGBA overlay or the `(h, w, 3)` RGB composite."""
     k = job.intrinsics
     overlay = np.zeros((k.height_px, k.width_px, 4), np.uint8)
+    box = None
     if job.window is not None and window_rgba is not None:
-        paste((k.width_px, k.height_px), job.window, window_rgba, overlay)
-    overlay = relight(overlay, job.light)
+        paste((k.width_px, k.height_px), job.window, relight(window_rgba, job.light), overlay)
+        wh, ww = window_rgba.shape[:2]
+        box = (job.window.x0, job.window.y0, job.window.x0 + ww, job.window.y0 + wh)
     shadow = contact_shadow(k, job.rotation, job.translation_m, job.shape.footprint, job.scale,
                             opacity=0.55 + 0.25 * min(1.0, job.light.ambient_intensity / 0.18))
     if output == "overlay":
         return overlay_with_shadow(overlay, shadow)
-    return composite_over(rgb, overlay, shadow)
+    return composite_over(rgb, overlay, shadow, box=box)

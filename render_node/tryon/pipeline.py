@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from render_node.ar.composite import Shadow, alpha_box, composite_over
+from render_node.ar.composite import Shadow, composite_over
 from render_node.ar.errors import NothingToAnchor, NotWearable
 from render_node.ar.geometry import ModelShape
 from render_node.ar.light import LightEstimate, estimate_light, relight
@@ -161,9 +161,8 @@ def _fade(rgba: U8, window: Window, fade: tuple[float, float, float, float]) -> 
     return out
 
 
-def _soft_shadow(overlay: U8, px_per_mm: float) -> Shadow:
-    """A faint shadow the piece casts on the skin just below it."""
-    box = alpha_box(overlay)
+def _soft_shadow(overlay: U8, px_per_mm: float, box: tuple[int, int, int, int] | None) -> Shadow:
+    """A faint shadow the piece casts on the skin just below it (`box`: where the overlay has pixels)."""
     if box is None:
         return Shadow(0, 0, np.zeros((0, 0), np.float32))
     h, w = overlay.shape[:2]
@@ -185,6 +184,7 @@ def finish_tryon(rgb: U8, job: TryOnJob, renders: list[U8], output: Literal["com
     h, w = rgb.shape[:2]
     overlay = np.zeros((h, w, 4), np.uint8)
     it = iter(renders)
+    boxes = []
     for piece in job.pieces:
         full = next(it)
         front = next(it) if piece.front is not None else None
@@ -192,11 +192,13 @@ def finish_tryon(rgb: U8, job: TryOnJob, renders: list[U8], output: Literal["com
             full = _occlude(full, front, _mask(piece.full, piece.occluder))
         if piece.fade_px is not None:
             full = _fade(full, piece.full, piece.fade_px)
-        paste((w, h), piece.full, full, overlay)
-    overlay = relight(overlay, job.light)
+        paste((w, h), piece.full, relight(full, job.light), overlay)
+        fh, fw = full.shape[:2]
+        boxes.append((piece.full.x0, piece.full.y0, piece.full.x0 + fw, piece.full.y0 + fh))
     if output == "overlay":
         return overlay
-    return composite_over(rgb, overlay, _soft_shadow(overlay, job.fit.px_per_mm))
+    box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+    return composite_over(rgb, overlay, _soft_shadow(overlay, job.fit.px_per_mm, box), box=box)
 
 
 def render_job(renderer: Renderer, job: TryOnJob) -> list[U8]:
