@@ -280,6 +280,8 @@ class RenderPool:
             self._metrics.workers_busy.set(self.busy)
 
     async def _acquire(self, priority: int, timeout_s: float) -> _Worker:
+        while self._waiters and self._waiters[0][2].done():  # callers that gave up
+            heapq.heappop(self._waiters)
         while self._idle and not self._waiters:
             worker = self._idle.pop(0)
             if not worker.process.is_alive():

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -91,30 +92,33 @@ class Progress:
 
 
 class _FrameLRU:
-    """Encoded frames by name, bounded by total bytes."""
+    """Encoded frames by name, bounded by total bytes. Thread-safe: frames are stored from encoder threads."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
         self.bytes = 0
 
     def get(self, name: str) -> bytes | None:
-        data = self._items.get(name)
-        if data is not None:
-            self._items.move_to_end(name)
-        return data
+        with self._lock:
+            data = self._items.get(name)
+            if data is not None:
+                self._items.move_to_end(name)
+            return data
 
     def put(self, name: str, data: bytes) -> None:
         if len(data) > self.max_bytes:
             return
-        old = self._items.pop(name, None)
-        if old is not None:
-            self.bytes -= len(old)
-        self._items[name] = data
-        self.bytes += len(data)
-        while self.bytes > self.max_bytes:
-            _, dropped = self._items.popitem(last=False)
-            self.bytes -= len(dropped)
+        with self._lock:
+            old = self._items.pop(name, None)
+            if old is not None:
+                self.bytes -= len(old)
+            self._items[name] = data
+            self.bytes += len(data)
+            while self.bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self.bytes -= len(dropped)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

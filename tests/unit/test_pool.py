@@ -109,3 +109,25 @@ async def test_in_process_mode_renders_on_a_thread() -> None:
         assert pool.worker_pids() == []
     finally:
         await pool.close()
+
+
+async def test_live_frames_jump_the_queue_of_view_set_frames() -> None:
+    from render_node.pool import PRIORITY_LIVE, PRIORITY_VIEW
+    from tests.tiny_renderer import make_slow_renderer
+
+    pool = RenderPool(make_slow_renderer, workers=1)
+    await pool.start()
+    try:
+        order: list[str] = []
+
+        async def job(name: str, priority: int) -> None:
+            await pool.render(_req(yaw_deg=len(order)), priority=priority)
+            order.append(name)
+
+        views = [asyncio.create_task(job(f"view{i}", PRIORITY_VIEW)) for i in range(6)]
+        await asyncio.sleep(0.01)
+        live = asyncio.create_task(job("live", PRIORITY_LIVE))
+        await asyncio.gather(live, *views)
+        assert order.index("live") <= 2, order
+    finally:
+        await pool.close()
