@@ -76,7 +76,8 @@ def test_kiosk_wall_lists_both_halls(server: Server, new_page: Any, artifacts: P
     w.screenshot(artifacts, "kiosk-wall-metals")
     w.page.click('#hall-tabs .tab[data-hall="cars"]')
     cars = w.page.locator("#product-grid .card").count()
-    w.page.wait_for_timeout(1500)
+    w.page.wait_for_function("[...document.querySelectorAll('#product-grid .thumb')].every(i => i.naturalWidth > 0)",
+                             timeout=120_000)  # car renders are the heaviest
     w.screenshot(artifacts, "kiosk-wall-cars")
     assert metals >= 3 and cars >= 1
     _assert_clean(w, "kiosk wall")

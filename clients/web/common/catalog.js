@@ -78,6 +78,7 @@ const THUMB_CONCURRENCY = 2;
 
 export function loadThumb(img, url) {
   img.dataset.src = url;
+  img.classList.add("loading");
   thumbQueue.push(img);
   setTimeout(pumpThumbs, 0); // after the caller has put the image in the page
 }
@@ -88,6 +89,7 @@ function pumpThumbs() {
     if (!img.isConnected && img.dataset.keep !== "1") continue;
     thumbActive += 1;
     const done = () => {
+      img.classList.remove("loading");
       img.removeEventListener("load", done);
       img.removeEventListener("error", done);
       thumbActive -= 1;
