@@ -68,6 +68,7 @@ def finish_overlay(rgb: U8, job: OverlayJob, window_rgba: U8 | None, output: Out
     overlay = np.zeros((k.height_px, k.width_px, 4), np.uint8)
     box = None
     if job.window is not None and window_rgba is not None:
+        window_rgba = job.window.pixels(window_rgba)
         paste((k.width_px, k.height_px), job.window, relight(window_rgba, job.light), overlay)
         wh, ww = window_rgba.shape[:2]
         box = (job.window.x0, job.window.y0, job.window.x0 + ww, job.window.y0 + wh)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -65,6 +66,26 @@ class Window:
     request: RenderRequest
     keep_px: tuple[int, int, int, int] | None = None
     """Frame box (x0, y0, x1, y1) outside which the window's pixels are dropped (a part of a pair)."""
+    supersample: int = 1
+    """The request renders `supersample` x the window's size; `pixels()` brings it back (antialiasing)."""
+
+    @property
+    def size_px(self) -> tuple[int, int]:
+        w, h = self.request.size_px
+        return w // self.supersample, h // self.supersample
+
+    def pixels(self, rgba: U8) -> U8:
+        """The rendered request brought to the window's size (premultiplied area average when supersampled)."""
+        if self.supersample == 1:
+            return rgba
+        w, h = self.size_px
+        a = rgba[..., 3:4].astype(np.float32) / np.float32(255.0)
+        pre = np.dstack([rgba[..., :3].astype(np.float32) * a, a * np.float32(255.0)])
+        small = np.asarray(cv2.resize(pre, (w, h), interpolation=cv2.INTER_AREA), dtype=np.float32)
+        alpha = small[..., 3:4] / np.float32(255.0)
+        rgb = small[..., :3] / np.maximum(alpha, np.float32(1e-6))
+        out = np.dstack([np.clip(rgb, 0, 255), np.clip(small[..., 3:4], 0, 255)]) + np.float32(0.5)
+        return np.asarray(out, dtype=np.uint8)
 
 
 def _corners(lo: F64, hi: F64) -> F64:
@@ -72,10 +93,12 @@ def _corners(lo: F64, hi: F64) -> F64:
 
 
 def window_for(placed: PlacedModel, bounds_min_m: F64, bounds_max_m: F64, intrinsics: Intrinsics, model_path: Path,
-               overrides: tuple[MaterialOverride, ...] = (), far_clip_depth_m: float | None = None) -> Window | None:
+               overrides: tuple[MaterialOverride, ...] = (), far_clip_depth_m: float | None = None,
+               supersample: int = 1) -> Window | None:
     """The request that renders `placed` into the pixels it covers, or None when it is out of view.
 
     `far_clip_depth_m`: only what is nearer than this camera depth is drawn (the front of a ring on a finger).
+    `supersample`: render at that many times the resolution (fine chains and prongs stay continuous).
     """
     lo = bounds_min_m if placed.part_min_m is None else placed.part_min_m
     hi = bounds_max_m if placed.part_max_m is None else placed.part_max_m
@@ -99,7 +122,10 @@ def window_for(placed: PlacedModel, bounds_min_m: F64, bounds_max_m: F64, intrin
     y0, y1 = _at_least(y0, y1, MIN_SIDE_PX, k.height_px)
     if x1 - x0 < MIN_SIDE_PX or y1 - y0 < MIN_SIDE_PX:
         return None  # the frame itself is smaller than the renderer's smallest picture
-    sub = Intrinsics(k.fx, k.fy, k.cx - x0, k.cy - y0, x1 - x0, y1 - y0)
+    ss = max(1, supersample)
+    if (x1 - x0) * ss > 4096 or (y1 - y0) * ss > 4096:
+        ss = 1
+    sub = Intrinsics(k.fx * ss, k.fy * ss, (k.cx - x0) * ss, (k.cy - y0) * ss, (x1 - x0) * ss, (y1 - y0) * ss)
     r, t = placed.object_transform()
     pose = camera_pose_for_object(r, t, placed.scale)
     s = placed.scale
@@ -110,9 +136,9 @@ def window_for(placed: PlacedModel, bounds_min_m: F64, bounds_max_m: F64, intrin
         if far <= near:
             return None
     view = PoseView(pose=pose, intrinsics=sub, near_m=near, far_m=far)
-    request = RenderRequest(model_path=model_path, view=view, size_px=(x1 - x0, y1 - y0), background="transparent",
-                            shadow=False, overrides=overrides)
-    return Window(x0, y0, request, keep)
+    request = RenderRequest(model_path=model_path, view=view, size_px=((x1 - x0) * ss, (y1 - y0) * ss),
+                            background="transparent", shadow=False, overrides=overrides)
+    return Window(x0, y0, request, keep, ss)
 
 
 def paste(frame_size_px: tuple[int, int], window: Window, rgba: U8, into: U8 | None = None) -> U8:

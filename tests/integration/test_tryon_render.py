@@ -81,7 +81,7 @@ def test_a_ring_sits_on_the_finger_with_its_back_hidden_by_the_finger(renderer, 
     off = centre - mcp
     assert abs(float(off @ np.array([-d[1], d[0]]))) < 3.0  # centred across the finger
     assert 0.3 < float(off @ d) / np.linalg.norm(pip - mcp) < 0.7  # between the knuckles
-    full_pixels = int((renders[0][..., 3] > 128).sum())
+    full_pixels = int((job.pieces[0].full.pixels(renders[0])[..., 3] > 128).sum())
     assert alpha.sum() < 0.8 * full_pixels  # the band's back is hidden behind the finger
     assert alpha.sum() > 0.3 * full_pixels
     width_px = xs.max() - xs.min()
