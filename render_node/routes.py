@@ -22,6 +22,7 @@ from render_node.keys import CATALOG, CONFIG, METRICS, PAYMENT_BACKEND_URL, REND
 from render_node.pool import PRIORITY_LIVE
 from render_node.render.types import RenderRequest, TurntableView
 from render_node.views import env_for, parse_size
+from showroom.api import live_prices
 from showroom.catalog import Product, Variant
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -73,16 +74,25 @@ def product_json(product: Product, detail: bool = False) -> dict[str, Any]:
     return out
 
 
+async def _with_prices(app: web.Application, product: Product, body: dict[str, Any]) -> dict[str, Any]:
+    """Merges the live (unlocked) variant prices of the commerce service when it runs in this process."""
+    prices = await live_prices(app, product)
+    for variant in body["variants"]:
+        variant.update(prices.get(variant["id"], {}))
+    return body
+
+
 async def list_products(request: web.Request) -> web.Response:
     catalog = request.app[CATALOG]
     kind = request.query.get("kind")
     products = [p for p in catalog.products if kind is None or p.kind.value == kind or p.hall == kind]
-    return web.json_response({"products": [product_json(p) for p in products]})
+    bodies = [await _with_prices(request.app, p, product_json(p)) for p in products]
+    return web.json_response({"products": bodies})
 
 
 async def get_product(request: web.Request) -> web.Response:
     product = request.app[CATALOG].get(request.match_info["product_id"])
-    return web.json_response(product_json(product, detail=True))
+    return web.json_response(await _with_prices(request.app, product, product_json(product, detail=True)))
 
 
 def _float(request: web.Request, name: str, default: float, lo: float, hi: float) -> float:
