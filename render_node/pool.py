@@ -149,7 +149,7 @@ class RenderPool:
         for r in results:
             if isinstance(r, BaseException):
                 await self.close()
-                raise RenderError(f"a render worker failed to start: {r}")
+                raise RenderError(f"a render worker failed to start: {r!r}")
         self.started = True
         watchdog = asyncio.get_running_loop().create_task(self._watch())
         self._background.add(watchdog)
