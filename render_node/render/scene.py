@@ -306,7 +306,8 @@ class SceneBuilder:
         lo, hi = all_tris.reshape(-1, 3).min(axis=0), all_tris.reshape(-1, 3).max(axis=0)
         shadow = contact_shadow(all_tris)
         hull = _hull_points(all_tris.reshape(-1, 3))
-        asset.images = []  # decoded into textures; free the bytes
+        asset.images = []  # decoded into textures and copied into Geoms: free the file's arrays
+        asset.meshes = [[] for _ in asset.meshes]
         return LoadedModel(
             root=root,
             bounds_m=(lo, hi),
