@@ -503,7 +503,7 @@ class CommerceService:
             order_id=order.id, amount_fen=payment.amount_fen, method=payment.method,  # type: ignore[arg-type]
             description=f"{product.name.zh} x{order.quantity}"[:120],
             notify_url=f"{self.settings.public_base_url}/api/payments/notify",
-            return_url=f"{self.settings.public_base_url}/api/orders/{order.id}",
+            return_url=f"{self.settings.public_base_url}/phone?order={order.id}",
             expires_in_s=max(60, min(self.settings.payment_expires_in_s, left_s)),
             idempotency_key=payment.idempotency_key)
         try:

@@ -84,9 +84,11 @@ class FakeGateway:
     crash_on_create: bool = False
     calls: int = 0
     refunds_succeed_at_once: bool = False
+    last_request: CreatePaymentRequest | None = None
 
     async def create_payment(self, request: CreatePaymentRequest) -> CreatedPayment:
         self.calls += 1
+        self.last_request = request
         if self.crash_on_create:
             raise Crash("killed between the database write and the gateway call")
         if self.unavailable:

@@ -98,6 +98,9 @@ async def test_a_customer_buys_a_50g_gold_bar(world: World) -> None:
     await notify(world, world.gw.complete(pid), pid)
     got = await world.svc.get_order(o["id"], with_audit=True)
     assert got["status"] == "paid" and got["paid_cny"] == "46895.50"
+    sent = world.gw.last_request
+    assert sent is not None and sent.amount_fen == 4689550
+    assert sent.return_url == f"http://node/phone?order={o['id']}"  # back to the phone page, not raw JSON
     kinds = [a["kind"] for a in got["audit"]]
     assert kinds[0] == "order_placed" and "paid" in kinds
     placed = got["audit"][0]["data"]
