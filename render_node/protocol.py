@@ -4,16 +4,23 @@ Shared by the node and the clients (`clients/python` imports only this module), 
 library alone. The layout is documented in docs/streams.md.
 
 Client -> node (JSON text messages):
-  hello  {"type": "hello", "client": "vr"|"phone"|"kiosk", "product", "variant"?, "viewport": {"width",
-          "height"} (per eye), "eyes": 1|2, "fov_deg" (vertical, per eye), "ipd_m", "codec": "jpeg"|"webp"|"h264",
-          "max_kbps", "target_fps", "adaptive"?: true}
-  pose   {"type": "pose", "seq", "t", "position": [x, y, z] (metres), "orientation": [x, y, z, w]}
+  hello  {"type": "hello", "client": "vr"|"phone"|"kiosk", "mode"?: "vr"|"spin"|"ar"|"tryon", "product",
+          "variant"?, "viewport": {"width", "height"} (per eye), "eyes": 1|2, "fov_deg" (vertical, per eye),
+          "ipd_m", "codec": "jpeg"|"webp"|"h264", "max_kbps", "target_fps", "adaptive"?: true,
+          camera modes only: "consent": true (try-on), "intrinsics"?: {"fx","fy","cx","cy","width","height"},
+          "output"?: "composite"|"overlay", "anchor"?, "finger"?, "mirrored"?}
+  pose   {"type": "pose", "seq", "t", "position": [x, y, z] (metres), "orientation": [x, y, z, w]}   (vr, spin)
+  camera frame (ar, tryon): a binary message, `CAMERA_HEADER` + the JPEG/PNG bytes of one camera frame
+  anchor_pose {"type": "anchor_pose", "position", "orientation"} or {"type": "anchor_pose", "camera": {...},
+          "anchor": {...}} (ar; WebXR hit-test pose), {"type": "anchor_pose", "clear": true}: back to the marker
   select {"type": "select", "product", "variant"?}          switch product without a new session
   ping   {"type": "ping", "t"?}  -> {"type": "pong", "t", "server_t"}
   bye    {"type": "bye"}
-Node -> client: {"type": "welcome", "session_id", ...}, {"type": "error", "code", "message"}, pong, and binary
+Node -> client: {"type": "welcome", "session_id", ...}, {"type": "error", "code", "message"}, pong,
+{"type": "status", "seq", "status", "message"} (camera modes: what the last frame showed), and binary
 frames: a fixed little-endian header (`FRAME_HEADER`) followed by the payload (one JPEG/WebP image or one H.264
-access unit in Annex B). Stereo frames hold both eyes side by side in one image, left eye first.
+access unit in Annex B; camera modes: a JPEG/WebP composite or an RGBA PNG/WebP overlay). Stereo frames hold both
+eyes side by side in one image, left eye first.
 """
 
 from __future__ import annotations
@@ -26,11 +33,18 @@ from typing import Any, Literal
 from render_node.errors import BadRequest
 
 ClientKind = Literal["vr", "phone", "kiosk"]
-Codec = Literal["jpeg", "webp", "h264"]
+Codec = Literal["jpeg", "webp", "h264", "png"]
+Mode = Literal["vr", "spin", "ar", "tryon"]
+Output = Literal["composite", "overlay"]
 CLIENT_KINDS: tuple[ClientKind, ...] = ("vr", "phone", "kiosk")
 CODECS: tuple[Codec, ...] = ("jpeg", "webp", "h264")
-CODEC_IDS: dict[str, int] = {"jpeg": 1, "h264": 2, "webp": 3}
-CODEC_NAMES: dict[int, Codec] = {1: "jpeg", 2: "h264", 3: "webp"}
+"""Codecs a hello may ask for; "png" is what overlays of the camera modes go out as."""
+MODES: tuple[Mode, ...] = ("vr", "spin", "ar", "tryon")
+CAMERA_MODES: tuple[Mode, ...] = ("ar", "tryon")
+OUTPUTS: tuple[Output, ...] = ("composite", "overlay")
+FINGERS = ("thumb", "index", "middle", "ring", "little")
+CODEC_IDS: dict[str, int] = {"jpeg": 1, "h264": 2, "webp": 3, "png": 4}
+CODEC_NAMES: dict[int, Codec] = {1: "jpeg", 2: "h264", 3: "webp", 4: "png"}
 
 MAGIC = b"SRF1"
 VERSION = 1
@@ -42,6 +56,15 @@ FRAME_HEADER = struct.Struct("<4sBBBBHBBHHII6dI")
 client_t, t_receive, t_render_start, t_render_end, t_encode_end, t_send, payload_size (76 bytes)."""
 HEADER_SIZE = FRAME_HEADER.size
 
+CAMERA_MAGIC = b"SRC1"
+CAMERA_VERSION = 1
+CAMERA_HEADER = struct.Struct("<4sBBHId")
+"""Client -> node camera frame: magic `SRC1`, version, flags (0), header_size, seq, client_t (20 bytes); the
+JPEG/PNG bytes of the frame follow the header."""
+CAMERA_HEADER_SIZE = CAMERA_HEADER.size
+MAX_CAMERA_FRAME_BYTES = 8 * 1024 * 1024
+"""As `render_node.ar.frames.MAX_FRAME_BYTES` (the HTTP route's cap); pixels are capped when decoding."""
+
 # WebSocket close codes the node uses (1000-1015 standard; 4000-4999 application).
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
@@ -51,6 +74,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_BAD_HELLO = 4400
+CLOSE_CONSENT_REQUIRED = 4403
 CLOSE_UNKNOWN_PRODUCT = 4404
 CLOSE_IDLE = 4408
 
@@ -84,14 +108,37 @@ class Hello:
     target_fps: float
     adaptive: bool = True
     """False pins quality and resolution (benchmarks, fixed-bitrate links)."""
+    mode: Mode = "vr"
+    """vr/spin: the node renders the client's poses; ar/tryon: the client sends camera frames."""
+    consent: bool = False
+    """Try-on only: the customer agreed to have the face/hand analysed (PIPL)."""
+    intrinsics: dict[str, float] | None = None
+    """Camera modes: {fx, fy, cx, cy, width, height} in pixels of the frames as sent; else `fov_deg` is used."""
+    output: Output = "composite"
+    anchor: str | None = None
+    """Try-on: neck, ear, finger or wrist (default: the product's own)."""
+    finger: str = "ring"
+    mirrored: bool = False
+    """Try-on: the frames come from a front camera shown mirrored (selfie view)."""
+
+    @property
+    def camera(self) -> bool:
+        return self.mode in CAMERA_MODES
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "hello", "client": self.client, "product": self.product, "variant": self.variant,
-            "viewport": {"width": self.width_px, "height": self.height_px}, "eyes": self.eyes,
-            "fov_deg": self.fov_deg, "ipd_m": self.ipd_m, "codec": self.codec, "max_kbps": self.max_kbps,
-            "target_fps": self.target_fps, "adaptive": self.adaptive,
+        msg: dict[str, Any] = {
+            "type": "hello", "client": self.client, "mode": self.mode, "product": self.product,
+            "variant": self.variant, "viewport": {"width": self.width_px, "height": self.height_px},
+            "eyes": self.eyes, "fov_deg": self.fov_deg, "ipd_m": self.ipd_m, "codec": self.codec,
+            "max_kbps": self.max_kbps, "target_fps": self.target_fps, "adaptive": self.adaptive,
         }
+        if self.camera:
+            msg.update(consent=self.consent, output=self.output, mirrored=self.mirrored, finger=self.finger)
+            if self.intrinsics is not None:
+                msg["intrinsics"] = dict(self.intrinsics)
+            if self.anchor is not None:
+                msg["anchor"] = self.anchor
+        return msg
 
 
 @dataclass(frozen=True)
@@ -189,14 +236,94 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
     codec = msg.get("codec", "jpeg")
     if codec not in CODECS:
         raise ProtocolError(f"hello.codec must be one of {', '.join(CODECS)}", CLOSE_BAD_HELLO)
+    mode = msg.get("mode", "vr" if client == "vr" else "spin")
+    if mode not in MODES:
+        raise ProtocolError(f"hello.mode must be one of {', '.join(MODES)}", CLOSE_BAD_HELLO)
+    camera = mode in CAMERA_MODES
+    consent = msg.get("consent", False)
+    if not isinstance(consent, bool):
+        raise ProtocolError("hello.consent must be true or false", CLOSE_BAD_HELLO)
+    if mode == "tryon" and not consent:
+        raise ProtocolError("consent required: try-on analyses your face or hand (sensitive personal information, "
+                            "PIPL); send consent: true in the hello", CLOSE_CONSENT_REQUIRED)
+    if camera and eyes != 1:
+        raise ProtocolError("ar and tryon sessions are mono (eyes: 1)", CLOSE_BAD_HELLO)
+    if camera and codec == "h264":
+        raise ProtocolError("ar and tryon frames go out as jpeg or webp (composite) or png/webp (overlay), "
+                            "not h264", CLOSE_BAD_HELLO)
+    output = msg.get("output", "composite")
+    if output not in OUTPUTS:
+        raise ProtocolError(f"hello.output must be one of {', '.join(OUTPUTS)}", CLOSE_BAD_HELLO)
+    anchor = msg.get("anchor")
+    if anchor is not None and anchor not in ("neck", "ear", "finger", "wrist"):
+        raise ProtocolError("hello.anchor must be neck, ear, finger or wrist", CLOSE_BAD_HELLO)
+    finger = msg.get("finger", "ring")
+    if finger not in FINGERS:
+        raise ProtocolError(f"hello.finger must be one of {', '.join(FINGERS)}", CLOSE_BAD_HELLO)
+    mirrored = msg.get("mirrored", False)
+    if not isinstance(mirrored, bool):
+        raise ProtocolError("hello.mirrored must be true or false", CLOSE_BAD_HELLO)
     return Hello(
         client=client, product=product, variant=variant, width_px=width, height_px=height, eyes=eyes,
         fov_deg=_num(msg, "fov_deg", 90.0 if eyes == 2 else 60.0, 10, 150),
         ipd_m=_num(msg, "ipd_m", 0.064, 0.0, 0.1), codec=codec,
         max_kbps=int(_num(msg, "max_kbps", 50_000, 100, 1_000_000)),
         target_fps=_num(msg, "target_fps", 60 if client == "vr" else 30, 1, 120),
-        adaptive=bool(msg.get("adaptive", True)),
+        adaptive=bool(msg.get("adaptive", True)), mode=mode, consent=consent,
+        intrinsics=_intrinsics(msg.get("intrinsics")) if camera else None, output=output, anchor=anchor,
+        finger=finger, mirrored=mirrored,
     )
+
+
+def _intrinsics(obj: Any) -> dict[str, float] | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise ProtocolError("hello.intrinsics must be {fx, fy, cx, cy, width, height}", CLOSE_BAD_HELLO)
+    out = {k: _num(obj, k, None, 0.0, 100_000.0) for k in ("fx", "fy", "cx", "cy")}
+    for k in ("width", "height"):
+        if k in obj:
+            out[k] = _num(obj, k, None, 16, 16_384)
+    if out["fx"] <= 0 or out["fy"] <= 0:
+        raise ProtocolError("hello.intrinsics: fx and fy must be positive", CLOSE_BAD_HELLO)
+    return out
+
+
+@dataclass(frozen=True)
+class CameraFrame:
+    seq: int
+    t: float
+    """Client timestamp (seconds, the client's clock); echoed in the reply's frame header."""
+    image: bytes
+    """The JPEG/PNG bytes (kept in memory only; never written to disk or logs)."""
+
+
+def pack_camera_frame(seq: int, t: float, image: bytes) -> bytes:
+    """A camera-frame message for the ar/tryon modes: the 20-byte header and the JPEG/PNG bytes."""
+    return CAMERA_HEADER.pack(CAMERA_MAGIC, CAMERA_VERSION, 0, CAMERA_HEADER_SIZE, seq & 0xFFFFFFFF, t) + image
+
+
+def parse_camera_frame(data: bytes, max_bytes: int = MAX_CAMERA_FRAME_BYTES) -> CameraFrame:
+    """A binary camera-frame message -> CameraFrame; raises ProtocolError on a bad header or size."""
+    if len(data) < CAMERA_HEADER_SIZE:
+        raise ProtocolError(f"camera frame of {len(data)} bytes is shorter than its {CAMERA_HEADER_SIZE}-byte header",
+                            CLOSE_INVALID_DATA)
+    magic, version, _flags, header_size, seq, t = CAMERA_HEADER.unpack_from(data)
+    if magic != CAMERA_MAGIC:
+        raise ProtocolError(f"bad camera frame magic {magic!r} (want {CAMERA_MAGIC!r})", CLOSE_INVALID_DATA)
+    if version != CAMERA_VERSION:
+        raise ProtocolError(f"camera frame version {version} is not supported (want {CAMERA_VERSION})",
+                            CLOSE_INVALID_DATA)
+    if header_size < CAMERA_HEADER_SIZE or header_size > len(data):
+        raise ProtocolError(f"bad camera frame header_size {header_size}", CLOSE_INVALID_DATA)
+    if not math.isfinite(t):
+        raise ProtocolError("camera frame t must be finite", CLOSE_INVALID_DATA)
+    image = data[header_size:]
+    if len(image) > max_bytes:
+        raise ProtocolError(f"camera frame too big: {len(image)} bytes, the limit is {max_bytes}", CLOSE_TOO_BIG)
+    if not image:
+        raise ProtocolError("camera frame holds no image", CLOSE_INVALID_DATA)
+    return CameraFrame(seq, t, image)
 
 
 def _vec(msg: dict[str, Any], key: str, n: int) -> tuple[float, ...]:

@@ -6,6 +6,12 @@ worker pool, encodes it (JPEG/WebP in an executor, H.264 through one encoder per
 a header of stage timestamps, then waits for the next pose. A slow client slows its own frame loop (the send is
 awaited), so it gets fewer frames rather than a queue. Adaptive quality lowers JPEG quality, then resolution,
 when frames exceed `max_kbps` or the target frame time, and raises them back when there is room.
+
+The camera modes (hello `"mode": "ar"|"tryon"`) are a `CameraSession`: the client sends camera frames (binary,
+`protocol.CAMERA_HEADER` + JPEG) and the node answers each processed frame with an overlay or a composite, the
+newest frame only, one at a time (detection, smoothing and fitting by `render_node.tryon.stream.
+CameraFrameProcessor`, the product rendered on the worker pool). Camera frames live in memory only: they are
+never written to disk and never logged (PIPL).
 """
 
 from __future__ import annotations
@@ -26,12 +32,16 @@ import numpy as np
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from render_node import protocol
-from render_node.encoding import H264Encoder, encode_jpeg, encode_webp
-from render_node.errors import NodeError, Overloaded
+from render_node.ar.errors import ConsentRequired, NotWearable
+from render_node.ar.frames import decode_frame, parse_intrinsics, parse_pose
+from render_node.ar.geometry import model_shape
+from render_node.assets.variants import scale_for
+from render_node.encoding import H264Encoder, encode_jpeg, encode_png, encode_webp
+from render_node.errors import BadRequest, NodeError, Overloaded
 from render_node.keys import CATALOG, METRICS, RENDER_POOL, SESSIONS, VIEWS
 from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_LIVE, RenderPool
-from render_node.protocol import FrameHeader, Hello, Pose, ProtocolError
+from render_node.protocol import CameraFrame, FrameHeader, Hello, Pose, ProtocolError
 from render_node.render.types import (
     CameraPose,
     Intrinsics,
@@ -40,6 +50,8 @@ from render_node.render.types import (
     RenderRequest,
     StereoView,
 )
+from render_node.tryon.pipeline import anchor_for
+from render_node.tryon.stream import CameraFrameProcessor, FramePlan
 from render_node.views import ViewStore, env_for
 from showroom.catalog import Catalog
 from showroom.errors import NotFound
@@ -68,7 +80,7 @@ class SessionRegistry:
 
     def __init__(self, limits: StreamLimits | None = None) -> None:
         self.limits = limits or StreamLimits()
-        self._sessions: dict[str, StreamSession] = {}
+        self._sessions: dict[str, StreamSession | CameraSession] = {}
         self._ids = itertools.count(1)
         self.closing = False
 
@@ -78,10 +90,10 @@ class SessionRegistry:
     def new_id(self) -> str:
         return f"s{next(self._ids)}-{secrets.token_hex(4)}"
 
-    def add(self, session: StreamSession) -> None:
+    def add(self, session: StreamSession | CameraSession) -> None:
         self._sessions[session.session_id] = session
 
-    def remove(self, session: StreamSession) -> None:
+    def remove(self, session: StreamSession | CameraSession) -> None:
         self._sessions.pop(session.session_id, None)
 
     async def close_all(self) -> None:
@@ -360,6 +372,230 @@ class StreamSession:
             self._h264.close()
             self._h264 = None
 
+@dataclass
+class _FrameSlot:
+    frame: CameraFrame | None = None
+    received_at: float = 0.0
+    fresh: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True)
+class _CameraItem:
+    """What a camera session draws: the model, its materials and size, and (try-on) where it is worn."""
+
+    product_id: str
+    model_path: Path
+    overrides: tuple[MaterialOverride, ...]
+    scale: float
+    anchor: str | None
+    length_mm: float | None
+
+
+def _camera_item(catalog: Catalog, views: ViewStore, hello: Hello, product_id: str,
+                 variant_id: str | None) -> _CameraItem:
+    """Raises NotFound (product/variant), NotWearable (try-on of a gold bar, a ring at the neck)."""
+    product = catalog.get(product_id)
+    variant = product.variant(variant_id)
+    anchor = None
+    if hello.mode == "tryon":
+        anchor = anchor_for(product.kind.value, product.tryon_anchor.value if product.tryon_anchor else None,
+                            hello.anchor)
+    length = float(variant.length_mm) if variant.length_mm is not None else None
+    return _CameraItem(product.id, views.model_path(product), views.overrides(product, variant),
+                       scale_for(product, variant), anchor, length)
+
+
+def _make_processor(hello: Hello, item: _CameraItem) -> CameraFrameProcessor:
+    """Blocking (reads the model's shape, loads the landmark models): run it in an executor."""
+    if not item.model_path.is_file():
+        raise BadRequest(f"the model of {item.product_id} is not built on this node; run `showroom assets build`")
+    mode: Any = hello.mode
+    return CameraFrameProcessor(mode, item.model_path, model_shape(item.model_path), anchor=item.anchor,  # type: ignore[arg-type]
+                                overrides=item.overrides, scale=item.scale, consent=hello.consent,
+                                finger=hello.finger, length_mm=item.length_mm,  # type: ignore[arg-type]
+                                mirrored=hello.mirrored)
+
+
+@dataclass
+class _Processed:
+    frame: CameraFrame
+    t_receive: float
+    t_start: float
+    t_done: float
+    plan: FramePlan
+    image: np.ndarray[Any, np.dtype[np.uint8]]
+
+
+class CameraSession:
+    """An AR or try-on stream: camera frames in, overlays or composites out; the newest frame wins.
+
+    One frame is processed at a time (the processor's smoothing is stateful and in order); a frame that arrives
+    while another is processed waits in a one-frame slot and is replaced by any newer frame (superseded, never
+    queued). Replies echo the camera frame's seq and client time in the usual frame header. When what the frame
+    shows changes ("ok", "no_face", "no_hand", "no_marker", ...) a JSON status message goes out first."""
+
+    def __init__(self, ws: web.WebSocketResponse, session_id: str, hello: Hello, item: _CameraItem,
+                 processor: CameraFrameProcessor, pool: RenderPool, metrics: NodeMetrics,
+                 limits: StreamLimits) -> None:
+        self.ws = ws
+        self.session_id = session_id
+        self.hello = hello
+        self.item = item
+        self.processor = processor
+        self.pool = pool
+        self.metrics = metrics
+        self.limits = limits
+        self.slot = _FrameSlot()
+        self.anchor_pose: CameraPose | None = None
+        self.frames_received = 0
+        self.frames_superseded = 0
+        self.frames_sent = 0
+        self.bytes_sent = 0
+        self.statuses: dict[str, int] = {}
+        self._last_status: str | None = None
+        self._last_t_s = -1e9
+        self._lock = asyncio.Lock()
+        self.log = logging.LoggerAdapter(log, {"session": session_id})
+
+    # the receive side
+    def offer(self, frame: CameraFrame) -> None:
+        """Stores the newest camera frame; one not yet taken is superseded (and its bytes released)."""
+        self.frames_received += 1
+        self.metrics.poses_received.inc()
+        if self.slot.frame is not None:
+            self.frames_superseded += 1
+            self.metrics.poses_dropped.inc()
+        self.slot.frame = frame
+        self.slot.received_at = time.time()
+        self.slot.fresh.set()
+
+    def set_anchor_pose(self, msg: dict[str, Any]) -> None:
+        """`{"type": "anchor_pose", ...}`: the WebXR camera pose relative to the hit-test anchor, used for the
+        following frames (until replaced or `"clear": true`, which goes back to the marker board)."""
+        if self.hello.mode != "ar":
+            raise ProtocolError("anchor_pose is for ar sessions", protocol.CLOSE_POLICY)
+        if msg.get("clear") is True:
+            self.anchor_pose = None
+            return
+        body = {k: v for k, v in msg.items() if k not in ("type", "seq", "t")}
+        try:
+            self.anchor_pose = parse_pose(json.dumps(body))
+        except BadRequest as exc:
+            raise ProtocolError(f"anchor_pose: {exc.message}", protocol.CLOSE_INVALID_DATA) from None
+
+    async def select(self, item: _CameraItem) -> None:
+        """Switches the product: a new processor (smoothing starts over), the old one closed."""
+        loop = asyncio.get_running_loop()
+        processor = await loop.run_in_executor(None, _make_processor, self.hello, item)
+        async with self._lock:
+            old, self.processor, self.item = self.processor, processor, item
+            self._last_status = None
+        await loop.run_in_executor(None, old.close)
+
+    # the frame side
+    async def frame_loop(self) -> None:
+        try:
+            while not self.ws.closed:
+                await self.slot.fresh.wait()
+                self.slot.fresh.clear()
+                frame, t_receive = self.slot.frame, self.slot.received_at
+                self.slot.frame = None
+                if frame is None:
+                    continue
+                done = await self._process(frame, t_receive)
+                del frame
+                if done is not None and not await self._send(done):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except NodeError as exc:
+            self.log.warning("[%s] camera stream failed: %s", self.session_id, exc.message)
+            await _close(self.ws, protocol.CLOSE_INTERNAL, f"{exc.code}: {exc.message}")
+        except Exception as exc:  # the traceback could hold frame data in locals; log the type only
+            self.log.error("[%s] camera stream failed: %s", self.session_id, type(exc).__name__)
+            await _close(self.ws, protocol.CLOSE_INTERNAL, "internal error")
+
+    async def _tell(self, msg: dict[str, Any]) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_json(msg)
+
+    def _clock(self, client_t: float) -> float:
+        """Seconds for the One Euro filters: the client's capture time while it increases, else the node's."""
+        t_s = client_t if client_t > self._last_t_s else max(self._last_t_s + 1e-3, time.monotonic())
+        self._last_t_s = t_s
+        return t_s
+
+    async def _process(self, frame: CameraFrame, t_receive: float) -> _Processed | None:
+        loop = asyncio.get_running_loop()
+        t_start = time.time()
+        async with self._lock:
+            proc = self.processor
+            try:
+                rgb = await loop.run_in_executor(None, decode_frame, frame.image)
+                h, w = rgb.shape[:2]
+                intrinsics_json = json.dumps(self.hello.intrinsics) if self.hello.intrinsics is not None else None
+                k = parse_intrinsics(intrinsics_json, str(self.hello.fov_deg), w, h)
+            except BadRequest as exc:  # a corrupt or oversized frame: say so, keep the session
+                await self._tell({"type": "error", "code": exc.code, "seq": frame.seq, "message": exc.message})
+                return None
+            plan = await loop.run_in_executor(None, proc.plan, rgb, k, self.anchor_pose, self._clock(frame.t))
+            try:
+                renders = await asyncio.gather(*(
+                    self.pool.render(win.request, timeout_s=self.limits.render_timeout_s, priority=PRIORITY_LIVE)
+                    for win in plan.windows))
+            except Overloaded as exc:
+                self.log.warning("[%s] frame skipped: %s", self.session_id, exc.message)
+                await self._tell({"type": "error", "code": exc.code, "seq": frame.seq, "message": exc.message})
+                return None
+            image = await loop.run_in_executor(None, proc.finish, plan, list(renders), self.hello.output)
+        return _Processed(frame, t_receive, t_start, time.time(), plan, image)
+
+    def _encode(self, image: np.ndarray[Any, np.dtype[np.uint8]]) -> tuple[protocol.Codec, bytes, int]:
+        q = 85
+        if self.hello.output == "overlay":
+            if self.hello.codec == "webp":
+                return "webp", encode_webp(image, q), q
+            return "png", encode_png(image, 1), 0
+        if self.hello.codec == "webp":
+            return "webp", encode_webp(image, q), q
+        return "jpeg", encode_jpeg(image, q), q
+
+    async def _send(self, p: _Processed) -> bool:
+        status = p.plan.status
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status != self._last_status:
+            self._last_status = status
+            await self._tell({"type": "status", "seq": p.frame.seq, "status": status,
+                              "message": p.plan.message or ("placed" if status == "ok" else status)})
+        codec, payload, quality = await asyncio.get_running_loop().run_in_executor(None, self._encode, p.image)
+        t_encode_end = time.time()
+        h, w = p.image.shape[:2]
+        header = FrameHeader(codec, True, 1, quality, w, h, p.frame.seq, self.frames_sent, p.frame.t, p.t_receive,
+                             p.t_start, p.t_done, t_encode_end, time.time(), len(payload))
+        if self.ws.closed:
+            return False
+        try:
+            await self.ws.send_bytes(header.pack() + payload)
+        except (ConnectionError, RuntimeError):
+            return False
+        t_sent = time.time()
+        size = len(payload) + protocol.HEADER_SIZE
+        self.frames_sent += 1
+        self.bytes_sent += size
+        m = self.metrics
+        m.frames_sent.labels(codec).inc()
+        m.frame_bytes.labels(codec).inc(size)
+        m.stage_seconds.labels("queue").observe(max(0.0, p.t_start - p.t_receive))
+        m.stage_seconds.labels("render").observe(p.t_done - p.t_start)
+        m.stage_seconds.labels("encode").observe(max(0.0, t_encode_end - p.t_done))
+        m.stage_seconds.labels("send").observe(max(0.0, t_sent - t_encode_end))
+        m.pose_to_send_seconds.observe(max(0.0, t_sent - p.t_receive))
+        return True
+
+    def close(self) -> None:
+        self.slot.frame = None
+        self.processor.close()
+
 
 def _load_json(data: str) -> dict[str, Any]:
     try:
@@ -388,10 +624,19 @@ def _resolve(catalog: Catalog, views: ViewStore, product_id: str, variant_id: st
 
 
 async def _receive_json(ws: web.WebSocketResponse, timeout_s: float, max_bytes: int) -> dict[str, Any] | None:
-    """The next text message as a dict; None when the socket closed. Raises ProtocolError on bad input.
+    """The next text message as a dict; None when the socket closed. Raises ProtocolError on bad input."""
+    msg = await _receive(ws, timeout_s, max_bytes, camera=False)
+    assert not isinstance(msg, bytes)
+    return msg
 
-    aiohttp itself drops messages past 4 x `max_bytes` (close 1009, no reason); between the two limits the
-    node closes with 1009 and says why."""
+
+async def _receive(ws: web.WebSocketResponse, timeout_s: float, max_bytes: int, *, camera: bool
+                   ) -> dict[str, Any] | bytes | None:
+    """The next message: a text message as a dict, a binary one (camera modes only) as bytes; None when the
+    socket closed. Raises ProtocolError on bad input.
+
+    aiohttp itself drops messages past its `max_msg_size` (close 1009, no reason); below that the node closes
+    with 1009 and says why: text past `max_bytes`, camera frames past `protocol.MAX_CAMERA_FRAME_BYTES`."""
     try:
         msg = await ws.receive(timeout=timeout_s)
     except TimeoutError:
@@ -402,7 +647,15 @@ async def _receive_json(ws: web.WebSocketResponse, timeout_s: float, max_bytes: 
                                 protocol.CLOSE_TOO_BIG)
         return _load_json(msg.data)
     if msg.type == WSMsgType.BINARY:
-        raise ProtocolError("binary messages are not accepted on this stream", protocol.CLOSE_INVALID_DATA)
+        if not camera:
+            raise ProtocolError("binary messages are only accepted in the ar and tryon modes",
+                                protocol.CLOSE_INVALID_DATA)
+        data: bytes = msg.data
+        limit = protocol.MAX_CAMERA_FRAME_BYTES + protocol.CAMERA_HEADER_SIZE
+        if len(data) > limit:
+            raise ProtocolError(f"camera frame too big: {len(data)} bytes, the limit is {limit}",
+                                protocol.CLOSE_TOO_BIG)
+        return data
     if msg.type == WSMsgType.ERROR:
         exc = ws.exception()
         if ws.close_code == WSCloseCode.MESSAGE_TOO_BIG or "too big" in str(exc).lower():
@@ -417,8 +670,8 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
     registry = app[SESSIONS]
     limits = registry.limits
     metrics = app[METRICS]
-    ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=4 * limits.max_message_bytes,
-                               compress=False)
+    max_msg = max(4 * limits.max_message_bytes, protocol.MAX_CAMERA_FRAME_BYTES + 64 * 1024)
+    ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=max_msg, compress=False)
     await ws.prepare(request)
     if registry.closing:
         await _close(ws, protocol.CLOSE_GOING_AWAY, "node shutting down")
@@ -430,7 +683,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
             await ws.send_json({"type": "error", "code": "too_many_sessions", "message": reason})
         await _close(ws, protocol.CLOSE_TRY_AGAIN_LATER, reason)
         return ws
-    session: StreamSession | None = None
+    session: StreamSession | CameraSession | None = None
     frames: asyncio.Task[None] | None = None
     session_id = registry.new_id()
     try:
@@ -438,6 +691,17 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
         if first is None:
             return ws
         hello = protocol.parse_hello(first)
+        if hello.camera:
+            session = await _open_camera(ws, session_id, hello, app, metrics, limits)
+            registry.add(session)
+            metrics.sessions_total.labels(hello.client).inc()
+            metrics.sessions_active.labels(hello.client).inc()
+            session.log.info("[%s] %s %s session: %s, %s", session_id, hello.client, hello.mode, hello.product,
+                             hello.output)
+            await ws.send_json(_welcome(session_id, hello, limits))
+            frames = asyncio.get_running_loop().create_task(session.frame_loop())
+            await _camera_messages(ws, session, app, limits, frames)
+            return ws
         try:
             model, overrides, env = _resolve(app[CATALOG], app[VIEWS], hello.product, hello.variant)
         except NotFound as exc:
@@ -449,14 +713,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
         metrics.sessions_active.labels(hello.client).inc()
         session.log.info("[%s] %s session: %s %dx%d x%d eyes %s", session_id, hello.client, hello.product,
                          hello.width_px, hello.height_px, hello.eyes, hello.codec)
-        await ws.send_json({
-            "type": "welcome", "session_id": session_id, "codec": hello.codec, "eyes": hello.eyes,
-            "viewport": {"width": hello.width_px, "height": hello.height_px},
-            "stereo_layout": "side_by_side_left_first" if hello.eyes == 2 else "mono",
-            "header": {"magic": protocol.MAGIC.decode(), "version": protocol.VERSION,
-                       "size": protocol.HEADER_SIZE},
-            "limits": limits.to_json(), "server_t": time.time(),
-        })
+        await ws.send_json(_welcome(session_id, hello, limits))
         frames = asyncio.get_running_loop().create_task(session.frame_loop())
         window_start, window_count = time.monotonic(), 0
         while True:
@@ -471,6 +728,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
                 raise ProtocolError("too many messages per second", protocol.CLOSE_POLICY)
             kind = msg.get("type")
             if kind == "pose":
+                assert isinstance(session, StreamSession)
                 session.offer(protocol.parse_pose(msg))
             elif kind == "ping":
                 await ws.send_json({"type": "pong", "t": msg.get("t"), "server_t": time.time()})
@@ -479,6 +737,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
                 vid = msg.get("variant")
                 if not isinstance(pid, str) or (vid is not None and not isinstance(vid, str)):
                     raise ProtocolError("select needs a product id", protocol.CLOSE_INVALID_DATA)
+                assert isinstance(session, StreamSession)
                 try:
                     session.model_path, session.overrides, session.env = _resolve(
                         app[CATALOG], app[VIEWS], pid, vid)
@@ -495,6 +754,8 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
                 break
     except ProtocolError as exc:
         (session.log if session else log).info("[%s] closing: %s", session_id, exc.message)
+        if session is None and exc.close_code == protocol.CLOSE_CONSENT_REQUIRED:
+            metrics.sessions_refused.labels("consent_required").inc()
         with contextlib.suppress(Exception):
             await ws.send_json({"type": "error", "code": "protocol_error", "message": exc.message})
         await _close(ws, exc.close_code, exc.message)
@@ -512,12 +773,98 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
             registry.remove(session)
             metrics.sessions_active.labels(session.hello.client).dec()
             session.close()
-            session.log.info("[%s] ended: %d poses, %d frames, %d superseded, %.1f MB", session_id,
-                             session.poses_received, session.frames_sent, session.poses_superseded,
-                             session.bytes_sent / 1e6)
+            if isinstance(session, CameraSession):
+                session.log.info("[%s] ended: %d camera frames, %d answered, %d superseded, %.1f MB, %s",
+                                 session_id, session.frames_received, session.frames_sent,
+                                 session.frames_superseded, session.bytes_sent / 1e6, session.statuses)
+            else:
+                session.log.info("[%s] ended: %d poses, %d frames, %d superseded, %.1f MB", session_id,
+                                 session.poses_received, session.frames_sent, session.poses_superseded,
+                                 session.bytes_sent / 1e6)
         if not ws.closed:
             await _close(ws, protocol.CLOSE_NORMAL, "session over")
     return ws
+
+
+def _welcome(session_id: str, hello: Hello, limits: StreamLimits) -> dict[str, Any]:
+    msg: dict[str, Any] = {
+        "type": "welcome", "session_id": session_id, "mode": hello.mode, "codec": hello.codec, "eyes": hello.eyes,
+        "viewport": {"width": hello.width_px, "height": hello.height_px},
+        "stereo_layout": "side_by_side_left_first" if hello.eyes == 2 else "mono",
+        "header": {"magic": protocol.MAGIC.decode(), "version": protocol.VERSION, "size": protocol.HEADER_SIZE},
+        "limits": limits.to_json(), "server_t": time.time(),
+    }
+    if hello.camera:
+        msg["camera"] = {"magic": protocol.CAMERA_MAGIC.decode(), "version": protocol.CAMERA_VERSION,
+                         "header_size": protocol.CAMERA_HEADER_SIZE, "max_frame_bytes": protocol.MAX_CAMERA_FRAME_BYTES,
+                         "output": hello.output,
+                         "reply_codec": ("webp" if hello.codec == "webp" else
+                                         "png" if hello.output == "overlay" else "jpeg")}
+    return msg
+
+
+async def _open_camera(ws: web.WebSocketResponse, session_id: str, hello: Hello, app: web.Application,
+                       metrics: NodeMetrics, limits: StreamLimits) -> CameraSession:
+    """The camera session of an ar/tryon hello; ProtocolError (close code + reason) when it cannot start."""
+    try:
+        item = _camera_item(app[CATALOG], app[VIEWS], hello, hello.product, hello.variant)
+    except NotFound as exc:
+        raise ProtocolError(exc.message, protocol.CLOSE_UNKNOWN_PRODUCT) from None
+    except NotWearable as exc:
+        raise ProtocolError(f"{exc.code}: {exc.message}", protocol.CLOSE_BAD_HELLO) from None
+    try:
+        processor = await asyncio.get_running_loop().run_in_executor(None, _make_processor, hello, item)
+    except ConsentRequired as exc:
+        raise ProtocolError(f"consent required: {exc.message}", protocol.CLOSE_CONSENT_REQUIRED) from None
+    except BadRequest as exc:
+        raise ProtocolError(exc.message, protocol.CLOSE_BAD_HELLO) from None
+    return CameraSession(ws, session_id, hello, item, processor, app[RENDER_POOL], metrics, limits)
+
+
+async def _camera_messages(ws: web.WebSocketResponse, session: CameraSession, app: web.Application,
+                           limits: StreamLimits, frames: asyncio.Task[None]) -> None:
+    """The receive loop of a camera session: camera frames into the one-frame slot, control messages."""
+    window_start, window_count = time.monotonic(), 0
+    while True:
+        msg = await _receive(ws, limits.idle_timeout_s, limits.max_message_bytes, camera=True)
+        if msg is None:
+            break
+        now = time.monotonic()
+        if now - window_start >= 1.0:
+            window_start, window_count = now, 0
+        window_count += 1
+        if window_count > limits.max_messages_per_s:
+            raise ProtocolError("too many messages per second", protocol.CLOSE_POLICY)
+        if isinstance(msg, bytes):
+            session.offer(protocol.parse_camera_frame(msg))
+            del msg
+        else:
+            kind = msg.get("type")
+            if kind == "anchor_pose":
+                session.set_anchor_pose(msg)
+            elif kind == "ping":
+                await ws.send_json({"type": "pong", "t": msg.get("t"), "server_t": time.time()})
+            elif kind == "select":
+                pid, vid = msg.get("product"), msg.get("variant")
+                if not isinstance(pid, str) or (vid is not None and not isinstance(vid, str)):
+                    raise ProtocolError("select needs a product id", protocol.CLOSE_INVALID_DATA)
+                try:
+                    item = _camera_item(app[CATALOG], app[VIEWS], session.hello, pid, vid)
+                    await session.select(item)
+                except (NotFound, NotWearable, BadRequest) as exc:
+                    await ws.send_json({"type": "error", "code": exc.code, "message": exc.message})
+            elif kind == "bye":
+                await _close(ws, protocol.CLOSE_NORMAL, "bye")
+                break
+            elif kind == "hello":
+                raise ProtocolError("hello was already received", protocol.CLOSE_POLICY)
+            elif kind == "pose":
+                raise ProtocolError("pose messages belong to the vr and spin modes; an ar session sends camera "
+                                    "frames and anchor_pose", protocol.CLOSE_POLICY)
+            else:
+                raise ProtocolError(f"unknown message type {kind!r}", protocol.CLOSE_POLICY)
+        if frames.done():
+            break
 
 
 def setup(app: web.Application) -> None:

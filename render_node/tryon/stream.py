@@ -5,7 +5,7 @@ How the session (render_node/sessions.py) uses it, per camera frame (latest fram
     proc = CameraFrameProcessor(mode, model_path, shape, overrides=..., scale=..., consent=hello.consent, ...)
     plan = await loop.run_in_executor(executor, proc.plan, rgb, intrinsics, camera_pose_or_None, t_s)
     rgbas = [await pool.render(w.request, priority=PRIORITY_LIVE) for w in plan.windows]
-    frame = await loop.run_in_executor(executor, proc.finish, plan, rgbas)   # (h, w, 3) RGB composite
+    frame = await loop.run_in_executor(executor, proc.finish, plan, rgbas, output)  # RGB composite / RGBA
     ...encode and send; plan.status says "ok" or why nothing is placed ("no_face", "no_marker", ...)
     proc.close()  # in the session's finally
 
@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from render_node.ar.errors import ConsentRequired, MarkerNotFound, NothingToAnchor
 from render_node.ar.geometry import ModelShape
-from render_node.ar.overlay import OverlayJob, finish_overlay, plan_overlay
+from render_node.ar.overlay import Output, OverlayJob, finish_overlay, plan_overlay
 from render_node.ar.placement import PlacedModel, Window, window_for
 from render_node.render.types import CameraPose, Intrinsics, MaterialOverride
 from render_node.tryon.fitting import Anchor, Finger, Fit
@@ -145,10 +145,14 @@ class CameraFrameProcessor:
             return FramePlan(rgb, "out_of_view", exc.message, ())
         return FramePlan(rgb, status, message, tuple(job.requests()), tryon_job=job)
 
-    def finish(self, plan: FramePlan, renders: list[U8]) -> U8:
-        """The `(h, w, 3)` RGB frame to send: the composite, or the plain frame when nothing is placed."""
+    def finish(self, plan: FramePlan, renders: list[U8], output: Output = "composite") -> U8:
+        """The frame to send: the `(h, w, 3)` RGB composite (the plain frame when nothing is placed), or with
+        `output="overlay"` the `(h, w, 4)` RGBA overlay (fully transparent when nothing is placed)."""
         if plan.ar_job is not None:
-            return finish_overlay(plan.rgb, plan.ar_job, renders[0] if renders else None, "composite")
+            return finish_overlay(plan.rgb, plan.ar_job, renders[0] if renders else None, output)
         if plan.tryon_job is not None:
-            return finish_tryon(plan.rgb, plan.tryon_job, renders)
+            return finish_tryon(plan.rgb, plan.tryon_job, renders, output)
+        if output == "overlay":
+            h, w = plan.rgb.shape[:2]
+            return np.zeros((h, w, 4), np.uint8)
         return plan.rgb

@@ -60,3 +60,53 @@ def test_poses_are_validated_and_normalised() -> None:
         msg.update(bad)
         with pytest.raises(ProtocolError):
             parse_pose(msg)
+
+
+def test_hello_modes_default_by_client_kind_and_old_hellos_still_parse() -> None:
+    base = {"type": "hello", "product": "p"}
+    assert parse_hello({**base, "client": "vr"}).mode == "vr"
+    assert parse_hello({**base, "client": "phone"}).mode == "spin"
+    assert parse_hello({**base, "client": "kiosk"}).mode == "spin"
+    old = parse_hello({**base})
+    assert old.mode == "vr" and not old.camera and old.intrinsics is None
+    ar = parse_hello({**base, "client": "phone", "mode": "ar", "output": "overlay",
+                      "intrinsics": {"fx": 1000, "fy": 1000, "cx": 640, "cy": 360, "width": 1280, "height": 720}})
+    assert ar.camera and ar.output == "overlay" and ar.intrinsics == {
+        "fx": 1000.0, "fy": 1000.0, "cx": 640.0, "cy": 360.0, "width": 1280.0, "height": 720.0}
+    assert parse_hello(ar.to_json()) == ar
+    tryon = parse_hello({**base, "mode": "tryon", "consent": True, "anchor": "neck", "mirrored": True})
+    assert tryon.consent and tryon.anchor == "neck" and tryon.mirrored and tryon.output == "composite"
+
+
+@pytest.mark.parametrize(("extra", "code", "words"), [
+    ({"mode": "tryon"}, protocol.CLOSE_CONSENT_REQUIRED, "consent"),
+    ({"mode": "tryon", "consent": "yes"}, protocol.CLOSE_BAD_HELLO, "consent"),
+    ({"mode": "tryon", "consent": False}, protocol.CLOSE_CONSENT_REQUIRED, "PIPL"),
+    ({"mode": "xr"}, protocol.CLOSE_BAD_HELLO, "mode"),
+    ({"mode": "ar", "codec": "h264"}, protocol.CLOSE_BAD_HELLO, "h264"),
+    ({"mode": "ar", "eyes": 2}, protocol.CLOSE_BAD_HELLO, "mono"),
+    ({"mode": "ar", "output": "video"}, protocol.CLOSE_BAD_HELLO, "output"),
+    ({"mode": "ar", "intrinsics": {"fx": 0, "fy": 1, "cx": 1, "cy": 1}}, protocol.CLOSE_BAD_HELLO, "fx"),
+    ({"mode": "ar", "intrinsics": [1, 2, 3]}, protocol.CLOSE_BAD_HELLO, "intrinsics"),
+    ({"mode": "tryon", "consent": True, "anchor": "nose"}, protocol.CLOSE_BAD_HELLO, "anchor"),
+])
+def test_camera_hellos_are_validated(extra: dict[str, object], code: int, words: str) -> None:
+    with pytest.raises(ProtocolError) as err:
+        parse_hello({"type": "hello", "product": "p", **extra})
+    assert err.value.close_code == code and words in err.value.message
+
+
+def test_camera_frames_round_trip_and_bad_ones_are_refused() -> None:
+    data = protocol.pack_camera_frame(2**32 + 9, 12.25, b"\xff\xd8jpeg")
+    assert data[:4] == b"SRC1" and protocol.CAMERA_HEADER_SIZE == 20 and len(data) == 20 + 6
+    frame = protocol.parse_camera_frame(data)
+    assert (frame.seq, frame.t, frame.image) == (9, 12.25, b"\xff\xd8jpeg")
+    for bad, code in ((b"SRC1", protocol.CLOSE_INVALID_DATA), (b"XXXX" + data[4:], protocol.CLOSE_INVALID_DATA),
+                      (data[:4] + b"\x02" + data[5:], protocol.CLOSE_INVALID_DATA),
+                      (data[:20], protocol.CLOSE_INVALID_DATA)):
+        with pytest.raises(ProtocolError) as err:
+            protocol.parse_camera_frame(bad)
+        assert err.value.close_code == code
+    with pytest.raises(ProtocolError) as err:
+        protocol.parse_camera_frame(data, max_bytes=4)
+    assert err.value.close_code == protocol.CLOSE_TOO_BIG
