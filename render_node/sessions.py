@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -37,7 +37,7 @@ from render_node.ar.frames import decode_frame, parse_intrinsics, parse_pose
 from render_node.ar.geometry import model_shape
 from render_node.assets.variants import scale_for
 from render_node.encoding import H264Encoder, encode_jpeg, encode_png, encode_webp
-from render_node.errors import BadRequest, NodeError, Overloaded
+from render_node.errors import BadRequest, NodeError, Overloaded, PayloadTooLarge
 from render_node.keys import CATALOG, METRICS, RENDER_POOL, SESSIONS, VIEWS
 from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_LIVE, RenderPool
@@ -50,6 +50,7 @@ from render_node.render.types import (
     RenderRequest,
     StereoView,
 )
+from render_node.tryon.fitting import Anchor, Finger
 from render_node.tryon.pipeline import anchor_for
 from render_node.tryon.stream import CameraFrameProcessor, FramePlan
 from render_node.views import ViewStore, env_for
@@ -388,6 +389,7 @@ class _CameraItem:
     overrides: tuple[MaterialOverride, ...]
     scale: float
     anchor: str | None
+    """Try-on: neck, ear, finger or wrist."""
     length_mm: float | None
 
 
@@ -409,10 +411,10 @@ def _make_processor(hello: Hello, item: _CameraItem) -> CameraFrameProcessor:
     """Blocking (reads the model's shape, loads the landmark models): run it in an executor."""
     if not item.model_path.is_file():
         raise BadRequest(f"the model of {item.product_id} is not built on this node; run `showroom assets build`")
-    mode: Any = hello.mode
-    return CameraFrameProcessor(mode, item.model_path, model_shape(item.model_path), anchor=item.anchor,  # type: ignore[arg-type]
-                                overrides=item.overrides, scale=item.scale, consent=hello.consent,
-                                finger=hello.finger, length_mm=item.length_mm,  # type: ignore[arg-type]
+    mode: Literal["ar", "tryon"] = "tryon" if hello.mode == "tryon" else "ar"
+    return CameraFrameProcessor(mode, item.model_path, model_shape(item.model_path),
+                                anchor=cast(Anchor | None, item.anchor), overrides=item.overrides, scale=item.scale,
+                                consent=hello.consent, finger=cast(Finger, hello.finger), length_mm=item.length_mm,
                                 mirrored=hello.mirrored)
 
 
@@ -535,7 +537,7 @@ class CameraSession:
                 h, w = rgb.shape[:2]
                 intrinsics_json = json.dumps(self.hello.intrinsics) if self.hello.intrinsics is not None else None
                 k = parse_intrinsics(intrinsics_json, str(self.hello.fov_deg), w, h)
-            except BadRequest as exc:  # a corrupt or oversized frame: say so, keep the session
+            except (BadRequest, PayloadTooLarge) as exc:  # a corrupt or oversized frame: say so, keep the session
                 await self._tell({"type": "error", "code": exc.code, "seq": frame.seq, "message": exc.message})
                 return None
             plan = await loop.run_in_executor(None, proc.plan, rgb, k, self.anchor_pose, self._clock(frame.t))

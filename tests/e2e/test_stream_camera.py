@@ -151,7 +151,12 @@ async def test_ar_stream_follows_a_client_anchor_pose_and_reports_a_missing_mark
     async with aiohttp.ClientSession() as s, s.ws_connect(cam_node.base + "/ws/stream") as ws:
         await ws.send_json(_hello(cam_node.product_of("gold_bar"), "ar", output="overlay", fov_deg=60))
         assert (await ws.receive_json(timeout=30))["type"] == "welcome"
-        await ws.send_bytes(pack_camera_frame(1, time.time(), grey))
+        for bad, code in ((b"not an image at all", "image_invalid"),
+                          (cv2.imencode(".png", np.zeros((4200, 4200), np.uint8))[1].tobytes(), "image_too_large")):
+            await ws.send_bytes(pack_camera_frame(0, time.time(), bad))
+            err = await ws.receive_json(timeout=30)
+            assert err["type"] == "error" and err["code"] == code and err["seq"] == 0, err
+        await ws.send_bytes(pack_camera_frame(1, time.time(), grey))  # the session goes on
         header, payload = await _next(ws, statuses)
         assert header.seq == 1 and statuses[-1]["status"] == "no_marker"
         assert _rgba(payload)[..., 3].max() == 0, "nothing placed at random"
@@ -250,3 +255,27 @@ async def test_a_flood_of_camera_frames_gets_the_latest_and_nothing_is_stored_or
     logged = caplog.text.encode("utf-8", errors="replace")
     assert not any(p in logged for p in probes)
     assert "superseded" in caplog.text
+
+
+async def test_the_python_client_plays_a_tryon_and_reports(cam_node: CamNode, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from showroom_client.cli import main
+
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes(_jpeg(skimage.data.astronaut()))
+    argv = ["camera", cam_node.product_of("necklace"), "--url", cam_node.base, "--image", str(photo), "--mode",
+            "tryon", "--consent", "--frames", "6", "--fps", "20", "--json"]
+    code = await asyncio.get_running_loop().run_in_executor(None, main, argv)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert report["frames_sent"] == 6 and 1 <= report["frames_answered"] <= 6
+    assert report["frames_answered"] + report["frames_superseded"] == 6
+    assert report["statuses"][0]["status"] == "ok" and report["latency_ms"]["p50"] > 0
+    code = await asyncio.get_running_loop().run_in_executor(None, main, [*argv[:-5], "--frames", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "frames sent / answered / superseded" in out
+    code = await asyncio.get_running_loop().run_in_executor(None, main, [a for a in argv if a != "--consent"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and report["close_code"] == 4403 and "consent" in report["close_reason"]

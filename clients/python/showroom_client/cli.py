@@ -2,6 +2,8 @@
 
   showroom-client vr [--url URL] [--trace FILE | --synthetic] [--seconds 10] [--hz 72] [--json]
   showroom-client spin PRODUCT [--url URL] [--variant V] [--size WxH] [--json]
+  showroom-client camera PRODUCT --image FILE [--mode ar|tryon] [--consent] [--frames 30] [--fps 15]
+                         [--output composite|overlay] [--fov 60] [--save DIR] [--json]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from render_node.protocol import Hello
+from showroom_client.camera import play_camera
 from showroom_client.spin import spin
 from showroom_client.stream import play_vr
 from showroom_client.traces import load_trace, resample, synthetic_motion
@@ -51,6 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--variant")
     sp.add_argument("--size")
     sp.add_argument("--json", action="store_true")
+    cam = sub.add_parser("camera", help="send camera frames in the AR or try-on mode of the live stream")
+    cam.add_argument("product")
+    cam.add_argument("--image", type=Path, required=True, action="append",
+                     help="a JPEG/PNG camera frame (repeat for several; they are sent in turn)")
+    cam.add_argument("--url", default="http://127.0.0.1:8080")
+    cam.add_argument("--variant")
+    cam.add_argument("--mode", default="ar", choices=("ar", "tryon"))
+    cam.add_argument("--consent", action="store_true",
+                     help="try-on: the person in the frames agreed to face/hand analysis (PIPL)")
+    cam.add_argument("--frames", type=int, default=30, help="frames to send (the images are cycled)")
+    cam.add_argument("--fps", type=float, default=15.0)
+    cam.add_argument("--output", default="composite", choices=("composite", "overlay"))
+    cam.add_argument("--fov", type=float, default=60.0, help="vertical field of view of the camera, degrees")
+    cam.add_argument("--anchor", choices=("neck", "ear", "finger", "wrist"))
+    cam.add_argument("--save", type=Path, help="write the replies into this folder")
+    cam.add_argument("--json", action="store_true")
     return p
 
 
@@ -101,10 +120,21 @@ async def _spin(args: argparse.Namespace) -> int:
     return 0 if report.not_modified == report.frames else 1
 
 
+async def _camera(args: argparse.Namespace) -> int:
+    images = [path.read_bytes() for path in args.image]
+    frames = [images[i % len(images)] for i in range(max(1, args.frames))]
+    hello = Hello("phone", args.product, args.variant, 1280, 720, 1, args.fov, 0.064, "jpeg", 50_000, args.fps,
+                  mode=args.mode, consent=args.consent, output=args.output, anchor=args.anchor)
+    report = await play_camera(args.url, hello, frames, args.fps, save_dir=args.save)
+    print(json.dumps(report.to_json(), indent=1) if args.json else report.table())
+    return 0 if report.frames_answered > 0 else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    run = {"vr": _vr, "spin": _spin, "camera": _camera}[args.command]
     try:
-        return asyncio.run(_vr(args) if args.command == "vr" else _spin(args))
+        return asyncio.run(run(args))
     except (aiohttp.ClientError, ConnectionError, OSError, ValueError) as exc:
         print(f"showroom-client {args.command}: {exc}", file=sys.stderr)
         return 2
