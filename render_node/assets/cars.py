@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import trimesh
 
 from render_node.assets._mesh import F64, Part, grid_faces, merge, revolve, rotation, sweep_tube
@@ -46,6 +47,12 @@ class CarSpec:
     cladding: bool = False
     roof_rails: bool = False
     spokes: int = 5
+    nose_round_m: float = 0.34
+    tail_round_m: float = 0.26
+    tumblehome: float = 0.09
+    """How far the side glass leans in, per metre of glass height."""
+    tailgate_glass: bool = False
+    """The rear screen is an upright tailgate window (an SUV) rather than part of a sloping roof."""
 
 
 def _curve(points: Curve, s: F64) -> F64:
@@ -85,8 +92,9 @@ SEDAN = CarSpec(
         (0.45, 1.46),
         (0.58, 1.42),
         (0.68, 1.12),
-        (0.74, 0.88),
-        (1.0, 0.5),
+        (0.715, 0.86),
+        (0.76, 0.55),
+        (1.0, 0.3),
     ),
     cabin_half_width=((0.0, 0.6), (0.2, 0.66), (0.45, 0.72), (0.65, 0.74), (0.75, 0.8), (1.0, 0.8)),
     windshield=(0.575, 0.705),
@@ -104,36 +112,41 @@ SUV = CarSpec(
     rim_radius_m=0.245,
     tyre_width_m=0.255,
     track_m=1.64,
-    underside=((0.0, 0.42), (0.04, 0.30), (0.1, 0.22), (0.5, 0.21), (0.9, 0.23), (0.97, 0.32), (1.0, 0.42)),
+    underside=((0.0, 0.40), (0.04, 0.30), (0.1, 0.23), (0.5, 0.21), (0.9, 0.23), (0.97, 0.30), (1.0, 0.38)),
     belt=(
-        (0.0, 1.0),
-        (0.04, 1.06),
-        (0.2, 1.08),
-        (0.5, 1.06),
-        (0.7, 1.04),
-        (0.82, 1.0),
-        (0.95, 0.94),
-        (1.0, 0.80),
+        (0.0, 1.02),
+        (0.06, 1.12),
+        (0.2, 1.12),
+        (0.5, 1.07),
+        (0.7, 1.05),
+        (0.82, 1.03),
+        (0.95, 0.99),
+        (1.0, 0.9),
     ),
     roof=(
         (0.0, 1.0),
-        (0.01, 1.45),
-        (0.035, 1.64),
-        (0.1, 1.69),
+        (0.012, 1.40),
+        (0.05, 1.60),
+        (0.14, 1.67),
         (0.45, 1.70),
-        (0.62, 1.66),
-        (0.71, 1.28),
-        (0.76, 1.02),
-        (1.0, 0.7),
+        (0.62, 1.665),
+        (0.705, 1.30),
+        (0.745, 1.02),
+        (0.8, 0.6),
+        (1.0, 0.4),
     ),
-    cabin_half_width=((0.0, 0.8), (0.1, 0.78), (0.45, 0.78), (0.65, 0.78), (0.75, 0.84), (1.0, 0.84)),
-    windshield=(0.61, 0.725),
+    cabin_half_width=((0.0, 0.76), (0.1, 0.77), (0.45, 0.79), (0.65, 0.79), (0.75, 0.84), (1.0, 0.84)),
+    windshield=(0.61, 0.735),
     rear_window=(0.002, 0.032),
-    side_windows=(0.06, 0.685),
-    pillars=(0.43, 0.18),
+    side_windows=(0.075, 0.69),
+    pillars=(0.43, 0.185),
     cladding=True,
     roof_rails=True,
     spokes=6,
+    nose_round_m=0.26,
+    tail_round_m=0.2,
+    tumblehome=0.16,
+    tailgate_glass=True,
 )
 
 
@@ -149,7 +162,9 @@ class _Section:
     count: int
 
 
-def _section_points(w: float, yb: float, belt: float, roof: float, cabin_w: float) -> tuple[F64, _Section]:
+def _section_points(
+    w: float, yb: float, belt: float, roof: float, cabin_w: float, tumblehome: float = 0.09
+) -> tuple[F64, _Section]:
     """Right half of one cross-section, from the bottom centre (x = 0) round to the roof centre."""
     pts: list[tuple[float, float]] = []
     rb = min(0.12, max(0.02, (belt - yb) * 0.3))
@@ -163,7 +178,8 @@ def _section_points(w: float, yb: float, belt: float, roof: float, cabin_w: floa
     side_top = belt - 0.07 * (belt - yb) / 0.8
     for t in np.linspace(0, 1, 22, endpoint=False):
         y = yb + rb + t * (side_top - yb - rb)
-        bulge = 0.012 * math.sin(t * math.pi)
+        # a gentle outward bow, and a soft character line high on the flank that catches the light
+        bulge = 0.012 * math.sin(t * math.pi) + 0.008 * math.exp(-(((t - 0.8) / 0.07) ** 2))
         pts.append((w + bulge, y))
     n_side = len(pts)
     # shoulder: rolls inwards to the base of the glass
@@ -175,7 +191,7 @@ def _section_points(w: float, yb: float, belt: float, roof: float, cabin_w: floa
     # window: from the beltline up to the roof edge, leaning in (tumblehome)
     top = max(roof, belt + 1e-4)
     rr = min(0.09, (top - belt) * 0.35) if cabin else 0.0
-    roof_w = cabin_w - 0.09 * (top - belt) if cabin else base_w
+    roof_w = cabin_w - tumblehome * (top - belt) if cabin else base_w
     for t in np.linspace(0, 1, 10, endpoint=False):
         pts.append((base_w + t * (roof_w - base_w), belt + t * (top - rr - belt)))
     n_window = len(pts)
@@ -198,9 +214,22 @@ def _section_points(w: float, yb: float, belt: float, roof: float, cabin_w: floa
 
 
 def _plan_half_width(spec: CarSpec, s: F64) -> F64:
-    """Body half-width in plan view: full width amidships, rounded towards nose and tail."""
+    """Body half-width in plan view: full width amidships, easing in a little towards nose and tail (the
+    ends themselves are rounded by `_end_scale`)."""
     u = np.clip(2 * s - 1, -1, 1)
-    out: F64 = spec.width_m / 2 * np.clip(1 - np.abs(u) ** 7, 0, 1) ** (1 / 3.2)
+    out: F64 = spec.width_m / 2 * (1 - 0.07 * np.abs(u) ** 4 - 0.05 * np.abs(u) ** 12)
+    return out
+
+
+def _end_scale(spec: CarSpec, s: F64) -> F64:
+    """How much each section shrinks towards its own centre near the nose and the tail: a superelliptic
+    quarter-round, so that the ends are blunt faces with rounded edges, not points."""
+    z = s * spec.length_m
+    d_front = (spec.length_m - z) / spec.nose_round_m
+    d_tail = z / spec.tail_round_m
+    d = np.clip(np.minimum(d_front, d_tail), 0, 1)
+    f_min = 0.5
+    out: F64 = f_min + (1 - f_min) * (1 - (1 - d) ** 2.4) ** (1 / 2.4)
     return out
 
 
@@ -216,75 +245,113 @@ def _arches(spec: CarSpec, s: F64, yb: F64) -> F64:
     return out
 
 
-def _body(spec: CarSpec) -> list[Part]:
-    stations = 300
-    u = np.linspace(0, 1, stations)
-    s = 0.5 - 0.5 * np.cos(u * math.pi)  # denser at nose and tail
-    s = 0.6 * s + 0.4 * u
-    w = np.maximum(_plan_half_width(spec, s), 1e-3)
-    yb = _arches(spec, s, _curve(spec.underside, s))
-    belt = _curve(spec.belt, s)
-    roof = _curve(spec.roof, s)
-    cabin_w = _curve(spec.cabin_half_width, s)
+_PROUD_M = 0.009
+"""How far lamp lenses stand off the shell (the bezels and screens sit closer)."""
+
+
+def _loft(
+    spec: CarSpec, s: F64, *, inset_m: float = 0.0, closed: bool = True
+) -> tuple[trimesh.Trimesh, _Section, int]:
+    """The body surface (or, inset, the cabin's dark interior): sections at stations `s`, capped at both
+    ends. Returns the mesh (faces of the grid first, station-major), the section layout and the ring size."""
+    w = _plan_half_width(spec, s) - inset_m
+    yb = _arches(spec, s, _curve(spec.underside, s)) + 2 * inset_m
+    belt = _curve(spec.belt, s) - inset_m
+    roof = _curve(spec.roof, s) - inset_m
+    cabin_w = _curve(spec.cabin_half_width, s) - inset_m
     sections = []
     layout: _Section | None = None
-    for i in range(stations):
+    for i in range(len(s)):
         pts, layout = _section_points(
-            float(w[i]), float(yb[i]), float(belt[i]), float(roof[i]), float(cabin_w[i])
+            float(w[i]), float(yb[i]), float(belt[i]), float(roof[i]), float(cabin_w[i]), spec.tumblehome
         )
         sections.append(pts)
     assert layout is not None
     half = np.array(sections)  # (stations, k, 2)
-    k = half.shape[1]
+    if inset_m == 0.0:
+        f = _end_scale(spec, s)[:, None]
+        mid_y = 0.5 * (half[..., 1].min(axis=1) + half[..., 1].max(axis=1))[:, None]
+        half[..., 0] *= f
+        half[..., 1] = mid_y + (half[..., 1] - mid_y) * f
+    stations = len(s)
     # full ring: right half, then the left half mirrored (without repeating the centre points)
     left = half[:, -2:0:-1].copy()
     left[..., 0] *= -1
     ring = np.concatenate([half, left], axis=1)
     m = ring.shape[1]
-    z = (s - 0.5) * spec.length_m
+    z = (s - 0.5) * (spec.length_m - 2 * _PROUD_M)  # lamps stand proud of the ends: keep the overall length
     verts = np.stack([ring[..., 0], ring[..., 1], np.broadcast_to(z[:, None], ring.shape[:2])], -1).reshape(
         -1, 3
     )
     faces = grid_faces(stations, m, closed_cols=True)
-    # nose and tail caps: fans around each end ring
-    caps: list[list[float]] = []
-    for idx, flip in ((0, True), (stations - 1, False)):
-        centre = ring[idx].mean(axis=0)
-        c = len(verts) + len(caps)
-        caps.append([centre[0], centre[1], z[idx]])
-        j = np.arange(m)
-        tri = np.stack([np.full(m, c), idx * m + j, idx * m + (j + 1) % m], 1)
-        faces = np.vstack([faces, tri[:, ::-1] if flip else tri])
-    verts = np.vstack([verts, np.array(caps)])
+    # the loft's winding depends on the section order: make the grid face outwards (raw cross products)
+    if (_outward(verts, faces, verts.mean(axis=0)) > 0).mean() < 0.5:
+        faces = faces[:, ::-1]
+    if closed:  # nose and tail caps: fans around each end ring (blunt, nearly flat faces)
+        caps: list[list[float]] = []
+        for idx, axis in ((0, -1.0), (stations - 1, 1.0)):
+            centre = ring[idx].mean(axis=0)
+            c = len(verts) + len(caps)
+            caps.append([centre[0], centre[1], z[idx]])
+            j = np.arange(m)
+            tri = np.stack([np.full(m, c), idx * m + j, idx * m + (j + 1) % m], 1)
+            apex = np.array([centre[0], centre[1], z[idx]])
+            b, d = verts[tri[:, 1]], verts[tri[:, 2]]
+            if np.cross(b - apex, d - apex)[:, 2].sum() * axis < 0:
+                tri = tri[:, ::-1]
+            faces = np.vstack([faces, tri])
+        verts = np.vstack([verts, np.array(caps)])
+    mesh = trimesh.Trimesh(verts, faces, process=False)
+    return mesh, layout, m
+
+
+def _outward(verts: F64, faces: npt.NDArray[np.int64], centre: F64) -> F64:
+    """How much each face's (unnormalised) normal points away from `centre`."""
+    t = verts[faces]
+    n = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
+    out: F64 = ((t.mean(axis=1) - centre) * n).sum(axis=1)
+    return out
+
+
+def _stations(count: int) -> F64:
+    u = np.linspace(0, 1, count)
+    s = 0.5 - 0.5 * np.cos(u * math.pi)  # denser at nose and tail
+    out: F64 = 0.6 * s + 0.4 * u
+    return out
+
+
+def _body(spec: CarSpec) -> tuple[list[Part], trimesh.Trimesh]:
+    """The painted shell with its glass, window trim and black lower band; also the whole shell (for
+    projecting lamps onto it)."""
+    s = _stations(300)
+    stations = len(s)
+    body, layout, m = _loft(spec, s)
+    k = layout.count
+    belt = _curve(spec.belt, s)
+    roof = _curve(spec.roof, s)
     # material of each face, from the station and the point index of its first corner
-    n_grid = (stations - 1) * m
-    cell = np.arange(n_grid) % ((stations - 1) * m)
     station = np.concatenate([np.arange(stations - 1).repeat(m)] * 2)
     point = np.concatenate([np.tile(np.arange(m), stations - 1)] * 2)
     j_half = np.where(point < k, point, m - point)  # index along the right half for both sides
     sc = s[station] + 0.5 * (s[np.minimum(station + 1, stations - 1)] - s[station])
-    del cell
     label = np.full(len(station), "paint", dtype=object)
-    face_pts = verts[faces[: len(station)]].mean(axis=1)
-    ax = np.abs(face_pts[:, 0])
-    y = face_pts[:, 1]
     in_window = np.isin(j_half, list(layout.window)[1:-1])
-    in_roof = np.isin(j_half, list(layout.roof))
     cabin_here = roof[station] > belt[station] + 0.05
     side_glass = in_window & cabin_here & (sc > spec.side_windows[0]) & (sc < spec.side_windows[1])
     for p in spec.pillars:
         side_glass &= np.abs(sc - p) > 0.014
-    screens = (in_window | in_roof) & (
-        ((sc > spec.windshield[0]) & (sc < spec.windshield[1]))
-        | ((sc > spec.rear_window[0]) & (sc < spec.rear_window[1]))
-    )
+    screen_s = (sc > spec.windshield[0]) & (sc < spec.windshield[1])
+    if not spec.tailgate_glass:
+        screen_s |= (sc > spec.rear_window[0]) & (sc < spec.rear_window[1])
+    # the screens span the roof between its rounded edges; beside them the pillars stay solid
+    screens = np.isin(j_half, list(layout.roof)[5:]) & screen_s
     label[side_glass | screens] = "glass"
     label[
         in_window
         & cabin_here
         & ~side_glass
         & ~screens
-        & (sc > spec.rear_window[0])
+        & (sc > (spec.side_windows[0] - 0.012 if spec.tailgate_glass else spec.rear_window[0]))
         & (sc < spec.windshield[1])
     ] = "trim"
     window_frame = np.isin(j_half, [layout.window[0], layout.window[-1]]) & cabin_here
@@ -292,25 +359,12 @@ def _body(spec: CarSpec) -> list[Part]:
     label[window_frame & ~screens] = "chrome"
     low = np.isin(j_half, list(layout.bottom) + list(layout.side)[:4])
     label[low] = "trim"
-    belt_f = belt[station]
-    yb_f = yb[station]
-    head = (sc > 0.965) & (y > belt_f - 0.16) & (y < belt_f - 0.06) & (ax > 0.25)
-    tail = (sc < 0.03) & (y > belt_f - 0.14) & (y < belt_f - 0.06)
-    grille = (sc > 0.975) & (y < yb_f + 0.22) & (y > yb_f + 0.05) & (ax < 0.55)
-    label[head] = "light"
-    label[tail] = "taillight"
-    label[grille] = "trim"
-    if spec.cladding:
-        arches = yb_f > _curve(spec.underside, sc) + 0.05
-        label[(y < yb_f + 0.12) | (arches & (y < yb_f + 0.1))] = "trim"
-    cap_faces = len(faces) - len(station)
+    if spec.cladding:  # rugged black cladding along the sills and round the arches, along grid rows
+        label[np.isin(j_half, list(layout.bottom) + list(layout.side)[:10])] = "trim"
+    cap_faces = len(body.faces) - len(station)
     label = np.concatenate([label, np.full(cap_faces, "paint", dtype=object)])
-    body = trimesh.Trimesh(verts, faces, process=False)
-    outward = ((body.triangles_center - body.bounds.mean(axis=0)) * body.face_normals).sum(axis=1)
-    if (outward > 0).mean() < 0.5:  # the loft's winding depends on the section order: face outwards
-        body.invert()
     parts = []
-    for material in ("paint", "glass", "chrome", "trim", "light", "taillight"):
+    for material in ("paint", "glass", "chrome", "trim"):
         mask = label == material
         if not mask.any():
             continue
@@ -322,6 +376,138 @@ def _body(spec: CarSpec) -> list[Part]:
         parts.append(
             Part(sub, material, f"body-{material}", crease_deg=50.0 if material != "glass" else 70.0)
         )
+    return parts, body
+
+
+def _project(surface: trimesh.Trimesh, points: F64, direction: F64, lift_m: float) -> F64:
+    """Drops `points (n, 3)` along `direction` onto the first face of `surface` they meet, then lifts them
+    `lift_m` off it along that face's normal (a decal that neither sinks in nor z-fights). Points that miss
+    keep their place."""
+    d = direction / np.linalg.norm(direction)
+    up = np.array([0.0, 1.0, 0.0]) if abs(d[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    e1 = np.cross(up, d)
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(d, e1)
+    facing = np.nonzero(surface.face_normals @ d < -1e-3)[0]
+    tri = np.asarray(surface.triangles)[facing]
+    tu, tv, td = tri @ e1, tri @ e2, tri @ d  # (m, 3) each
+    lo_u, hi_u, lo_v, hi_v = tu.min(1), tu.max(1), tv.min(1), tv.max(1)
+    qu, qv = points @ e1, points @ e2
+    out = points.copy()
+    for start in range(0, len(points), 128):
+        sl = slice(start, start + 128)
+        cand = (
+            (qu[sl, None] >= lo_u) & (qu[sl, None] <= hi_u) & (qv[sl, None] >= lo_v) & (qv[sl, None] <= hi_v)
+        )
+        qi, ti = np.nonzero(cand)
+        if len(qi) == 0:
+            continue
+        px, py = qu[sl][qi], qv[sl][qi]
+        x0, y0 = tu[ti, 0], tv[ti, 0]
+        x1, y1 = tu[ti, 1] - x0, tv[ti, 1] - y0
+        x2, y2 = tu[ti, 2] - x0, tv[ti, 2] - y0
+        det = x1 * y2 - x2 * y1
+        ok = np.abs(det) > 1e-12
+        det = np.where(ok, det, 1.0)
+        b1 = ((px - x0) * y2 - (py - y0) * x2) / det
+        b2 = ((py - y0) * x1 - (px - x0) * y1) / det
+        inside = ok & (b1 >= -1e-9) & (b2 >= -1e-9) & (b1 + b2 <= 1 + 1e-9)
+        depth = td[ti, 0] + b1 * (td[ti, 1] - td[ti, 0]) + b2 * (td[ti, 2] - td[ti, 0])
+        depth = np.where(inside, depth, np.inf)
+        best = np.full(len(range(*sl.indices(len(points)))), np.inf)
+        best_t = np.full(len(best), -1)
+        order = np.argsort(-depth)  # write the nearest (smallest depth) last
+        best[qi[order]] = depth[order]
+        best_t[qi[order]] = ti[order]
+        hit = np.isfinite(best)
+        idx = np.arange(start, start + len(best))[hit]
+        n = surface.face_normals[facing[best_t[hit]]]
+        out[idx] = np.outer(qu[idx], e1) + np.outer(qv[idx], e2) + np.outer(best[hit], d) + lift_m * n
+    return out
+
+
+def _decal(
+    surface: trimesh.Trimesh,
+    centre: F64,
+    across: F64,
+    half_height_m: F64,
+    direction: F64,
+    lift_m: float,
+    rows: int = 9,
+) -> trimesh.Trimesh:
+    """A band along the polyline `centre (n, 3)`, `half_height_m (n,)` to either side along `across`,
+    projected onto `surface` along `direction`: lamps, intakes and screens with smooth outlines."""
+    v = np.linspace(-1, 1, rows)
+    pts = centre[:, None, :] + v[None, :, None] * half_height_m[:, None, None] * across[None, None, :]
+    flat = pts.reshape(-1, 3)
+    lifted = _project(surface, flat, direction, lift_m)
+    mesh = trimesh.Trimesh(lifted, grid_faces(len(centre), rows), process=False)
+    if (mesh.face_normals @ direction).mean() > 0:
+        mesh.invert()
+    mesh.update_faces(mesh.nondegenerate_faces())
+    return mesh
+
+
+def _lens(t: F64, power: float) -> F64:
+    """0 at t = 0 and 1, 1 in the middle: superelliptic ends (power 2 = round, higher = squarer)."""
+    out: F64 = np.clip(1 - np.abs(2 * t - 1) ** power, 0, 1) ** (1 / power)
+    return out
+
+
+def _lamps(spec: CarSpec, shell: trimesh.Trimesh) -> list[Part]:
+    """Head lamps, a lower intake with a chrome lip, and a full-width tail-lamp bar with a dark band."""
+    v = np.asarray(shell.vertices)
+    z_front, z_rear = float(v[:, 2].max()), float(v[:, 2].min())
+    front = v[v[:, 2] > z_front - 0.12]
+    rear = v[v[:, 2] < z_rear + 0.12]
+    f_lo, f_hi = float(front[:, 1].min()), float(front[:, 1].max())
+    r_lo, r_hi = float(rear[:, 1].min()), float(rear[:, 1].max())
+    f_w = float(np.abs(front[:, 0]).max())
+    r_w = float(np.abs(rear[:, 0]).max())
+    ahead, back = np.array([0.0, 0.0, -1.0]), np.array([0.0, 0.0, 1.0])
+    up = np.array([0.0, 1.0, 0.0])
+    t = np.linspace(0, 1, 48)
+    lights, trims, chromes, tails = [], [], [], []
+    tall = spec.tailgate_glass
+    for side in (-1, 1):
+        # head lamp: a slim blade, higher and a little thicker at its outer end
+        x = side * (0.36 + t * (f_w - 0.1 - 0.36))
+        y = f_lo + (f_hi - f_lo) * ((0.66 if tall else 0.7) + 0.08 * t)
+        half = (0.045 if tall else 0.032) * _lens(t, 3.0) * (0.75 + 0.35 * t)
+        centre = np.stack([x, y, np.full_like(x, z_front + 1.0)], 1)
+        lights.append(_decal(shell, centre, up, half, ahead, _PROUD_M))
+        # a dark bezel round the lens, a little longer and taller, so the lamp's outline reads on any paint
+        x2 = side * (0.33 + t * (f_w - 0.07 - 0.33))
+        bezel = np.stack([x2, y, centre[:, 2]], 1)
+        trims.append(_decal(shell, bezel, up, half * 1.15 + 0.014 * _lens(t, 3.0), ahead, 0.005))
+    # lower intake: a wide rounded slot, with a chrome lip above it
+    x = (t - 0.5) * 2 * (f_w * (0.62 if tall else 0.58))
+    y = f_lo + (f_hi - f_lo) * (0.3 if tall else 0.28) - 0.03 * (2 * t - 1) ** 2
+    centre = np.stack([x, y, np.full_like(x, z_front + 1.0)], 1)
+    trims.append(_decal(shell, centre, up, (0.1 if tall else 0.075) * _lens(t, 5.0), ahead, 0.005))
+    lip = centre + np.array([0.0, (0.115 if tall else 0.09), 0.0])
+    chromes.append(_decal(shell, lip * np.array([0.9, 1.0, 1.0]), up, 0.008 * _lens(t, 4.0), ahead, 0.007, 3))
+    # tail: one light bar across the back, with a dark band under it for the plate and reflectors
+    x = (t - 0.5) * 2 * (r_w - 0.06)
+    y = r_lo + (r_hi - r_lo) * (0.52 if tall else 0.68) + 0.015 * (1 - (2 * t - 1) ** 2)
+    centre = np.stack([x, y, np.full_like(x, z_rear - 1.0)], 1)
+    bar = 0.022 * _lens(t, 6.0) + 0.014 * np.abs(2 * t - 1) ** 4
+    tails.append(_decal(shell, centre, up, bar, back, _PROUD_M))
+    trims.append(_decal(shell, centre, up, bar + 0.01 * _lens(t, 8.0), back, 0.005))
+    band = centre + np.array([0.0, -(0.2 if tall else 0.17), 0.0])
+    trims.append(_decal(shell, band * np.array([0.5, 1.0, 1.0]), up, 0.055 * _lens(t, 6.0), back, 0.005))
+    parts = [
+        Part(merge(lights), "light", "head-lamps", crease_deg=60.0),
+        Part(merge(tails), "taillight", "tail-lamps", crease_deg=60.0),
+        Part(merge(trims), "trim", "intakes", crease_deg=60.0),
+        Part(merge(chromes), "chrome", "lips", crease_deg=60.0),
+    ]
+    if tall:  # the tailgate's screen, above the light bar
+        y_glass = r_lo + (r_hi - r_lo) * 0.79
+        x = (t - 0.5) * 2 * (r_w - 0.22)
+        centre = np.stack([x, np.full_like(x, y_glass), np.full_like(x, z_rear - 1.0)], 1)
+        half = (r_hi - r_lo) * 0.13 * _lens(t, 6.0)
+        parts.append(Part(_decal(shell, centre, up, half, back, 0.005, 13), "glass", "tailgate-glass", 70.0))
     return parts
 
 
@@ -383,7 +569,8 @@ def _wheel(spec: CarSpec, side: int) -> list[Part]:
 
 
 def car(spec: CarSpec) -> list[Part]:
-    parts = _body(spec)
+    parts, shell = _body(spec)
+    parts += _lamps(spec, shell)
     axles = (spec.front_axle_s, spec.front_axle_s - spec.wheelbase_m / spec.length_m)
     wheel_x = spec.track_m / 2
     for axle_s, axle in zip(axles, ("front", "rear"), strict=True):
@@ -394,29 +581,11 @@ def car(spec: CarSpec) -> list[Part]:
             for p in _wheel(spec, side):
                 p.mesh.apply_translation([side * wheel_x, spec.wheel_radius_m, z])
                 parts.append(Part(p.mesh, p.material, f"{p.name}-{where}", p.crease_deg))
-    # underbody and cabin interior: dark masses that stop the eye from seeing through the body
-    rear_z = (axles[1] - 0.5) * spec.length_m
-    front_z = (axles[0] - 0.5) * spec.length_m
-    inner_w = spec.track_m - spec.tyre_width_m - 0.06
-    under_top = float(_curve(spec.belt, np.array([0.5]))[0]) - 0.15
-    floor = trimesh.creation.box(
-        [inner_w, under_top - 0.16, front_z - rear_z + 2 * spec.wheel_radius_m + 0.4]
-    )
-    floor.apply_translation([0, 0.16 + (under_top - 0.16) / 2, (front_z + rear_z) / 2])
-    s_mid = np.array([(spec.side_windows[0] + spec.side_windows[1]) / 2])
-    roof_mid = float(_curve(spec.roof, s_mid)[0])
-    cabin_len = (spec.side_windows[1] - spec.side_windows[0]) * spec.length_m
-    cabin = trimesh.creation.box(
-        [
-            2 * float(_curve(spec.cabin_half_width, s_mid)[0]) - 0.2,
-            roof_mid - under_top - 0.12,
-            cabin_len * 0.95,
-        ]
-    )
-    cabin.apply_translation(
-        [0, under_top + (roof_mid - under_top - 0.12) / 2, (s_mid[0] - 0.5) * spec.length_m]
-    )
-    parts.append(Part(merge([floor, cabin]), "interior", "interior", crease_deg=30.0))
+    # cabin interior: the shell inset a few centimetres, dark, so the eye does not see through the glass
+    # (an inset copy cannot poke out through the screens or pillars)
+    s_in = np.linspace(spec.rear_window[0] - 0.04, spec.windshield[1] + 0.04, 90)
+    inner, _, _ = _loft(spec, np.clip(s_in, 0.03, 0.97), inset_m=0.05)
+    parts.append(Part(inner, "interior", "interior", crease_deg=30.0))
     parts += _mirrors(spec)
     if spec.roof_rails:
         parts.append(_roof_rails(spec))
@@ -445,7 +614,7 @@ def _roof_rails(spec: CarSpec) -> Part:
     belt = _curve(spec.belt, s)
     rails = []
     for side in (-1, 1):
-        x = side * (cabin_w - 0.09 * (roof - belt) - 0.12)
+        x = side * (cabin_w - spec.tumblehome * (roof - belt) - 0.12)
         path = np.stack([x, roof, (s - 0.5) * spec.length_m], 1)
         rails.append(sweep_tube(path, 0.018, 10, closed=False))
     return Part(merge(rails), "chrome", "roof-rails", crease_deg=60.0)
