@@ -517,7 +517,7 @@ def _wheel(spec: CarSpec, side: int) -> list[Part]:
     # tyre section: a rounded rectangle (superellipse) from the rim to the tread
     half_r, half_w = (r - rim_r) / 2 + 0.01, tw / 2
     centre_r = rim_r - 0.01 + half_r
-    t = np.linspace(0, 2 * math.pi, 48, endpoint=False)
+    t = np.linspace(0, 2 * math.pi, 40, endpoint=False)
     c, sn = np.cos(t), np.sin(t)
     profile = np.stack(
         [centre_r + half_r * np.sign(c) * np.abs(c) ** 0.4, half_w * np.sign(sn) * np.abs(sn) ** 0.4], 1
@@ -583,7 +583,7 @@ def car(spec: CarSpec) -> list[Part]:
                 parts.append(Part(p.mesh, p.material, f"{p.name}-{where}", p.crease_deg))
     # cabin interior: the shell inset a few centimetres, dark, so the eye does not see through the glass
     # (an inset copy cannot poke out through the screens or pillars)
-    s_in = np.linspace(spec.rear_window[0] - 0.04, spec.windshield[1] + 0.04, 90)
+    s_in = np.linspace(spec.rear_window[0] - 0.04, spec.windshield[1] + 0.04, 60)
     inner, _, _ = _loft(spec, np.clip(s_in, 0.03, 0.97), inset_m=0.05)
     parts.append(Part(inner, "interior", "interior", crease_deg=30.0))
     parts += _mirrors(spec)
