@@ -3,8 +3,11 @@ tumblehome), glass, head and tail lights, grille and sills, wheels with tyres, r
 
 The body is a loft of cross-sections: at each station along the car (s = 0 at the tail, 1 at the nose) the
 section is built from side-view curves (underside with wheel arches, beltline/hood line, roof line) and
-plan-view curves (body half-width, cabin half-width). Faces take their material from where they sit: window
-openings are glass, lamps are lights, the lowest band is black trim. Front = +Z, wheels on Y = 0.
+plan-view curves (body half-width, cabin half-width); near nose and tail each section shrinks towards its own
+centre, so the ends are blunt faces with rounded edges. Faces take their material from where they sit: window
+openings are glass, pillars black trim, the lowest band black trim. Lamps, intakes and the SUV's tailgate
+screen are separate bands projected onto the shell and lifted a few millimetres off it (smooth outlines, no
+z-fighting). The cabin interior is the shell inset 5 cm. Front = +Z, wheels on Y = 0.
 """
 
 from __future__ import annotations
