@@ -55,6 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOWROOM_LOG_LEVEL", "INFO", "logging level"),
     Setting("SHOWROOM_MAX_SESSIONS", "8", "live stream sessions one edge node accepts; more are refused (1013)"),
     Setting("SHOWROOM_VIEW_CACHE_MB", "256", "memory for encoded view frames (the disk cache is unbounded)"),
+    Setting("SHOWROOM_ACCESS_LOG", "0", "1: log every request (aiohttp access log; turns the cached-frame fast path off)"),
 )
 
 
@@ -69,6 +70,7 @@ class Config:
     log_level: str = "INFO"
     max_sessions: int = 8
     view_cache_mb: int = 256
+    access_log: bool = False
     commerce: CommerceSettings = field(
         default_factory=lambda: CommerceSettings(database_url="sqlite+aiosqlite:///showroom.db")
     )
@@ -129,5 +131,6 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         log_level=pick("log_level", "SHOWROOM_LOG_LEVEL", "INFO").upper(),
         max_sessions=_int("SHOWROOM_MAX_SESSIONS", pick("max_sessions", "SHOWROOM_MAX_SESSIONS", "8")),
         view_cache_mb=_int("SHOWROOM_VIEW_CACHE_MB", pick("view_cache_mb", "SHOWROOM_VIEW_CACHE_MB", "256")),
+        access_log=pick("access_log", "SHOWROOM_ACCESS_LOG", "0").strip().lower() in ("1", "true", "yes", "on"),
         commerce=commerce,
     )

@@ -21,6 +21,7 @@ from render_node.errors import BadRequest
 from render_node.keys import CATALOG, CONFIG, METRICS, PAYMENT_BACKEND_URL, RENDER_POOL, SESSIONS, VIEWS
 from render_node.pool import PRIORITY_LIVE
 from render_node.render.types import RenderRequest, TurntableView
+from render_node.routes_frames import etag_matches
 from render_node.views import env_for, parse_size
 from showroom.api import live_prices
 from showroom.catalog import Product, Variant
@@ -110,7 +111,7 @@ def _float(request: web.Request, name: str, default: float, lo: float, hi: float
 
 def _etag_matches(request: web.Request, etag: str) -> bool:
     header = request.headers.get("If-None-Match", "")
-    return any(tag.strip() in (etag, "*") for tag in header.split(",")) if header else False
+    return etag_matches(header.encode("latin-1", "replace"), etag.encode()) if header else False
 
 
 async def render_one(request: web.Request) -> web.StreamResponse:

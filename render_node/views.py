@@ -312,6 +312,10 @@ class ViewStore:
         self._memory.put(name, data)
         return name
 
+    def cached_frame(self, name: str) -> bytes | None:
+        """The bytes of a frame held in memory, or None (no disk access; no metrics: the caller counts)."""
+        return self._memory.get(name)
+
     async def frame(self, name: str) -> tuple[bytes, str]:
         """(bytes, content type) of a content-addressed frame; NotFound when unknown."""
         m = FRAME_NAME.match(name)
