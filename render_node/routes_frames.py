@@ -34,10 +34,9 @@ if TYPE_CHECKING:
     from render_node.metrics import NodeMetrics
 
 IMMUTABLE = b"public, max-age=31536000, immutable"
-FRAME_TARGET = re.compile(rb"/views/([0-9a-f]{64})\.(jpg|png|webp)")
+FRAME_NAME = re.compile(rb"[0-9a-f]{64}\.(?:jpg|png|webp)")
 MAX_HEAD_BYTES = 8190  # aiohttp's own limit on a request line / header field; longer heads go to aiohttp
 MAX_UNREAD_BYTES = 64 * 1024  # pipelined requests buffered while the client is not reading its replies
-HAND_OVER_FIELDS = frozenset({b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
 ROUTE = "/views/{name}"
 _CONTENT_TYPES = {ext.encode(): ctype.encode() for ext, ctype in CONTENT_TYPE_BY_EXT.items()}
 
@@ -54,7 +53,10 @@ def etag_matches(header: bytes, etag: bytes) -> bool:
 
 
 class FrameFront:
-    """What the fast connections of one listening socket share: the store, metrics, the aiohttp fallback."""
+    """What the fast connections of one listening socket share: the store, metrics, the aiohttp fallback.
+
+    Its request counts reach Prometheus in batches (`flush()`: once a second while busy, by the site's timer, and
+    before any hand-over, so a scrape on a new connection sees every earlier fast reply)."""
 
     def __init__(self, server: web.Server, store: ViewStore, metrics: NodeMetrics | None,
                  keepalive_timeout_s: float = 75.0) -> None:
@@ -64,65 +66,77 @@ class FrameFront:
         self.connections: set[FrameProtocol] = set()
         self.fast_requests = 0
         self.handed_over = 0
+        self._ok = self._not_modified = 0  # not yet in Prometheus
         self._date = b""
         self._date_at = -1
-        self._counted: tuple[Counter, Counter, Counter] | None = None
+        self._counters: tuple[Counter, Counter, Counter] | None = None
         if metrics is not None:
-            self._counted = (metrics.http_requests.labels(ROUTE, "200"), metrics.http_requests.labels(ROUTE, "304"),
-                             metrics.view_cache.labels("memory", "hit"))
+            self._counters = (metrics.http_requests.labels(ROUTE, "200"),
+                              metrics.http_requests.labels(ROUTE, "304"), metrics.view_cache.labels("memory", "hit"))
+        self._tail = b"\r\nCache-Control: " + IMMUTABLE + b"\r\nServer: " + SERVER_SOFTWARE.encode() + b"\r\nDate: "
+
+    def flush(self) -> None:
+        ok, not_modified = self._ok, self._not_modified
+        self._ok = self._not_modified = 0
+        if self._counters is not None and ok + not_modified:
+            if ok:
+                self._counters[0].inc(ok)
+            if not_modified:
+                self._counters[1].inc(not_modified)
+            self._counters[2].inc(ok + not_modified)
 
     def date(self) -> bytes:
         now = int(time.time())
         if now != self._date_at:
             self._date = formatdate(now, usegmt=True).encode()
             self._date_at = now
+            self.flush()
         return self._date
 
-    def answer(self, head: bytes) -> tuple[bytes, bool] | None:
-        """(the whole reply, close after it) for a plain request for a frame in memory; None: aiohttp's turn."""
+    def answer(self, head: bytes) -> tuple[tuple[bytes, ...], bool] | None:
+        """(the reply's buffers, close after it) for a plain request for a frame in memory; None: aiohttp's turn.
+
+        `head` is the request line and header fields without the final blank line. Lenient about what does not
+        matter to a bodiless GET of an immutable file; any mention of a body, `Expect`, `Upgrade` or a folded
+        header line goes to aiohttp."""
         line_end = head.find(b"\r\n")
-        request_line = head if line_end < 0 else head[:line_end]
-        parts = request_line.split(b" ")
-        if len(parts) != 3 or parts[2] != b"HTTP/1.1" or parts[0] not in (b"GET", b"HEAD"):
+        method, _, rest = (head if line_end < 0 else head[:line_end]).partition(b" ")
+        target, _, version = rest.partition(b" ")
+        if version != b"HTTP/1.1" or not target.startswith(b"/views/") or method not in (b"GET", b"HEAD"):
             return None
-        m = FRAME_TARGET.fullmatch(parts[1])
-        if m is None:
+        name = target[7:]
+        if FRAME_NAME.fullmatch(name) is None:
             return None
         if_none_match = b""
         close = False
         if line_end >= 0:
-            for line in head[line_end + 2:].split(b"\r\n"):
-                colon = line.find(b":")
-                if colon <= 0:
-                    return None
-                field = line[:colon].lower()
-                if b" " in field or b"\t" in field or field in HAND_OVER_FIELDS:
-                    return None
-                if field == b"if-none-match":
-                    if_none_match = line[colon + 1:]
-                elif field == b"connection":
-                    close = b"close" in line[colon + 1:].lower()
-        digest, ext = m.group(1), m.group(2)
-        data = self.store.cached_frame(f"{digest.decode()}.{ext.decode()}")
+            fields = head[line_end:]  # starts with CRLF: every field name follows one
+            low = fields.lower()
+            if (b"content-length" in low or b"transfer-encoding" in low or b"\nexpect" in low or b"\nupgrade" in low
+                    or b"\n " in fields or b"\n\t" in fields):
+                return None
+            i = low.find(b"\nif-none-match:")
+            if i >= 0:
+                j = fields.find(b"\r", i)
+                if_none_match = fields[i + 15:j if j >= 0 else len(fields)]
+            i = low.find(b"\nconnection:")
+            if i >= 0:
+                j = low.find(b"\r", i)
+                close = b"close" in low[i + 12:j if j >= 0 else len(low)]
+        data = self.store.cached_frame(name.decode())
         if data is None:
             return None  # on disk or unknown: aiohttp reads it (into memory) or answers the JSON 404
-        etag = b'"' + digest + b'"'
-        connection = b"Connection: close\r\n" if close else b""
-        common = (b"ETag: " + etag + b"\r\nCache-Control: " + IMMUTABLE + b"\r\nDate: " + self.date()
-                  + b"\r\nServer: " + SERVER_SOFTWARE.encode() + b"\r\n" + connection)
-        counted = self._counted
+        etag = b'"' + name[:64] + b'"'
+        common = b"\r\nETag: " + etag + self._tail + self.date() + (b"\r\nConnection: close\r\n\r\n" if close
+                                                                 else b"\r\n\r\n")
         self.fast_requests += 1
         if if_none_match and etag_matches(if_none_match, etag):
-            if counted is not None:
-                counted[1].inc()
-                counted[2].inc()
-            return b"HTTP/1.1 304 Not Modified\r\n" + common + b"\r\n", close
-        if counted is not None:
-            counted[0].inc()
-            counted[2].inc()
-        reply_head = (b"HTTP/1.1 200 OK\r\nContent-Type: " + _CONTENT_TYPES[ext] + b"\r\nContent-Length: "
-                      + str(len(data)).encode() + b"\r\n" + common + b"\r\n")
-        return (reply_head if parts[0] == b"HEAD" else reply_head + data), close
+            self._not_modified += 1
+            return (b"HTTP/1.1 304 Not Modified" + common,), close
+        self._ok += 1
+        reply_head = (b"HTTP/1.1 200 OK\r\nContent-Type: " + _CONTENT_TYPES[name[65:]] + b"\r\nContent-Length: "
+                      + str(len(data)).encode() + common)
+        return ((reply_head,) if method == b"HEAD" else (reply_head, data)), close
 
     def close(self) -> None:
         for conn in list(self.connections):
@@ -183,7 +197,7 @@ class FrameProtocol(asyncio.Protocol):
             if reply is None:
                 break
             buf = buf[end + 4:]
-            self._transport.write(reply[0])
+            self._transport.writelines(reply[0])
             if reply[1]:
                 self._buffer = b""
                 self._transport.close()
@@ -201,6 +215,7 @@ class FrameProtocol(asyncio.Protocol):
         data, self._buffer = self._buffer, b""
         self._forget()
         self._front.handed_over += 1
+        self._front.flush()
         handler = self._front.server()
         transport.set_protocol(handler)
         handler.connection_made(transport)
@@ -253,6 +268,7 @@ class FrameSite(web.BaseSite):
         self._port = port
         self._reuse_address = reuse_address
         self._reuse_port = reuse_port
+        self._flusher: asyncio.TimerHandle | None = None
         self.front = FrameFront(runner.server, app[VIEWS], app.get(METRICS),
                                 keepalive_timeout_s)
 
@@ -275,6 +291,16 @@ class FrameSite(web.BaseSite):
             lambda: FrameProtocol(front), self._host, self._port, backlog=self._backlog,
             reuse_address=self._reuse_address, reuse_port=self._reuse_port)
 
+        self._flush_every_s(1.0)
+
+    def _flush_every_s(self, period_s: float) -> None:
+        self.front.flush()
+        self._flusher = asyncio.get_running_loop().call_later(period_s, self._flush_every_s, period_s)
+
     async def stop(self) -> None:
         await super().stop()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        self.front.flush()
         self.front.close()

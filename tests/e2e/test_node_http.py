@@ -249,3 +249,23 @@ async def test_pipelined_requests_are_answered_in_order_across_the_hand_over(tmp
     finally:
         await runner.cleanup()
         await node.pool.close()
+
+
+async def test_idle_fast_connections_close_after_the_keepalive_timeout(tmp_path: Path, project_root: Path) -> None:
+    n, runner = await start_node(tmp_path, project_root, workers=1)
+    site = FrameSite(runner, "127.0.0.1", 0, keepalive_timeout_s=0.5)
+    await site.start()
+    try:
+        async with aiohttp.ClientSession() as s:
+            r = await s.get(f"http://127.0.0.1:{site.bound_port}/api/products/{n.catalog.products[0].id}/views"
+                            "?size=32x24")
+            path = (await r.json())["frames"][0]["url"]
+        reader, writer = await asyncio.open_connection("127.0.0.1", site.bound_port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        raw = await asyncio.wait_for(reader.read(-1), 5)  # the reply, then EOF once idle
+        writer.close()
+        assert raw.startswith(b"HTTP/1.1 200 OK") and site.front.fast_requests == 1
+        assert not site.front.connections
+    finally:
+        await runner.cleanup()
+        await n.pool.close()
