@@ -1,7 +1,9 @@
 """Edge node benchmark: one run, one table, one plot, the machine named.
 
 (a) cached view serving: requests/s of the node vs nginx serving the same content-addressed files on
-    loopback (wrk, cycling through a view set's frames); target >= 0.5 x nginx.
+    loopback (wrk, cycling through a view set's frames), two rounds compared within each round (the machine
+    may be shared), plus the server's CPU time per request (/proc, independent of its share); target >= 0.5 x
+    nginx.
 (b) VR stream at 2 x (960 x 1080) driven by the real head traces of ../shared/vr-traces (slerp-resampled to
     72 Hz), quality pinned: sustained stereo pairs/s and pose-to-frame-sent p50/p99 with 1 and 4 sessions
     (and H.264 beside JPEG at 1 session).
