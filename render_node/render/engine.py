@@ -66,23 +66,29 @@ notify-level-glgsg error
 notify-level-display error
 """
 _lock = threading.Lock()
-_pipes: list[p3d.GraphicsPipe] = []
+_local = threading.local()
 
 
 def _headless_pipe() -> p3d.GraphicsPipe:
-    """The process's one headless GL pipe (EGL display); made on first use, shared by every renderer."""
-    with _lock:
-        if not _pipes:
-            os.environ.setdefault("EGL_PLATFORM", "surfaceless")
-            p3d.load_prc_file_data("showroom-render", _PRC)
-            try:
-                pipe = p3d.GraphicsPipeSelection.get_global_ptr().make_module_pipe("p3headlessgl")
-            except Exception as exc:  # panda3d raises plain exceptions here
-                raise RenderError(f"cannot open headless GL (p3headlessgl/EGL): {exc}") from None
-            if pipe is None:
-                raise RenderError("cannot open headless GL: panda3d's p3headlessgl pipe is unavailable")
-            _pipes.append(pipe)
-        return _pipes[0]
+    """This thread's headless GL pipe (EGL display); made on first use, shared by the thread's renderers.
+
+    One pipe per thread: a GL context made current by a renderer on one thread (an in-process pool's render
+    thread) must not be what a renderer on another thread draws with (seen: blank frames after such a thread).
+    """
+    pipe: p3d.GraphicsPipe | None = getattr(_local, "pipe", None)
+    if pipe is not None:
+        return pipe
+    with _lock:  # panda3d's pipe selection and prc loading are process-wide
+        os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+        p3d.load_prc_file_data("showroom-render", _PRC)
+        try:
+            pipe = p3d.GraphicsPipeSelection.get_global_ptr().make_module_pipe("p3headlessgl")
+        except Exception as exc:  # panda3d raises plain exceptions here
+            raise RenderError(f"cannot open headless GL (p3headlessgl/EGL): {exc}") from None
+    if pipe is None:
+        raise RenderError("cannot open headless GL: panda3d's p3headlessgl pipe is unavailable")
+    _local.pipe = pipe
+    return pipe
 
 
 @dataclass

@@ -240,3 +240,27 @@ def test_every_catalog_product_renders_with_sensible_coverage(renderer, project_
             h, s, v = _hsv(_ring_pixels(img))
             lit = v > 0.25
             assert 35 <= float(np.median(h[lit])) <= 55 and float(np.median(s[lit])) > 0.3, f"{product.id} is not gold"
+
+
+def test_a_renderer_after_another_threads_renderer_still_draws(env_dir: Path, ring: Path) -> None:
+    """An in-process pool renders on its own thread; a renderer made later on this thread must not go blank."""
+    import threading
+
+    from render_node.render.engine import PandaRenderer
+
+    request = RenderRequest(ring, TurntableView(30, 25), (320, 180), "transparent")
+    seen: list[np.ndarray] = []
+
+    def on_a_thread() -> None:
+        with PandaRenderer(env_dir) as r:
+            seen.append(r.render(request))
+
+    t = threading.Thread(target=on_a_thread)
+    t.start()
+    t.join()
+    with PandaRenderer(env_dir) as here:
+        img = here.render(request)
+    assert (seen[0][..., 3] > 200).mean() > 0.05
+    assert (img[..., 3] > 200).mean() > 0.05, "the product is drawn, not a blank frame"
+    h, s, _ = _hsv(_ring_pixels(img))
+    assert 35 <= float(np.median(h)) <= 55 and float(np.median(s)) > 0.3, "and it is still gold"
