@@ -67,6 +67,9 @@ notify-level-display error
 """
 _lock = threading.Lock()
 _local = threading.local()
+_every_pipe: list[p3d.GraphicsPipe] = []
+"""Pipes are never let go: EGL hands every pipe of a process the same display, and a pipe's destructor
+terminates it (eglTerminate), which would break every other thread's renderer."""
 
 
 def _headless_pipe() -> p3d.GraphicsPipe:
@@ -87,6 +90,8 @@ def _headless_pipe() -> p3d.GraphicsPipe:
             raise RenderError(f"cannot open headless GL (p3headlessgl/EGL): {exc}") from None
     if pipe is None:
         raise RenderError("cannot open headless GL: panda3d's p3headlessgl pipe is unavailable")
+    with _lock:
+        _every_pipe.append(pipe)
     _local.pipe = pipe
     return pipe
 
