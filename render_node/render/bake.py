@@ -23,6 +23,7 @@ import numpy.typing as npt
 import panda3d.core as p3d
 
 from render_node.render import cameras
+from render_node.render._geom import make_geom, sphere_mesh
 from render_node.render.scene import LoadedModel, MaterialNode, mat3, mat4
 from render_node.render.shaders import ShaderCache
 from render_node.render.types import Intrinsics
@@ -34,34 +35,6 @@ TILES_PER_SIDE = 4
 MAX_TILES = TILES_PER_SIDE * TILES_PER_SIDE
 _CAMERA_DISTANCE = 1000.0
 _PER_VERTEX_ONLY = {"HAS_UV0", "HAS_UV1", "HAS_TANGENT", "HAS_COLOR"}
-
-
-def _sphere(rings: int = 48, segments: int = 96) -> p3d.Geom:
-    lat = np.linspace(0, np.pi, rings + 1)
-    lon = np.linspace(0, 2 * np.pi, segments + 1)
-    la, lo = np.meshgrid(lat, lon, indexing="ij")
-    pos = np.stack([np.sin(la) * np.sin(lo), np.cos(la), np.sin(la) * np.cos(lo)], -1).reshape(-1, 3).astype(np.float32)
-    idx = []
-    for i in range(rings):
-        for j in range(segments):
-            a, b = i * (segments + 1) + j, (i + 1) * (segments + 1) + j
-            idx += [a, b, a + 1, a + 1, b, b + 1]
-    fmt = p3d.GeomVertexArrayFormat()
-    fmt.add_column(p3d.InternalName.get_vertex(), 3, p3d.GeomEnums.NT_float32, p3d.GeomEnums.C_point)
-    fmt.add_column(p3d.InternalName.get_normal(), 3, p3d.GeomEnums.NT_float32, p3d.GeomEnums.C_normal)
-    vdata = p3d.GeomVertexData("sphere", p3d.GeomVertexFormat.register_format(p3d.GeomVertexFormat(fmt)), p3d.GeomEnums.UH_static)
-    rows = np.concatenate([pos, pos], axis=1)
-    h = vdata.modify_array(0)
-    h.unclean_set_num_rows(len(rows))
-    memoryview(h).cast("B")[:] = np.ascontiguousarray(rows, np.float32).tobytes()
-    tris = p3d.GeomTriangles(p3d.GeomEnums.UH_static)
-    tris.set_index_type(p3d.GeomEnums.NT_uint32)
-    ih = tris.modify_vertices()
-    ih.unclean_set_num_rows(len(idx))
-    memoryview(ih).cast("B")[:] = np.asarray(idx, np.uint32).tobytes()
-    geom = p3d.Geom(vdata)
-    geom.add_primitive(tris)
-    return geom
 
 
 @dataclass
@@ -108,7 +81,8 @@ class Baker:
         buf.set_active(False)
         # The spheres live in their own scene; the renderer gives it the same environment inputs as the main one.
         self.root = p3d.NodePath("bake-scene")
-        geom = _sphere()
+        pos, idx = sphere_mesh(48, 96)
+        geom = make_geom(pos, idx, normals=pos)
         self.tiles: list[_Tile] = []
         for i in range(MAX_TILES):
             tx, ty = i % TILES_PER_SIDE, i // TILES_PER_SIDE

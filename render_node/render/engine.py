@@ -22,6 +22,7 @@ import panda3d.core as p3d
 
 from render_node.errors import BadRequest, RenderError
 from render_node.render import cameras
+from render_node.render._geom import make_geom, sphere_mesh
 from render_node.render.bake import Baker
 from render_node.render.environment import (
     ENV_NAMES,
@@ -108,40 +109,6 @@ class _Target:
     height_px: int
 
 
-def _unit_sphere(rings: int = 16, segments: int = 32) -> p3d.Geom:
-    lat = np.linspace(0, np.pi, rings + 1)
-    lon = np.linspace(0, 2 * np.pi, segments + 1)
-    la, lo = np.meshgrid(lat, lon, indexing="ij")
-    pos = np.stack([np.sin(la) * np.sin(lo), np.cos(la), np.sin(la) * np.cos(lo)], -1).reshape(-1, 3).astype(np.float32)
-    idx = []
-    for i in range(rings):
-        for j in range(segments):
-            a, b = i * (segments + 1) + j, (i + 1) * (segments + 1) + j
-            idx += [a, b, a + 1, a + 1, b, b + 1]
-    return _simple_geom(pos, None, np.asarray(idx, np.uint32))
-
-
-def _simple_geom(pos: npt.NDArray[np.float32], uv: npt.NDArray[np.float32] | None, idx: npt.NDArray[np.uint32]) -> p3d.Geom:
-    fmt = p3d.GeomVertexArrayFormat()
-    fmt.add_column(p3d.InternalName.get_vertex(), 3, p3d.GeomEnums.NT_float32, p3d.GeomEnums.C_point)
-    if uv is not None:
-        fmt.add_column(p3d.InternalName.make("a_uv0"), 2, p3d.GeomEnums.NT_float32, p3d.GeomEnums.C_texcoord)
-    vfmt = p3d.GeomVertexFormat.register_format(p3d.GeomVertexFormat(fmt))
-    vdata = p3d.GeomVertexData("simple", vfmt, p3d.GeomEnums.UH_static)
-    rows = pos if uv is None else np.concatenate([pos, uv], axis=1)
-    handle = vdata.modify_array(0)
-    handle.unclean_set_num_rows(len(rows))
-    memoryview(handle).cast("B")[:] = np.ascontiguousarray(rows, np.float32).tobytes()
-    tris = p3d.GeomTriangles(p3d.GeomEnums.UH_static)
-    tris.set_index_type(p3d.GeomEnums.NT_uint32)
-    ih = tris.modify_vertices()
-    ih.unclean_set_num_rows(len(idx))
-    memoryview(ih).cast("B")[:] = np.ascontiguousarray(idx, np.uint32).tobytes()
-    geom = p3d.Geom(vdata)
-    geom.add_primitive(tris)
-    return geom
-
-
 def _cube_texture(levels: list[npt.NDArray[np.float32]], name: str) -> p3d.Texture:
     """A float16 RGB cube map with the given mip chain; arrays are (6, n, n, 3) in OpenGL face order."""
     tex = p3d.Texture(name)
@@ -201,7 +168,7 @@ class PandaRenderer:
         self._lut: p3d.Texture | None = None
         self._env_name: str | None = None
         self._sky = self._scene.attach_new_node(p3d.GeomNode("sky"))
-        self._sky.node().add_geom(_unit_sphere())
+        self._sky.node().add_geom(make_geom(*sphere_mesh(16, 32)))
         self._sky.node().set_bounds(p3d.OmniBoundingVolume())
         self._sky.node().set_final(True)
         self._sky.set_shader(self._shaders.sky())
@@ -323,7 +290,7 @@ class PandaRenderer:
             y = s.ground_y_m + lift
             pos = np.array([[x0, y, z0], [x1, y, z0], [x1, y, z1], [x0, y, z1]], np.float32)
             uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
-            geom = _simple_geom(pos, uv, np.array([0, 2, 1, 0, 3, 2], np.uint32))
+            geom = make_geom(pos, np.array([0, 2, 1, 0, 3, 2], np.uint32), uv=uv)
             node = p3d.GeomNode("contact-shadow")
             node.add_geom(geom)
             quad = p3d.NodePath(node)
