@@ -344,24 +344,10 @@ class StreamSession:
         header = FrameHeader(self.hello.codec, r.keyframe, self.hello.eyes, r.quality, w, h, r.pose.seq,
                              self.frames_sent, r.pose.t, r.t_receive, r.t_render_start, r.t_render_end,
                              r.t_encode_end, time.time(), len(payload))
-        if self.ws.closed:
+        if not await _send_frame(self.ws, self.metrics, header, payload):
             return False
-        try:
-            await self.ws.send_bytes(header.pack() + payload)
-        except (ConnectionError, RuntimeError):
-            return False
-        t_sent = time.time()
-        size = len(payload) + protocol.HEADER_SIZE
         self.frames_sent += 1
-        self.bytes_sent += size
-        m = self.metrics
-        m.frames_sent.labels(self.hello.codec).inc()
-        m.frame_bytes.labels(self.hello.codec).inc(size)
-        m.stage_seconds.labels("queue").observe(max(0.0, r.t_render_start - r.t_receive))
-        m.stage_seconds.labels("render").observe(r.t_render_end - r.t_render_start)
-        m.stage_seconds.labels("encode").observe(max(0.0, r.t_encode_end - r.t_render_end))
-        m.stage_seconds.labels("send").observe(max(0.0, t_sent - r.t_encode_end))
-        m.pose_to_send_seconds.observe(max(0.0, t_sent - r.t_receive))
+        self.bytes_sent += len(payload) + protocol.HEADER_SIZE
         if self.hello.adaptive:
             busy_s = (r.t_render_end - r.t_render_start) + max(0.0, r.t_encode_end - r.t_render_end)
             self.quality.adapt(len(payload), busy_s / self._depth(), self.hello.target_fps,
@@ -574,29 +560,35 @@ class CameraSession:
         h, w = p.image.shape[:2]
         header = FrameHeader(codec, True, 1, quality, w, h, p.frame.seq, self.frames_sent, p.frame.t, p.t_receive,
                              p.t_start, p.t_done, t_encode_end, time.time(), len(payload))
-        if self.ws.closed:
+        if not await _send_frame(self.ws, self.metrics, header, payload):
             return False
-        try:
-            await self.ws.send_bytes(header.pack() + payload)
-        except (ConnectionError, RuntimeError):
-            return False
-        t_sent = time.time()
-        size = len(payload) + protocol.HEADER_SIZE
         self.frames_sent += 1
-        self.bytes_sent += size
-        m = self.metrics
-        m.frames_sent.labels(codec).inc()
-        m.frame_bytes.labels(codec).inc(size)
-        m.stage_seconds.labels("queue").observe(max(0.0, p.t_start - p.t_receive))
-        m.stage_seconds.labels("render").observe(p.t_done - p.t_start)
-        m.stage_seconds.labels("encode").observe(max(0.0, t_encode_end - p.t_done))
-        m.stage_seconds.labels("send").observe(max(0.0, t_sent - t_encode_end))
-        m.pose_to_send_seconds.observe(max(0.0, t_sent - p.t_receive))
+        self.bytes_sent += len(payload) + protocol.HEADER_SIZE
         return True
 
     def close(self) -> None:
         self.slot.frame = None
         self.processor.close()
+
+
+async def _send_frame(ws: web.WebSocketResponse, metrics: NodeMetrics, header: FrameHeader, payload: bytes) -> bool:
+    """Sends one binary frame and records its bytes and stage times; False when the client is gone."""
+    if ws.closed:
+        return False
+    try:
+        await ws.send_bytes(header.pack() + payload)
+    except (ConnectionError, RuntimeError):
+        return False
+    t_sent = time.time()
+    metrics.frames_sent.labels(header.codec).inc()
+    metrics.frame_bytes.labels(header.codec).inc(len(payload) + protocol.HEADER_SIZE)
+    stages = metrics.stage_seconds
+    stages.labels("queue").observe(max(0.0, header.t_render_start - header.t_receive))
+    stages.labels("render").observe(header.t_render_end - header.t_render_start)
+    stages.labels("encode").observe(max(0.0, header.t_encode_end - header.t_render_end))
+    stages.labels("send").observe(max(0.0, t_sent - header.t_encode_end))
+    metrics.pose_to_send_seconds.observe(max(0.0, t_sent - header.t_receive))
+    return True
 
 
 def _load_json(data: str) -> dict[str, Any]:

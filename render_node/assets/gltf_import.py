@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from render_node.errors import ModelInvalid
+from render_node.render.gltf import node_matrix
 
 F64 = npt.NDArray[np.float64]
 
@@ -314,25 +315,10 @@ def _accessor_data(doc: _Doc, index: int, where: str) -> F64:
 
 
 def _node_matrix(node: dict[str, Any], at: str) -> F64:
-    if "matrix" in node:
-        m = node["matrix"]
-        if not isinstance(m, list) or len(m) != 16:
-            raise ModelInvalid(f"{at}.matrix: must be 16 numbers")
-        return np.array(m, dtype=np.float64).reshape(4, 4).T  # column-major in glTF
-    t = np.array(node.get("translation", [0, 0, 0]), dtype=np.float64)
-    x, y, z, w = (float(c) for c in node.get("rotation", [0, 0, 0, 1]))
-    s = np.array(node.get("scale", [1, 1, 1]), dtype=np.float64)
-    rot = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-    m = np.eye(4)
-    m[:3, :3] = rot * s[None, :]
-    m[:3, 3] = t
-    return m
+    m = node.get("matrix")
+    if m is not None and (not isinstance(m, list) or len(m) != 16):
+        raise ModelInvalid(f"{at}.matrix: must be 16 numbers")
+    return node_matrix(node)
 
 
 def _scene_roots(gltf: dict[str, Any]) -> tuple[int | None, list[int]]:

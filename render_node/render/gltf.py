@@ -208,7 +208,8 @@ class GltfAsset:
         )
 
 
-def _node_matrix(node: dict[str, Any]) -> F64:
+def node_matrix(node: dict[str, Any]) -> F64:
+    """A glTF node's local 4x4 transform (its matrix, or translation x rotation x scale)."""
     if "matrix" in node:
         m = np.asarray(node["matrix"], dtype=np.float64)
         if m.shape != (16,):
@@ -575,7 +576,7 @@ def read_gltf(path: Path) -> GltfAsset:
         nodes: list[Node] = []
         for ni, nd in enumerate(doc.get("nodes", [])):
             try:
-                matrix = _node_matrix(nd)
+                matrix = node_matrix(nd)
             except (ValueError, TypeError) as exc:
                 raise r.fail(f"nodes[{ni}]", str(exc)) from None
             for key, limit in (("mesh", len(meshes)), ("camera", len(cameras))):
