@@ -35,8 +35,7 @@ from typing import Any
 
 from showroom_client.stream import percentile, play_vr
 from showroom_client.traces import load_trace, resample
-
-from render_node.protocol import Hello
+from showroom_protocol import Hello
 
 ROOT = Path(__file__).resolve().parents[1]
 

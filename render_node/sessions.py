@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
+import showroom_protocol as protocol
 from aiohttp import WSCloseCode, WSMsgType, web
+from showroom_protocol import CameraFrame, FrameHeader, Hello, Pose, ProtocolError
 
-from render_node import protocol
 from render_node.ar.errors import ConsentRequired, NotWearable
 from render_node.ar.frames import decode_frame, parse_intrinsics, parse_pose
 from render_node.ar.geometry import model_shape
@@ -41,7 +42,6 @@ from render_node.errors import BadRequest, NodeError, Overloaded, PayloadTooLarg
 from render_node.keys import CATALOG, METRICS, RENDER_POOL, SESSIONS, VIEWS
 from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_LIVE, RenderPool
-from render_node.protocol import CameraFrame, FrameHeader, Hello, Pose, ProtocolError
 from render_node.render.types import (
     CameraPose,
     Intrinsics,

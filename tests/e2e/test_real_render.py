@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import trimesh
 from aiohttp import web
+from showroom_protocol import parse_frame
 
 from render_node.app import create_app
 from render_node.config import Config
 from render_node.encoding import decode_image
 from render_node.pool import PandaRendererFactory, RenderPool
-from render_node.protocol import parse_frame
 from showroom.catalog import load_catalog
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.gl]

@@ -11,12 +11,12 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pytest
+import showroom_protocol as protocol
 from showroom_client.stream import play_vr
 from showroom_client.traces import synthetic_motion
+from showroom_protocol import Hello, parse_frame
 
-from render_node import protocol
 from render_node.encoding import decode_image
-from render_node.protocol import Hello, parse_frame
 from render_node.sessions import StreamLimits
 from tests.e2e.conftest import Node, start_node
 

@@ -22,16 +22,16 @@ import cv2
 import numpy as np
 import pytest
 import pytest_asyncio
+import showroom_protocol as protocol
 import skimage.data
 from aiohttp import web
+from showroom_protocol import FrameHeader, pack_camera_frame, parse_frame
 
-from render_node import protocol
 from render_node.app import create_app
 from render_node.ar.pose import object_transform_for_camera
 from render_node.ar.synthetic import board_frame, orbit_pose
 from render_node.config import Config
 from render_node.pool import PandaRendererFactory, RenderPool
-from render_node.protocol import FrameHeader, pack_camera_frame, parse_frame
 from render_node.render.types import Intrinsics
 from showroom.catalog import Catalog, load_catalog
 from tests import ar_models

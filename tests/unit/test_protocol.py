@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from render_node import protocol
-from render_node.protocol import FrameHeader, ProtocolError, parse_frame, parse_hello, parse_pose
+import showroom_protocol as protocol
+from showroom_protocol import FrameHeader, ProtocolError, parse_frame, parse_hello, parse_pose
 
 
 def _header(**kw: object) -> FrameHeader:

@@ -1,5 +1,5 @@
 """Python client of the showroom's edge node: plays VR head-pose traces over the live stream and walks 360
-view sets like a kiosk. Imports only the node's wire protocol (`render_node.protocol`)."""
+view sets like a kiosk. Imports only the wire protocol (`showroom_protocol`, shipped in this distribution)."""
 
 from showroom_client.stream import StreamReport, play_vr
 from showroom_client.traces import PoseSample, load_trace, resample, synthetic_motion

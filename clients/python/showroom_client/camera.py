@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from showroom_protocol import Hello, pack_camera_frame, parse_frame
 
-from render_node.protocol import Hello, pack_camera_frame, parse_frame
 from showroom_client.stream import _stats_ms
 
 

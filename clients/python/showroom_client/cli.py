@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from showroom_protocol import Hello
 
-from render_node.protocol import Hello
 from showroom_client.camera import play_camera
 from showroom_client.spin import spin
 from showroom_client.stream import play_vr

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import aiohttp
+from showroom_protocol import Hello, Pose, parse_frame
 
-from render_node.protocol import Hello, Pose, parse_frame
 from showroom_client.traces import PoseSample
 
 

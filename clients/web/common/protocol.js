@@ -1,4 +1,4 @@
-// Binary frames of /ws/stream, as render_node/protocol.py defines them (FRAME_HEADER "<4sBBBBHBBHHII6dI",
+// Binary frames of /ws/stream, as clients/python/showroom_protocol defines them (FRAME_HEADER "<4sBBBBHBBHHII6dI",
 // 76 bytes, little-endian): magic "SRF1", version, codec, flags, eyes, header_size, quality, reserved, width,
 // height, seq, frame_no, then client_t, t_receive, t_render_start, t_render_end, t_encode_end, t_send (float64
 // seconds; client_t is ours, the rest the node's clock), payload_size; then the payload (JPEG/WebP image or

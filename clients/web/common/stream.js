@@ -1,5 +1,5 @@
 // Client of the node's live stream (GET /ws/stream): hello -> welcome, then poses (latest wins on the node),
-// binary frames back. Each binary frame carries a header (see render_node/protocol.py and docs/streams.md)
+// binary frames back. Each binary frame carries a header (see clients/python/showroom_protocol and docs/streams.md)
 // echoing the pose's sequence number and stage timestamps; we decode JPEG with createImageBitmap and H.264
 // with WebCodecs' VideoDecoder, and measure motion-to-photon from the pose send time to the frame's display.
 

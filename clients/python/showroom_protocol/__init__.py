@@ -1,7 +1,7 @@
 """The live stream's wire protocol (`/ws/stream`): JSON control messages and binary frames.
 
-Shared by the node and the clients (`clients/python` imports only this module), so it uses the standard
-library alone. The layout is documented in docs/streams.md.
+Shared by the node and the clients, so it uses the standard library alone and ships in the client's own
+distribution (`clients/python`), which the node installs too. The layout is documented in docs/streams.md.
 
 Client -> node (JSON text messages):
   hello  {"type": "hello", "client": "vr"|"phone"|"kiosk", "mode"?: "vr"|"spin"|"ar"|"tryon", "product",
@@ -29,8 +29,6 @@ import math
 import struct
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from render_node.errors import BadRequest
 
 ClientKind = Literal["vr", "phone", "kiosk"]
 Codec = Literal["jpeg", "webp", "h264", "png"]
@@ -82,13 +80,16 @@ MAX_VIEWPORT_PX = 2208
 MAX_POSE_HZ = 120
 
 
-class ProtocolError(BadRequest):
-    """A client broke the protocol; the node closes the socket with `close_code` and the message as reason."""
+class ProtocolError(ValueError):
+    """A client broke the protocol; the node closes the socket with `close_code` and the message as reason
+    (over HTTP the node answers 400 with `code` and `message`)."""
 
     code = "protocol_error"
+    http_status = 400
 
     def __init__(self, message: str, close_code: int = CLOSE_POLICY) -> None:
         super().__init__(message)
+        self.message = message
         self.close_code = close_code
 
 
