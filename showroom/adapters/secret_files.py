@@ -1,0 +1,111 @@
+"""Secrets kept in the data folder: generated on first start, stored with 0600 permissions, reused after.
+
+No secret has a default. When the operator sets a secret (environment or flag) that value is used; otherwise the
+node generates 32 random bytes once and keeps them in `<data_dir>/secrets/<name>`. A file that others can read,
+or that is not a regular file, is refused rather than used. Rotation: `rotate` moves the current secret to
+`<name>.previous` with the time it stops being accepted, so notifications signed with it during the grace period
+still verify.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from showroom.errors import ShowroomError
+
+SECRET_BYTES = 32
+MIN_SECRET_BYTES = 32
+
+
+class SecretFileUnsafe(ShowroomError):
+    code = "secret_file_unsafe"
+    http_status = 500
+
+
+@dataclass(frozen=True)
+class SecretRing:
+    """The current secret and, during a rotation's grace period, the previous one."""
+
+    current: bytes
+    previous: bytes | None = None
+    previous_until: datetime | None = None
+
+    def accepted(self, now: datetime) -> tuple[bytes, ...]:
+        """Secrets a signature may be made with at `now`: the current one first."""
+        if self.previous is not None and self.previous_until is not None and now < self.previous_until:
+            return (self.current, self.previous)
+        return (self.current,)
+
+
+def _folder(data_dir: Path) -> Path:
+    folder = data_dir / "secrets"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def _read(path: Path) -> bytes:
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        raise SecretFileUnsafe(f"{path} is not a regular file; remove it and start again")
+    if info.st_mode & 0o077:
+        raise SecretFileUnsafe(f"{path} can be read by others (mode {stat.S_IMODE(info.st_mode):o}); "
+                               f"run `chmod 600 {path}`")
+    raw = path.read_text(encoding="ascii").strip()
+    value = base64.urlsafe_b64decode(raw.encode())
+    if len(value) < MIN_SECRET_BYTES:
+        raise SecretFileUnsafe(f"{path} holds a secret of {len(value)} bytes; at least {MIN_SECRET_BYTES} are needed")
+    return value
+
+
+def _write_new(path: Path, value: bytes) -> None:
+    """Creates `path` with mode 0600, failing if it exists (two processes starting together: one wins)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(base64.urlsafe_b64encode(value).decode() + "\n")
+
+
+def load_or_create(data_dir: Path, name: str) -> bytes:
+    """The secret `name` from the data folder, generated (32 random bytes) when there is none yet."""
+    path = _folder(data_dir) / name
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            _write_new(path, secrets.token_bytes(SECRET_BYTES))
+    return _read(path)
+
+
+def load_ring(data_dir: Path, name: str, configured: bytes | None = None) -> SecretRing:
+    """The ring for `name`: `configured` (set by the operator) or the stored secret, plus the previous one while
+    its grace period lasts."""
+    current = configured if configured is not None else load_or_create(data_dir, name)
+    meta = _folder(data_dir) / f"{name}.previous.json"
+    if not meta.exists():
+        return SecretRing(current)
+    doc = json.loads(meta.read_text(encoding="utf-8"))
+    previous = _read(_folder(data_dir) / f"{name}.previous")
+    return SecretRing(current, previous, datetime.fromisoformat(doc["until"]))
+
+
+def rotate(data_dir: Path, name: str, grace: timedelta, now: datetime | None = None) -> SecretRing:
+    """Makes a new current secret; the old one stays accepted for `grace`."""
+    folder = _folder(data_dir)
+    now = now or datetime.now(UTC)
+    old = load_or_create(data_dir, name)
+    prev_path = folder / f"{name}.previous"
+    prev_path.unlink(missing_ok=True)
+    _write_new(prev_path, old)
+    (folder / f"{name}.previous.json").write_text(json.dumps({"until": (now + grace).isoformat()}),
+                                                   encoding="utf-8")
+    new_path = folder / f"{name}.new"
+    new_path.unlink(missing_ok=True)
+    _write_new(new_path, secrets.token_bytes(SECRET_BYTES))
+    os.replace(new_path, folder / name)
+    return load_ring(data_dir, name)
