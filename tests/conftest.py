@@ -1,17 +1,33 @@
-"""Fixtures shared by every test layer."""
+"""Fixtures shared by every test layer, and the one rule for tests that need a service (PostgreSQL, Redis)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+import pytest_asyncio
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 # Headless GL: Mesa's EGL must not try X11 first.
 os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+
+REDIS_URL = "redis://127.0.0.1:6379"
+
+
+def service_unreachable(service: str, detail: str) -> NoReturn:
+    """A test needs `service` (PostgreSQL, Redis) and cannot reach it. On a developer's machine it skips with the
+    reason; in CI (`CI=true`), where the services are part of the job, it fails: a silent skip there would hide
+    that the test never ran."""
+    reason = f"{service} is not reachable: {detail}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: the CI job must provide {service})", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +57,19 @@ def vr_traces(shared_dir: Path) -> Path:
     if not d.is_dir():
         pytest.skip("../shared/vr-traces is absent")
     return d
+
+
+@pytest_asyncio.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """The URL of a Redis that answers (see `service_unreachable` when none does)."""
+    import redis.asyncio as redis_async
+    from redis.exceptions import RedisError
+
+    probe = redis_async.from_url(REDIS_URL)  # type: ignore[no-untyped-call]
+    try:
+        await asyncio.wait_for(probe.ping(), 2)
+    except (OSError, TimeoutError, RedisError) as exc:
+        service_unreachable("Redis", f"{REDIS_URL}: {exc}")
+    finally:
+        await probe.aclose()
+    yield REDIS_URL

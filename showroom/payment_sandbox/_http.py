@@ -1,4 +1,8 @@
-"""What every sandbox route shares: app keys, the JSON error middleware, request parsing and reply shapes."""
+"""What every sandbox route shares: app keys, the JSON error middleware, request parsing and reply shapes.
+
+The middleware writes every `SandboxError` as `{"error": {"code", "message"}}` with its HTTP status (the same
+wire shape as the showroom's API, but the sandbox's own errors); anything unexpected is logged and becomes a 500
+that leaks nothing."""
 
 from __future__ import annotations
 
@@ -11,12 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from showroom.errors import ShowroomError
 from showroom.payment_sandbox import errors
 from showroom.payment_sandbox.notifier import Notifier
+from showroom.payment_sandbox.records import Completion, EventRow, PaymentRow, RefundRow
 from showroom.payment_sandbox.rules import Outcome, iso_utc
 from showroom.payment_sandbox.settings import SandboxSettings
-from showroom.payment_sandbox.store import Completion, EventRow, PaymentRow, RefundRow, SandboxStore
+from showroom.payment_sandbox.store import SandboxStore
 
 log = logging.getLogger("showroom.payment_sandbox")
 
@@ -36,7 +40,7 @@ def error_response(code: str, message: str, status: int) -> web.Response:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ShowroomError as exc:
+    except errors.SandboxError as exc:
         return error_response(exc.code, exc.message, exc.http_status)
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":

@@ -2,7 +2,7 @@
 
 Routes (docs/payments.md describes each): the backend protocol (`routes.py`: payments, refunds, test controls,
 settlement, healthz, operator views of notifications) and the customer's pay page (`pay_routes.py`). State lives
-in SQLite (`store.py`); background tasks expire payments, finish refunds and deliver notifications
+in SQLite (`store.py`, `outbox.py`); background tasks expire payments, finish refunds and deliver notifications
 (`notifier.py`).
 """
 

@@ -1,11 +1,34 @@
-"""Errors the sandbox answers with, each a `ShowroomError` with a stable code and HTTP status."""
+"""Errors the sandbox answers with, each a `SandboxError` with a stable code and HTTP status.
+
+The sandbox is another system than the showroom: it has its own error types (it never raises `ShowroomError`)
+and its own middleware (`_http.py`) that writes them as `{"error": {"code", "message"}}`.
+"""
 
 from __future__ import annotations
 
-from showroom.errors import InvalidInput, NotFound, ShowroomError
+
+class SandboxError(Exception):
+    """Base of every error the sandbox answers with."""
+
+    code: str = "sandbox_error"
+    http_status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
-class BadRequestBody(ShowroomError):
+class InvalidInput(SandboxError):
+    code = "invalid_input"
+    http_status = 422
+
+
+class NotFound(SandboxError):
+    code = "not_found"
+    http_status = 404
+
+
+class BadRequestBody(SandboxError):
     code = "bad_request"
     http_status = 400
 
@@ -14,7 +37,7 @@ class ValidationFailed(InvalidInput):
     code = "validation_failed"
 
 
-class BodyTooLarge(ShowroomError):
+class BodyTooLarge(SandboxError):
     code = "payload_too_large"
     http_status = 413
 
@@ -41,14 +64,14 @@ class AmountOverMethodLimit(InvalidInput):
     code = "amount_over_method_limit"
 
 
-class PaymentNotPending(ShowroomError):
+class PaymentNotPending(SandboxError):
     """The payment already has an outcome (or expired); it cannot be completed again."""
 
     code = "payment_not_pending"
     http_status = 409
 
 
-class PaymentNotRefundable(ShowroomError):
+class PaymentNotRefundable(SandboxError):
     code = "payment_not_refundable"
     http_status = 409
 
@@ -59,6 +82,6 @@ class RefundExceedsPaid(InvalidInput):
     code = "refund_exceeds_paid"
 
 
-class RefundNotPending(ShowroomError):
+class RefundNotPending(SandboxError):
     code = "refund_not_pending"
     http_status = 409

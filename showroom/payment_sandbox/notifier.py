@@ -1,7 +1,7 @@
 """Delivery of signed notifications to each payment's `notify_url`, at least once.
 
 Every event is in the `events` outbox table before it is sent. Each event gets its own task: it POSTs the body
-with an `X-Signature` header (showroom/signing.py, a fresh timestamp per attempt), and on a network error, a
+with an `X-Signature` header (`signature.py`, a fresh timestamp per attempt), and on a network error, a
 timeout or a non-2xx answer waits the next delay of the retry schedule and tries again; when the schedule is
 used up the event is `abandoned` (an operator can redeliver it). Undelivered events are picked up again when
 the sandbox starts. Fault injection (off by default): duplicate deliveries and random delays that reorder them.
@@ -16,9 +16,10 @@ import random
 
 import aiohttp
 
+from showroom.payment_sandbox.records import EventRow
 from showroom.payment_sandbox.settings import SandboxSettings
-from showroom.payment_sandbox.store import EventRow, SandboxStore
-from showroom.signing import SIGNATURE_HEADER, sign
+from showroom.payment_sandbox.signature import SIGNATURE_HEADER, sign
+from showroom.payment_sandbox.store import SandboxStore
 
 log = logging.getLogger("showroom.payment_sandbox.notify")
 
@@ -38,7 +39,7 @@ class Notifier:
 
     async def resume(self) -> int:
         """Queues every event not yet delivered (after a restart); returns how many."""
-        events = await self._store.run(self._store.db.undelivered_events)
+        events = await self._store.run(self._store.db.outbox.undelivered)
         for event in events:
             self.enqueue(event)
         return len(events)
@@ -104,7 +105,7 @@ class Notifier:
             now_s = self._settings.clock()
             give_up = error is not None and attempt >= len(schedule)
             await self._store.run(
-                self._store.db.record_attempt, event.id, error is None, error, now_s, give_up
+                self._store.db.outbox.record_attempt, event.id, error is None, error, now_s, give_up
             )
             if error is None:
                 log.info(

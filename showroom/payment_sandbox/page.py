@@ -10,8 +10,8 @@ import html
 import json
 from collections.abc import Mapping
 
+from showroom.payment_sandbox.records import PaymentRow
 from showroom.payment_sandbox.settings import SandboxSettings
-from showroom.payment_sandbox.store import PaymentRow
 
 METHOD_NAMES: Mapping[str, tuple[str, str]] = {
     "card": ("银行卡支付", "Bank card"),

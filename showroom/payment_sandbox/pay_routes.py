@@ -13,6 +13,7 @@ from aiohttp import web
 from showroom.payment_sandbox import errors
 from showroom.payment_sandbox._http import SETTINGS_KEY, STORE_KEY, clock_s, finish_payment
 from showroom.payment_sandbox.page import render_pay_page
+from showroom.payment_sandbox.records import Completion, PaymentRow, new_id
 from showroom.payment_sandbox.rules import (
     Outcome,
     amount_outcome,
@@ -24,7 +25,7 @@ from showroom.payment_sandbox.rules import (
     wallet_outcome,
 )
 from showroom.payment_sandbox.settings import SandboxSettings
-from showroom.payment_sandbox.store import Completion, PaymentRow, SandboxStore, new_id
+from showroom.payment_sandbox.store import SandboxStore
 
 
 def _page_response(

@@ -33,9 +33,9 @@ from showroom.payment_sandbox._http import (
     str_field,
     url_field,
 )
+from showroom.payment_sandbox.records import Completion, NewPayment, PaymentRow, RefundRow, request_hash
 from showroom.payment_sandbox.rules import OUTCOMES, Outcome, day_bounds_s, fee_fen, iso_utc, settlement_day
 from showroom.payment_sandbox.settings import METHODS
-from showroom.payment_sandbox.store import Completion, NewPayment, PaymentRow, RefundRow, request_hash
 
 SETTLEMENT_COLUMNS = (
     "type",
@@ -220,13 +220,13 @@ async def payment_events(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     payment_id = request.match_info["payment_id"]
     await store.run(store.db.payment, payment_id)
-    events = await store.run(store.db.events_of, payment_id)
+    events = await store.run(store.db.outbox.events_of, payment_id)
     return web.json_response({"events": [event_view(e) for e in events]})
 
 
 async def redeliver_event(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    event = await store.run(store.db.reset_event, request.match_info["event_id"])
+    event = await store.run(store.db.outbox.reset, request.match_info["event_id"])
     request.app[NOTIFIER_KEY].enqueue(event)
     return web.json_response(event_view(event), status=202)
 

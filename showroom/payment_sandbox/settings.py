@@ -56,7 +56,7 @@ class SandboxSettings:
     data_dir: Path | None = None
     """Folder of the SQLite state file `payment_sandbox.sqlite3`; None keeps everything in memory (tests)."""
     webhook_secret: str = "sandbox-webhook-secret"
-    """HMAC-SHA256 key that signs notifications (showroom/signing.py)."""
+    """HMAC-SHA256 key that signs notifications (`signature.py`)."""
     notify_retry_schedule_s: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
     """Delays before the 2nd, 3rd, ... delivery attempt after a non-2xx answer or a network error."""
     notify_timeout_s: float = 10.0

@@ -1,197 +1,46 @@
-"""The sandbox's state in SQLite (a file in the data dir, or in memory for tests).
+"""The sandbox's state in SQLite: payments, refunds, idempotency keys and settlement queries (`SandboxDb`), and
+`SandboxStore`, which runs them on one dedicated thread, off the event loop.
 
 `SandboxDb` is synchronous, one method = one transaction; every change of a payment or refund writes its
-notification event into the `events` table in the same transaction (an outbox), so a notification is never lost
-across a restart. `SandboxStore` runs those methods on one dedicated thread, off the event loop.
+notification event into the outbox (`outbox.py`) in the same transaction, so a notification is never lost across
+a restart. The rows are plain values (`records.py`), the tables are in `schema.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
-import secrets
-import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from showroom.payment_sandbox import errors
+from showroom.payment_sandbox.outbox import Outbox
+from showroom.payment_sandbox.records import (
+    Completion,
+    EventRow,
+    IdempotentAnswer,
+    NewPayment,
+    PaymentRow,
+    RefundRow,
+    new_id,
+)
 from showroom.payment_sandbox.rules import OUTCOME_FAILURE_CODE, Outcome, refund_fee_fen
+from showroom.payment_sandbox.schema import DB_FILE_NAME, connect
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-DB_FILE_NAME = "payment_sandbox.sqlite3"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS payments (
-    id TEXT PRIMARY KEY,
-    order_id TEXT NOT NULL,
-    amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
-    currency TEXT NOT NULL,
-    method TEXT NOT NULL,
-    description TEXT NOT NULL,
-    notify_url TEXT NOT NULL,
-    return_url TEXT,
-    status TEXT NOT NULL,
-    failure_code TEXT,
-    fee_fen INTEGER NOT NULL,
-    created_s REAL NOT NULL,
-    expires_s REAL NOT NULL,
-    completed_s REAL,
-    card_token TEXT,
-    card_brand TEXT,
-    card_last4 TEXT,
-    wallet_id TEXT,
-    wallet_tier INTEGER
-);
-CREATE INDEX IF NOT EXISTS payments_order ON payments (order_id);
-CREATE INDEX IF NOT EXISTS payments_pending ON payments (status, expires_s);
-CREATE TABLE IF NOT EXISTS refunds (
-    id TEXT PRIMARY KEY,
-    payment_id TEXT NOT NULL REFERENCES payments (id),
-    amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
-    reason TEXT NOT NULL,
-    status TEXT NOT NULL,
-    failure_code TEXT,
-    fee_fen INTEGER NOT NULL,
-    created_s REAL NOT NULL,
-    completed_s REAL
-);
-CREATE INDEX IF NOT EXISTS refunds_payment ON refunds (payment_id);
-CREATE TABLE IF NOT EXISTS idempotency (
-    scope TEXT NOT NULL,
-    key TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    http_status INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    created_s REAL NOT NULL,
-    PRIMARY KEY (scope, key)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    payment_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    body BLOB NOT NULL,
-    notify_url TEXT NOT NULL,
-    created_s REAL NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    delivered_s REAL
-);
-CREATE INDEX IF NOT EXISTS events_status ON events (status);
-CREATE INDEX IF NOT EXISTS events_payment ON events (payment_id);
-"""
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(12)}"
-
-
-def request_hash(body: Mapping[str, Any]) -> str:
-    """Canonical hash of a JSON request body, to tell a replay from a different request under one key."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class PaymentRow:
-    id: str
-    order_id: str
-    amount_fen: int
-    currency: str
-    method: str
-    description: str
-    notify_url: str
-    return_url: str | None
-    status: str
-    failure_code: str | None
-    fee_fen: int
-    created_s: float
-    expires_s: float
-    completed_s: float | None
-    card_token: str | None
-    card_brand: str | None
-    card_last4: str | None
-    wallet_id: str | None
-    wallet_tier: int | None
-
-
-@dataclass(frozen=True)
-class RefundRow:
-    id: str
-    payment_id: str
-    amount_fen: int
-    reason: str
-    status: str
-    failure_code: str | None
-    fee_fen: int
-    created_s: float
-    completed_s: float | None
-
-
-@dataclass(frozen=True)
-class EventRow:
-    id: str
-    payment_id: str
-    type: str
-    body: bytes
-    notify_url: str
-    created_s: float
-    status: str
-    attempts: int
-    last_error: str | None
-    delivered_s: float | None
-
-
-@dataclass(frozen=True)
-class NewPayment:
-    order_id: str
-    amount_fen: int
-    currency: str
-    method: str
-    description: str
-    notify_url: str
-    return_url: str | None
-    expires_in_s: int
-    fee_fen: int
-
-
-@dataclass(frozen=True)
-class Completion:
-    """How the customer (or the test control) finished a payment."""
-
-    outcome: Outcome
-    card_token: str | None = None
-    card_brand: str | None = None
-    card_last4: str | None = None
-    wallet_id: str | None = None
-    wallet_tier: int | None = None
-
-
-@dataclass(frozen=True)
-class IdempotentAnswer:
-    http_status: int
-    body: dict[str, Any]
-    replayed: bool
 
 
 class SandboxDb:
     """Synchronous SQLite access; every public method is one transaction. Used from one thread at a time."""
 
     def __init__(self, path: Path | None) -> None:
-        target = str(path) if path is not None else ":memory:"
-        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        if path is not None:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect(path)
+        self.outbox = Outbox(self._conn)
+        """The notification events; `add` is called from this class's transactions only."""
 
     def close(self) -> None:
         self._conn.close()
@@ -341,7 +190,7 @@ class SandboxDb:
                 ),
             )
             done = self._payment(payment_id)
-            event = self._add_event(done, f"payment.{status}", now_s)
+            event = self.outbox.add(done, f"payment.{status}", now_s, self.refunded_fen(payment_id))
             return done, event
 
         return self._tx(run)
@@ -351,7 +200,7 @@ class SandboxDb:
             "UPDATE payments SET status = 'expired', failure_code = 'expired', completed_s = ? WHERE id = ?",
             (now_s, p.id),
         )
-        return self._add_event(self._payment(p.id), "payment.expired", now_s)
+        return self.outbox.add(self._payment(p.id), "payment.expired", now_s, self.refunded_fen(p.id))
 
     def expire_due(self, now_s: float) -> list[EventRow]:
         """Expires every pending payment past its expiry; returns their `payment.expired` events."""
@@ -424,7 +273,9 @@ class SandboxDb:
                 (status, None if succeeded else "refund_rejected", now_s, refund_id),
             )
             done = self.refund(refund_id)
-            event = self._add_event(self._payment(r.payment_id), f"refund.{status}", now_s, refund=done)
+            event = self.outbox.add(
+                self._payment(r.payment_id), f"refund.{status}", now_s, self.refunded_fen(r.payment_id), done
+            )
             return done, event
 
         return self._tx(run)
@@ -435,71 +286,6 @@ class SandboxDb:
             (created_before_s,),
         ).fetchall()
         return [RefundRow(**dict(r)) for r in rows]
-
-    # --- events (the outbox) -----------------------------------------------------------------------------
-
-    def _add_event(
-        self, p: PaymentRow, event_type: str, now_s: float, refund: RefundRow | None = None
-    ) -> EventRow:
-        event_id = new_id("evt")
-        data: dict[str, Any] = {
-            "payment_id": p.id,
-            "order_id": p.order_id,
-            "amount_fen": p.amount_fen if refund is None else refund.amount_fen,
-            "currency": p.currency,
-            "method": p.method,
-            "status": p.status if refund is None else refund.status,
-            "payment_amount_fen": p.amount_fen,
-            "refunded_fen": self.refunded_fen(p.id),
-        }
-        if refund is not None:
-            data["refund_id"] = refund.id
-            if refund.failure_code:
-                data["failure_code"] = refund.failure_code
-        elif p.failure_code:
-            data["failure_code"] = p.failure_code
-        body = json.dumps(
-            {"id": event_id, "type": event_type, "created": int(now_s), "data": data}, separators=(",", ":")
-        ).encode()
-        self._conn.execute(
-            "INSERT INTO events (id, payment_id, type, body, notify_url, created_s, status) VALUES (?,?,?,?,?,?,?)",
-            (event_id, p.id, event_type, body, p.notify_url, now_s, "pending"),
-        )
-        return self.event(event_id)
-
-    def event(self, event_id: str) -> EventRow:
-        row = self._conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
-        if row is None:
-            raise errors.PaymentNotFound(f"no event {event_id!r}")
-        return EventRow(**dict(row))
-
-    def events_of(self, payment_id: str) -> list[EventRow]:
-        rows = self._conn.execute(
-            "SELECT * FROM events WHERE payment_id = ? ORDER BY created_s, rowid", (payment_id,)
-        ).fetchall()
-        return [EventRow(**dict(r)) for r in rows]
-
-    def undelivered_events(self) -> list[EventRow]:
-        rows = self._conn.execute(
-            "SELECT * FROM events WHERE status = 'pending' ORDER BY created_s, rowid"
-        ).fetchall()
-        return [EventRow(**dict(r)) for r in rows]
-
-    def record_attempt(
-        self, event_id: str, delivered: bool, error: str | None, now_s: float, give_up: bool
-    ) -> None:
-        status = "delivered" if delivered else ("abandoned" if give_up else "pending")
-        self._conn.execute(
-            "UPDATE events SET attempts = attempts + 1, status = ?, last_error = ?,"
-            " delivered_s = CASE WHEN ? THEN ? ELSE delivered_s END WHERE id = ?",
-            (status, error, delivered, now_s, event_id),
-        )
-
-    def reset_event(self, event_id: str) -> EventRow:
-        """Puts an event back in the queue (operator redelivery)."""
-        self.event(event_id)
-        self._conn.execute("UPDATE events SET status = 'pending' WHERE id = ?", (event_id,))
-        return self.event(event_id)
 
     # --- settlement --------------------------------------------------------------------------------------
 

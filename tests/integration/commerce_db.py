@@ -1,6 +1,7 @@
 """Database fixtures of the commerce tests: a fresh SQLite file, or a fresh PostgreSQL database per test
 (created on the server at SHOWROOM_TEST_POSTGRES_URL, default postgresql://127.0.0.1:5432/test, and dropped
-afterwards); PostgreSQL tests skip with the reason when the server cannot be reached."""
+afterwards); PostgreSQL tests skip with the reason when the server cannot be reached, and fail in CI
+(`tests/conftest.py`, `service_unreachable`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import service_unreachable
+
 PG_URL = os.environ.get("SHOWROOM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 
 
@@ -20,7 +23,7 @@ async def _pg_admin() -> object:
     try:
         return await asyncpg.connect(PG_URL, timeout=3)
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: {exc}")
+        service_unreachable("PostgreSQL", f"{PG_URL}: {exc}")  # skips here, fails in CI
 
 
 async def database_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:

@@ -31,6 +31,7 @@ from showroom.ports import (
     RefundRequest,
 )
 from showroom.signing import verify
+from tests.waiting import Changes
 
 pytestmark = pytest.mark.asyncio
 
@@ -38,11 +39,14 @@ SECRET = "integration-secret"
 
 
 class Inbox:
-    """The merchant's notify endpoint on a real port; it can be switched to failing."""
+    """The merchant's notify endpoint on a real port; it can be switched to failing (it then counts what it
+    refused)."""
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
         self.failing = False
+        self.refused = 0
+        self.changes = Changes()
         self.runner: web.AppRunner | None = None
         self.url = ""
 
@@ -50,8 +54,11 @@ class Inbox:
         body = await request.read()
         verify(SECRET, request.headers.get("X-Signature"), body, time.time())
         if self.failing:
+            self.refused += 1
+            await self.changes.notify()
             return web.Response(status=500)
         self.events.append(json.loads(body))
+        await self.changes.notify()
         return web.Response(status=200, text="ok")
 
     async def start(self) -> None:
@@ -66,11 +73,14 @@ class Inbox:
         if self.runner is not None:
             await self.runner.cleanup()
 
-    async def wait_for(self, event_type: str, count: int = 1, timeout_s: float = 15.0) -> list[dict[str, Any]]:
-        async with asyncio.timeout(timeout_s):
-            while len(found := [e for e in self.events if e["type"] == event_type]) < count:
-                await asyncio.sleep(0.01)
-        return found
+    def of_type(self, event_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == event_type]
+
+    async def wait_for(self, event_type: str, count: int = 1) -> list[dict[str, Any]]:
+        await self.changes.wait_until(
+            lambda: len(self.of_type(event_type)) >= count, what=f"{count} {event_type} notification(s)"
+        )
+        return self.of_type(event_type)
 
 
 def settings(**overrides: Any) -> SandboxSettings:
@@ -231,17 +241,19 @@ async def test_an_unreachable_backend_is_unavailable_after_retries(session: aioh
 
 
 class FlakyBackend:
-    """Answers 503 to the first `failures` requests, then delegates to a fixed reply; counts requests."""
+    """Answers 503 to the first `failures` requests, then delegates to a fixed reply; counts requests. A `hung`
+    backend answers nothing until `release` is set (slower than any client timeout, without waiting for time)."""
 
-    def __init__(self, failures: int, delay_s: float = 0.0) -> None:
+    def __init__(self, failures: int, hung: bool = False) -> None:
         self.failures = failures
-        self.delay_s = delay_s
+        self.hung = hung
+        self.release = asyncio.Event()
         self.requests: list[tuple[str, str | None]] = []
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests.append((request.method, request.headers.get("Idempotency-Key")))
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        if self.hung:
+            await self.release.wait()
         if len(self.requests) <= self.failures:
             return web.json_response({"error": {"code": "overloaded", "message": "try later"}}, status=503)
         if request.method == "POST" and request.path.endswith("/complete"):
@@ -297,7 +309,7 @@ async def test_the_non_idempotent_test_control_is_never_retried(session: aiohttp
 
 
 async def test_a_slow_backend_times_out_as_unavailable(session: aiohttp.ClientSession) -> None:
-    backend = FlakyBackend(failures=0, delay_s=1.0)
+    backend = FlakyBackend(failures=0, hung=True)
     runner, url = await _serve(backend)
     try:
         gateway = HttpPaymentGateway(url, session, timeout_s=0.1, attempts=2, backoff_s=0.01)
@@ -305,6 +317,7 @@ async def test_a_slow_backend_times_out_as_unavailable(session: aiohttp.ClientSe
             await gateway.query_payment("pay_1")
         assert len(backend.requests) == 2
     finally:
+        backend.release.set()
         await runner.cleanup()
 
 
@@ -316,7 +329,7 @@ async def test_a_restarted_sandbox_keeps_its_payments_and_delivers_what_it_owed(
     inbox.failing = True
     created = await gateway.create_payment(request(inbox, key="persist"))
     await gateway.complete_for_test(created.payment_id)
-    await asyncio.sleep(0.2)
+    await inbox.changes.wait_until(lambda: inbox.refused >= 1, what="a refused delivery of payment.succeeded")
     await first.close()  # stopped while the notification is still owed
     inbox.failing = False
     second = await start_sandbox(settings(data_dir=tmp_path))

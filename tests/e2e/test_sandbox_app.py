@@ -1,4 +1,7 @@
-"""The payment sandbox over HTTP (aiohttp test client), with a real receiver of its notifications."""
+"""The payment sandbox over HTTP (aiohttp test client), with a real receiver of its notifications.
+
+Tests wait for what they expect (an arrival at the notify URL, a status in the sandbox's outbox), never for a
+fixed time (tests/waiting.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +22,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from showroom.payment_sandbox import SandboxSettings, create_sandbox_app
+from showroom.payment_sandbox import SandboxSettings
+from showroom.payment_sandbox.app import create_sandbox_app
 from showroom.signing import PaymentSignatureInvalid, verify
+from tests.waiting import Changes, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -49,6 +54,7 @@ class Receiver:
     rejected_signatures: int = 0
     seen: dict[str, int] = field(default_factory=dict)
     url: str = ""
+    changes: Changes = field(default_factory=Changes)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -56,10 +62,12 @@ class Receiver:
             verify(SECRET, request.headers.get("X-Signature"), body, self.clock())
         except PaymentSignatureInvalid:
             self.rejected_signatures += 1
+            await self.changes.notify()
             return web.Response(status=401)
         event = json.loads(body)
         self.seen[event["id"]] = self.seen.get(event["id"], 0) + 1
         self.arrivals.append((time.monotonic(), event))
+        await self.changes.notify()
         if self.seen[event["id"]] <= self.fail_first:
             return web.Response(status=self.status_on_failure)
         return web.Response(status=204)
@@ -67,10 +75,11 @@ class Receiver:
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
         return [e for _, e in self.arrivals if event_type is None or e["type"] == event_type]
 
-    async def wait_for(self, count: int, event_type: str | None = None, timeout_s: float = 15.0) -> None:
-        async with asyncio.timeout(timeout_s):
-            while len(self.events(event_type)) < count:
-                await asyncio.sleep(0.01)
+    async def wait_for(self, count: int, event_type: str | None = None) -> None:
+        await self.changes.wait_until(
+            lambda: len(self.events(event_type)) >= count,
+            what=f"{count} {event_type or 'notification'} arrival(s) at the notify URL",
+        )
 
 
 SandboxFactory = Callable[..., Awaitable[tuple[TestClient[web.Request, web.Application], Receiver]]]
@@ -128,6 +137,31 @@ async def complete(
 ) -> Any:
     resp = await client.post(f"/payments/{payment_id}/complete", json={"outcome": outcome})
     return resp.status, await resp.json()
+
+
+async def outbox(client: TestClient[web.Request, web.Application], payment_id: str) -> list[dict[str, Any]]:
+    """The sandbox's own record of a payment's notifications (status, attempts)."""
+    return list((await (await client.get(f"/payments/{payment_id}/events")).json())["events"])
+
+
+async def wait_for_event_status(
+    client: TestClient[web.Request, web.Application], payment_id: str, status: str
+) -> dict[str, Any]:
+    """Waits until the sandbox has recorded the payment's first notification as `status`; returns it. (The
+    notify URL sees an attempt before the sandbox records its outcome, so an arrival is not enough.)"""
+    async def recorded() -> bool:
+        return (await outbox(client, payment_id))[0]["status"] == status
+
+    await wait_until(recorded, what=f"the notification of {payment_id} to be {status}")
+    return (await outbox(client, payment_id))[0]
+
+
+async def wait_for_idle_notifier(client: TestClient[web.Request, web.Application]) -> None:
+    """Waits until no delivery is in progress: every attempt, retry and deliberate duplicate has been made."""
+    async def idle() -> bool:
+        return (await (await client.get("/healthz")).json())["notifications_in_flight"] == 0
+
+    await wait_until(idle, what="the sandbox to have no notification in flight")
 
 
 # --- creating and querying ----------------------------------------------------------------------------------
@@ -255,9 +289,7 @@ async def test_notifications_signed_with_another_secret_fail_verification(sandbo
     client, receiver = await sandbox(webhook_secret="someone-else", notify_retry_schedule_s=())
     created = await create(client)
     await complete(client, created["payment_id"])
-    async with asyncio.timeout(15):
-        while receiver.rejected_signatures < 1:
-            await asyncio.sleep(0.01)
+    await receiver.changes.wait_until(lambda: receiver.rejected_signatures >= 1, what="a refused signature")
     assert receiver.events() == []
 
 
@@ -291,9 +323,8 @@ async def test_failed_deliveries_are_retried_with_growing_delays(sandbox: Sandbo
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert [round(g, 2) >= d for g, d in zip(gaps, (0.05, 0.1, 0.2), strict=True)] == [True, True, True]
     assert len({e["id"] for e in receiver.events()}) == 1
-    await asyncio.sleep(0.05)
-    events = (await (await client.get(f"/payments/{created['payment_id']}/events")).json())["events"]
-    assert events[0]["status"] == "delivered" and events[0]["attempts"] == 4
+    event = await wait_for_event_status(client, created["payment_id"], "delivered")
+    assert event["attempts"] == 4
 
 
 async def test_a_notification_is_abandoned_after_the_schedule_and_can_be_redelivered(
@@ -304,17 +335,12 @@ async def test_a_notification_is_abandoned_after_the_schedule_and_can_be_redeliv
     created = await create(client)
     await complete(client, created["payment_id"])
     await receiver.wait_for(3)
-    url = f"/payments/{created['payment_id']}/events"
-    async with asyncio.timeout(15):
-        while (events := (await (await client.get(url)).json())["events"])[0]["status"] != "abandoned":
-            await asyncio.sleep(0.01)
-    assert events[0]["attempts"] == 3 and events[0]["last_error"] == "HTTP 503"
-    resp = await client.post(f"/events/{events[0]['id']}/redeliver")
+    event = await wait_for_event_status(client, created["payment_id"], "abandoned")
+    assert event["attempts"] == 3 and event["last_error"] == "HTTP 503"
+    resp = await client.post(f"/events/{event['id']}/redeliver")
     assert resp.status == 202
     await receiver.wait_for(4)
-    async with asyncio.timeout(15):
-        while (await (await client.get(url)).json())["events"][0]["status"] != "delivered":
-            await asyncio.sleep(0.01)
+    assert (await wait_for_event_status(client, created["payment_id"], "delivered"))["attempts"] == 4
 
 
 async def test_fault_mode_duplicates_every_notification(sandbox: SandboxFactory) -> None:
@@ -328,11 +354,10 @@ async def test_fault_mode_duplicates_every_notification(sandbox: SandboxFactory)
 
 async def test_fault_mode_reorders_notifications(sandbox: SandboxFactory) -> None:
     client, receiver = await sandbox(reorder_window_s=0.4, fault_seed=3)
-    ids = []
-    for n in range(10):
-        created = await create(client, key=f"k{n}", order_id=f"ord_{n}")
-        await complete(client, created["payment_id"])
-        ids.append(created["payment_id"])
+    ids = [(await create(client, key=f"k{n}", order_id=f"ord_{n}"))["payment_id"] for n in range(10)]
+    # Completed together, so that the random delays overlap however slowly the machine creates payments
+    # (the sandbox's delays are real time; it takes no injected sleep).
+    await asyncio.gather(*(complete(client, payment_id) for payment_id in ids))
     await receiver.wait_for(10)
     arrived = [e["data"]["payment_id"] for e in receiver.events()]
     assert sorted(arrived) == sorted(ids)
@@ -345,7 +370,7 @@ async def test_without_fault_mode_each_notification_arrives_once(sandbox: Sandbo
         created = await create(client, key=f"k{n}", order_id=f"ord_{n}")
         await complete(client, created["payment_id"])
     await receiver.wait_for(5)
-    await asyncio.sleep(0.2)
+    await wait_for_idle_notifier(client)
     assert len(receiver.events()) == 5
 
 

@@ -11,14 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from showroom.payment_sandbox import errors
-from showroom.payment_sandbox.store import (
-    Completion,
-    NewPayment,
-    PaymentRow,
-    RefundRow,
-    SandboxDb,
-    request_hash,
-)
+from showroom.payment_sandbox.records import Completion, NewPayment, PaymentRow, RefundRow, request_hash
+from showroom.payment_sandbox.store import SandboxDb
 
 T0 = 1_790_000_000.0
 
@@ -55,12 +49,12 @@ def paid(db: SandboxDb, amount_fen: int = 100_000) -> str:
 def test_each_change_of_a_payment_writes_one_outbox_event() -> None:
     db = SandboxDb(None)
     payment_id = paid(db)
-    events = db.events_of(payment_id)
+    events = db.outbox.events_of(payment_id)
     assert [e.type for e in events] == ["payment.succeeded"]
     assert json.loads(events[0].body)["data"]["status"] == "succeeded"
     with pytest.raises(errors.PaymentNotPending):
         db.complete_payment(payment_id, Completion(outcome="declined"), T0 + 2, lambda _p: "declined")
-    assert len(db.events_of(payment_id)) == 1
+    assert len(db.outbox.events_of(payment_id)) == 1
 
 
 def test_a_failed_decision_rolls_back_the_whole_completion() -> None:
@@ -73,7 +67,7 @@ def test_a_failed_decision_rolls_back_the_whole_completion() -> None:
     with pytest.raises(RuntimeError):
         db.complete_payment(payment_id, Completion(outcome="approved"), T0 + 1, broken)
     assert db.payment(payment_id).status == "pending"
-    assert db.events_of(payment_id) == []
+    assert db.outbox.events_of(payment_id) == []
 
 
 def test_completing_after_expiry_expires_the_payment_instead() -> None:
@@ -106,7 +100,7 @@ def test_the_state_survives_closing_and_reopening_the_file(tmp_path: Path) -> No
     db.close()
     reopened = SandboxDb(path)
     assert reopened.payment(payment_id).status == "succeeded"
-    assert [e.status for e in reopened.undelivered_events()] == ["pending"]
+    assert [e.status for e in reopened.outbox.undelivered()] == ["pending"]
 
 
 @settings(max_examples=60, deadline=None)
@@ -133,7 +127,7 @@ def test_no_sequence_of_refunds_takes_back_more_than_was_paid(steps: list[tuple[
     assert db.refunded_fen(payment_id) == sum(r.amount_fen for r in succeeded)
     notified = [
         json.loads(e.body)["data"]["refund_id"]
-        for e in db.events_of(payment_id)
+        for e in db.outbox.events_of(payment_id)
         if e.type == "refund.succeeded"
     ]
     assert sorted(notified) == sorted(r.id for r in succeeded)
