@@ -73,7 +73,8 @@ async def _drop(handle: Any) -> None:
 
 
 async def checkout_run(url: str, checkouts: int, concurrency: int) -> dict[str, Any]:
-    from showroom.payment_sandbox import SandboxSettings, create_sandbox_app
+    from showroom.payment_sandbox import SandboxSettings
+    from showroom.payment_sandbox.app import create_sandbox_app
 
     sandbox = TestServer(create_sandbox_app(SandboxSettings(webhook_secret=SECRET,
                                                             notify_retry_schedule_s=(0.05, 0.1, 0.2, 0.4, 0.8))),

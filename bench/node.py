@@ -1,16 +1,20 @@
 """Edge node benchmark: one run, one table, one plot, the machine named.
 
-(a) cached view serving: requests/s of the node vs nginx serving the same content-addressed files on
-    loopback (wrk, cycling through a view set's frames), two rounds compared within each round (the machine
-    may be shared), plus the server's CPU time per request (/proc, independent of its share); target >= 0.5 x
-    nginx.
+(a) view frames on loopback, side by side on the same content-addressed files (wrk -t2 -c32 cycling through a
+    view set's 108 frames, a few seconds a row): the node alone (aiohttp, frames from its memory cache); nginx
+    with the deployment's config (deploy/nginx/edge-cache.conf: upstream, listen and cache folder pointed here)
+    in front of the node, cold (every request a cache miss: a unique query string per request, keyed by it in
+    this copy only) and warm (every request a hit); and nginx serving the files straight from disk (the peer).
+    Requests/s, p50/p99 latency, and the servers' CPU time per request (/proc: nginx and the node together,
+    independent of their share of a shared machine).
 (b) VR stream at 2 x (960 x 1080) driven by the real head traces of ../shared/vr-traces (slerp-resampled to
     72 Hz), quality pinned: sustained stereo pairs/s and pose-to-frame-sent p50/p99 with 1 and 4 sessions
     (and H.264 beside JPEG at 1 session).
 (c) a cold 36 x 3 view set at 1280 x 720, seconds.
 
 Usage: .venv/bin/python bench/node.py [--assets-dir DIR] [--workers N] [--wrk-seconds 5] [--stream-seconds 8]
-Writes bench/results/node.md and node.png (or --out DIR).
+                                     [--rounds 1] [--parts a,b,c] [--size 1280x720]
+Writes bench/results/node.md and node.png (or --out DIR); prints the table.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from showroom_client.stream import percentile, play_vr
 from showroom_client.traces import load_trace, resample
@@ -78,8 +82,16 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout_s: float = 18
     raise SystemExit("showroom serve did not become healthy")
 
 
-def wrk_run(url: str, seconds: int, lua: Path | None, connections: int = 32) -> tuple[float, int]:
-    """(requests/s, requests) of one wrk run."""
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _latency_ms(out: str, pct: int) -> float:
+    m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", out, flags=re.M)
+    return float(m.group(1)) * _UNIT_MS[m.group(2)] if m else float("nan")
+
+
+def wrk_run(url: str, seconds: int, lua: Path | None, connections: int = 32) -> dict[str, float]:
+    """requests/s, requests, p50_ms and p99_ms of one wrk run."""
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if lua is not None:
         cmd += ["-s", str(lua)]
@@ -91,11 +103,8 @@ def wrk_run(url: str, seconds: int, lua: Path | None, connections: int = 32) -> 
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     if non2xx:
         raise SystemExit(f"wrk saw {non2xx.group(1)} errors from {url}")
-    return float(m.group(1)), int(n.group(1))
-
-
-def wrk(url: str, seconds: int, lua: Path | None, connections: int = 32) -> float:
-    return wrk_run(url, seconds, lua, connections)[0]
+    return {"rps": float(m.group(1)), "requests": int(n.group(1)), "p50_ms": _latency_ms(out, 50),
+            "p99_ms": _latency_ms(out, 99)}
 
 
 def process_tree(pid: int) -> list[int]:
@@ -123,40 +132,80 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def serve_run(url: str, seconds: int, lua: Path, pids: list[int]) -> tuple[float, float]:
-    """(requests/s, server CPU microseconds per request): the CPU figure does not depend on how much of the
-    shared machine the server got, the requests/s does."""
+def serve_run(url: str, seconds: int, lua: Path, pids: list[int]) -> dict[str, float]:
+    """wrk_run's figures plus cpu_us: the servers' CPU microseconds per request, which does not depend on how
+    much of the shared machine they got (the requests/s does)."""
     c0 = cpu_seconds(pids)
-    rps, n = wrk_run(url, seconds, lua)
-    return rps, (cpu_seconds(pids) - c0) / max(1, n) * 1e6
+    run = wrk_run(url, seconds, lua)
+    run["cpu_us"] = (cpu_seconds(pids) - c0) / max(1, run["requests"]) * 1e6
+    return run
+
+
+def _main_conf(root: Path, name: str, workers: str, body: str) -> Path:
+    for d in ("tmp", "logs"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers write the cache under a private tmp folder
+    temp = " ".join(f"{kind}_temp_path {root / 'tmp' / kind};" for kind in ("client_body", "proxy", "fastcgi",
+                                                                              "uwsgi", "scgi"))
+    conf = root / f"{name}.conf"
+    conf.write_text(f"{user}worker_processes {workers};\ndaemon off;\npid {root / name}.pid;\n"
+                    f"error_log {root}/logs/error.log warn;\nevents {{ worker_connections 1024; }}\n"
+                    f"http {{\n  access_log off;\n  keepalive_requests 1000000;\n  {temp}\n{body}\n}}\n")
+    return conf
+
+
+def deploy_front_conf(root: Path, upstream: str, port: int, cache_dir: Path, *, cold: bool = False) -> Path:
+    """The deployment's edge-cache.conf with the upstream, listen address and cache folder pointed here; `cold`
+    keys frames by the whole request URI, so a unique query string makes every request a miss."""
+    text = (ROOT / "deploy" / "nginx" / "edge-cache.conf").read_text()
+    changes = [("edge.showroom.svc.cluster.local:8080", upstream), ("listen 8080;", f"listen 127.0.0.1:{port};"),
+               ("/var/cache/nginx/views", str(cache_dir))]
+    if cold:
+        changes.append(("proxy_cache_key $uri;", "proxy_cache_key $request_uri;"))
+    for old, new in changes:
+        if text.count(old) != 1:
+            raise SystemExit(f"deploy/nginx/edge-cache.conf no longer has {old!r} once")
+        text = text.replace(old, new)
+    name = "front-cold" if cold else "front"
+    (root / f"{name}-site.conf").parent.mkdir(parents=True, exist_ok=True)
+    (root / f"{name}-site.conf").write_text(text)
+    return _main_conf(root, name, "1", f"  include {root / name}-site.conf;")
 
 
 def nginx_conf(root: Path, views_dir: Path, port: int, workers: str) -> Path:
-    for d in ("tmp", "logs"):
-        (root / d).mkdir(parents=True, exist_ok=True)
-    conf = root / f"nginx-{workers}.conf"
-    conf.write_text(f"""
-worker_processes {workers};
-daemon off;
-pid {root}/nginx-{workers}.pid;
-error_log {root}/logs/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  sendfile on; tcp_nopush on; keepalive_requests 1000000;
+    """The peer: nginx serving the view files straight from the node's disk cache."""
+    return _main_conf(root, f"disk-{workers}", workers, f"""
+  sendfile on; tcp_nopush on;
   types {{ image/jpeg jpg; image/png png; image/webp webp; }}
-  client_body_temp_path {root}/tmp/body; proxy_temp_path {root}/tmp/proxy; fastcgi_temp_path {root}/tmp/fcgi;
-  uwsgi_temp_path {root}/tmp/uwsgi; scgi_temp_path {root}/tmp/scgi;
   server {{
     listen 127.0.0.1:{port};
     location /views/ {{
       alias {views_dir}/;
       add_header Cache-Control "public, max-age=31536000, immutable";
     }}
-  }}
-}}
-""")
-    return conf
+  }}""")
+
+
+def start_nginx(nginx: str, conf: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(conf.parent), "-e",
+                             str(conf.parent / "logs" / "error.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.time() + 10
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise SystemExit(f"nginx exited: {(conf.parent / 'logs' / 'error.log').read_text()[-1000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return proc
+        time.sleep(0.05)
+    raise SystemExit("nginx did not start")
+
+
+def stop_nginx(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def find_nginx() -> str | None:
@@ -168,7 +217,7 @@ def find_nginx() -> str | None:
 
 
 async def stream_run(base: str, product: dict[str, Any], traces: list[Path], sessions: int, seconds: float,
-                     codec: str, hz: float = 72.0) -> dict[str, Any]:
+                     codec: Literal["jpeg", "webp", "h264", "png"], hz: float = 72.0) -> dict[str, Any]:
     dims = [float(d) / 1000 for d in product.get("dimensions_mm") or [50, 50, 50]]
     distance = max(0.25, max(dims) / 2 / 1.0 * 1.4)
     runs = []
@@ -203,8 +252,8 @@ def plot(out: Path, serving: dict[str, float], streams: list[dict[str, Any]], co
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     names = list(serving)
-    axes[0].bar(names, [serving[n] for n in names], color=["#c9a227", "#4a78b5", "#7aa6d8"][: len(names)])
-    axes[0].set_title("(a) cached view frames, requests/s")
+    axes[0].bar(names, [serving[n] for n in names], color=["#c9a227", "#b5744a", "#4a78b5", "#7aa6d8", "#a6c8ea"][: len(names)])
+    axes[0].set_title("(a) view frames, requests/s")
     axes[0].tick_params(axis="x", labelrotation=15)
     labels = [f"{s['sessions']}x {s['codec']}" for s in streams]
     x = range(len(streams))
@@ -223,20 +272,105 @@ def plot(out: Path, serving: dict[str, float], streams: list[dict[str, Any]], co
     fig.savefig(out, dpi=110)
 
 
+def frames_lua(path: Path, paths: list[str], *, unique: bool = False) -> Path:
+    """A wrk script cycling through `paths`; `unique` adds a query string no request repeats (cache misses)."""
+    nonce = f"{os.getpid()}-{time.time_ns()}"
+    target = "paths[i] .. '?miss=' .. nonce .. '-' .. id .. '-' .. n" if unique else "paths[i]"
+    path.write_text(
+        "paths = {" + ",".join(json.dumps(p) for p in paths) + "}\n"
+        f"nonce = {json.dumps(nonce)}\nid = 0\nn = 0\ni = 0\nlocal threads = 0\n"
+        "function setup(thread)\n  thread:set('id', threads)\n  threads = threads + 1\nend\n"
+        "request = function()\n  n = n + 1\n  i = i % #paths + 1\n"
+        f"  return wrk.format('GET', {target})\nend\n")
+    return path
+
+
+def prime(base: str, paths: list[str]) -> None:
+    for p in paths:
+        with urllib.request.urlopen(base + p, timeout=30) as r:
+            r.read()
+
+
+def serving_rows(base: str, node_pid: int, paths: list[str], work: Path, seconds: int, rounds: int,
+                 nginx: str | None) -> dict[str, list[dict[str, float]]]:
+    """(a): every row on the same frame files, `rounds` times; a row's CPU is that of every server it uses."""
+    cycle = frames_lua(work / "frames.lua", paths)
+    upstream = base.removeprefix("http://")
+    rows: dict[str, list[dict[str, float]]] = {}
+    prime(base, paths)  # the node's memory cache holds them after rendering; this makes sure
+    for r in range(rounds):
+        rows.setdefault("node alone (aiohttp, memory cache)", []).append(
+            serve_run(base + paths[0], seconds, cycle, [node_pid]))
+        if nginx is None:
+            continue
+        port = free_port()
+        conf = deploy_front_conf(work / "nginx", upstream, port, work / "nginx" / f"cache-cold-{r}", cold=True)
+        proc = start_nginx(nginx, conf, port)
+        try:
+            unique = frames_lua(work / "frames-miss.lua", paths, unique=True)
+            rows.setdefault("nginx cache in front, cold (all MISS)", []).append(
+                serve_run(f"http://127.0.0.1:{port}{paths[0]}", seconds, unique, [*process_tree(proc.pid), node_pid]))
+        finally:
+            stop_nginx(proc)
+        port = free_port()
+        conf = deploy_front_conf(work / "nginx", upstream, port, work / "nginx" / f"cache-warm-{r}")
+        proc = start_nginx(nginx, conf, port)
+        try:
+            prime(f"http://127.0.0.1:{port}", paths)
+            rows.setdefault("nginx cache in front, warm (all HIT)", []).append(
+                serve_run(f"http://127.0.0.1:{port}{paths[0]}", seconds, cycle, [*process_tree(proc.pid), node_pid]))
+        finally:
+            stop_nginx(proc)
+        for workers in ("1", "auto"):
+            port = free_port()
+            proc = start_nginx(nginx, nginx_conf(work / "nginx", work / "data" / "views", port, workers), port)
+            try:
+                name = f"nginx from disk, peer ({workers} worker{'s' if workers != '1' else ''})"
+                rows.setdefault(name, []).append(
+                    serve_run(f"http://127.0.0.1:{port}{paths[0]}", seconds, cycle, process_tree(proc.pid)))
+            finally:
+                stop_nginx(proc)
+        shutil.rmtree(work / "nginx" / f"cache-cold-{r}", ignore_errors=True)
+    return rows
+
+
+def serving_table(rows: dict[str, list[dict[str, float]]], rounds: int, seconds: int, frames: int,
+                  size: str) -> list[str]:
+    lines = [f"## (a) view frames: wrk -t2 -c32, {seconds} s a row, cycling through the {frames} frames of one "
+             f"{size} set; mean of {rounds} round(s)", "",
+             "| server | requests/s | p50 | p99 | server CPU per request | vs nginx from disk (1 worker) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    ref_runs = rows.get("nginx from disk, peer (1 worker)")
+    ref = statistics.mean(r["rps"] for r in ref_runs) if ref_runs else None
+    for name, runs in rows.items():
+        rps = statistics.mean(r["rps"] for r in runs)
+        lines.append(f"| {name} | {rps:,.0f} | {statistics.mean(r['p50_ms'] for r in runs):.2f} ms | "
+                     f"{statistics.mean(r['p99_ms'] for r in runs):.2f} ms | "
+                     f"{statistics.mean(r['cpu_us'] for r in runs):.0f} us | "
+                     f"{f'{rps / ref:.2f}x' if ref else '-'} |")
+    lines += ["", "CPU per request counts every server process a row uses (nginx master and worker, and the node's "
+              "HTTP process for the rows in front of it); wrk runs on the same cores.", ""]
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--assets-dir", type=Path, default=None)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--wrk-seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--size", default="1280x720", help="frame size of the view set (a) and (c) use")
+    ap.add_argument("--parts", default="a,b,c", help="which parts to run (c always renders the set (a) serves)")
     ap.add_argument("--stream-seconds", type=float, default=8.0)
     ap.add_argument("--sessions", default="1,4")
     ap.add_argument("--traces", type=Path, default=ROOT.parent / "shared" / "vr-traces")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     traces = sorted(args.traces.glob("head_*quaternion.txt"))
-    if not traces:
+    if "b" in parts and not traces:
         raise SystemExit(f"no head traces in {args.traces}")
-    if not shutil.which("wrk"):
+    if "a" in parts and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-node-"))
@@ -250,79 +384,53 @@ def main() -> int:
     proc = subprocess.Popen([showroom, "serve", "--role", "edge", "--port", str(port), "--data-dir",
                              str(work / "data"), "--workers", str(args.workers)], env=env,
                             stdout=subprocess.DEVNULL, stderr=open(work / "serve.log", "wb"))  # noqa: SIM115
-    nginx_procs: list[subprocess.Popen[bytes]] = []
+    rows: dict[str, list[dict[str, float]]] = {}
+    streams: list[dict[str, Any]] = []
     try:
         wait_healthy(base, proc)
         products = get_json(base + "/api/products")["products"]
         product = products[0]
-        # (c) cold view set at 720p
+        # (c) cold view set
         t0 = time.perf_counter()
-        manifest = get_json(f"{base}/api/products/{product['id']}/views?size=1280x720")
+        manifest = get_json(f"{base}/api/products/{product['id']}/views?size={args.size}")
         cold_s = time.perf_counter() - t0
         paths = [f["url"] for f in manifest["frames"]]
-        lua = work / "frames.lua"
-        lua.write_text("paths = {" + ",".join(json.dumps(p) for p in paths) + "}\ni = 0\n"
-                       "request = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n")
-        # (a) node vs nginx on the same files, two rounds (the machine is shared: compare within a round)
-        serving_runs: dict[str, list[tuple[float, float]]] = {}
-        wrk(base + paths[0], 1, lua)  # warm the memory cache
-        node_pids = [proc.pid]  # the HTTP process; its render workers are idle here
-        nginx = find_nginx()
-        for _round in range(2):
-            serving_runs.setdefault("node (1 process)", []).append(
-                serve_run(base + paths[0], args.wrk_seconds, lua, node_pids))
-            for workers in ("1", "auto") if nginx else ():
-                assert nginx is not None
-                nport = free_port()
-                conf = nginx_conf(work / "nginx", work / "data" / "views", nport, workers)
-                p = subprocess.Popen([nginx, "-c", str(conf), "-p", str(work / "nginx")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                nginx_procs.append(p)
-                time.sleep(0.7)
-                serving_runs.setdefault(f"nginx ({workers} worker{'s' if workers != '1' else ''})", []).append(
-                    serve_run(f"http://127.0.0.1:{nport}{paths[0]}", args.wrk_seconds, lua,
-                              process_tree(p.pid)))
-                p.terminate()
-                p.wait(10)
-        serving = {name: statistics.mean(r for r, _ in runs) for name, runs in serving_runs.items()}
-        # (b) VR stream with the real head traces
-        streams = []
-        for n in (int(x) for x in args.sessions.split(",")):
-            streams.append(asyncio.run(stream_run(base, product, traces, n, args.stream_seconds, "jpeg")))
-        streams.append(asyncio.run(stream_run(base, product, traces, 1, args.stream_seconds, "h264")))
+        if "a" in parts:
+            rows = serving_rows(base, proc.pid, paths, work, args.wrk_seconds, args.rounds, find_nginx())
+        if "b" in parts:  # VR stream with the real head traces
+            for n in (int(x) for x in args.sessions.split(",")):
+                streams.append(asyncio.run(stream_run(base, product, traces, n, args.stream_seconds, "jpeg")))
+            streams.append(asyncio.run(stream_run(base, product, traces, 1, args.stream_seconds, "h264")))
     finally:
-        for p in nginx_procs:
-            if p.poll() is None:
-                p.kill()
         proc.terminate()
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
     mach = machine()
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [f"# Edge node benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
-             f"Machine: {mach}; {args.workers} render workers; product `{product['id']}`.", "",
-             "## (a) cached view frames (wrk -t2 -c32, cycling through 108 frames of a 720p set; two rounds)", "",
-             "| server | requests/s, round 1 | round 2 | vs nginx (auto), same round | server CPU per request |",
-             "| --- | ---: | ---: | ---: | ---: |"]
-    refs = serving_runs.get("nginx (auto workers)")
-    for name, runs in serving_runs.items():
-        ratio = " / ".join(f"{r / ref[0]:.2f}x" for (r, _), ref in zip(runs, refs, strict=True)) if refs else "-"
-        cpu_us = statistics.mean(c for _, c in runs)
-        lines.append(f"| {name} | {runs[0][0]:,.0f} | {runs[1][0]:,.0f} | {ratio} | {cpu_us:.0f} us |")
-    lines += ["", "## (b) VR stream, 2 x (960 x 1080), real head traces at 72 Hz, quality pinned", "",
-              "| sessions | codec | pairs/s (all) | fps/session | pose->sent p50 | p99 | client p50 | p99 "
-              "| render p50 | encode p50 | kbit/s | poses dropped |",
-              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for s in streams:
-        lines.append(f"| {s['sessions']} | {s['codec']} | {s['pairs_per_s']:.1f} | {s['per_session_fps']:.1f} | "
-                     f"{s['send_p50_ms']:.1f} ms | {s['send_p99_ms']:.1f} ms | {s['client_p50_ms']:.1f} ms | "
-                     f"{s['client_p99_ms']:.1f} ms | {s['render_p50_ms']:.1f} ms | {s['encode_p50_ms']:.1f} ms | "
-                     f"{s['kbps']:,.0f} | {s['dropped']}/{s['poses']} |")
-    lines += ["", "## (c) cold 36 x 3 view set at 1280 x 720", "", f"{cold_s:.1f} s for {len(paths)} frames "
+             f"Machine: {mach}; load average {load} (1/5/15 min) at the end; {args.workers} render workers; "
+             f"product `{product['id']}`.", ""]
+    if rows:
+        lines += serving_table(rows, args.rounds, args.wrk_seconds, len(paths), args.size)
+    if streams:
+        lines += ["## (b) VR stream, 2 x (960 x 1080), real head traces at 72 Hz, quality pinned", "",
+                  "| sessions | codec | pairs/s (all) | fps/session | pose->sent p50 | p99 | client p50 | p99 "
+                  "| render p50 | encode p50 | kbit/s | poses dropped |",
+                  "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for st in streams:
+            lines.append(f"| {st['sessions']} | {st['codec']} | {st['pairs_per_s']:.1f} | "
+                         f"{st['per_session_fps']:.1f} | {st['send_p50_ms']:.1f} ms | {st['send_p99_ms']:.1f} ms | "
+                         f"{st['client_p50_ms']:.1f} ms | {st['client_p99_ms']:.1f} ms | "
+                         f"{st['render_p50_ms']:.1f} ms | {st['encode_p50_ms']:.1f} ms | {st['kbps']:,.0f} | "
+                         f"{st['dropped']}/{st['poses']} |")
+        lines.append("")
+    lines += [f"## (c) cold 36 x 3 view set at {args.size}", "", f"{cold_s:.1f} s for {len(paths)} frames "
               f"({len(paths) / cold_s:.1f} frames/s over {args.workers} workers)", ""]
     report = "\n".join(lines)
     (args.out / "node.md").write_text(report)
+    serving = {name: statistics.mean(r["rps"] for r in runs) for name, runs in rows.items()}
     plot(args.out / "node.png", serving, streams, cold_s, f"showroom edge node - {mach}")
     print(report)
     print(f"table: {args.out / 'node.md'}; plot: {args.out / 'node.png'}")

@@ -3,6 +3,10 @@
 Roles: `all` (everything on one machine), `edge` (catalog, renders, view sets, streams, AR, web pages),
 `commerce` (catalog + the commerce API), `payments` is served by `showroom serve` with the sandbox app alone.
 Heavy things (render workers, the view store, the commerce DB) are built in cleanup contexts, never at import.
+
+`create_app` is the node's one composition root: it alone decides, by role, which parts are mounted and where
+the catalog's prices come from (`_price_port`). The commerce code (SQLAlchemy, Alembic, `showroom.api`) is
+imported only there and only for roles that run it, so an edge-only process never loads it.
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from render_node import ar_routes, sessions
+from render_node import ar_routes
 from render_node.config import PROJECT_ROOT, Config
 from render_node.encoding import encode_png
-from render_node.errors import NodeError, Overloaded
+from render_node.errors import NodeError, Overloaded, status_and_code
 from render_node.keys import (
     CATALOG,
     CONFIG,
     METRICS,
     PAYMENT_BACKEND_URL,
+    PRICES,
     RENDER_POOL,
     SESSIONS,
     VIEWS,
@@ -31,11 +36,13 @@ from render_node.keys import (
 )
 from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_LIVE, PandaRendererFactory, RendererFactory, RenderPool
+from render_node.prices import CatalogPrices, HttpCatalogPrices, LocalCatalogPrices, NoPrices
+from render_node.render.errors import RenderError
 from render_node.render.types import RenderRequest, TurntableView
 from render_node.routes import add_catalog_routes, add_edge_routes, add_operations_routes
-from render_node.sessions import SessionRegistry, StreamLimits
+from render_node.stream import handler as stream_handler
+from render_node.stream.registry import SessionRegistry, StreamLimits
 from render_node.views import OverridesFor, ViewStore, env_for
-from showroom import api as commerce_api
 from showroom.catalog import Catalog
 from showroom.errors import ShowroomError
 
@@ -74,6 +81,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if isinstance(exc, Overloaded):
             headers["Retry-After"] = str(int(getattr(exc, "retry_after_s", 2)))
         return web.json_response(error_body(exc.code, exc.message), status=exc.http_status, headers=headers)
+    except RenderError as exc:  # the renderer's own errors: ModelInvalid -> 422 model_invalid, else 500
+        status, code = status_and_code(exc)
+        return web.json_response(error_body(code, exc.message), status=status)
     except web.HTTPException as exc:
         if exc.status >= 400 and _is_api(request):
             code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
@@ -177,16 +187,35 @@ def create_app(
         app[SESSIONS] = SessionRegistry(stream_limits or StreamLimits(max_sessions=config.max_sessions))
         app.cleanup_ctx.append(_pool_ctx(owns_pool))
     if commerce:
+        from showroom import api as commerce_api  # only roles that run commerce load SQLAlchemy and Alembic
+
         commerce_api.setup(app, config.commerce, app[CATALOG], product_image=_product_image(app) if edge else None,
                            payment_backend_url=app[PAYMENT_BACKEND_URL] or None)
+    app[PRICES] = _price_port(app, config)
     add_catalog_routes(app)
     if edge:
         add_edge_routes(app)
-        sessions.setup(app)
+        stream_handler.setup(app)
         ar_routes.setup(app)
         add_web_clients(app, app[WEB_ROOT])
     add_operations_routes(app)
     return app
+
+
+def _price_port(app: web.Application, config: Config) -> CatalogPrices:
+    """Where the catalog's live prices come from: the commerce service in this process (roles all, commerce),
+    the commerce service over HTTP (role edge with a commerce URL), or nowhere (said once in the log)."""
+    if config.role in ("all", "commerce"):
+        from showroom import api as commerce_api
+
+        return LocalCatalogPrices(lambda: commerce_api.catalog_prices(app))
+    if config.commerce_url:
+        http = HttpCatalogPrices(config.commerce_url, metrics=app[METRICS])
+        app.on_cleanup.append(lambda _app: http.close())
+        log.info("catalog prices from the commerce service at %s", config.commerce_url)
+        return http
+    log.warning("edge role without SHOWROOM_COMMERCE_URL (--commerce-url): the catalog shows no prices")
+    return NoPrices()
 
 
 def _product_image(app: web.Application) -> Callable[[str, str], Awaitable[bytes | None]]:

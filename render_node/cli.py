@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from render_node.commands import COMMAND_MODULES
 from render_node.errors import NodeError
+from render_node.render.errors import RenderError
 from showroom.errors import ShowroomError
 
 
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.func(args)
-    except (NodeError, ShowroomError) as exc:
+    except (NodeError, RenderError, ShowroomError) as exc:
         print(f"showroom {args.command}: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -55,7 +55,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOWROOM_LOG_LEVEL", "INFO", "logging level"),
     Setting("SHOWROOM_MAX_SESSIONS", "8", "live stream sessions one edge node accepts; more are refused (1013)"),
     Setting("SHOWROOM_VIEW_CACHE_MB", "256", "memory for encoded view frames (the disk cache is unbounded)"),
-    Setting("SHOWROOM_ACCESS_LOG", "0", "1: log every request (aiohttp access log; turns the cached-frame fast path off)"),
+    Setting("SHOWROOM_ACCESS_LOG", "0", "1: log every request (aiohttp access log)"),
+    Setting("SHOWROOM_COMMERCE_URL", "(none: an edge-only node shows no prices)",
+            "base URL of the commerce service an edge-only node asks for live prices (`GET /api/prices/catalog`)"),
 )
 
 
@@ -71,6 +73,7 @@ class Config:
     max_sessions: int = 8
     view_cache_mb: int = 256
     access_log: bool = False
+    commerce_url: str = ""
     commerce: CommerceSettings = field(
         default_factory=lambda: CommerceSettings(database_url="sqlite+aiosqlite:///showroom.db")
     )
@@ -85,6 +88,14 @@ def _int(name: str, raw: str) -> int:
         return int(raw)
     except ValueError:
         raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _url(name: str, raw: str) -> str:
+    """An http(s) base URL without its trailing slash, or "" for none."""
+    url = raw.strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise BadRequest(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return url
 
 
 def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -132,5 +143,6 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         max_sessions=_int("SHOWROOM_MAX_SESSIONS", pick("max_sessions", "SHOWROOM_MAX_SESSIONS", "8")),
         view_cache_mb=_int("SHOWROOM_VIEW_CACHE_MB", pick("view_cache_mb", "SHOWROOM_VIEW_CACHE_MB", "256")),
         access_log=pick("access_log", "SHOWROOM_ACCESS_LOG", "0").strip().lower() in ("1", "true", "yes", "on"),
+        commerce_url=_url("SHOWROOM_COMMERCE_URL", pick("commerce_url", "SHOWROOM_COMMERCE_URL", "")),
         commerce=commerce,
     )

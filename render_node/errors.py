@@ -1,6 +1,14 @@
-"""Errors of the render node. Every failure is raised as a subclass of `NodeError`."""
+"""Errors of the render node, with their HTTP status. The node's own failures are subclasses of `NodeError`.
+
+The renderer and the glTF reader raise `render_node.render.errors.RenderError` (no HTTP there);
+`status_and_code` says how the node answers one of those: `ModelInvalid` -> 422 `model_invalid`, any other
+`RenderError` -> 500 `render_failed`,
+`RequestInvalid` -> 400 `bad_request`.
+"""
 
 from __future__ import annotations
+
+from render_node.render.errors import ModelInvalid, RenderError, RequestInvalid
 
 
 class NodeError(Exception):
@@ -12,20 +20,6 @@ class NodeError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class RenderError(NodeError):
-    """The renderer could not make a frame (bad model, GL failure)."""
-
-    code = "render_failed"
-    http_status = 500
-
-
-class ModelInvalid(RenderError):
-    """A glTF/GLB file is broken or unsupported; the message says what and where."""
-
-    code = "model_invalid"
-    http_status = 422
 
 
 class BadRequest(NodeError):
@@ -43,3 +37,14 @@ class Overloaded(NodeError):
 
     code = "overloaded"
     http_status = 503
+
+
+def status_and_code(exc: NodeError | RenderError) -> tuple[int, str]:
+    """The HTTP status and error code the node answers `exc` with."""
+    if isinstance(exc, NodeError):
+        return exc.http_status, exc.code
+    if isinstance(exc, ModelInvalid):
+        return 422, "model_invalid"
+    if isinstance(exc, RequestInvalid):
+        return 400, "bad_request"
+    return 500, "render_failed"

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from render_node.config import Config
     from render_node.metrics import NodeMetrics
     from render_node.pool import RenderPool
-    from render_node.sessions import SessionRegistry
+    from render_node.prices import CatalogPrices
+    from render_node.stream.registry import SessionRegistry
     from render_node.views import ViewStore
     from showroom.catalog import Catalog
 
@@ -33,5 +34,7 @@ SESSIONS: web.AppKey[SessionRegistry] = web.AppKey("sessions")
 """Live stream sessions (WebSocket) of this node."""
 PAYMENT_BACKEND_URL: web.AppKey[str] = web.AppKey("payment_backend_url")
 """Base URL of the payment backend (the sandbox on loopback or the bank's); "" when this role has none."""
+PRICES: web.AppKey[CatalogPrices] = web.AppKey("prices")
+"""Live variant prices for the catalog routes (in-process commerce, the commerce service over HTTP, or none)."""
 WEB_ROOT: web.AppKey[Path] = web.AppKey("web_root")
 """The folder of the static web clients (clients/web)."""

@@ -1,7 +1,8 @@
 """Prometheus metrics of the node, in a registry of its own (one per app, so tests can run many apps).
 
 Stages of a live frame: queue (pose received -> render start), render, encode, send. View sets: cache hits and
-misses per layer (memory, disk), sets rendered and their duration. Workers: restarts and busy workers.
+misses per layer (memory, disk), sets rendered and their duration. Workers: restarts and busy workers. Prices:
+fetches from the commerce service (edge role) by outcome.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class NodeMetrics:
                                        registry=r)
         self.workers_busy = Gauge("showroom_workers_busy", "Render workers busy now", registry=r)
         self.http_requests = Counter("showroom_http_requests", "HTTP requests", ["route", "status"], registry=r)
+        self.catalog_prices = Counter("showroom_catalog_price_fetches",
+                                      "Edge fetches of the commerce service's catalog prices", ["outcome"],
+                                      registry=r)
 
     def exposition(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -153,6 +153,13 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                                                                         "404": _json(ERROR)}},
     ("GET", "/api/prices"): {"summary": "Live metal prices (CNY per gram by purity)", "tags": ["commerce"],
                              "responses": {"200": _json(_OBJ)}},
+    ("GET", "/api/prices/catalog"): {
+        "summary": "Current (unlocked) price of every variant of every catalog product", "tags": ["commerce"],
+        "responses": {"200": _json({"type": "object", "required": ["as_of", "source", "products"], "properties": {
+            "as_of": {"type": ["string", "null"], "format": "date-time"}, "source": {"type": ["string", "null"]},
+            "products": {"type": "object", "description": "product id -> variant id -> {price_cny, price_as_of, "
+                                                          "price_source, metal_cny_per_g?, deposit_cny?}",
+                         "additionalProperties": {"type": "object", "additionalProperties": _OBJ}}}})}},
     ("GET", "/api/shares/{token}/poster.png"): {
         "summary": "Share poster: render, price, QR code and disclaimer", "tags": ["sharing"],
         "responses": {"200": {"description": "PNG poster", "content": {"image/png": {}}}, "404": _json(ERROR)}},
@@ -191,7 +198,12 @@ SCHEMAS: dict[str, Any] = {
         "name": {"$ref": "#/components/schemas/LocalizedText"},
         "variants": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {
             "id": {"type": "string"}, "name": {"$ref": "#/components/schemas/LocalizedText"},
-            "purity": {"type": "string"}, "weight_g": {"type": "string"}, "stock": {"type": "integer"}}}},
+            "purity": {"type": "string"}, "weight_g": {"type": "string"}, "stock": {"type": "integer"},
+            "price_cny": {"type": "string", "description": "live, unlocked; absent without a fresh price"},
+            "price_as_of": {"type": "string", "format": "date-time"}, "price_source": {"type": "string"},
+            "metal_cny_per_g": {"type": "string"}, "deposit_cny": {"type": "string"},
+            "price_stale": {"type": "boolean",
+                            "description": "true: the commerce service is unreachable; the last known price"}}}},
         "views_url": {"type": "string"}}},
     "ViewSet": {"type": "object", "required": ["product", "variant", "size", "frames"], "properties": {
         "product": {"type": "string"}, "variant": {"type": "string"}, "size": {"type": "string"},

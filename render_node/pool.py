@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 
 from render_node import errors
-from render_node.errors import BadRequest, NodeError, Overloaded, RenderError
+from render_node.errors import BadRequest, NodeError, Overloaded, status_and_code
 from render_node.metrics import NodeMetrics
+from render_node.render import errors as render_errors
+from render_node.render.errors import RenderError
 from render_node.render.types import RGBA8, Renderer, RenderRequest, StereoView
 
 log = logging.getLogger("render_node.pool")
@@ -92,7 +94,7 @@ def _worker_main(factory: RendererFactory, conn: Connection, shm_name: str) -> N
                 del out
                 conn.send(("ok", job_id, tuple(frame.shape)))
             except Exception as exc:
-                code = type(exc).__name__ if isinstance(exc, NodeError) else "RenderError"
+                code = type(exc).__name__ if isinstance(exc, NodeError | RenderError) else "RenderError"
                 conn.send(("error", job_id, (code, str(exc) or type(exc).__name__)))
         with contextlib.suppress(Exception):
             renderer.close()
@@ -204,6 +206,11 @@ class RenderPool:
     @property
     def busy(self) -> int:
         return len(self._workers) - len(self._idle)
+
+    @property
+    def queued(self) -> int:
+        """Render calls waiting for a free worker now."""
+        return sum(1 for _, _, fut in self._waiters if not fut.done())
 
     async def _spawn(self, index: int) -> _Worker:
         shm = SharedMemory(create=True, size=self.max_frame_bytes)
@@ -344,9 +351,9 @@ class RenderPool:
                 frame = await self._render_in_thread(request, limit_s)
             else:
                 frame = await self._render_in_worker(request, limit_s, priority)
-        except NodeError as exc:
+        except (NodeError, RenderError) as exc:
             if self._metrics is not None:
-                self._metrics.renders.labels(exc.code).inc()
+                self._metrics.renders.labels(status_and_code(exc)[1]).inc()
             raise
         if self._metrics is not None:
             self._metrics.renders.labels("ok").inc()
@@ -383,8 +390,8 @@ class RenderPool:
             return frame
         self._release(worker)
         code, message = detail
-        cls = getattr(errors, str(code), None)
-        if isinstance(cls, type) and issubclass(cls, NodeError):
+        cls = getattr(render_errors, str(code), None) or getattr(errors, str(code), None)
+        if isinstance(cls, type) and issubclass(cls, NodeError | RenderError):
             raise cls(message)
         raise RenderError(message)
 
@@ -416,7 +423,7 @@ class RenderPool:
                     return await loop.run_in_executor(self._thread, run)
         except TimeoutError:
             raise Overloaded(f"the render took longer than {limit_s:.1f} s") from None
-        except NodeError:
+        except (NodeError, RenderError):
             raise
         except Exception as exc:
             raise RenderError(str(exc) or type(exc).__name__) from exc

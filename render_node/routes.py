@@ -1,7 +1,8 @@
 """HTTP routes of the edge node: catalog, one view, 360 view sets and their frames, health, metrics, OpenAPI.
 
-Thin: parse and validate, call the pool or the view store, shape the reply. Errors are raised (NodeError /
-ShowroomError) and turned into JSON by the app's middleware.
+Thin: parse and validate, call the pool, the view store or the price port, shape the reply. Errors are raised
+(NodeError / ShowroomError) and turned into JSON by the app's middleware. Frames are served by aiohttp itself:
+from the view store's memory, or by sendfile from its disk cache; nginx or a CDN in front caches them.
 """
 
 from __future__ import annotations
@@ -11,19 +12,28 @@ import hashlib
 import json
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ETag, hdrs, web
 
 from render_node import openapi
 from render_node.encoding import CONTENT_TYPES, IMAGE_FORMATS, ImageFormat, encode_image
 from render_node.errors import BadRequest
-from render_node.keys import CATALOG, CONFIG, METRICS, PAYMENT_BACKEND_URL, RENDER_POOL, SESSIONS, VIEWS
+from render_node.keys import (
+    CATALOG,
+    CONFIG,
+    METRICS,
+    PAYMENT_BACKEND_URL,
+    PRICES,
+    RENDER_POOL,
+    SESSIONS,
+    VIEWS,
+)
 from render_node.pool import PRIORITY_LIVE
+from render_node.prices import PriceTable
 from render_node.render.types import RenderRequest, TurntableView
-from render_node.routes_frames import etag_matches
 from render_node.views import env_for, parse_size
-from showroom.api import live_prices
 from showroom.catalog import Product, Variant
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -75,11 +85,11 @@ def product_json(product: Product, detail: bool = False) -> dict[str, Any]:
     return out
 
 
-async def _with_prices(app: web.Application, product: Product, body: dict[str, Any]) -> dict[str, Any]:
-    """Merges the live (unlocked) variant prices of the commerce service when it runs in this process."""
-    prices = await live_prices(app, product)
+def _with_prices(prices: PriceTable, body: dict[str, Any]) -> dict[str, Any]:
+    """Merges the live (unlocked) variant prices from the price port into a product's JSON."""
+    variant_prices = prices.get(body["id"], {})
     for variant in body["variants"]:
-        variant.update(prices.get(variant["id"], {}))
+        variant.update(variant_prices.get(variant["id"], {}))
     return body
 
 
@@ -87,13 +97,14 @@ async def list_products(request: web.Request) -> web.Response:
     catalog = request.app[CATALOG]
     kind = request.query.get("kind")
     products = [p for p in catalog.products if kind is None or p.kind.value == kind or p.hall == kind]
-    bodies = [await _with_prices(request.app, p, product_json(p)) for p in products]
-    return web.json_response({"products": bodies})
+    prices = await request.app[PRICES].prices()
+    return web.json_response({"products": [_with_prices(prices, product_json(p)) for p in products]})
 
 
 async def get_product(request: web.Request) -> web.Response:
     product = request.app[CATALOG].get(request.match_info["product_id"])
-    return web.json_response(await _with_prices(request.app, product, product_json(product, detail=True)))
+    prices = await request.app[PRICES].prices()
+    return web.json_response(_with_prices(prices, product_json(product, detail=True)))
 
 
 def _float(request: web.Request, name: str, default: float, lo: float, hi: float) -> float:
@@ -110,8 +121,10 @@ def _float(request: web.Request, name: str, default: float, lo: float, hi: float
 
 
 def _etag_matches(request: web.Request, etag: str) -> bool:
-    header = request.headers.get("If-None-Match", "")
-    return etag_matches(header.encode("latin-1", "replace"), etag.encode()) if header else False
+    """If-None-Match against our quoted `etag`: weak comparison (RFC 9110 13.1.2), `*` matches any."""
+    tags = request.if_none_match
+    value = etag.strip('"')
+    return bool(tags) and any(t.value in (value, "*") for t in tags or ())
 
 
 async def render_one(request: web.Request) -> web.StreamResponse:
@@ -170,15 +183,34 @@ async def view_set(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="application/json", headers=headers)
 
 
+class _FrameFile(web.FileResponse):
+    """sendfile of a frame file under its content-hash ETag (aiohttp's own ETag would be mtime-size, which
+    differs between nodes and between the memory and the disk answer)."""
+
+    def __init__(self, path: Path, etag: str, headers: dict[str, str]) -> None:
+        super().__init__(path, headers=headers)
+        self._frame_etag = etag
+        self.headers[hdrs.ETAG] = etag
+
+    @property
+    def etag(self) -> ETag | None:
+        return super().etag
+
+    @etag.setter
+    def etag(self, value: ETag | str | None) -> None:
+        self.headers[hdrs.ETAG] = self._frame_etag
+
+
 async def view_frame(request: web.Request) -> web.StreamResponse:
-    """GET /views/{name}: one content-addressed frame (immutable)."""
-    name = request.match_info["name"]
-    etag = f'"{name.split(".", 1)[0]}"'
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-    data, content_type = await request.app[VIEWS].frame(name)  # unknown names get their 404 first
-    if _etag_matches(request, etag):
+    """GET /views/{name}: one content-addressed frame (immutable): from memory, or sendfile from disk."""
+    hit = request.app[VIEWS].find_frame(request.match_info["name"])  # unknown names get their 404 first
+    headers = {"ETag": hit.etag, "Cache-Control": IMMUTABLE}
+    if _etag_matches(request, hit.etag):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=data, content_type=content_type, headers=headers)
+    if hit.data is not None:
+        return web.Response(body=hit.data, content_type=hit.content_type, headers=headers)
+    assert hit.path is not None
+    return _FrameFile(hit.path, hit.etag, {**headers, "Content-Type": hit.content_type})
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from render_node.encoding import EXTENSIONS, IMAGE_FORMATS, ImageFormat, encode_image
-from render_node.errors import BadRequest, Overloaded, RenderError
+from render_node.errors import BadRequest, Overloaded
 from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_VIEW, RenderPool
+from render_node.render.errors import RenderError
 from render_node.render.types import EnvName, MaterialOverride, RenderRequest, TurntableView
 from showroom.catalog import Catalog, Product, Variant
 from showroom.errors import NotFound
@@ -82,6 +83,17 @@ class ViewSetSpec:
         """(yaw_deg, pitch_deg) of every frame: pitch rows, yaw within a row."""
         step = 360.0 / self.yaws
         return [(round(i * step, 3), p) for p in self.pitches_deg for i in range(self.yaws)]
+
+
+@dataclass(frozen=True)
+class FrameHit:
+    """A frame found by `ViewStore.find_frame`: `data` when in memory, else `path` on disk."""
+
+    content_type: str
+    etag: str
+    """The strong ETag, quoted: the frame's sha256 (its name)."""
+    data: bytes | None = None
+    path: Path | None = None
 
 
 @dataclass
@@ -312,31 +324,28 @@ class ViewStore:
         self._memory.put(name, data)
         return name
 
-    def cached_frame(self, name: str) -> bytes | None:
-        """The bytes of a frame held in memory, or None (no disk access; no metrics: the caller counts)."""
-        return self._memory.get(name)
-
-    async def frame(self, name: str) -> tuple[bytes, str]:
-        """(bytes, content type) of a content-addressed frame; NotFound when unknown."""
+    def find_frame(self, name: str) -> FrameHit:
+        """Where a content-addressed frame is: its bytes when held in memory, else its file (for sendfile; a
+        stat, no read). NotFound when unknown."""
         m = FRAME_NAME.match(name)
         if not m:
             raise NotFound(f"no view frame {name!r}")
         content_type = CONTENT_TYPE_BY_EXT[m.group(2)]
+        etag = f'"{m.group(1)}"'
         data = self._memory.get(name)
         if data is not None:
-            if self.metrics is not None:
-                self.metrics.view_cache.labels("memory", "hit").inc()
-            return data, content_type
-        try:
-            data = await asyncio.get_running_loop().run_in_executor(None, self.frame_path(name).read_bytes)
-        except FileNotFoundError:
-            if self.metrics is not None:
-                self.metrics.view_cache.labels("disk", "miss").inc()
-            raise NotFound(f"no view frame {name!r}") from None
+            self._count("memory", "hit")
+            return FrameHit(content_type, etag, data=data)
+        path = self.frame_path(name)
+        if not path.is_file():
+            self._count("disk", "miss")
+            raise NotFound(f"no view frame {name!r}")
+        self._count("disk", "hit")
+        return FrameHit(content_type, etag, path=path)
+
+    def _count(self, layer: str, result: str) -> None:
         if self.metrics is not None:
-            self.metrics.view_cache.labels("disk", "hit").inc()
-        self._memory.put(name, data)
-        return data, content_type
+            self.metrics.view_cache.labels(layer, result).inc()
 
     async def close(self) -> None:
         for task in list(self._inflight.values()):

@@ -1,5 +1,6 @@
-"""Wires the adapters into the commerce service: database (migrated on start), payment backend, price feed,
-event bus, clock, and the background sweeper. The only module besides integration tests importing adapters."""
+"""Wires the adapters into the commerce use cases (`showroom.services.Commerce`): database (migrated on start),
+payment backend, price feed, event bus, clock, and the background sweeper. The only module besides integration
+tests importing adapters."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from showroom.ports import (
     RefundRequest,
     SettlementLine,
 )
-from showroom.services import CommerceService
+from showroom.services import Commerce, recovery
 from showroom.settings import CommerceSettings
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def price_feed(settings: CommerceSettings, clock: Clock, session: aiohttp.Client
 
 @dataclass
 class CommerceRuntime:
-    service: CommerceService
+    commerce: Commerce
     db: SqlDatabase
     bus: EventBus
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -91,11 +92,11 @@ class CommerceRuntime:
         await self.db.close()
 
 
-async def _sweeper(service: CommerceService, interval_s: float) -> None:
+async def _sweeper(commerce: Commerce, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
-            counts = await service.sweep()
+            counts = await recovery.sweep(commerce)
             if any(counts.values()):
                 log.info("sweeper: %s", counts)
         except asyncio.CancelledError:
@@ -117,7 +118,8 @@ async def start_commerce(
     run_sweeper: bool = True,
     recover_on_start: bool = True,
 ) -> CommerceRuntime:
-    """Opens and migrates the database, builds the service, recovers interrupted work, starts the sweeper."""
+    """Opens and migrates the database, builds the use cases' `Commerce`, recovers interrupted work, starts the
+    sweeper."""
     clock = clock or SystemClock()
     db = SqlDatabase(settings.database_url)
     try:
@@ -130,16 +132,16 @@ async def start_commerce(
         gateway = http_gateway(base_url, session) if base_url and session is not None else UnconfiguredGateway()
     if bus is None:
         bus = RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
-    service = CommerceService(catalog=catalog, settings=settings, uow=db.uow, gateway=gateway,
-                              prices=prices or price_feed(settings, clock, session), bus=bus, clock=clock)
-    runtime = CommerceRuntime(service, db, bus)
+    commerce = Commerce(catalog=catalog, settings=settings, uow=db.uow, gateway=gateway,
+                        prices=prices or price_feed(settings, clock, session), bus=bus, clock=clock)
+    runtime = CommerceRuntime(commerce, db, bus)
     if recover_on_start:
         try:
-            counts = await service.recover()
+            counts = await recovery.recover(commerce)
             if any(counts.values()):
                 log.info("recovered interrupted payment work on start: %s", counts)
         except Exception:
             log.exception("startup recovery failed; the sweeper will try again")
     if run_sweeper:
-        runtime.tasks.append(asyncio.get_running_loop().create_task(_sweeper(service, settings.sweep_interval_s)))
+        runtime.tasks.append(asyncio.get_running_loop().create_task(_sweeper(commerce, settings.sweep_interval_s)))
     return runtime

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
+from typing import Any
 
 from showroom.errors import InvalidInput
 
@@ -175,3 +176,25 @@ def plan_loan(
         apr=apr,
         effective_annual_rate=ear,
     )
+
+
+def plan_to_dict(plan: LoanPlan, *, with_schedule: bool = True) -> dict[str, Any]:
+    """The JSON of a plan (money as decimal strings): the reply of `POST /api/finance/plans`, and without the
+    schedule the loan pre-application kept on a car order."""
+    doc: dict[str, Any] = {
+        "price_cny": str(plan.price_cny), "down_payment_cny": str(plan.down_payment_cny),
+        "principal_cny": str(plan.principal_cny), "term_months": plan.term_months,
+        "annual_rate": str(plan.annual_rate), "method": plan.method.value,
+        "upfront_fee_cny": str(plan.upfront_fee_cny), "monthly_fee_cny": str(plan.monthly_fee_cny),
+        "total_interest_cny": str(plan.total_interest_cny), "total_fees_cny": str(plan.total_fees_cny),
+        "total_repaid_cny": str(plan.total_repaid_cny), "apr": str(plan.apr),
+        "apr_percent": f"{plan.apr * 100:.2f}", "effective_annual_rate": str(plan.effective_annual_rate),
+        "first_payment_cny": str(plan.schedule[0].payment_cny),
+        "last_payment_cny": str(plan.schedule[-1].payment_cny),
+    }
+    if with_schedule:
+        doc["schedule"] = [{"month": r.month, "payment_cny": str(r.payment_cny),
+                            "principal_cny": str(r.principal_cny), "interest_cny": str(r.interest_cny),
+                            "fee_cny": str(r.fee_cny), "balance_after_cny": str(r.balance_after_cny)}
+                           for r in plan.schedule]
+    return doc

@@ -228,10 +228,10 @@ class Order:
         return self.paid_fen - held
 
     def ensure_refundable(self, amount_fen: int, refunds: list[Refund]) -> None:
-        if amount_fen <= 0:
-            raise InvalidInput("refund amount must be positive")
         if self.status not in PAID_STATUSES or self.paid_payment_id is None:
             raise RefundNotAllowed(f"order {self.id} is {self.status.value}; only paid orders can be refunded")
+        if amount_fen <= 0:
+            raise InvalidInput("refund amount must be positive")
         left = self.refundable_fen(refunds)
         if amount_fen > left:
             raise RefundNotAllowed(f"refund of {amount_fen} fen exceeds the {left} fen left to refund")

@@ -1,4 +1,4 @@
-"""Ports: the `Protocol`s through which the use cases (`showroom/services.py`) reach the world.
+"""Ports: the `Protocol`s through which the use cases (`showroom/services/`) reach the world.
 
 Adapters in `showroom/adapters/` implement them (SQLAlchemy, the payment backend over HTTP, price feeds, Redis);
 tests implement them with in-memory fakes. Money crossing a port is integer fen (1 CNY = 100 fen) or `Decimal`
@@ -19,14 +19,14 @@ The payment gateway mirrors the payment backend wire protocol (docs/payments.md)
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from showroom.catalog import Metal
 from showroom.errors import ShowroomError
+from showroom.pricing import PriceSnapshot
+from showroom.pricing import PriceUnavailable as PriceUnavailable  # where the adapters raise it from
 
 if TYPE_CHECKING:
     from showroom.compliance import CustomerActivity
@@ -164,34 +164,8 @@ class PaymentGateway(Protocol):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Price feed
+# Price feed (its snapshot is the domain's `showroom.pricing.PriceSnapshot`)
 # --------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PriceSnapshot:
-    """Spot prices of the pure metals in CNY per gram at one instant, as one feed published them.
-
-    The price of an alloy is the pure price times its fineness (`showroom.pricing`).
-    """
-
-    snapshot_id: str
-    source: str
-    as_of: datetime
-    cny_per_g: Mapping[Metal, Decimal] = field(default_factory=dict)
-
-    def price_cny_per_g(self, metal: Metal) -> Decimal:
-        try:
-            return self.cny_per_g[metal]
-        except KeyError:
-            raise PriceUnavailable(f"the price feed {self.source!r} has no price for {metal.value}") from None
-
-
-class PriceUnavailable(ShowroomError):
-    """The price feed has no (fresh) price: no quote can be made now."""
-
-    code = "price_unavailable"
-    http_status = 503
 
 
 class PriceFeed(Protocol):

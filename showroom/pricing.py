@@ -15,14 +15,14 @@ A `Quote` locks the unit price for `ttl_s` (default 300 s); an order can only be
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from showroom.catalog import CraftFeeBasis, Metal, Product, ProductKind, Variant
 from showroom.errors import InvalidInput, ShowroomError
-from showroom.ports import PriceSnapshot
 
 FEN = Decimal("0.01")
 MAX_QUANTITY = 100
@@ -31,6 +31,32 @@ MAX_QUANTITY = 100
 class QuoteExpired(ShowroomError):
     code = "quote_expired"
     http_status = 409
+
+
+class PriceUnavailable(ShowroomError):
+    """The price feed has no (fresh) price: no quote can be made now."""
+
+    code = "price_unavailable"
+    http_status = 503
+
+
+@dataclass(frozen=True)
+class PriceSnapshot:
+    """Spot prices of the pure metals in CNY per gram at one instant, as one feed published them.
+
+    The price of an alloy is the pure price times its fineness (`alloy_price_cny_per_g`).
+    """
+
+    snapshot_id: str
+    source: str
+    as_of: datetime
+    cny_per_g: Mapping[Metal, Decimal] = field(default_factory=dict)
+
+    def price_cny_per_g(self, metal: Metal) -> Decimal:
+        try:
+            return self.cny_per_g[metal]
+        except KeyError:
+            raise PriceUnavailable(f"the price feed {self.source!r} has no price for {metal.value}") from None
 
 
 def to_fen(amount_cny: Decimal) -> int:
@@ -164,3 +190,25 @@ def snapshot_to_dict(s: PriceSnapshot) -> dict[str, Any]:
 def snapshot_from_dict(d: dict[str, Any]) -> PriceSnapshot:
     return PriceSnapshot(d["snapshot_id"], d["source"], datetime.fromisoformat(d["as_of"]),
                          {Metal(k): Decimal(v) for k, v in d["cny_per_g"].items()})
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A time as the API writes it: ISO 8601, UTC as `Z`."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def quote_to_dict(q: Quote) -> dict[str, Any]:
+    """The quote as the customer saw it: the JSON of `POST /api/quotes`, and what the audit trail keeps."""
+    b = q.breakdown
+    return {
+        "id": q.id, "product": q.product_id, "variant": q.variant_id, "quantity": q.quantity,
+        "currency": "CNY", "unit_price_cny": format_cny(q.unit_price_fen), "total_cny": format_cny(q.total_fen),
+        "created_at": iso_utc(q.created_at), "expires_at": iso_utc(q.expires_at),
+        "breakdown": {"metal_cny_per_g": None if b.metal_cny_per_g is None else str(b.metal_cny_per_g),
+                      "weight_g": None if b.weight_g is None else str(b.weight_g),
+                      "metal_value_cny": str(b.metal_value_cny), "premium_cny": str(b.premium_cny),
+                      "craft_fee_cny": str(b.craft_fee_cny),
+                      "list_price_cny": None if b.list_price_cny is None else str(b.list_price_cny)},
+        "price_source": q.snapshot.source, "price_as_of": iso_utc(q.snapshot.as_of),
+        "price_snapshot_id": q.snapshot.snapshot_id,
+    }

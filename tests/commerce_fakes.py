@@ -1,13 +1,20 @@
 """In-memory fakes of the commerce ports for tests: a payment gateway that behaves like the sandbox (idempotent
-creates, outcomes, refunds, signed notifications, settlement lines), a manual clock and a fixed price feed."""
+creates, outcomes, refunds, signed notifications, settlement lines), a manual clock, a fixed price feed, and an
+in-memory database whose unit of work has the SQL one's semantics (`FakeDatabase.uow`, after cosmicpython's
+`FakeUnitOfWork`): every transaction works on a copy, a commit applies its changes, leaving without commit drops
+them, a stale order version or a key taken by a concurrent commit is `ConcurrentUpdate`."""
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from types import TracebackType
+from typing import Any, Literal
 
 from showroom.catalog import (
     Catalog,
@@ -19,17 +26,36 @@ from showroom.catalog import (
     Purity,
     Variant,
 )
+from showroom.compliance import CustomerActivity
+from showroom.errors import NotFound
+from showroom.orders import (
+    OPEN_STATUSES,
+    Order,
+    OrderNotFound,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from showroom.ports import (
+    ConcurrentUpdate,
     CreatedPayment,
     CreatePaymentRequest,
     GatewayPayment,
+    IdempotencyRecord,
+    OutOfStock,
     PaymentGatewayUnavailable,
     PaymentRejected,
-    PriceSnapshot,
     RefundReply,
     RefundRequest,
     SettlementLine,
+    Subscription,
 )
+from showroom.pricing import PriceSnapshot, PriceUnavailable, Quote
+from showroom.services import Commerce
+from showroom.settings import CommerceSettings
+from showroom.sharing import Share, ShareInvalid
 from showroom.signing import sign
 
 SECRET = "test-webhook-secret"
@@ -54,8 +80,12 @@ class FixedPrices:
     def __init__(self, clock: ManualClock, au: str = "930.00") -> None:
         self.clock = clock
         self.au = Decimal(au)
+        self.fresh = True
+        """False: the feed has no fresh price (`PriceUnavailable`)."""
 
     async def snapshot(self) -> PriceSnapshot:
+        if not self.fresh:
+            raise PriceUnavailable("the fixed feed is switched off")
         return PriceSnapshot(f"fixed-{self.au}", "fixed", self.clock.now(),
                              {Metal.GOLD: self.au, Metal.SILVER: Decimal("11.50"), Metal.PLATINUM: Decimal("350.00")})
 
@@ -192,3 +222,364 @@ def make_catalog(bar_stock: int = 0) -> Catalog:
                   tags=("car", "electric"), reservation_deposit_cny=Decimal("5000"),
                   finance_min_down_payment_ratio=Decimal("0.15"), finance_terms_months=(12, 24, 36, 48, 60))
     return Catalog((bar, ring, car))
+
+
+# -- an in-memory database ----------------------------------------------------------------------------------------
+
+Table = Literal["quotes", "orders", "payments", "refunds", "events", "idempotency", "shares"]
+
+
+def _json(data: dict[str, Any]) -> dict[str, Any]:
+    """What a JSON column gives back (and a refusal of what it cannot hold)."""
+    out: dict[str, Any] = json.loads(json.dumps(data, ensure_ascii=False))
+    return out
+
+
+@dataclass
+class FakeTables:
+    quotes: dict[str, Quote] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    customer_keys: dict[str, str] = field(default_factory=dict)
+    payments: dict[str, Payment] = field(default_factory=dict)
+    refunds: dict[str, Refund] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
+    shares: dict[str, Share] = field(default_factory=dict)
+    stock: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
+    """(branch, product, variant) -> (on hand, reserved)."""
+    audit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+class FakeDatabase:
+    """The committed state; `uow()` opens one transaction on it."""
+
+    def __init__(self) -> None:
+        self.tables = FakeTables()
+        self.commits = 0
+
+    def uow(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+    def stock_level(self, branch_id: str, product_id: str, variant_id: str) -> tuple[int, int]:
+        return self.tables.stock.get((branch_id, product_id, variant_id), (0, 0))
+
+
+class FakeUnitOfWork:
+    """One transaction of `FakeDatabase` (implements `showroom.ports.UnitOfWork`)."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self._t = FakeTables()
+        self._read_versions: dict[str, int] = {}
+        self._inserted: set[tuple[Table, Any]] = set()
+        self._written: set[tuple[Table, Any]] = set()
+        self._deleted: set[tuple[Table, Any]] = set()
+        self._stock_delta: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        """(initial on hand if this transaction stocked the shelf, on-hand change, reserved change)."""
+        self._share_delta: dict[str, tuple[int, int, int]] = {}
+        self._audit: list[tuple[str, dict[str, Any]]] = []
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        self._t = copy.deepcopy(self._db.tables)
+        self._read_versions = {oid: o.version for oid, o in self._t.orders.items()}
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.rollback()
+
+    async def commit(self) -> None:
+        db = self._db.tables
+        for table, key in self._inserted:
+            if key in getattr(db, table):
+                await self.rollback()
+                raise ConcurrentUpdate(f"a concurrent change took {table} {key!r}")
+        for table, key in self._written:
+            if table == "orders" and key in db.orders and db.orders[key].version != self._read_versions.get(key):
+                await self.rollback()
+                raise ConcurrentUpdate(f"order {key} was changed by someone else")
+        for table, key in self._inserted | self._written:
+            getattr(db, table)[key] = copy.deepcopy(getattr(self._t, table)[key])
+            if table == "orders":
+                db.customer_keys[key] = self._t.customer_keys[key]
+        for table, key in self._deleted:
+            getattr(db, table).pop(key, None)
+        for where, (initial, d_on_hand, d_reserved) in self._stock_delta.items():
+            on_hand, reserved = db.stock.get(where, (initial, 0))
+            db.stock[where] = (on_hand + d_on_hand, max(reserved + d_reserved, 0))
+        for share_id, (visits, orders, purchases) in self._share_delta.items():
+            s = db.shares[share_id]
+            db.shares[share_id] = replace(s, visits=s.visits + visits, orders=s.orders + orders,
+                                          purchases=s.purchases + purchases)
+        db.audit.extend(self._audit)
+        self._db.commits += 1
+        self._read_versions = {oid: o.version for oid, o in self._t.orders.items()}
+        await self.rollback()
+
+    async def rollback(self) -> None:
+        self._inserted, self._written, self._deleted = set(), set(), set()
+        self._stock_delta, self._share_delta, self._audit = {}, {}, []
+
+    def _insert(self, table: Table, key: Any, value: Any) -> None:
+        if key in getattr(self._t, table):
+            raise ConcurrentUpdate(f"{table} {key!r} exists")
+        getattr(self._t, table)[key] = copy.deepcopy(value)
+        if (table, key) in self._deleted:  # deleted and inserted again: a write of the row
+            self._deleted.discard((table, key))
+            self._written.add((table, key))
+        else:
+            self._inserted.add((table, key))
+
+    def _write(self, table: Table, key: Any, value: Any) -> None:
+        getattr(self._t, table)[key] = copy.deepcopy(value)
+        if (table, key) not in self._inserted:
+            self._written.add((table, key))
+
+    # -- quotes -------------------------------------------------------------------------------------------
+
+    async def add_quote(self, quote: Quote) -> None:
+        self._insert("quotes", quote.id, quote)
+
+    async def get_quote(self, quote_id: str) -> Quote:
+        try:
+            return self._t.quotes[quote_id]
+        except KeyError:
+            raise NotFound(f"no quote {quote_id!r}") from None
+
+    async def delete_quotes_expired_before(self, before: datetime) -> int:
+        used = {o.quote_id for o in self._t.orders.values()}
+        gone = [q.id for q in self._t.quotes.values() if q.expires_at < before and q.id not in used]
+        for quote_id in gone:
+            del self._t.quotes[quote_id]
+            self._deleted.add(("quotes", quote_id))
+        return len(gone)
+
+    # -- orders -------------------------------------------------------------------------------------------
+
+    async def add_order(self, order: Order, customer_key: str) -> None:
+        order.version = 0
+        self._insert("orders", order.id, replace(order, events=[], customer=_json(order.customer),
+                                                 finance=None if order.finance is None else _json(order.finance)))
+        self._t.customer_keys[order.id] = customer_key
+
+    async def get_order(self, order_id: str, *, for_update: bool = False) -> Order:
+        try:
+            return copy.deepcopy(self._t.orders[order_id])
+        except KeyError:
+            raise OrderNotFound(f"no order {order_id!r}") from None
+
+    async def save_order(self, order: Order) -> None:
+        stored = self._t.orders.get(order.id)
+        if stored is None or stored.version != order.version:
+            raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
+        order.version += 1
+        self._write("orders", order.id, replace(order, events=[]))
+
+    async def order_ids_expiring(self, now: datetime, limit: int) -> list[str]:
+        return [o.id for o in self._t.orders.values() if o.status in OPEN_STATUSES and o.expires_at <= now][:limit]
+
+    async def order_for_quote(self, quote_id: str) -> str | None:
+        return next((o.id for o in self._t.orders.values() if o.quote_id == quote_id), None)
+
+    async def customer_activity(self, customer_key: str, now: datetime) -> CustomerActivity:
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        mine = [o for o in self._t.orders.values() if self._t.customer_keys.get(o.id) == customer_key]
+        today = [o for o in mine if o.created_at >= day_start
+                 and o.status not in (OrderStatus.CANCELLED, OrderStatus.EXPIRED)]
+        ids = {o.id for o in mine}
+        wallet = sum(p.amount_fen for p in self._t.payments.values() if p.order_id in ids
+                     and p.method == "ecny_wallet" and p.created_at >= day_start
+                     and p.status in (PaymentStatus.INTENT, PaymentStatus.PENDING, PaymentStatus.SUCCEEDED))
+        return CustomerActivity(sum(o.created_at >= now - timedelta(hours=1) for o in mine), len(today),
+                                Decimal(sum(o.amount_fen for o in today)) / 100, Decimal(wallet) / 100)
+
+    # -- stock --------------------------------------------------------------------------------------------
+
+    def _shelf(self, where: tuple[str, str, str], d_on_hand: int, d_reserved: int, initial: int = 0) -> None:
+        on_hand, reserved = self._t.stock[where]
+        self._t.stock[where] = (on_hand + d_on_hand, max(reserved + d_reserved, 0))
+        first, a, b = self._stock_delta.get(where, (initial, 0, 0))
+        self._stock_delta[where] = (first, a + d_on_hand, b + d_reserved)
+
+    async def reserve_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int,
+                            initial_on_hand: int) -> None:
+        where = (branch_id, product_id, variant_id)
+        self._t.stock.setdefault(where, (initial_on_hand, 0))
+        on_hand, reserved = self._t.stock[where]
+        if on_hand - reserved < quantity:
+            raise OutOfStock(f"{product_id} / {variant_id} is out of stock at branch {branch_id}")
+        self._shelf(where, 0, quantity, initial_on_hand)
+
+    async def release_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int) -> None:
+        if (branch_id, product_id, variant_id) in self._t.stock:
+            self._shelf((branch_id, product_id, variant_id), 0, -quantity)
+
+    async def take_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int) -> None:
+        if (branch_id, product_id, variant_id) in self._t.stock:
+            self._shelf((branch_id, product_id, variant_id), -quantity, -quantity)
+
+    async def stock_level(self, branch_id: str, product_id: str, variant_id: str) -> tuple[int, int]:
+        return self._t.stock.get((branch_id, product_id, variant_id), (0, 0))
+
+    # -- payments and refunds -----------------------------------------------------------------------------
+
+    async def add_payment(self, payment: Payment) -> None:
+        self._insert("payments", payment.id, payment)
+
+    async def get_payment(self, payment_id: str) -> Payment:
+        try:
+            return copy.deepcopy(self._t.payments[payment_id])
+        except KeyError:
+            raise NotFound(f"no payment {payment_id!r}") from None
+
+    def _payments(self, keep: Any) -> list[Payment]:
+        return [copy.deepcopy(p) for p in sorted(self._t.payments.values(), key=lambda p: p.created_at) if keep(p)]
+
+    async def payment_by_key(self, idempotency_key: str) -> Payment | None:
+        return next(iter(self._payments(lambda p: p.idempotency_key == idempotency_key)), None)
+
+    async def payment_by_gateway_id(self, gateway_payment_id: str) -> Payment | None:
+        return next(iter(self._payments(lambda p: p.gateway_payment_id == gateway_payment_id)), None)
+
+    async def save_payment(self, payment: Payment) -> None:
+        self._write("payments", payment.id, payment)
+
+    async def payments_for_order(self, order_id: str) -> list[Payment]:
+        return self._payments(lambda p: p.order_id == order_id)
+
+    async def payments_in(self, statuses: tuple[PaymentStatus, ...], updated_before: datetime) -> list[Payment]:
+        return self._payments(lambda p: p.status in statuses and p.updated_at <= updated_before)
+
+    async def payments_succeeded_between(self, start: datetime, end: datetime) -> list[Payment]:
+        return self._payments(lambda p: p.succeeded_at is not None and start <= p.succeeded_at < end)
+
+    async def add_refund(self, refund: Refund) -> None:
+        self._insert("refunds", refund.id, refund)
+
+    async def get_refund(self, refund_id: str) -> Refund:
+        try:
+            return copy.deepcopy(self._t.refunds[refund_id])
+        except KeyError:
+            raise NotFound(f"no refund {refund_id!r}") from None
+
+    def _refunds(self, keep: Any) -> list[Refund]:
+        return [copy.deepcopy(r) for r in sorted(self._t.refunds.values(), key=lambda r: r.created_at) if keep(r)]
+
+    async def refund_by_gateway_id(self, gateway_refund_id: str) -> Refund | None:
+        return next(iter(self._refunds(lambda r: r.gateway_refund_id == gateway_refund_id)), None)
+
+    async def save_refund(self, refund: Refund) -> None:
+        self._write("refunds", refund.id, refund)
+
+    async def refunds_for_order(self, order_id: str) -> list[Refund]:
+        return self._refunds(lambda r: r.order_id == order_id)
+
+    async def refunds_in(self, statuses: tuple[RefundStatus, ...], updated_before: datetime) -> list[Refund]:
+        return self._refunds(lambda r: r.status in statuses and r.updated_at <= updated_before)
+
+    async def refunds_succeeded_between(self, start: datetime, end: datetime) -> list[Refund]:
+        return self._refunds(lambda r: r.succeeded_at is not None and start <= r.succeeded_at < end)
+
+    # -- notifications, idempotency, audit, shares --------------------------------------------------------
+
+    async def record_event(self, event_id: str, event_type: str, received_at: datetime) -> bool:
+        if event_id in self._t.events:
+            return False
+        self._insert("events", event_id, event_type)
+        return True
+
+    async def idempotency_begin(self, scope: str, key: str, request_hash: str, now: datetime,
+                                stale_after_s: float) -> IdempotencyRecord | None:
+        record = self._t.idempotency.get((scope, key))
+        if record is None:
+            self._insert("idempotency", (scope, key), IdempotencyRecord(scope, key, request_hash, "in_flight", now))
+            return None
+        if (record.state == "in_flight" and record.request_hash == request_hash
+                and (now - record.created_at).total_seconds() > stale_after_s):
+            self._write("idempotency", (scope, key), replace(record, created_at=now))
+            return None
+        return record
+
+    async def idempotency_finish(self, scope: str, key: str, status: int, body: dict[str, Any]) -> None:
+        record = self._t.idempotency[(scope, key)]
+        self._write("idempotency", (scope, key), replace(record, state="done", response_status=status,
+                                                         response_body=_json(body)))
+
+    async def idempotency_abort(self, scope: str, key: str) -> None:
+        record = self._t.idempotency.get((scope, key))
+        if record is not None and record.state == "in_flight":
+            del self._t.idempotency[(scope, key)]
+            self._deleted.add(("idempotency", (scope, key)))
+
+    async def add_audit(self, order_id: str, kind: str, data: dict[str, Any], at: datetime) -> None:
+        entry = {"kind": kind, "at": at.isoformat(), "data": _json(data)}
+        self._t.audit.append((order_id, entry))
+        self._audit.append((order_id, entry))
+
+    async def audit_for(self, order_id: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(entry) for oid, entry in self._t.audit if oid == order_id]
+
+    async def add_share(self, share: Share) -> None:
+        self._insert("shares", share.id, replace(share, visits=0, orders=0, purchases=0))
+
+    async def get_share(self, share_id: str) -> Share:
+        try:
+            return self._t.shares[share_id]
+        except KeyError:
+            raise ShareInvalid("this share link is not valid") from None
+
+    async def count_share(self, share_id: str, *, visits: int = 0, orders: int = 0, purchases: int = 0) -> None:
+        s = self._t.shares.get(share_id)
+        if s is None:
+            return
+        self._t.shares[share_id] = replace(s, visits=s.visits + visits, orders=s.orders + orders,
+                                           purchases=s.purchases + purchases)
+        a, b, c = self._share_delta.get(share_id, (0, 0, 0))
+        self._share_delta[share_id] = (a + visits, b + orders, c + purchases)
+
+
+# -- the use cases over the fakes ---------------------------------------------------------------------------------
+
+
+class RecordingBus:
+    """An event bus that keeps what was published (`published`: (channel, message))."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    async def publish(self, channel: str, message: Mapping[str, Any]) -> None:
+        self.published.append((channel, dict(message)))
+
+    async def subscribe(self, channel: str) -> Subscription:
+        raise NotImplementedError("the unit tests do not subscribe")
+
+    async def close(self) -> None:
+        pass
+
+    def statuses(self, order_id: str) -> list[str]:
+        return [m["status"] for ch, m in self.published if ch == f"order:{order_id}"]
+
+
+@dataclass
+class FakeWorld:
+    """The commerce use cases over in-memory fakes of every port."""
+
+    ctx: Commerce
+    db: FakeDatabase
+    gw: FakeGateway
+    clock: ManualClock
+    prices: FixedPrices
+    bus: RecordingBus
+
+    def notice(self, event_type: str, payment_id: str, **kw: Any) -> tuple[bytes, str]:
+        return self.gw.notice(event_type, payment_id, **kw)
+
+
+def fake_world(catalog: Catalog | None = None, **settings: Any) -> FakeWorld:
+    clock = ManualClock()
+    db, gw, prices, bus = FakeDatabase(), FakeGateway(clock), FixedPrices(clock), RecordingBus()
+    config = CommerceSettings(**{"database_url": "sqlite+aiosqlite:///unused.db", "payment_webhook_secret": SECRET,
+                                 "public_base_url": "http://node", **settings})
+    ctx = Commerce(catalog=catalog or make_catalog(), settings=config, uow=db.uow, gateway=gw, prices=prices, bus=bus,
+                   clock=clock)
+    return FakeWorld(ctx, db, gw, clock, prices, bus)

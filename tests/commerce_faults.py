@@ -18,7 +18,9 @@ from showroom.adapters.bus import InProcessBus
 from showroom.adapters.sql import SqlDatabase
 from showroom.errors import ShowroomError
 from showroom.orders import OrderStatus, PaymentStatus, RefundStatus
-from showroom.services import CommerceService
+from showroom.services import Commerce, notices, payments
+from showroom.services.orders import Customer, PlaceOrder, expire_due, place_order, quote
+from showroom.services.payments import StartPayment
 from showroom.settings import CommerceSettings
 from showroom.signing import sign
 from tests.commerce_fakes import SECRET, FakeGateway, FixedPrices, ManualClock, make_catalog
@@ -40,14 +42,14 @@ class FaultReport:
     problems: list[str] = field(default_factory=list)
 
 
-async def open_world(url: str, clock: ManualClock, bar_stock: int) -> tuple[CommerceService, FakeGateway, SqlDatabase]:
+async def open_world(url: str, clock: ManualClock, bar_stock: int) -> tuple[Commerce, FakeGateway, SqlDatabase]:
     db = SqlDatabase(url)
     await migrate.upgrade(db)
     settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url="http://node")
     gw = FakeGateway(clock)
-    svc = CommerceService(catalog=make_catalog(bar_stock), settings=settings, uow=db.uow, gateway=gw,
-                          prices=FixedPrices(clock), bus=InProcessBus(), clock=clock)
-    return svc, gw, db
+    ctx = Commerce(catalog=make_catalog(bar_stock), settings=settings, uow=db.uow, gateway=gw,
+                   prices=FixedPrices(clock), bus=InProcessBus(), clock=clock)
+    return ctx, gw, db
 
 
 def _mutate(body: bytes, rng: random.Random, kind: str) -> bytes:
@@ -65,20 +67,22 @@ def _mutate(body: bytes, rng: random.Random, kind: str) -> bytes:
 async def run_faults(url: str, *, orders: int, faults: int, seed: int, concurrency: int = 8) -> FaultReport:
     rng = random.Random(seed)
     clock = ManualClock()
-    svc, gw, db = await open_world(url, clock, bar_stock=orders + 10)
+    ctx, gw, db = await open_world(url, clock, bar_stock=orders + 10)
     report = FaultReport(orders=orders)
     try:
         order_ids: list[str] = []
         genuine: list[bytes] = []
         for i in range(orders):
-            q = await svc.quote("bar-50g", "au9999-10g", 1)
-            _, o = await svc.place_order({"quote_id": q.id, "customer": {"phone": f"139{i:08d}"}}, f"o{i}")
-            order_ids.append(o["id"])
+            q = await quote(ctx, "bar-50g", "au9999-10g", 1)
+            placed = await place_order(ctx, PlaceOrder(q.id, Customer(None, f"139{i:08d}")))
+            order_id = placed.details.order.id
+            order_ids.append(order_id)
             for k in range(rng.choice([1, 1, 1, 2, 3])):
-                _, p = await svc.start_payment(o["id"], {"method": rng.choice(["card", "qr", "mobile_banking"])},
-                                               f"p{k}")
+                p = await payments.start_payment(
+                    ctx, StartPayment(order_id, rng.choice(["card", "qr", "mobile_banking"])), f"p{k}")
+                assert p.gateway_payment_id is not None
                 outcome = rng.choices(["approved", "declined", "timeout"], [0.7, 0.2, 0.1])[0]
-                body, _ = gw.notice(gw.complete(p["payment_id"], outcome), p["payment_id"])
+                body, _ = gw.notice(gw.complete(p.gateway_payment_id, outcome), p.gateway_payment_id)
                 genuine.append(body)
                 report.payments += 1
         # what will be delivered: every genuine notice once, and the faults
@@ -100,16 +104,16 @@ async def run_faults(url: str, *, orders: int, faults: int, seed: int, concurren
             else:
                 header = sign(SECRET, now_s, body)
             try:
-                answer = await svc.handle_payment_notice(body, header)
-                report.answers["duplicate" if answer["duplicate"] else "applied"] += 1
+                receipt = await notices.handle_payment_notice(ctx, body, header)
+                report.answers["duplicate" if receipt.duplicate else "applied"] += 1
             except ShowroomError as exc:
                 report.answers[exc.code] += 1
             report.deliveries += 1
 
         for start in range(0, len(plan), concurrency):
             if start <= late_from < start + concurrency:
-                clock.advance(svc.settings.reservation_ttl_s + 1)
-                await svc.expire_due(limit=orders + 10)
+                clock.advance(ctx.settings.reservation_ttl_s + 1)
+                await expire_due(ctx, limit=orders + 10)
             await asyncio.gather(*(deliver(k, b) for k, b in plan[start:start + concurrency]))
         # the backend retries until it gets a 2xx: every genuine notice once more
         for body in genuine:
@@ -120,14 +124,14 @@ async def run_faults(url: str, *, orders: int, faults: int, seed: int, concurren
             for _ in range(2):
                 body, _ = gw.notice("refund.succeeded", payment_id, refund_id=refund_id)
                 await deliver("genuine", body)
-        await _check(svc, gw, order_ids, report)
+        await _check(ctx, gw, order_ids, report)
     finally:
         await db.close()
     return report
 
 
-async def _check(svc: CommerceService, gw: FakeGateway, order_ids: list[str], report: FaultReport) -> None:
-    async with svc.uow() as uow:
+async def _check(ctx: Commerce, gw: FakeGateway, order_ids: list[str], report: FaultReport) -> None:
+    async with ctx.uow() as uow:
         for order_id in order_ids:
             order = await uow.get_order(order_id)
             payments = await uow.payments_for_order(order_id)

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from render_node.errors import ModelInvalid
+from render_node.render.errors import ModelInvalid
 from render_node.render.types import RGBA8, PoseView, RenderRequest, StereoView, TurntableView
 
 
@@ -44,11 +44,11 @@ class TinyRenderer:
         if name == "crash.glb":
             os._exit(3)
         if name == "hang.glb":
-            time.sleep(3600)
+            time.sleep(3600)  # the behaviour under test: a worker that never answers
         if name == "broken.glb":
             raise ModelInvalid(f"{name}: not a GLB")
         if self.delay_s:
-            time.sleep(self.delay_s)
+            time.sleep(self.delay_s)  # the behaviour under test: a renderer that takes time
         w, h = request.size_px
         view = request.view
         if isinstance(view, StereoView):

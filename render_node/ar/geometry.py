@@ -92,7 +92,7 @@ def model_shape(path: Path) -> ModelShape:
     scene: Any = trimesh.load(str(path), force="scene")
     verts = [np.asarray(g.vertices, dtype=np.float64) for g in scene.dump(concatenate=False) if len(g.vertices)]
     if not verts:
-        from render_node.errors import ModelInvalid
+        from render_node.render.errors import ModelInvalid
 
         raise ModelInvalid(f"{path.name}: the model has no vertices")
     shape = shape_of_points(np.concatenate(verts))

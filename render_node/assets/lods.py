@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import trimesh
 
-from render_node.errors import ModelInvalid
+from render_node.render.errors import ModelInvalid
 
 DEFAULT_LOD_RATIOS: tuple[float, ...] = (1.0, 0.25, 0.0625)
 

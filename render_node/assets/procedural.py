@@ -11,7 +11,7 @@ import trimesh
 from render_node.assets import bars, cars, coins, jewellery
 from render_node.assets._mesh import MATERIALS, MaterialSpec, Part, to_scene
 from render_node.assets.variants import METAL_BASE_COLOR, METAL_ROUGHNESS, srgb_hex_to_linear_rgba
-from render_node.errors import ModelInvalid
+from render_node.render.errors import ModelInvalid
 from showroom.catalog import Metal, Product, ProductKind, Variant
 
 TROY_OUNCE_G = Decimal("31.1035")

@@ -19,6 +19,7 @@ from typing import Any
 
 from render_node.config import load_config
 from render_node.errors import BadRequest, NodeError
+from render_node.render.errors import RenderError
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def _build(args: argparse.Namespace) -> int:
                 ) as bar:
                     write_thumbnails(catalog, assets_dir, wanted, on_product=lambda _p: bar.update(1))
                 print(f"assets: wrote {len(wanted)} thumbnails in {assets_dir / 'thumbnails'}")
-            except NodeError as exc:
+            except (NodeError, RenderError) as exc:
                 print(f"assets: thumbnails skipped: {exc.message}", file=sys.stderr)
     print(f"assets: done in {time.monotonic() - started:.1f} s")
     return 0

@@ -59,6 +59,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
 
     from showroom.bootstrap import start_commerce
     from showroom.catalog import load_catalog
+    from showroom.services.reconciliation import reconcile
 
     try:
         day = date.fromisoformat(args.date)
@@ -75,7 +76,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
             runtime = await start_commerce(config.commerce, catalog, session=session, run_sweeper=False,
                                            recover_on_start=False)
             try:
-                return (await runtime.service.reconcile(day)).as_dict()
+                return (await reconcile(runtime.commerce, day)).as_dict()
             finally:
                 await runtime.close()
 

@@ -12,9 +12,12 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from render_node.config import ROLES, Config, load_config
+
+if TYPE_CHECKING:
+    from showroom.payment_sandbox.server import SandboxServer
 
 log = logging.getLogger("render_node.serve")
 
@@ -33,6 +36,8 @@ def register(sub: Any) -> None:
     p.add_argument("--host", help="interface to listen on (SHOWROOM_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (SHOWROOM_PORT, default 8080)")
     p.add_argument("--role", choices=ROLES, help="which parts this process runs (SHOWROOM_ROLE, default all)")
+    p.add_argument("--commerce-url", dest="commerce_url",
+                   help="commerce service an edge-only node asks for prices (SHOWROOM_COMMERCE_URL)")
     _add_common(p)
     p.set_defaults(func=serve)
 
@@ -66,7 +71,7 @@ def _loopback(host: str) -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
-    config = load_config(_flags(args, "host", "port", "data_dir", "role", "workers", "assets_dir"))
+    config = load_config(_flags(args, "host", "port", "data_dir", "role", "workers", "assets_dir", "commerce_url"))
     _configure_logging(config.log_level)
     with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(_serve(config))
@@ -74,8 +79,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop where it is installed (it is pinned; about a fifth less CPU per cached frame),
-    asyncio's own otherwise."""
+    """uvloop's event loop where it is installed (it is pinned; less CPU per request), asyncio's own otherwise."""
     try:
         import uvloop
     except ImportError:
@@ -97,26 +101,33 @@ async def _serve(config: Config) -> None:
             loop.remove_signal_handler(sig)
 
 
-async def _serve_until(config: Config, stop: asyncio.Event) -> None:
-    from aiohttp import web
-
-    from render_node.app import create_app
-    from render_node.routes_frames import FrameSite
-    from showroom.payment_sandbox.server import SandboxServer, start_sandbox
+async def _start_sandbox(config: Config, host: str, port: int) -> SandboxServer:
+    """The payment sandbox (imported here: only roles payments, all and commerce load it)."""
+    from showroom.payment_sandbox.server import start_sandbox
     from showroom.payment_sandbox.settings import SandboxSettings
 
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    if config.port == 0:
-        config = replace(config, port=_free_port(config.host))
-    sandbox_settings = SandboxSettings(
+    settings = SandboxSettings(
         data_dir=config.data_dir / "payment-sandbox",
         webhook_secret=config.commerce.payment_webhook_secret,
         notify_retry_schedule_s=config.commerce.notify_retry_schedule_s,
         default_notify_url=f"http://{_loopback(config.host)}:{config.port}/api/payments/notify",
     )
+    (config.data_dir / "payment-sandbox").mkdir(parents=True, exist_ok=True)
+    server = await start_sandbox(settings, host, port)
+    log.info("payment sandbox on %s (notifications to %s)", server.base_url, settings.default_notify_url)
+    return server
+
+
+async def _serve_until(config: Config, stop: asyncio.Event) -> None:
+    from aiohttp import web
+
+    from render_node.app import create_app
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    if config.port == 0:
+        config = replace(config, port=_free_port(config.host))
     if config.role == "payments":
-        sandbox_settings.data_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-        server = await start_sandbox(sandbox_settings, config.host, config.port)
+        server = await _start_sandbox(config, config.host, config.port)
         print(f"showroom: payment sandbox on {server.base_url}", flush=True)
         try:
             await stop.wait()
@@ -126,10 +137,8 @@ async def _serve_until(config: Config, stop: asyncio.Event) -> None:
 
     sandbox: SandboxServer | None = None
     if config.role in ("all", "commerce") and not config.commerce.payment_backend_url:
-        sandbox_settings.data_dir.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-        sandbox = await start_sandbox(sandbox_settings, "127.0.0.1", 0)
+        sandbox = await _start_sandbox(config, "127.0.0.1", 0)
         config = replace(config, commerce=replace(config.commerce, payment_backend_url=sandbox.base_url))
-        log.info("payment sandbox on %s (notifications to %s)", sandbox.base_url, sandbox_settings.default_notify_url)
     try:
         app = create_app(config)
         logged = config.access_log or config.log_level == "DEBUG"
@@ -137,12 +146,7 @@ async def _serve_until(config: Config, stop: asyncio.Event) -> None:
         runner = web.AppRunner(app, shutdown_timeout=5.0, access_log=access_log)
         await runner.setup()  # starts the render workers (cleanup contexts)
         try:
-            site: web.BaseSite
-            if config.role in ("all", "edge") and not logged:
-                # cached view frames skip aiohttp's per-request machinery (it would log them otherwise)
-                site = FrameSite(runner, config.host, config.port, reuse_address=True)
-            else:
-                site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+            site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
             await site.start()
             workers = f", {config.workers} render workers" if config.role in ("all", "edge") else ""
             print(f"showroom: {config.role} node on http://{config.host}:{config.port}{workers}; "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from render_node.errors import BadRequest
+from render_node.render.errors import RequestInvalid
 from render_node.render.types import CameraPose, Intrinsics, PoseView, StereoView, TurntableView
 
 F64 = npt.NDArray[np.float64]
@@ -47,7 +47,7 @@ def quat_to_matrix(xyzw: tuple[float, float, float, float]) -> F64:
     q = np.asarray(xyzw, dtype=np.float64)
     n = float(np.linalg.norm(q))
     if not math.isfinite(n) or n < 1e-9:
-        raise BadRequest(f"orientation {xyzw} is not a rotation quaternion")
+        raise RequestInvalid(f"orientation {xyzw} is not a rotation quaternion")
     x, y, z, w = q / n
     return np.array(
         [
@@ -108,9 +108,9 @@ def turntable_camera(
     `hull_m` (n, 3), else the corners of `bounds`), at the same distance for every yaw (a spin does not breathe)."""
     w, h = size_px
     if not 1.0 <= view.fov_deg <= 150.0:
-        raise BadRequest(f"fov_deg must be within 1..150, got {view.fov_deg}")
+        raise RequestInvalid(f"fov_deg must be within 1..150, got {view.fov_deg}")
     if not view.distance_scale > 0:
-        raise BadRequest("distance_scale must be positive")
+        raise RequestInvalid("distance_scale must be positive")
     lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
     centre = (lo + hi) / 2
     corners = (
@@ -170,7 +170,7 @@ def gltf_camera(
     if kind == "orthographic":
         return EyeCamera(m, Intrinsics.from_fov(45.0, w, h), znear_m, far, ortho_half_m=(abs(xmag), abs(ymag)))
     if not 0.0 < yfov_rad < math.pi:
-        raise BadRequest(f"glTF camera yfov {yfov_rad} is not within (0, pi)")
+        raise RequestInvalid(f"glTF camera yfov {yfov_rad} is not within (0, pi)")
     return EyeCamera(m, Intrinsics.from_fov(math.degrees(yfov_rad), w, h), max(znear_m, 1e-5), far)
 
 
@@ -189,7 +189,7 @@ def projection(eye: EyeCamera) -> F64:
     w, h = k.width_px, k.height_px
     n, f = eye.near_m, eye.far_m
     if not 0 < n < f:
-        raise BadRequest(f"clip planes must satisfy 0 < near < far, got {n}, {f}")
+        raise RequestInvalid(f"clip planes must satisfy 0 < near < far, got {n}, {f}")
     p = np.zeros((4, 4))
     if eye.ortho_half_m is not None:
         xmag, ymag = eye.ortho_half_m

@@ -20,7 +20,6 @@ import numpy as np
 import numpy.typing as npt
 import panda3d.core as p3d
 
-from render_node.errors import BadRequest, RenderError
 from render_node.render import cameras
 from render_node.render._geom import make_geom, sphere_mesh
 from render_node.render.bake import Baker
@@ -31,6 +30,7 @@ from render_node.render.environment import (
     environments_present,
     load_environment,
 )
+from render_node.render.errors import RenderError, RequestInvalid
 from render_node.render.gltf import read_gltf
 from render_node.render.scene import LoadedModel, SceneBuilder, mat3, mat4
 from render_node.render.shaders import ShaderCache
@@ -179,7 +179,7 @@ class PandaRenderer:
         self._shadow_np: p3d.NodePath | None = None
         self._baker = Baker(self._engine, self._pipe, self._gsg, self._host, self._shaders, self._scene)
         if shading not in ("auto", "exact", "baked"):
-            raise BadRequest(f"shading must be auto, exact or baked, got {shading!r}")
+            raise RequestInvalid(f"shading must be auto, exact or baked, got {shading!r}")
         software = any(s in self.gl_renderer.lower() for s in ("llvmpipe", "softpipe", "swrast", "software"))
         self.shading: Literal["exact", "baked"] = ("baked" if software else "exact") if shading == "auto" else shading
         """May be changed between frames (the benchmark and tests compare both on one renderer)."""
@@ -189,7 +189,7 @@ class PandaRenderer:
 
     def _environment(self, name: str) -> None:
         if name not in ENV_NAMES:
-            raise BadRequest(f"unknown environment {name!r}; choose one of {', '.join(ENV_NAMES)}")
+            raise RequestInvalid(f"unknown environment {name!r}; choose one of {', '.join(ENV_NAMES)}")
         if name == self._env_name:
             return
         if name not in self._envs:
@@ -224,7 +224,7 @@ class PandaRenderer:
         try:
             st = path.stat()
         except OSError:
-            raise BadRequest(f"model file not found: {path}") from None
+            raise RequestInvalid(f"model file not found: {path}") from None
         key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
         model = self._models.get(key)
         if model is not None:
@@ -326,7 +326,7 @@ class PandaRenderer:
         if isinstance(view, GltfCameraView):
             found = model.asset.camera_nodes()
             if not 0 <= view.index < len(found):
-                raise BadRequest(f"{model.asset.path.name} has {len(found)} camera(s); there is no camera {view.index}")
+                raise RequestInvalid(f"{model.asset.path.name} has {len(found)} camera(s); there is no camera {view.index}")
             cam, world = found[view.index]
             radius = float(np.linalg.norm(model.bounds_m[1] - model.bounds_m[0])) / 2
             return [
@@ -334,7 +334,7 @@ class PandaRenderer:
                     cam.kind, cam.yfov_rad, cam.xmag, cam.ymag, cam.znear_m, cam.zfar_m, world, size, radius
                 )
             ]
-        raise BadRequest(f"unsupported view {type(view).__name__}")
+        raise RequestInvalid(f"unsupported view {type(view).__name__}")
 
     # -- the frame -----------------------------------------------------------------------------------------
 
@@ -344,9 +344,9 @@ class PandaRenderer:
             raise RenderError("the renderer is closed")
         w, h = request.size_px
         if not (16 <= w <= MAX_SIZE_PX and 16 <= h <= MAX_SIZE_PX):
-            raise BadRequest(f"size {w}x{h} is outside 16..{MAX_SIZE_PX} pixels per side")
+            raise RequestInvalid(f"size {w}x{h} is outside 16..{MAX_SIZE_PX} pixels per side")
         if request.background not in ("white", "transparent", "env"):
-            raise BadRequest(f"unknown background {request.background!r}")
+            raise RequestInvalid(f"unknown background {request.background!r}")
         model = self.load_model(request.model_path)
         eyes = self.eye_cameras(request, model)
         if eyes[0].intrinsics.width_px != w or eyes[0].intrinsics.height_px != h:

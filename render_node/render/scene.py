@@ -14,7 +14,7 @@ import numpy.typing as npt
 import panda3d.core as p3d
 from PIL import Image, UnidentifiedImageError
 
-from render_node.errors import ModelInvalid
+from render_node.render.errors import ModelInvalid
 from render_node.render.gltf import GltfAsset, Material, Primitive, TextureRef
 from render_node.render.shaders import ShaderCache
 from render_node.render.shadow import ContactShadow, contact_shadow

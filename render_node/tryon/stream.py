@@ -1,6 +1,6 @@
 """AR and try-on modes of the live stream (`/ws/stream`): one `CameraFrameProcessor` per session.
 
-How the session (render_node/sessions.py) uses it, per camera frame (latest frame wins; never queue):
+How the session (render_node/stream/camera.py) uses it, per camera frame (latest frame wins; never queue):
 
     proc = CameraFrameProcessor(mode, model_path, shape, overrides=..., scale=..., consent=hello.consent, ...)
     plan = await loop.run_in_executor(executor, proc.plan, rgb, intrinsics, camera_pose_or_None, t_s)

@@ -24,7 +24,8 @@ from typing import Any
 import aiohttp
 
 from showroom.catalog import Metal
-from showroom.ports import Clock, PriceSnapshot, PriceUnavailable
+from showroom.ports import Clock
+from showroom.pricing import PriceSnapshot, PriceUnavailable
 
 ANCHORS_CNY_PER_G: dict[Metal, Decimal] = {Metal.GOLD: Decimal("930.00"), Metal.SILVER: Decimal("11.50"),
                                            Metal.PLATINUM: Decimal("350.00")}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -27,41 +27,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from showroom.adapters import tables as t
+from showroom.adapters._rows import (
+    order_from_row,
+    order_values,
+    payment_from_row,
+    payment_values,
+    quote_from_row,
+    quote_to_json,
+    refund_from_row,
+    refund_values,
+    share_from_row,
+    utc_req,
+)
 from showroom.compliance import CustomerActivity
 from showroom.errors import NotFound
 from showroom.orders import Order, OrderNotFound, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
 from showroom.ports import ConcurrentUpdate, IdempotencyRecord, OutOfStock
-from showroom.pricing import PriceBreakdown, Quote, snapshot_from_dict, snapshot_to_dict
+from showroom.pricing import Quote
 from showroom.sharing import Share, ShareInvalid
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _utc_req(value: datetime) -> datetime:
-    out = _utc(value)
-    assert out is not None
-    return out
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _undec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def quote_to_json(quote: Quote) -> tuple[str, str]:
-    b = quote.breakdown
-    breakdown = {"metal_cny_per_g": _dec(b.metal_cny_per_g), "weight_g": _dec(b.weight_g),
-                 "metal_value_cny": str(b.metal_value_cny), "premium_cny": str(b.premium_cny),
-                 "craft_fee_cny": str(b.craft_fee_cny), "unit_price_cny": str(b.unit_price_cny),
-                 "list_price_cny": _dec(b.list_price_cny)}
-    return json.dumps(breakdown), json.dumps(snapshot_to_dict(quote.snapshot))
 
 
 class SqlDatabase:
@@ -173,14 +156,7 @@ class SqlUnitOfWork:
         row = (await self.conn.execute(select(t.quotes).where(t.quotes.c.id == quote_id))).mappings().first()
         if row is None:
             raise NotFound(f"no quote {quote_id!r}; quotes are kept for a day after they expire")
-        b = json.loads(row["breakdown"])
-        breakdown = PriceBreakdown(_undec(b["metal_cny_per_g"]), _undec(b["weight_g"]),
-                                   Decimal(b["metal_value_cny"]), Decimal(b["premium_cny"]),
-                                   Decimal(b["craft_fee_cny"]), Decimal(b["unit_price_cny"]),
-                                   _undec(b.get("list_price_cny")))
-        return Quote(row["id"], row["product_id"], row["variant_id"], row["quantity"], row["unit_price_fen"],
-                     row["total_fen"], breakdown, snapshot_from_dict(json.loads(row["snapshot"])),
-                     _utc_req(row["created_at"]), _utc_req(row["expires_at"]))
+        return quote_from_row(row)
 
     async def delete_quotes_expired_before(self, before: datetime) -> int:
         used = select(t.orders.c.quote_id)
@@ -190,18 +166,9 @@ class SqlUnitOfWork:
 
     # -- orders -----------------------------------------------------------------------------------------------
 
-    def _order_values(self, o: Order) -> dict[str, Any]:
-        return dict(
-            quote_id=o.quote_id, product_id=o.product_id, variant_id=o.variant_id, quantity=o.quantity,
-            branch_id=o.branch_id, amount_fen=o.amount_fen, currency=o.currency, status=o.status.value,
-            customer=json.dumps(o.customer, ensure_ascii=False), channel=o.channel, created_at=o.created_at,
-            updated_at=o.updated_at, expires_at=o.expires_at, paid_fen=o.paid_fen, refunded_fen=o.refunded_fen,
-            paid_payment_id=o.paid_payment_id, aml_review=o.aml_review, share_id=o.share_token_id,
-            finance=None if o.finance is None else json.dumps(o.finance))
-
     async def add_order(self, order: Order, customer_key: str) -> None:
         await self.conn.execute(insert(t.orders).values(id=order.id, customer_key=customer_key, version=0,
-                                                         **self._order_values(order)))
+                                                         **order_values(order)))
         order.version = 0
 
     async def get_order(self, order_id: str, *, for_update: bool = False) -> Order:
@@ -211,20 +178,12 @@ class SqlUnitOfWork:
         row = (await self.conn.execute(q)).mappings().first()
         if row is None:
             raise OrderNotFound(f"no order {order_id!r}")
-        return Order(
-            id=row["id"], quote_id=row["quote_id"], product_id=row["product_id"], variant_id=row["variant_id"],
-            quantity=row["quantity"], branch_id=row["branch_id"], amount_fen=row["amount_fen"],
-            status=OrderStatus(row["status"]), customer=json.loads(row["customer"]), channel=row["channel"],
-            created_at=_utc_req(row["created_at"]), updated_at=_utc_req(row["updated_at"]),
-            expires_at=_utc_req(row["expires_at"]), currency=row["currency"], paid_fen=row["paid_fen"],
-            refunded_fen=row["refunded_fen"], paid_payment_id=row["paid_payment_id"],
-            aml_review=bool(row["aml_review"]), share_token_id=row["share_id"],
-            finance=None if row["finance"] is None else json.loads(row["finance"]), version=row["version"])
+        return order_from_row(row)
 
     async def save_order(self, order: Order) -> None:
         res = await self.conn.execute(
             update(t.orders).where(and_(t.orders.c.id == order.id, t.orders.c.version == order.version))
-            .values(version=order.version + 1, **self._order_values(order)))
+            .values(version=order.version + 1, **order_values(order)))
         if res.rowcount != 1:
             raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
         order.version += 1
@@ -295,29 +254,12 @@ class SqlUnitOfWork:
 
     # -- payments ---------------------------------------------------------------------------------------------
 
-    def _payment_values(self, p: Payment) -> dict[str, Any]:
-        return dict(order_id=p.order_id, method=p.method, amount_fen=p.amount_fen, status=p.status.value,
-                    idempotency_key=p.idempotency_key, gateway_payment_id=p.gateway_payment_id, pay_url=p.pay_url,
-                    qr_png_url=p.qr_png_url, expires_at=p.expires_at, failure_code=p.failure_code,
-                    wallet_tier=p.wallet_tier, created_at=p.created_at, updated_at=p.updated_at,
-                    succeeded_at=p.succeeded_at)
-
-    @staticmethod
-    def _payment(row: Any) -> Payment:
-        return Payment(id=row["id"], order_id=row["order_id"], method=row["method"], amount_fen=row["amount_fen"],
-                       status=PaymentStatus(row["status"]), idempotency_key=row["idempotency_key"],
-                       created_at=_utc_req(row["created_at"]), updated_at=_utc_req(row["updated_at"]),
-                       gateway_payment_id=row["gateway_payment_id"], pay_url=row["pay_url"],
-                       qr_png_url=row["qr_png_url"], expires_at=_utc(row["expires_at"]),
-                       failure_code=row["failure_code"], wallet_tier=row["wallet_tier"],
-                       succeeded_at=_utc(row["succeeded_at"]))
-
     async def add_payment(self, payment: Payment) -> None:
-        await self.conn.execute(insert(t.payments).values(id=payment.id, **self._payment_values(payment)))
+        await self.conn.execute(insert(t.payments).values(id=payment.id, **payment_values(payment)))
 
     async def _payments(self, *where: Any) -> list[Payment]:
         res = await self.conn.execute(select(t.payments).where(*where).order_by(t.payments.c.created_at))
-        return [self._payment(r) for r in res.mappings()]
+        return [payment_from_row(r) for r in res.mappings()]
 
     async def get_payment(self, payment_id: str) -> Payment:
         found = await self._payments(t.payments.c.id == payment_id)
@@ -335,7 +277,7 @@ class SqlUnitOfWork:
 
     async def save_payment(self, payment: Payment) -> None:
         await self.conn.execute(update(t.payments).where(t.payments.c.id == payment.id)
-                                .values(**self._payment_values(payment)))
+                                .values(**payment_values(payment)))
 
     async def payments_for_order(self, order_id: str) -> list[Payment]:
         return await self._payments(t.payments.c.order_id == order_id)
@@ -350,26 +292,12 @@ class SqlUnitOfWork:
 
     # -- refunds ----------------------------------------------------------------------------------------------
 
-    def _refund_values(self, r: Refund) -> dict[str, Any]:
-        return dict(order_id=r.order_id, payment_id=r.payment_id, amount_fen=r.amount_fen, reason=r.reason,
-                    status=r.status.value, idempotency_key=r.idempotency_key, gateway_refund_id=r.gateway_refund_id,
-                    automatic=r.automatic, created_at=r.created_at, updated_at=r.updated_at,
-                    succeeded_at=r.succeeded_at)
-
-    @staticmethod
-    def _refund(row: Any) -> Refund:
-        return Refund(id=row["id"], order_id=row["order_id"], payment_id=row["payment_id"],
-                      amount_fen=row["amount_fen"], reason=row["reason"], status=RefundStatus(row["status"]),
-                      idempotency_key=row["idempotency_key"], created_at=_utc_req(row["created_at"]),
-                      updated_at=_utc_req(row["updated_at"]), gateway_refund_id=row["gateway_refund_id"],
-                      automatic=bool(row["automatic"]), succeeded_at=_utc(row["succeeded_at"]))
-
     async def _refunds(self, *where: Any) -> list[Refund]:
         res = await self.conn.execute(select(t.refunds).where(*where).order_by(t.refunds.c.created_at))
-        return [self._refund(r) for r in res.mappings()]
+        return [refund_from_row(r) for r in res.mappings()]
 
     async def add_refund(self, refund: Refund) -> None:
-        await self.conn.execute(insert(t.refunds).values(id=refund.id, **self._refund_values(refund)))
+        await self.conn.execute(insert(t.refunds).values(id=refund.id, **refund_values(refund)))
 
     async def get_refund(self, refund_id: str) -> Refund:
         found = await self._refunds(t.refunds.c.id == refund_id)
@@ -383,7 +311,7 @@ class SqlUnitOfWork:
 
     async def save_refund(self, refund: Refund) -> None:
         await self.conn.execute(update(t.refunds).where(t.refunds.c.id == refund.id)
-                                .values(**self._refund_values(refund)))
+                                .values(**refund_values(refund)))
 
     async def refunds_for_order(self, order_id: str) -> list[Refund]:
         return await self._refunds(t.refunds.c.order_id == order_id)
@@ -413,7 +341,7 @@ class SqlUnitOfWork:
             q = q.with_for_update()
         row = (await self.conn.execute(q)).mappings().one()
         record = IdempotencyRecord(row["scope"], row["key"], row["request_hash"], row["state"],
-                                   _utc_req(row["created_at"]), row["response_status"],
+                                   utc_req(row["created_at"]), row["response_status"],
                                    None if row["response_body"] is None else json.loads(row["response_body"]))
         if (record.state == "in_flight" and record.request_hash == request_hash
                 and (now - record.created_at).total_seconds() > stale_after_s):
@@ -438,7 +366,7 @@ class SqlUnitOfWork:
 
     async def audit_for(self, order_id: str) -> list[dict[str, Any]]:
         res = await self.conn.execute(select(t.audit).where(t.audit.c.order_id == order_id).order_by(t.audit.c.id))
-        return [{"kind": r["kind"], "at": _utc_req(r["at"]).isoformat(), "data": json.loads(r["data"])}
+        return [{"kind": r["kind"], "at": utc_req(r["at"]).isoformat(), "data": json.loads(r["data"])}
                 for r in res.mappings()]
 
     # -- shares -----------------------------------------------------------------------------------------------
@@ -453,9 +381,7 @@ class SqlUnitOfWork:
         row = (await self.conn.execute(select(t.shares).where(t.shares.c.id == share_id))).mappings().first()
         if row is None:
             raise ShareInvalid("this share link is not valid")
-        return Share(row["id"], row["product_id"], row["variant_id"], row["channel"], _utc_req(row["created_at"]),
-                     _utc_req(row["expires_at"]), row["price_fen"], _utc(row["quoted_at"]), row["visits"],
-                     row["orders"], row["purchases"])
+        return share_from_row(row)
 
     async def count_share(self, share_id: str, *, visits: int = 0, orders: int = 0, purchases: int = 0) -> None:
         c = t.shares.c

@@ -14,7 +14,7 @@ from aiohttp import web
 from render_node.app import create_app
 from render_node.config import Config
 from render_node.pool import RenderPool
-from render_node.sessions import StreamLimits
+from render_node.stream.registry import StreamLimits
 from showroom.catalog import Catalog, load_catalog
 from tests.tiny_renderer import make_slow_renderer, make_tiny_renderer
 

@@ -85,7 +85,8 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[
 
 
 async def _stack(url: str) -> AsyncIterator[Stack]:
-    from showroom.payment_sandbox import SandboxSettings, create_sandbox_app
+    from showroom.payment_sandbox import SandboxSettings
+    from showroom.payment_sandbox.app import create_sandbox_app
 
     sandbox = TestServer(create_sandbox_app(SandboxSettings(webhook_secret=SECRET,
                                                             notify_retry_schedule_s=(0.05, 0.1, 0.2, 0.4),
@@ -258,23 +259,37 @@ async def test_bad_input_gets_a_json_4xx(stack: Stack, method: str, path: str, b
         assert set((await r.json())["error"]) == {"code", "message"}
 
 
-async def test_live_prices_for_the_catalog_routes() -> None:
+async def test_catalog_prices_for_the_catalog_routes() -> None:
     from showroom.adapters.bus import InProcessBus
 
     app = web.Application()
-    assert await api.live_prices(app, make_catalog().get("bar-50g")) == {}
+    assert await api.catalog_prices(app) == {}  # no commerce in this app
     clock = SystemClock()
     settings = CommerceSettings(database_url="sqlite+aiosqlite:///:memory:")
-    runtime = await start_commerce(settings, make_catalog(), prices=FixedPrices(clock), clock=clock,  # type: ignore[arg-type]
+    feed = FixedPrices(clock)  # type: ignore[arg-type]
+    runtime = await start_commerce(settings, make_catalog(), prices=feed, clock=clock,
                                    bus=InProcessBus(), run_sweeper=False)
     app[api.RUNTIME] = runtime
     try:
-        bar = await api.live_prices(app, make_catalog().get("bar-50g"))
+        table = await api.catalog_prices(app)
+        bar, car = table["bar-50g"], table["car-ev"]
         assert bar["au9999-50g"]["price_cny"] == "46895.50" and bar["au9999-50g"]["metal_cny_per_g"] == "929.91"
-        car = await api.live_prices(app, make_catalog().get("car-ev"))
         assert car["pro-white"] == {**car["pro-white"], "deposit_cny": "5000.00", "price_cny": "259800"}
+        assert set(table) == {"bar-50g", "ring-18k", "car-ev"}
+        assert bar["au9999-10g"]["price_cny"] == "9419.10"
+        feed.fresh = False
+        assert await api.catalog_prices(app) == {}
     finally:
         await runtime.close()
+
+
+async def test_the_catalog_prices_route_gives_every_variant_its_current_price(stack: Stack) -> None:
+    status, doc = await stack.get("/api/prices/catalog")
+    assert status == 200 and doc["source"] == "fixed" and datetime.fromisoformat(doc["as_of"])
+    bar = doc["products"]["bar-50g"]["au9999-50g"]
+    assert bar == {"price_cny": "46895.50", "price_as_of": doc["as_of"], "price_source": "fixed",
+                   "metal_cny_per_g": "929.91"}
+    assert doc["products"]["car-ev"]["pro-white"]["deposit_cny"] == "5000.00"
 
 
 async def _showroom(*args: str) -> tuple[int, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -15,8 +16,14 @@ from render_node.config import load_config
 from render_node.pool import RenderPool
 from showroom.catalog import load_catalog
 from tests.tiny_renderer import make_tiny_renderer
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
+
+
+def _price_table(products: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    return {p["id"]: {v["id"]: {k: v[k] for k in v if k.startswith(("price_", "metal_", "deposit_"))}
+                      for v in p["variants"] if "price_cny" in v} for p in products}
 
 
 async def test_the_all_in_one_node_serves_prices_health_and_a_full_openapi(tmp_path: Path,
@@ -41,6 +48,15 @@ async def test_the_all_in_one_node_serves_prices_health_and_a_full_openapi(tmp_p
             assert float(bar["variants"][0]["price_cny"]) > 0
             car = next(p for p in products if p["kind"] == "car")
             assert "deposit_cny" in car["variants"][0]
+
+            async def catalog_shows_the_price_table() -> bool:
+                """The all-in-one catalog carries exactly what an edge gets from GET /api/prices/catalog
+                (asked twice when a price tick falls in between)."""
+                shown = _price_table((await (await s.get(base + "/api/products")).json())["products"])
+                table = (await (await s.get(base + "/api/prices/catalog")).json())["products"]
+                return bool(shown) and shown == {pid: t for pid, t in table.items() if t}
+
+            await wait_until(catalog_shows_the_price_table, what="the catalog's prices to be the price table")
             health = await (await s.get(base + "/healthz")).json()
             assert health["payment_backend"] == "http://127.0.0.1:9" and health["role"] == "all"
             doc = await (await s.get(base + "/api/openapi.json")).json()

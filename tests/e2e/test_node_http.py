@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from render_node.encoding import decode_image
-from render_node.routes_frames import FrameSite
 from tests.e2e.conftest import Node, start_node
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -149,11 +147,9 @@ async def test_a_killed_worker_is_replaced_and_the_node_keeps_serving(node: Node
                 assert r.status == 200
                 ok += 1
         assert ok >= 11, "at most the job on the dead worker fails"
-        for _ in range(100):
-            health = await (await s.get(node.base + "/healthz")).json()
-            if health["workers"]["alive"] == 2:
-                break
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: len(node.pool.worker_pids()) == 2 and pids[0] not in node.pool.worker_pids(),
+                         what="the killed worker to be replaced")
+        health = await (await s.get(node.base + "/healthz")).json()
         assert health["workers"]["alive"] == 2 and health["workers"]["restarts"] == 1
         assert pids[0] not in node.pool.worker_pids()
 
@@ -178,94 +174,41 @@ async def test_two_edge_nodes_hand_out_the_same_frame_urls(tmp_path: Path, proje
             await node.pool.close()
 
 
-async def _fast_node(tmp_path: Path, project_root: Path) -> tuple[Node, web.AppRunner, FrameSite]:
-    """The node as `showroom serve` runs it: cached frames on the fast path in front of aiohttp."""
-    n, runner = await start_node(tmp_path, project_root, workers=1)
-    site = FrameSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return replace(n, base=f"http://127.0.0.1:{site.bound_port}"), runner, site
-
-
-async def test_the_frame_fast_path_keeps_every_header_etag_304_head_and_404(tmp_path: Path,
+async def test_frames_from_the_disk_cache_keep_their_content_etag_and_304(tmp_path: Path,
                                                                            project_root: Path) -> None:
-    node, runner, site = await _fast_node(tmp_path, project_root)
+    """After a restart the frames come from the disk cache (sendfile), with the same bytes and headers."""
+    data = tmp_path / "data"
+    node, runner = await start_node(tmp_path / "run0", project_root, workers=1, data_dir=data)
     try:
         async with aiohttp.ClientSession() as s:
             r = await s.get(f"{node.base}/api/products/{node.catalog.products[0].id}/views?size=160x120")
-            frames = (await r.json())["frames"]
-            url = node.base + frames[5]["url"]
-            digest = frames[5]["url"].rsplit("/", 1)[1].split(".")[0]
-        # a new connection: the one above was handed to aiohttp for good by the manifest request
+            path = (await r.json())["frames"][5]["url"]
+            from_memory = await s.get(node.base + path)
+            memory_body = await from_memory.read()
+    finally:
+        await runner.cleanup()
+        await node.pool.close()
+    digest = path.rsplit("/", 1)[1].split(".")[0]
+    node, runner = await start_node(tmp_path / "run1", project_root, workers=1, data_dir=data)
+    try:
         async with aiohttp.ClientSession() as s:
-            before = site.front.fast_requests
-            r1 = await s.get(url)
-            body = await r1.read()
-            assert site.front.fast_requests == before + 1, "a frame in memory is answered by the fast path"
-            assert r1.status == 200 and r1.headers["ETag"] == f'"{digest}"'
-            assert r1.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-            assert r1.content_type == "image/jpeg" and int(r1.headers["Content-Length"]) == len(body)
-            assert decode_image(body).shape == (120, 160, 3)
-            assert hashlib.sha256(body).hexdigest() == digest
-            head = await s.head(url)
-            assert head.status == 200 and await head.read() == b""
-            assert int(head.headers["Content-Length"]) == len(body) and head.headers["ETag"] == f'"{digest}"'
+            r = await s.get(node.base + path)
+            body = await r.read()
+            assert r.status == 200 and body == memory_body and hashlib.sha256(body).hexdigest() == digest
+            assert r.headers["ETag"] == from_memory.headers["ETag"] == f'"{digest}"'
+            assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+            assert r.content_type == "image/jpeg" and int(r.headers["Content-Length"]) == len(body)
+            head = await s.head(node.base + path)
+            assert head.status == 200 and await head.read() == b"" and head.headers["ETag"] == f'"{digest}"'
             for inm in (f'"{digest}"', f'"nope", W/"{digest}"', "*"):
-                r304 = await s.get(url, headers={"If-None-Match": inm})
+                r304 = await s.get(node.base + path, headers={"If-None-Match": inm})
                 assert r304.status == 304 and await r304.read() == b"" and r304.headers["ETag"] == f'"{digest}"'
-            assert (await s.get(url, headers={"If-None-Match": '"other"'})).status == 200
-            # not the fast path's to answer: unknown hashes, queries, other methods -> aiohttp, same connection
-            r404 = await s.get(node.base + "/views/" + "0" * 64 + ".jpg")
-            assert r404.status == 404 and (await r404.json())["error"]["code"] == "not_found"
-            assert (await s.get(url + "?x=1")).status == 200
-            r405 = await s.post(url)
+            assert (await s.get(node.base + path, headers={"If-None-Match": '"other"'})).status == 200
+            r405 = await s.post(node.base + path)
             assert r405.status == 405 and (await r405.json())["error"]["code"] == "method_not_allowed"
             metrics = await (await s.get(node.base + "/metrics")).text()
-            assert re.search(r'showroom_http_requests_total\{route="/views/\{name\}",status="304"\} [3-9]', metrics)
+            assert re.search(r'showroom_view_cache_requests_total\{layer="disk",result="hit"\} [4-9]', metrics)
+            assert re.search(r'showroom_http_requests_total\{route="/views/\{name\}",status="304"\} 3', metrics)
     finally:
         await runner.cleanup()
         await node.pool.close()
-    assert not site.front.connections, "stopping the site closes its fast connections"
-
-
-async def test_pipelined_requests_are_answered_in_order_across_the_hand_over(tmp_path: Path,
-                                                                             project_root: Path) -> None:
-    node, runner, site = await _fast_node(tmp_path, project_root)
-    try:
-        async with aiohttp.ClientSession() as s:
-            r = await s.get(f"{node.base}/api/products/{node.catalog.products[0].id}/views?size=64x48")
-            path = (await r.json())["frames"][0]["url"]
-        host, port = node.base.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        frame_req = f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
-        writer.write(frame_req + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + frame_req[:-2]
-                     + b"Connection: close\r\n\r\n")
-        raw = await asyncio.wait_for(reader.read(-1), 10)
-        writer.close()
-        statuses = re.findall(rb"HTTP/1.1 (\d{3})", raw)
-        assert statuses == [b"200", b"200", b"200"]
-        first_end = raw.index(b'"status": "ok"')
-        assert raw[:first_end].count(b"\xff\xd8\xff") == 1 and raw[first_end:].count(b"\xff\xd8\xff") == 1
-        assert site.front.handed_over >= 1
-    finally:
-        await runner.cleanup()
-        await node.pool.close()
-
-
-async def test_idle_fast_connections_close_after_the_keepalive_timeout(tmp_path: Path, project_root: Path) -> None:
-    n, runner = await start_node(tmp_path, project_root, workers=1)
-    site = FrameSite(runner, "127.0.0.1", 0, keepalive_timeout_s=0.5)
-    await site.start()
-    try:
-        async with aiohttp.ClientSession() as s:
-            r = await s.get(f"http://127.0.0.1:{site.bound_port}/api/products/{n.catalog.products[0].id}/views"
-                            "?size=32x24")
-            path = (await r.json())["frames"][0]["url"]
-        reader, writer = await asyncio.open_connection("127.0.0.1", site.bound_port)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        raw = await asyncio.wait_for(reader.read(-1), 5)  # the reply, then EOF once idle
-        writer.close()
-        assert raw.startswith(b"HTTP/1.1 200 OK") and site.front.fast_requests == 1
-        assert not site.front.connections
-    finally:
-        await runner.cleanup()
-        await n.pool.close()

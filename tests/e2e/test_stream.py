@@ -17,8 +17,10 @@ from showroom_client.traces import synthetic_motion
 from showroom_protocol import Hello, parse_frame
 
 from render_node.encoding import decode_image
-from render_node.sessions import StreamLimits
+from render_node.keys import SESSIONS
+from render_node.stream.registry import StreamLimits
 from tests.e2e.conftest import Node, start_node
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -100,7 +102,7 @@ async def test_latest_pose_wins_under_a_flood(slow_node: Node) -> None:
         await ws.receive_json(timeout=5)
         for i in range(300):
             await ws.send_json(_pose(i, yaw_deg=i))
-        seqs = []
+        seqs: list[int] = []
         while not seqs or seqs[-1] != 299:
             header, _ = parse_frame(await _next_binary(ws, 10))
             seqs.append(header.seq)
@@ -135,13 +137,49 @@ async def test_sessions_past_the_limit_are_refused_with_a_reason(node: Node, fir
         assert code == protocol.CLOSE_TRY_AGAIN_LATER and "full" in reason
         for ws in open_ws:
             await ws.close()
-        await asyncio.sleep(0.2)
+        registry = node.app[SESSIONS]
+        await wait_until(lambda: registry.taken == 0, what="the closed sessions to give back their slots")
         again = await s.ws_connect(node.base + "/ws/stream")
         await again.send_json(_hello(first_product))
         assert (await again.receive_json(timeout=5))["type"] == "welcome", "a freed slot is usable again"
         await again.close()
         metrics = await (await s.get(node.base + "/metrics")).text()
         assert 'showroom_stream_sessions_refused_total{reason="max_sessions"} 1.0' in metrics
+
+
+async def test_hellos_sent_together_never_get_past_the_session_cap(tmp_path: Path, project_root: Path) -> None:
+    node, runner = await start_node(tmp_path, project_root, workers=1, limits=StreamLimits(max_sessions=8))
+    product = node.catalog.products[0].id
+    try:
+        async with aiohttp.ClientSession() as s:
+
+            async def connect() -> tuple[aiohttp.ClientWebSocketResponse, str, int | None, str]:
+                """One client: connect, send the hello at once; (socket, "welcome" or "refused", code, reason)."""
+                ws = await s.ws_connect(node.base + "/ws/stream")
+                await ws.send_json(_hello(product))
+                first = await ws.receive(timeout=10)
+                if first.type == aiohttp.WSMsgType.TEXT and first.json()["type"] == "welcome":
+                    return ws, "welcome", None, ""
+                code, reason = await _closed_with(ws)
+                return ws, "refused", code, reason
+
+            async with asyncio.timeout(60):  # none hangs
+                outcomes = await asyncio.gather(*(connect() for _ in range(20)))
+            try:
+                welcomed = [o for o in outcomes if o[1] == "welcome"]
+                refused = [o for o in outcomes if o[1] == "refused"]
+                assert len(welcomed) == 8 and len(refused) == 12, [o[1:] for o in outcomes]
+                assert all(code == protocol.CLOSE_TRY_AGAIN_LATER and "full" in reason
+                           for _, _, code, reason in refused), [o[1:] for o in refused]
+                assert len(node.app[SESSIONS]) == 8
+            finally:
+                for ws, *_ in outcomes:
+                    await ws.close()
+            metrics = await (await s.get(node.base + "/metrics")).text()
+            assert 'showroom_stream_sessions_refused_total{reason="max_sessions"} 12.0' in metrics
+    finally:
+        await runner.cleanup()
+        await node.pool.close()
 
 
 @pytest.mark.parametrize(("messages", "code", "words"), [

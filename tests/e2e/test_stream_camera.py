@@ -238,7 +238,7 @@ async def test_a_flood_of_camera_frames_gets_the_latest_and_nothing_is_stored_or
                             "orientation": [-0.17, 0.0, 0.0, 0.985]})
         for seq in range(1, n + 1):  # far faster than the node can process them
             await ws.send_bytes(pack_camera_frame(seq, time.time(), frames[seq % len(frames)]))
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(0.002)  # pacing, not waiting: a camera at ~500 frames/s (the behaviour under test)
         while not seqs or seqs[-1] != n:
             header, _ = await _next(ws, statuses)
             seqs.append(header.seq)

@@ -31,6 +31,6 @@ def test_client_wheel_holds_only_the_client_and_protocol_and_needs_only_aiohttp(
 
 def test_importing_the_client_loads_no_node_or_renderer_module() -> None:
     code = ("import sys, json; import showroom_client, showroom_client.cli, showroom_protocol; "
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % (HEAVY,))
+            f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert json.loads(out) == [], f"the client imported heavy modules: {out}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from render_node.errors import BadRequest, ModelInvalid
+from render_node.render.errors import ModelInvalid, RequestInvalid
 from render_node.render.types import (
     CameraPose,
     GltfCameraView,
@@ -194,7 +194,7 @@ def test_gltf_camera_is_honoured(renderer, tmp_path: Path) -> None:
     xs = np.nonzero(_product_mask(img))[1]
     shift = 1.0 / 4.5 / math.tan(yfov / 2) * 100
     assert abs((xs.min() + xs.max()) / 2 - (200 - shift)) < 3
-    with pytest.raises(BadRequest, match="camera"):
+    with pytest.raises(RequestInvalid, match="camera"):
         renderer.render(RenderRequest(model, GltfCameraView(5), (400, 200)))
 
 
@@ -203,8 +203,33 @@ def test_broken_model_is_refused_with_a_clear_error(renderer, tmp_path: Path) ->
     bad.write_bytes(b"glTF" + (2).to_bytes(4, "little") + (4096).to_bytes(4, "little") + bytes(20))
     with pytest.raises(ModelInvalid, match="truncated"):
         renderer.render(RenderRequest(bad))
-    with pytest.raises(BadRequest):
+    with pytest.raises(RequestInvalid):
         renderer.render(RenderRequest(tmp_path / "missing.glb"))
+
+
+def test_the_renderer_refuses_an_escaping_uri_with_the_validators_message(renderer, tmp_path: Path) -> None:
+    import json
+
+    from render_node.assets.gltf_import import validate_file
+
+    (tmp_path / "secret.bin").write_bytes(bytes(44))
+    (tmp_path / "model").mkdir()
+    model = tmp_path / "model" / "tri.gltf"
+    model.write_text(json.dumps({
+        "asset": {"version": "2.0"},
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+        "buffers": [{"byteLength": 36, "uri": "../secret.bin"}],
+        "bufferViews": [{"buffer": 0, "byteLength": 36}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3"}],
+    }))
+    with pytest.raises(ModelInvalid) as validated:
+        validate_file(model)
+    assert str(validated.value) == "tri.gltf: buffers[0].uri: '../secret.bin' leaves the model's folder"
+    with pytest.raises(ModelInvalid) as rendered:
+        renderer.render(RenderRequest(model))
+    assert str(rendered.value) == str(validated.value)
 
 
 @pytest.mark.parametrize("name", SAMPLES)

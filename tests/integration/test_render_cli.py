@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,3 +65,34 @@ def test_render_reports_bad_input_without_a_traceback(assets_dir: Path, tmp_path
     (tmp_path / "broken.glb").write_bytes(b"glTF\x02\x00\x00\x00")
     done = _showroom("--model", str(tmp_path / "broken.glb"), "-o", str(tmp_path / "x.png"), env_dir=assets_dir / "env", cwd=tmp_path)
     assert done.returncode == 2 and "broken.glb" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_render_refuses_a_model_whose_buffer_leaves_its_folder_as_validate_does(
+    assets_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from render_node.cli import main
+
+    (tmp_path / "secret.bin").write_bytes(bytes(44))
+    folder = tmp_path / "model"
+    folder.mkdir()
+    model = folder / "tri.gltf"
+    model.write_text(json.dumps(_triangle_referring_to("../secret.bin")))
+    assert main(["assets", "validate", str(model)]) == 2
+    validated = capsys.readouterr().err.strip().removeprefix("showroom assets: ")
+    assert validated == "tri.gltf: buffers[0].uri: '../secret.bin' leaves the model's folder"
+    done = _showroom("--model", str(model), "-o", str(tmp_path / "x.png"), env_dir=assets_dir / "env", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"showroom render: {validated}"
+    assert not (tmp_path / "x.png").exists()
+
+
+def _triangle_referring_to(uri: str) -> dict[str, object]:
+    return {
+        "asset": {"version": "2.0"},
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+        "buffers": [{"byteLength": 36, "uri": uri}],
+        "bufferViews": [{"buffer": 0, "byteLength": 36}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3"}],
+    }

@@ -1,12 +1,14 @@
-"""The commerce services on a real database (SQLite and PostgreSQL) with a fake payment backend."""
+"""The commerce use cases on a real database (SQLite and PostgreSQL) with a fake payment backend: what the
+in-memory unit tests check, here with real transactions, row locks and concurrent requests."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,24 @@ import pytest_asyncio
 from showroom.adapters import migrate
 from showroom.adapters.bus import InProcessBus
 from showroom.adapters.sql import SqlDatabase
-from showroom.services import CommerceService
+from showroom.api import requests, views
+from showroom.errors import ShowroomError
+from showroom.orders import OrderStatus, PaymentStatus, RefundStatus
+from showroom.services import (
+    Commerce,
+    Reply,
+    notices,
+    orders,
+    payments,
+    reconciliation,
+    recovery,
+    refunds,
+    run_once,
+)
+from showroom.services.finance import LoanTerms
+from showroom.services.orders import Customer, OrderDetails, PlaceOrder
+from showroom.services.payments import StartPayment
+from showroom.services.refunds import RequestRefund
 from showroom.settings import CommerceSettings
 from tests.commerce_fakes import SECRET, FakeGateway, FixedPrices, ManualClock, make_catalog
 from tests.integration.commerce_db import DB_KINDS, database_url
@@ -24,24 +43,23 @@ from tests.integration.commerce_db import DB_KINDS, database_url
 
 @dataclass
 class World:
-    svc: CommerceService
+    ctx: Commerce
     gw: FakeGateway
     clock: ManualClock
     db: SqlDatabase
     bus: InProcessBus
     url: str
 
+    @property
     def settings(self) -> CommerceSettings:
-        return self.svc.settings
+        return self.ctx.settings
 
     async def restart(self, gateway: FakeGateway | None = None) -> World:
         """A new process on the same database (the old one is gone without cleanup)."""
         db = SqlDatabase(self.url)
         await migrate.upgrade(db)
         gw = gateway or self.gw
-        svc = CommerceService(catalog=self.svc.catalog, settings=self.svc.settings, uow=db.uow, gateway=gw,
-                              prices=self.svc.prices, bus=self.bus, clock=self.clock)
-        return World(svc, gw, self.clock, db, self.bus, self.url)
+        return World(replace(self.ctx, uow=db.uow, gateway=gw), gw, self.clock, db, self.bus, self.url)
 
 
 pytestmark = pytest.mark.asyncio
@@ -57,9 +75,9 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url="http://node")
     gw = FakeGateway(clock)
     bus = InProcessBus()
-    svc = CommerceService(catalog=make_catalog(), settings=settings, uow=db.uow, gateway=gw,
-                          prices=FixedPrices(clock), bus=bus, clock=clock)
-    w = World(svc, gw, clock, db, bus, url)
+    ctx = Commerce(catalog=make_catalog(), settings=settings, uow=db.uow, gateway=gw, prices=FixedPrices(clock),
+                   bus=bus, clock=clock)
+    w = World(ctx, gw, clock, db, bus, url)
     try:
         yield w
     finally:
@@ -69,62 +87,73 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             await gen.__anext__()
 
 
-CUSTOMER = {"name": "王芳", "phone": "13800000000"}
+WANG = Customer("王芳", "13800000000")
 
 
-async def order(w: World, product: str = "bar-50g", variant: str = "au9999-50g", key: str = "k1",
-                **extra: Any) -> dict[str, Any]:
-    q = await w.svc.quote(product, variant, 1)
-    status, body = await w.svc.place_order({"quote_id": q.id, "customer": CUSTOMER, "channel": "kiosk", **extra}, key)
-    assert status == 201
-    return body
+async def post_order(w: World, body: dict[str, Any], key: str) -> Reply:
+    """What `POST /api/orders` does with a body and its Idempotency-Key."""
+    cmd = requests.place_order(body)
+    return await run_once(w.ctx, "orders", key, body, lambda claim: orders.place_order(w.ctx, cmd, claim),
+                          views.placed_order_reply)
+
+
+async def order(w: World, product: str = "bar-50g", variant: str = "au9999-50g", **extra: Any) -> str:
+    q = await orders.quote(w.ctx, product, variant, 1)
+    placed = await orders.place_order(w.ctx, PlaceOrder(q.id, WANG, channel="kiosk", **extra))
+    assert placed.created
+    return placed.details.order.id
 
 
 async def pay(w: World, order_id: str, key: str = "p1", method: str = "mobile_banking") -> str:
-    status, body = await w.svc.start_payment(order_id, {"method": method}, key)
-    assert status == 201 and body["status"] == "pending"
-    return str(body["payment_id"])
+    p = await payments.start_payment(w.ctx, StartPayment(order_id, method), key)  # type: ignore[arg-type]
+    assert p.status is PaymentStatus.PENDING and p.gateway_payment_id
+    return p.gateway_payment_id
 
 
-async def notify(w: World, event_type: str, payment_id: str, **kw: Any) -> dict[str, Any]:
+async def notify(w: World, event_type: str, payment_id: str, **kw: Any) -> notices.NoticeReceipt:
     body, sig = w.gw.notice(event_type, payment_id, **kw)
-    return await w.svc.handle_payment_notice(body, sig)
+    return await notices.handle_payment_notice(w.ctx, body, sig)
+
+
+async def get(w: World, order_id: str, *, with_audit: bool = False) -> OrderDetails:
+    return await orders.get_order(w.ctx, order_id, with_audit=with_audit)
 
 
 async def test_a_customer_buys_a_50g_gold_bar(world: World) -> None:
-    o = await order(world)
-    assert o["status"] == "pending_payment" and o["amount_cny"] == "46895.50"  # 50 x (930 x 0.9999 + 8)
-    pid = await pay(world, o["id"])
+    order_id = await order(world)
+    got = await get(world, order_id)
+    assert got.order.status is OrderStatus.PENDING_PAYMENT and got.order.amount_fen == 4689550  # 50 x (930 x 0.9999 + 8)
+    pid = await pay(world, order_id)
     await notify(world, world.gw.complete(pid), pid)
-    got = await world.svc.get_order(o["id"], with_audit=True)
-    assert got["status"] == "paid" and got["paid_cny"] == "46895.50"
+    got = await get(world, order_id, with_audit=True)
+    assert got.order.status is OrderStatus.PAID and got.order.paid_fen == 4689550
     sent = world.gw.last_request
     assert sent is not None and sent.amount_fen == 4689550
-    assert sent.return_url == f"http://node/phone?order={o['id']}"  # back to the phone page, not raw JSON
-    kinds = [a["kind"] for a in got["audit"]]
+    assert sent.return_url == f"http://node/phone?order={order_id}"  # back to the phone page, not raw JSON
+    assert got.audit is not None
+    kinds = [a["kind"] for a in got.audit]
     assert kinds[0] == "order_placed" and "paid" in kinds
-    placed = got["audit"][0]["data"]
+    placed = got.audit[0]["data"]
     assert placed["quote"]["total_cny"] == "46895.50" and placed["price_snapshot"]["cny_per_g"]["Au"] == "930.00"
     async with world.db.uow() as uow:
         assert await uow.stock_level("online", "bar-50g", "au9999-50g") == (4, 0)
 
 
 async def test_a_replayed_idempotency_key_returns_the_first_order(world: World) -> None:
-    q = await world.svc.quote("bar-50g", "au9999-10g", 1)
-    body = {"quote_id": q.id, "customer": CUSTOMER}
-    first = await world.svc.place_order(body, "same")
-    again = await world.svc.place_order(body, "same")
-    assert first == again
-    with pytest.raises(Exception) as err:
-        await world.svc.place_order({**body, "channel": "vr"}, "same")
-    assert getattr(err.value, "http_status", None) == 422
+    q = await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1)
+    body = {"quote_id": q.id, "customer": {"name": "王芳", "phone": "13800000000"}}
+    first = await post_order(world, body, "same")
+    again = await post_order(world, body, "same")
+    assert first == again and first[0] == 201
+    with pytest.raises(ShowroomError) as err:
+        await post_order(world, {**body, "channel": "vr"}, "same")
+    assert err.value.http_status == 422
 
 
 async def test_concurrent_requests_with_one_key_make_one_order(world: World) -> None:
-    q = await world.svc.quote("bar-50g", "au9999-10g", 1)
-    body = {"quote_id": q.id, "customer": CUSTOMER}
-    results = await asyncio.gather(*(world.svc.place_order(body, "k-conc") for _ in range(12)),
-                                   return_exceptions=True)
+    q = await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1)
+    body = {"quote_id": q.id, "customer": {"name": "王芳", "phone": "13800000000"}}
+    results = await asyncio.gather(*(post_order(world, body, "k-conc") for _ in range(12)), return_exceptions=True)
     ok = [r for r in results if isinstance(r, tuple)]
     errors = [r for r in results if not isinstance(r, tuple)]
     assert ok, errors
@@ -135,180 +164,180 @@ async def test_concurrent_requests_with_one_key_make_one_order(world: World) -> 
 
 
 async def test_a_paid_order_is_never_paid_twice_by_a_second_payment(world: World) -> None:
-    o = await order(world)
-    p1 = await pay(world, o["id"], "p1")
-    p2 = await pay(world, o["id"], "p2")
+    order_id = await order(world)
+    p1 = await pay(world, order_id, "p1")
+    p2 = await pay(world, order_id, "p2")
     await notify(world, world.gw.complete(p1), p1)
     await notify(world, world.gw.complete(p2), p2)
-    got = await world.svc.get_order(o["id"])
-    assert got["status"] == "paid" and got["paid_cny"] == "46895.50"
-    auto = [r for r in got["refunds"] if r["automatic"]]
-    assert len(auto) == 1 and auto[0]["amount_cny"] == "46895.50" and auto[0]["reason"] == "duplicate_payment"
-    assert auto[0]["status"] == "pending"  # sent to the backend
+    got = await get(world, order_id)
+    assert got.order.status is OrderStatus.PAID and got.order.paid_fen == 4689550
+    auto = [r for r in got.refunds if r.automatic]
+    assert len(auto) == 1 and auto[0].amount_fen == 4689550 and auto[0].reason == "duplicate_payment"
+    assert auto[0].status is RefundStatus.PENDING  # sent to the backend
 
 
 async def test_payment_after_expiry_is_refunded_automatically(world: World) -> None:
-    o = await order(world)
-    pid = await pay(world, o["id"])
-    world.clock.advance(world.svc.settings.reservation_ttl_s + 1)
-    assert await world.svc.expire_due() == 1
+    order_id = await order(world)
+    pid = await pay(world, order_id)
+    world.clock.advance(world.settings.reservation_ttl_s + 1)
+    assert await orders.expire_due(world.ctx) == 1
     async with world.db.uow() as uow:
         assert await uow.stock_level("online", "bar-50g", "au9999-50g") == (5, 0)
     await notify(world, world.gw.complete(pid), pid)
-    got = await world.svc.get_order(o["id"])
-    assert got["status"] == "expired"
-    (refund,) = got["refunds"]
-    assert refund["automatic"] and refund["reason"] == "paid_after_expiry" and refund["refund_id"]
-    world.gw.finish_refund(refund["refund_id"])
-    await notify(world, "refund.succeeded", pid, refund_id=refund["refund_id"])
-    assert (await world.svc.get_order(o["id"]))["status"] == "refunded"
+    got = await get(world, order_id)
+    assert got.order.status is OrderStatus.EXPIRED
+    (refund,) = got.refunds
+    assert refund.automatic and refund.reason == "paid_after_expiry" and refund.gateway_refund_id
+    world.gw.finish_refund(refund.gateway_refund_id)
+    await notify(world, "refund.succeeded", pid, refund_id=refund.gateway_refund_id)
+    assert (await get(world, order_id)).order.status is OrderStatus.REFUNDED
 
 
 async def test_partial_refunds_then_full(world: World) -> None:
-    o = await order(world)
-    pid = await pay(world, o["id"])
+    order_id = await order(world)
+    pid = await pay(world, order_id)
     await notify(world, world.gw.complete(pid), pid)
-    s1, r1 = await world.svc.refund(o["id"], {"amount_cny": "900.00", "reason": "scratch"}, "r1")
-    assert s1 == 201 and r1["status"] == "pending"
-    with pytest.raises(Exception) as err:
-        await world.svc.refund(o["id"], {"amount_cny": "45995.51"}, "r2")
-    assert getattr(err.value, "code", "") == "refund_not_allowed"
-    world.gw.finish_refund(r1["refund_id"])
-    await notify(world, "refund.succeeded", pid, refund_id=r1["refund_id"])
-    assert (await world.svc.get_order(o["id"]))["status"] == "partially_refunded"
-    _, r2 = await world.svc.refund(o["id"], {}, "r3")
-    assert r2["amount_cny"] == "45995.50"
-    world.gw.finish_refund(r2["refund_id"])
-    await notify(world, "refund.succeeded", pid, refund_id=r2["refund_id"])
-    got = await world.svc.get_order(o["id"])
-    assert got["status"] == "refunded" and got["refunded_cny"] == "46895.50"
+    r1 = await refunds.request_refund(world.ctx, RequestRefund(order_id, 90000, "scratch"), "r1")
+    assert r1.status is RefundStatus.PENDING and r1.gateway_refund_id
+    with pytest.raises(ShowroomError) as err:
+        await refunds.request_refund(world.ctx, RequestRefund(order_id, 4599551), "r2")
+    assert err.value.code == "refund_not_allowed"
+    world.gw.finish_refund(r1.gateway_refund_id)
+    await notify(world, "refund.succeeded", pid, refund_id=r1.gateway_refund_id)
+    assert (await get(world, order_id)).order.status is OrderStatus.PARTIALLY_REFUNDED
+    r2 = await refunds.request_refund(world.ctx, RequestRefund(order_id), "r3")
+    assert r2.amount_fen == 4599550 and r2.gateway_refund_id
+    world.gw.finish_refund(r2.gateway_refund_id)
+    await notify(world, "refund.succeeded", pid, refund_id=r2.gateway_refund_id)
+    got = await get(world, order_id)
+    assert got.order.status is OrderStatus.REFUNDED and got.order.refunded_fen == 4689550
 
 
 async def test_forged_stale_and_mismatched_notices_change_nothing(world: World) -> None:
-    o = await order(world)
-    pid = await pay(world, o["id"])
+    order_id = await order(world)
+    pid = await pay(world, order_id)
     world.gw.complete(pid)
-    forged_body, forged_sig = world.gw.notice("payment.succeeded", pid, secret="wrong")
-    stale_body, stale_sig = world.gw.notice("payment.succeeded", pid, signed_at=world.clock.now() - timedelta(seconds=301))
-    cheap_body, cheap_sig = world.gw.notice("payment.succeeded", pid, amount_fen=1)
-    other_body, other_sig = world.gw.notice("payment.succeeded", pid, order_id="ord_other")
-    usd_body, usd_sig = world.gw.notice("payment.succeeded", pid, currency="USD")
-    for body, sig, status in ((forged_body, forged_sig, 401), (stale_body, stale_sig, 401), (cheap_body, cheap_sig, 422),
-                              (other_body, other_sig, 422), (usd_body, usd_sig, 422), (forged_body, None, 401)):
-        with pytest.raises(Exception) as err:
-            await world.svc.handle_payment_notice(body, sig)
-        assert getattr(err.value, "http_status", None) == status
-    assert (await world.svc.get_order(o["id"]))["status"] == "pending_payment"
+    forged = world.gw.notice("payment.succeeded", pid, secret="wrong")
+    stale = world.gw.notice("payment.succeeded", pid, signed_at=world.clock.now() - timedelta(seconds=301))
+    cheap = world.gw.notice("payment.succeeded", pid, amount_fen=1)
+    other = world.gw.notice("payment.succeeded", pid, order_id="ord_other")
+    usd = world.gw.notice("payment.succeeded", pid, currency="USD")
+    for (body, sig), status in ((forged, 401), (stale, 401), (cheap, 422), (other, 422), (usd, 422)):
+        with pytest.raises(ShowroomError) as err:
+            await notices.handle_payment_notice(world.ctx, body, sig)
+        assert err.value.http_status == status
+    with pytest.raises(ShowroomError) as err:
+        await notices.handle_payment_notice(world.ctx, forged[0], None)
+    assert err.value.http_status == 401
+    assert (await get(world, order_id)).order.status is OrderStatus.PENDING_PAYMENT
 
 
 async def test_a_declined_payment_can_be_retried(world: World) -> None:
-    o = await order(world)
-    p1 = await pay(world, o["id"], "p1")
+    order_id = await order(world)
+    p1 = await pay(world, order_id, "p1")
     await notify(world, world.gw.complete(p1, "declined"), p1)
-    got = await world.svc.get_order(o["id"])
-    assert got["status"] == "payment_failed" and got["payments"][0]["failure_code"] == "declined"
-    p2 = await pay(world, o["id"], "p2")
+    got = await get(world, order_id)
+    assert got.order.status is OrderStatus.PAYMENT_FAILED and got.payments[0].failure_code == "declined"
+    p2 = await pay(world, order_id, "p2")
     await notify(world, world.gw.complete(p2), p2)
-    assert (await world.svc.get_order(o["id"]))["status"] == "paid"
+    assert (await get(world, order_id)).order.status is OrderStatus.PAID
 
 
 async def test_server_killed_between_db_write_and_gateway_call_loses_nothing(world: World) -> None:
-    o = await order(world)
+    order_id = await order(world)
     world.gw.crash_on_create = True
     with pytest.raises(BaseException, match="killed"):
-        await world.svc.start_payment(o["id"], {"method": "qr"}, "pay-1")
+        await payments.start_payment(world.ctx, StartPayment(order_id, "qr"), "pay-1")
     world.gw.crash_on_create = False
     after = await world.restart()
-    counts = await after.svc.recover()
+    counts = await recovery.recover(after.ctx)
     assert counts["payments_submitted"] == 1
-    got = await after.svc.get_order(o["id"])
-    (p,) = got["payments"]
-    assert p["status"] == "pending" and p["payment_id"]
+    (p,) = (await get(after, order_id)).payments
+    assert p.status is PaymentStatus.PENDING and p.gateway_payment_id
     # the customer's client retries the same request: same payment, no second one at the backend
-    world.clock.advance(after.svc.settings.idempotency_stale_s + 1)
-    status, again = await after.svc.start_payment(o["id"], {"method": "qr"}, "pay-1")
-    assert again["payment_id"] == p["payment_id"] and len(world.gw.payments) == 1
-    body, sig = world.gw.notice(world.gw.complete(p["payment_id"]), p["payment_id"])
-    await after.svc.handle_payment_notice(body, sig)
-    assert (await after.svc.get_order(o["id"]))["status"] == "paid"
+    again = await payments.start_payment(after.ctx, StartPayment(order_id, "qr"), "pay-1")
+    assert again.gateway_payment_id == p.gateway_payment_id and len(world.gw.payments) == 1
+    await notify(after, world.gw.complete(p.gateway_payment_id), p.gateway_payment_id)
+    assert (await get(after, order_id)).order.status is OrderStatus.PAID
     await after.db.close()
 
 
 async def test_payments_pending_too_long_are_queried_on_start(world: World) -> None:
-    o = await order(world)
-    pid = await pay(world, o["id"])
+    order_id = await order(world)
+    pid = await pay(world, order_id)
     world.gw.complete(pid)  # the notification never arrives
-    world.clock.advance(world.svc.settings.pending_query_after_s + 1)
+    world.clock.advance(world.settings.pending_query_after_s + 1)
     after = await world.restart()
-    counts = await after.svc.recover()
+    counts = await recovery.recover(after.ctx)
     assert counts["payments_queried"] == 1
-    assert (await after.svc.get_order(o["id"]))["status"] == "paid"
+    assert (await get(after, order_id)).order.status is OrderStatus.PAID
     await after.db.close()
 
 
 async def test_reconciliation_classifies_mismatches(world: World) -> None:
     paid = []
     for i in range(3):
-        o = await order(world, variant="au9999-10g", key=f"o{i}")
-        pid = await pay(world, o["id"], f"p{i}")
+        q = await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1)
+        placed = await orders.place_order(world.ctx, PlaceOrder(q.id, Customer(None, f"1380000000{i}")))
+        pid = await pay(world, placed.details.order.id, f"p{i}")
         await notify(world, world.gw.complete(pid), pid)
         paid.append(pid)
     day = world.clock.now().date()
-    report = await world.svc.reconcile(day)
+    report = await reconciliation.reconcile(world.ctx, day)
     assert report.matched == 3 and report.mismatches == ()
     world.gw.payments[paid[0]].amount_fen += 1  # the backend settled a different amount
     world.gw.payments[paid[1]].settled_on = None  # the backend does not list it
     world.gw.payments["pay_ghost"] = world.gw.payments[paid[2]].__class__("pay_ghost", "ord_x", 500, "qr", "succeeded",
                                                                           settled_on=day)
-    report = await world.svc.reconcile(day)
-    kinds = sorted(m.kind for m in report.mismatches)
-    assert kinds == ["amount", "ours_only", "theirs_only"]
+    report = await reconciliation.reconcile(world.ctx, day)
+    assert sorted(m.kind for m in report.mismatches) == ["amount", "ours_only", "theirs_only"]
 
 
 async def test_cancelled_order_releases_stock_and_cannot_be_paid(world: World) -> None:
-    o = await order(world)
-    got = await world.svc.cancel(o["id"])
-    assert got["status"] == "cancelled"
+    order_id = await order(world)
+    assert (await orders.cancel(world.ctx, order_id)).order.status is OrderStatus.CANCELLED
     async with world.db.uow() as uow:
         assert await uow.stock_level("online", "bar-50g", "au9999-50g") == (5, 0)
-    with pytest.raises(Exception) as err:
-        await world.svc.start_payment(o["id"], {"method": "card"}, "p")
-    assert getattr(err.value, "code", "") == "illegal_transition"
+    with pytest.raises(ShowroomError) as err:
+        await payments.start_payment(world.ctx, StartPayment(order_id, "card"), "p")
+    assert err.value.code == "illegal_transition"
 
 
 async def test_a_car_is_reserved_with_a_deposit_and_a_loan_pre_application(world: World) -> None:
-    finance = {"down_payment_ratio": "0.15", "term_months": 60, "annual_rate": "0.0399", "method": "equal_installment"}
-    o = await order(world, "car-ev", "pro-white", finance=finance)
-    assert o["amount_cny"] == "5000.00" and o["finance"]["principal_cny"] == "220830.00"
-    assert o["finance"]["apr"] and o["finance"]["term_months"] == 60
-    pid = await pay(world, o["id"])
+    terms = LoanTerms(Decimal("0.15"), 60, Decimal("0.0399"))
+    order_id = await order(world, "car-ev", "pro-white", finance=terms)
+    got = await get(world, order_id)
+    assert got.order.amount_fen == 500000 and got.order.finance is not None
+    assert got.order.finance["principal_cny"] == "220830.00" and got.order.finance["term_months"] == 60
+    assert got.order.finance["apr"]
+    pid = await pay(world, order_id)
     await notify(world, world.gw.complete(pid), pid)
-    assert (await world.svc.get_order(o["id"]))["status"] == "paid"
+    assert (await get(world, order_id)).order.status is OrderStatus.PAID
 
 
 async def test_one_quote_makes_one_order_and_a_retry_under_another_key_gets_it_back(world: World) -> None:
-    q = await world.svc.quote("bar-50g", "au9999-10g", 1)
-    body = {"quote_id": q.id, "customer": CUSTOMER}
-    s1, first = await world.svc.place_order(body, "lost-answer")
-    world.clock.advance(world.svc.settings.quote_ttl_s + 1)  # even after the quote expired
-    s2, again = await world.svc.place_order(body, "new-key")
+    q = await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1)
+    body = {"quote_id": q.id, "customer": {"name": "王芳", "phone": "13800000000"}}
+    s1, first = await post_order(world, body, "lost-answer")
+    world.clock.advance(world.settings.quote_ttl_s + 1)  # even after the quote expired
+    s2, again = await post_order(world, body, "new-key")
     assert (s1, s2) == (201, 200) and again["id"] == first["id"]
-    with pytest.raises(Exception) as err:
-        await world.svc.place_order({"quote_id": q.id, "customer": {"phone": "13999999999"}}, "someone-else")
-    assert getattr(err.value, "code", "") == "quote_used"
+    with pytest.raises(ShowroomError) as err:
+        await post_order(world, {"quote_id": q.id, "customer": {"phone": "13999999999"}}, "someone-else")
+    assert err.value.code == "quote_used"
 
 
 async def test_an_expired_quote_cannot_be_ordered(world: World) -> None:
-    q = await world.svc.quote("bar-50g", "au9999-10g", 1)
-    world.clock.advance(world.svc.settings.quote_ttl_s)
-    with pytest.raises(Exception) as err:
-        await world.svc.place_order({"quote_id": q.id, "customer": CUSTOMER}, "late")
-    assert getattr(err.value, "code", "") == "quote_expired"
+    q = await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1)
+    world.clock.advance(world.settings.quote_ttl_s)
+    with pytest.raises(ShowroomError) as err:
+        await orders.place_order(world.ctx, PlaceOrder(q.id, WANG))
+    assert err.value.code == "quote_expired"
 
 
 async def test_concurrent_orders_on_one_quote_under_different_keys_make_one_order(world: World) -> None:
-    q = await world.svc.quote("bar-50g", "au9999-10g", 1)
-    body = {"quote_id": q.id, "customer": CUSTOMER}
-    replies = await asyncio.gather(*(world.svc.place_order(body, f"key-{i}") for i in range(8)))
+    q = await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1)
+    body = {"quote_id": q.id, "customer": {"name": "王芳", "phone": "13800000000"}}
+    replies = await asyncio.gather(*(post_order(world, body, f"key-{i}") for i in range(8)))
     assert len({r[1]["id"] for r in replies}) == 1
     assert sorted(r[0] for r in replies) == [200] * 7 + [201]

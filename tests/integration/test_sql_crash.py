@@ -10,23 +10,28 @@ from pathlib import Path
 
 import pytest
 
+from showroom.orders import OrderStatus, PaymentStatus
+from showroom.services import notices, orders, recovery
 from tests.commerce_fakes import ManualClock
 from tests.commerce_faults import open_world
 
 CHILD = textwrap.dedent("""
     import asyncio, os, signal, sys
+    from showroom.services import orders, payments
+    from showroom.services.orders import Customer, PlaceOrder
+    from showroom.services.payments import StartPayment
     from tests.commerce_faults import open_world
     from tests.commerce_fakes import ManualClock
 
     async def main(url):
-        svc, gw, db = await open_world(url, ManualClock(), bar_stock=5)
-        q = await svc.quote("bar-50g", "au9999-10g", 1)
-        _, order = await svc.place_order({"quote_id": q.id, "customer": {"phone": "1"}}, "o")
-        print(order["id"], flush=True)
+        ctx, gw, db = await open_world(url, ManualClock(), bar_stock=5)
+        q = await orders.quote(ctx, "bar-50g", "au9999-10g", 1)
+        placed = await orders.place_order(ctx, PlaceOrder(q.id, Customer(None, "1")))
+        print(placed.details.order.id, flush=True)
         async def die(request):
             os.kill(os.getpid(), signal.SIGKILL)
         gw.create_payment = die
-        await svc.start_payment(order["id"], {"method": "qr"}, "pay-key")
+        await payments.start_payment(ctx, StartPayment(placed.details.order.id, "qr"), "pay-key")
 
     asyncio.run(main(sys.argv[1]))
 """)
@@ -41,15 +46,15 @@ async def test_killed_between_db_write_and_gateway_call_then_restarted_loses_not
     assert child.returncode == -9, child.stderr
     order_id = child.stdout.strip()
     clock = ManualClock()
-    svc, gw, db = await open_world(url, clock, bar_stock=5)
+    ctx, gw, db = await open_world(url, clock, bar_stock=5)
     try:
-        before = await svc.get_order(order_id)
-        assert [p["status"] for p in before["payments"]] == ["intent"]  # written, never sent
-        assert (await svc.recover())["payments_submitted"] == 1
-        (payment,) = (await svc.get_order(order_id))["payments"]
-        assert payment["status"] == "pending" and len(gw.payments) == 1
-        body, sig = gw.notice(gw.complete(payment["payment_id"]), payment["payment_id"])
-        await svc.handle_payment_notice(body, sig)
-        assert (await svc.get_order(order_id))["status"] == "paid"
+        before = await orders.get_order(ctx, order_id)
+        assert [p.status for p in before.payments] == [PaymentStatus.INTENT]  # written, never sent
+        assert (await recovery.recover(ctx))["payments_submitted"] == 1
+        (payment,) = (await orders.get_order(ctx, order_id)).payments
+        assert payment.status is PaymentStatus.PENDING and payment.gateway_payment_id and len(gw.payments) == 1
+        body, sig = gw.notice(gw.complete(payment.gateway_payment_id), payment.gateway_payment_id)
+        await notices.handle_payment_notice(ctx, body, sig)
+        assert (await orders.get_order(ctx, order_id)).order.status is OrderStatus.PAID
     finally:
         await db.close()

@@ -12,6 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from showroom.errors import ShowroomError
+from showroom.orders import OrderStatus, PaymentStatus
+from showroom.services import notices, orders, payments
+from showroom.services.orders import Customer, PlaceOrder
+from showroom.services.payments import StartPayment
 from tests.commerce_fakes import ManualClock
 from tests.commerce_faults import open_world, run_faults
 from tests.integration.commerce_db import DB_KINDS, database_url
@@ -49,15 +53,16 @@ def test_no_sequence_of_notifications_pays_an_order_twice(steps: list[tuple[int,
 async def _sequence(steps: list[tuple[int, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = ManualClock()
-        svc, gw, db = await open_world(f"sqlite+aiosqlite:///{tmp}/p.db", clock, bar_stock=10)
+        ctx, gw, db = await open_world(f"sqlite+aiosqlite:///{tmp}/p.db", clock, bar_stock=10)
         try:
-            q = await svc.quote("bar-50g", "au9999-10g", 1)
-            _, order = await svc.place_order({"quote_id": q.id, "customer": {"phone": "1"}}, "o")
+            q = await orders.quote(ctx, "bar-50g", "au9999-10g", 1)
+            order_id = (await orders.place_order(ctx, PlaceOrder(q.id, Customer(None, "1")))).details.order.id
             pids: list[str] = []
             for i in range(3):
                 try:
-                    _, p = await svc.start_payment(order["id"], {"method": "qr"}, f"p{i}")
-                    pids.append(p["payment_id"])
+                    p = await payments.start_payment(ctx, StartPayment(order_id, "qr"), f"p{i}")
+                    assert p.gateway_payment_id is not None
+                    pids.append(p.gateway_payment_id)
                 except ShowroomError:
                     break
             sent: list[tuple[bytes, str]] = []
@@ -66,8 +71,8 @@ async def _sequence(steps: list[tuple[int, str]]) -> None:
                     break
                 pid = pids[which % len(pids)]
                 if what == "expire":
-                    clock.advance(svc.settings.reservation_ttl_s + 1)
-                    await svc.expire_due()
+                    clock.advance(ctx.settings.reservation_ttl_s + 1)
+                    await orders.expire_due(ctx)
                     continue
                 if what == "dup" and sent:
                     body, _ = sent[which % len(sent)]
@@ -80,14 +85,14 @@ async def _sequence(steps: list[tuple[int, str]]) -> None:
 
                 sig = sign(gw.secret, int(clock.now().timestamp()), body)
                 sent.append((body, sig))
-                await svc.handle_payment_notice(body, sig)
-            view = await svc.get_order(order["id"])
-            succeeded = sum(1 for p in view["payments"] if p["status"] == "succeeded")
-            auto = sum(1 for r in view["refunds"] if r["automatic"])
+                await notices.handle_payment_notice(ctx, body, sig)
+            got = await orders.get_order(ctx, order_id)
+            succeeded = sum(1 for p in got.payments if p.status is PaymentStatus.SUCCEEDED)
+            auto = sum(1 for r in got.refunds if r.automatic)
             kept = succeeded - auto
-            if view["status"] == "paid":
+            if got.order.status is OrderStatus.PAID:
                 assert kept == 1
             else:
-                assert kept == 0, view
+                assert kept == 0, got
         finally:
             await db.close()

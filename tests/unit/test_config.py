@@ -58,3 +58,12 @@ def test_only_config_reads_the_environment(project_root: Path) -> None:
             if re.search(r"os\.environ|os\.getenv", text):
                 offenders.append(str(path.relative_to(project_root)))
     assert offenders == []
+
+
+def test_the_commerce_url_comes_from_the_flag_or_the_environment_and_must_be_http() -> None:
+    assert load_config(environ={}).commerce_url == ""
+    env = {"SHOWROOM_COMMERCE_URL": "http://commerce.internal:8080/"}
+    assert load_config(environ=env).commerce_url == "http://commerce.internal:8080"
+    assert load_config({"commerce_url": "https://c.example"}, environ=env).commerce_url == "https://c.example"
+    with pytest.raises(BadRequest, match="SHOWROOM_COMMERCE_URL"):
+        load_config(environ={"SHOWROOM_COMMERCE_URL": "commerce:8080"})

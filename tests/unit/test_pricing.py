@@ -9,8 +9,15 @@ import pytest
 
 from showroom.catalog import Metal
 from showroom.errors import InvalidInput
-from showroom.ports import PriceSnapshot, PriceUnavailable
-from showroom.pricing import QuoteExpired, format_cny, make_quote, price_unit, to_fen
+from showroom.pricing import (
+    PriceSnapshot,
+    PriceUnavailable,
+    QuoteExpired,
+    format_cny,
+    make_quote,
+    price_unit,
+    to_fen,
+)
 from tests.commerce_fakes import make_catalog
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from render_node.errors import BadRequest, ModelInvalid
 from render_node.render import cameras
+from render_node.render.errors import ModelInvalid, RequestInvalid
 from render_node.render.gltf import read_gltf
 from render_node.render.types import CameraPose, Intrinsics, StereoView, TurntableView
 from tests.render_models import box_with_cameras, write_glb
@@ -73,7 +73,7 @@ def test_stereo_eyes_sit_half_an_ipd_either_side_along_the_heads_x() -> None:
 
 
 def test_zero_quaternion_is_refused() -> None:
-    with pytest.raises(BadRequest):
+    with pytest.raises(RequestInvalid):
         cameras.quat_to_matrix((0.0, 0.0, 0.0, 0.0))
 
 

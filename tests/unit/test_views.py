@@ -11,6 +11,7 @@ from render_node.errors import BadRequest
 from render_node.pool import RenderPool
 from render_node.views import DEFAULT_SIZE_PX, ViewStore, _FrameLRU, parse_size
 from showroom.catalog import Catalog, load_catalog
+from showroom.errors import NotFound
 from tests.tiny_renderer import make_tiny_renderer
 
 
@@ -71,52 +72,17 @@ def test_a_rendered_set_is_served_from_disk_by_a_new_store(tmp_path: Path, proje
             fresh, _ = _store(tmp_path, project_root)
             key, task, cached = fresh.start(fresh.spec(catalog.products[0].id, size="32x24"))
             assert task is None and cached == manifest
-            data, content_type = await fresh.frame(manifest["frames"][0]["url"].rsplit("/", 1)[1])
-            assert content_type == "image/jpeg" and data[:3] == b"\xff\xd8\xff"
+            name = manifest["frames"][0]["url"].rsplit("/", 1)[1]
+            in_memory, on_disk = store.find_frame(name), fresh.find_frame(name)
+            assert in_memory.data is not None and in_memory.path is None, "the rendering store keeps it in memory"
+            assert on_disk.data is None and on_disk.path == tmp_path / "views" / name, "a new store sends the file"
+            assert in_memory.etag == on_disk.etag == f'"{name.split(".")[0]}"'
+            assert in_memory.content_type == on_disk.content_type == "image/jpeg"
+            for unknown in ("0" * 64 + ".jpg", "../sets/x.json", name.replace(".jpg", ".gif")):
+                with pytest.raises(NotFound):
+                    fresh.find_frame(unknown)
+            assert on_disk.path.read_bytes() == in_memory.data and in_memory.data[:3] == b"\xff\xd8\xff"
         finally:
             await store.pool.close()
 
     asyncio.run(run())
-
-
-class _Store:
-    def __init__(self, frames: dict[str, bytes]) -> None:
-        self.frames = frames
-
-    def cached_frame(self, name: str) -> bytes | None:
-        return self.frames.get(name)
-
-
-def test_the_frame_fast_path_answers_only_plain_requests_for_frames_in_memory() -> None:
-    from render_node.routes_frames import FrameFront, etag_matches
-
-    digest = "ab" * 32
-    front = FrameFront(None, _Store({f"{digest}.png": b"PNGDATA"}), None)  # type: ignore[arg-type]
-    reply = front.answer(f"GET /views/{digest}.png HTTP/1.1\r\nHost: x\r\nAccept: */*".encode())
-    assert reply is not None and not reply[1]
-    head, body = b"".join(reply[0]).split(b"\r\n\r\n", 1)
-    assert body == b"PNGDATA" and head.startswith(b"HTTP/1.1 200 OK\r\n")
-    for line in (b"Content-Type: image/png", b"Content-Length: 7", f'ETag: "{digest}"'.encode(),
-                 b"Cache-Control: public, max-age=31536000, immutable"):
-        assert line in head.split(b"\r\n")
-    head_only = front.answer(f"HEAD /views/{digest}.png HTTP/1.1\r\nConnection: close".encode())
-    assert head_only is not None and head_only[1] and len(head_only[0]) == 1
-    assert head_only[0][0].endswith(b"\r\nConnection: close\r\n\r\n")
-    assert b"Content-Length: 7" in head_only[0][0] and b"PNGDATA" not in head_only[0][0]
-    not_modified = front.answer(f'GET /views/{digest}.png HTTP/1.1\r\nif-none-match: W/"{digest}"'.encode())
-    assert not_modified is not None and not_modified[0][0].startswith(b"HTTP/1.1 304 ")
-    assert b"Content-Length" not in not_modified[0][0] and len(not_modified[0]) == 1
-    for aiohttps_turn in (f"GET /views/{'cd' * 32}.png HTTP/1.1",  # not in memory
-                          f"GET /views/{digest}.jpg HTTP/1.1",
-                          f"GET /views/{digest}.png?x=1 HTTP/1.1", f"GET /views/{digest}.png HTTP/1.0",
-                          f"POST /views/{digest}.png HTTP/1.1", "GET /healthz HTTP/1.1",
-                          f"GET /views/{digest}.png HTTP/1.1\r\nContent-Length: 5",
-                          f"GET /views/{digest}.png HTTP/1.1\r\nTransfer-Encoding: chunked",
-                          f"GET /views/{digest}.png HTTP/1.1\r\nUpgrade: websocket",
-                          f"GET /views/{digest}.png HTTP/1.1\r\ncontent-length : 0",
-                          f"GET /views/{digest}.png HTTP/1.1\r\n folded",
-                          f"GET /views/{digest}.png  HTTP/1.1"):
-        assert front.answer(aiohttps_turn.encode()) is None, aiohttps_turn
-    assert front.fast_requests == 3
-    assert etag_matches(b' "a" , "b"', b'"b"') and etag_matches(b"*", b'"b"')
-    assert not etag_matches(b'"ab"', b'"b"')

@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from render_node.errors import ModelInvalid, Overloaded
+from render_node.errors import Overloaded
 from render_node.metrics import NodeMetrics
 from render_node.pool import RenderPool
+from render_node.render.errors import ModelInvalid
 from render_node.render.types import CameraPose, Intrinsics, RenderRequest, StereoView, TurntableView
 from tests.tiny_renderer import make_tiny_renderer
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -94,7 +96,7 @@ async def test_a_worker_killed_from_outside_is_replaced() -> None:
     try:
         pid = pool.worker_pids()[0]
         os.kill(pid, signal.SIGKILL)
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: pid not in pool.worker_pids(), what=f"worker {pid} to die")
         assert (await pool.render(_req(), timeout_s=60)).shape == (48, 64, 4), "the dead idle worker was replaced"
         assert pool.restarts == 1 and pool.worker_pids() != [pid]
     finally:
@@ -125,7 +127,8 @@ async def test_live_frames_jump_the_queue_of_view_set_frames() -> None:
             order.append(name)
 
         views = [asyncio.create_task(job(f"view{i}", PRIORITY_VIEW)) for i in range(6)]
-        await asyncio.sleep(0.01)
+        # the first view is in hand; at least four still wait, so `live` can only come after one or two views
+        await wait_until(lambda: pool.queued >= 4, what="view-set frames waiting for the one worker")
         live = asyncio.create_task(job("live", PRIORITY_LIVE))
         await asyncio.gather(live, *views)
         assert order.index("live") <= 2, order

@@ -1,0 +1,214 @@
+"""Quotes and orders: lock a price, place an order on it (reserving stock), read it, cancel it, move a paid
+order through fulfilment, and expire unpaid orders (releasing their stock)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from showroom import compliance
+from showroom.catalog import ProductKind
+from showroom.errors import InvalidInput, ShowroomError
+from showroom.finance import plan_to_dict
+from showroom.orders import OPEN_STATUSES, Order, OrderStatus, Payment, Refund, new_id
+from showroom.ports import UnitOfWork
+from showroom.pricing import Quote, make_quote, quote_to_dict, snapshot_to_dict
+from showroom.services._idempotency import Claim
+from showroom.services._uow import Commerce, Outcome, transact
+from showroom.services.finance import LoanTerms, plan_for
+from showroom.services.prices import current_snapshot, deposit_cny
+from showroom.sharing import read_token
+
+
+class QuoteUsed(ShowroomError):
+    code = "quote_used"
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str | None
+    phone: str | None
+    kyc_level: compliance.KycLevel = compliance.KycLevel.L1
+
+    def __post_init__(self) -> None:
+        if not self.name and not self.phone:
+            raise InvalidInput("customer needs a name or a phone number")
+
+    @property
+    def key(self) -> str:
+        """Whose activity the purchase limits count."""
+        return self.phone or f"name:{self.name}"
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    quote_id: str
+    customer: Customer
+    channel: str = "web"
+    branch_id: str | None = None
+    """None: the settings' default branch."""
+    product_view: dict[str, Any] | None = None
+    """What the customer looked at (e.g. `{"view_set_hash": ...}`), kept in the audit record."""
+    share_token: str | None = None
+    finance: LoanTerms | None = None
+    """Cars: a loan pre-application sent with the reservation deposit."""
+
+
+@dataclass(frozen=True)
+class OrderDetails:
+    order: Order
+    payments: tuple[Payment, ...] = ()
+    refunds: tuple[Refund, ...] = ()
+    audit: tuple[dict[str, Any], ...] | None = None
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    details: OrderDetails
+    created: bool
+    """False: the quote's order already existed and this customer gets it back."""
+
+
+async def quote(ctx: Commerce, product_id: str, variant_id: str | None, quantity: int = 1) -> Quote:
+    """Locks the current price of `quantity` pieces for `quote_ttl_s`."""
+    product = ctx.catalog.get(product_id)
+    variant = product.variant(variant_id)
+    snapshot = await current_snapshot(ctx)
+    q = make_quote(product, variant, quantity, snapshot, ctx.clock.now(), ttl_s=ctx.settings.quote_ttl_s,
+                   car_deposit_cny=deposit_cny(ctx, product))
+    async with ctx.uow() as uow:
+        await uow.add_quote(q)
+        await uow.commit()
+    return q
+
+
+async def details(uow: UnitOfWork, order: Order) -> OrderDetails:
+    return OrderDetails(order, tuple(await uow.payments_for_order(order.id)),
+                        tuple(await uow.refunds_for_order(order.id)))
+
+
+async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] | None = None) -> PlacedOrder:
+    """An order on an unexpired, unused quote: compliance checked, stock reserved, audit written. One quote
+    makes one order; the same customer asking again gets that order back (`created` False), anyone else is
+    refused. With a `claim`, the answer is stored in the order's own transaction."""
+    now = ctx.clock.now()
+    share_id = read_token(ctx.settings.share_secret, cmd.share_token, now).share_id if cmd.share_token else None
+    branch = cmd.branch_id or ctx.settings.default_branch_id
+    customer = cmd.customer
+
+    async def answer(uow: UnitOfWork, placed: PlacedOrder) -> PlacedOrder:
+        if claim is not None:
+            await claim.finish(uow, placed)
+        return placed
+
+    async def work(uow: UnitOfWork, out: Outcome) -> PlacedOrder:
+        now = ctx.clock.now()
+        q = await uow.get_quote(cmd.quote_id)
+        existing_id = await uow.order_for_quote(q.id)
+        if existing_id is not None:
+            existing = await uow.get_order(existing_id)
+            if existing.customer.get("phone") == customer.phone and existing.customer.get("name") == customer.name:
+                return await answer(uow, PlacedOrder(await details(uow, existing), created=False))
+            raise QuoteUsed(f"quote {q.id} already has an order; ask for a new quote")
+        q.ensure_valid(now)
+        product = ctx.catalog.get(q.product_id)
+        variant = product.variant(q.variant_id)
+        activity = await uow.customer_activity(customer.key, now)
+        check = compliance.check_order(ctx.compliance, customer.kyc_level, Decimal(q.total_fen) / 100, activity)
+        plan: dict[str, Any] | None = None
+        if product.kind is ProductKind.CAR and cmd.finance is not None:
+            plan = plan_to_dict(plan_for(ctx, product, variant.id, cmd.finance), with_schedule=False)
+        order = Order(id=new_id("ord"), quote_id=q.id, product_id=product.id, variant_id=variant.id,
+                      quantity=q.quantity, branch_id=branch, amount_fen=q.total_fen, status=OrderStatus.CREATED,
+                      customer={"name": customer.name, "phone": customer.phone,
+                                "kyc_level": customer.kyc_level.value},
+                      channel=cmd.channel, created_at=now, updated_at=now,
+                      expires_at=now + timedelta(seconds=ctx.settings.reservation_ttl_s),
+                      aml_review=check.aml_review, share_token_id=share_id, finance=plan)
+        initial = variant.stock if variant.stock > 0 else ctx.settings.default_branch_stock
+        await uow.reserve_stock(branch, product.id, variant.id, q.quantity, initial)
+        order.reserve(now)
+        await uow.add_order(order, customer.key)
+        record = compliance.audit_record(quote=quote_to_dict(q), snapshot=snapshot_to_dict(q.snapshot),
+                                         view=cmd.product_view, check=check, customer_kyc=customer.kyc_level)
+        await uow.add_audit(order.id, "order_placed", record, now)
+        if share_id:
+            await uow.count_share(share_id, orders=1)
+        out.events.extend(order.events)
+        return await answer(uow, PlacedOrder(OrderDetails(order), created=True))
+
+    placed, _ = await transact(ctx, work)
+    return placed
+
+
+async def get_order(ctx: Commerce, order_id: str, *, with_audit: bool = False) -> OrderDetails:
+    async with ctx.uow() as uow:
+        found = await details(uow, await uow.get_order(order_id))
+        if with_audit:
+            found = OrderDetails(found.order, found.payments, found.refunds, tuple(await uow.audit_for(order_id)))
+    return found
+
+
+async def cancel(ctx: Commerce, order_id: str) -> OrderDetails:
+    """The customer cancels an unpaid order; its stock goes back on the shelf."""
+    async def work(uow: UnitOfWork, out: Outcome) -> OrderDetails:
+        now = ctx.clock.now()
+        order = await uow.get_order(order_id, for_update=True)
+        order.cancel(now)
+        await uow.release_stock(order.branch_id, order.product_id, order.variant_id, order.quantity)
+        await uow.save_order(order)
+        await uow.add_audit(order.id, "cancelled", {"by": "customer"}, now)
+        out.events.extend(order.events)
+        return await details(uow, order)
+
+    cancelled, _ = await transact(ctx, work)
+    return cancelled
+
+
+FULFILMENT_STEPS = (OrderStatus.FULFILLING, OrderStatus.COMPLETED)
+
+
+async def advance_fulfilment(ctx: Commerce, order_id: str, step: OrderStatus) -> OrderDetails:
+    """Operator: a paid order is being fulfilled (`fulfilling`) or was handed over (`completed`)."""
+    if step not in FULFILMENT_STEPS:
+        raise InvalidInput("status must be fulfilling or completed")
+
+    async def work(uow: UnitOfWork, out: Outcome) -> OrderDetails:
+        now = ctx.clock.now()
+        order = await uow.get_order(order_id, for_update=True)
+        if step is OrderStatus.FULFILLING:
+            order.start_fulfilment(now)
+        else:
+            order.complete(now)
+        await uow.save_order(order)
+        await uow.add_audit(order.id, step.value, {"by": "operator"}, now)
+        out.events.extend(order.events)
+        return await details(uow, order)
+
+    moved, _ = await transact(ctx, work)
+    return moved
+
+
+async def expire_due(ctx: Commerce, limit: int = 200) -> int:
+    """Expires unpaid orders past their reservation and releases their stock; returns how many."""
+    async with ctx.uow() as uow:
+        due = await uow.order_ids_expiring(ctx.clock.now(), limit)
+    expired = 0
+    for order_id in due:
+        async def work(uow: UnitOfWork, out: Outcome, order_id: str = order_id) -> bool:
+            order = await uow.get_order(order_id, for_update=True)
+            now = ctx.clock.now()
+            if order.status not in OPEN_STATUSES or order.expires_at > now:
+                return False
+            order.expire(now)
+            await uow.release_stock(order.branch_id, order.product_id, order.variant_id, order.quantity)
+            await uow.save_order(order)
+            out.events.extend(order.events)
+            return True
+
+        done, _ = await transact(ctx, work)
+        expired += done
+    return expired

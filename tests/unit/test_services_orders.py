@@ -1,0 +1,205 @@
+"""Quotes and orders against the in-memory unit of work: price locks, idempotent placing, one order per quote,
+stock reserved and released, fulfilment."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from showroom.compliance import KycLevel, LimitExceeded
+from showroom.errors import InvalidInput, ShowroomError
+from showroom.orders import IllegalTransition, OrderStatus
+from showroom.pricing import QuoteExpired
+from showroom.services import Reply, orders, run_once
+from showroom.services._idempotency import request_hash
+from showroom.services.orders import Customer, PlacedOrder, PlaceOrder, QuoteUsed
+from tests.commerce_fakes import FakeWorld, fake_world
+
+WANG = Customer("王芳", "13800000000")
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def _reply(placed: PlacedOrder) -> Reply:
+    return (201 if placed.created else 200), {"id": placed.details.order.id}
+
+
+async def _order(w: FakeWorld, variant: str = "au9999-50g", customer: Customer = WANG) -> PlacedOrder:
+    q = await orders.quote(w.ctx, "bar-50g", variant)
+    return await orders.place_order(w.ctx, PlaceOrder(q.id, customer, channel="kiosk"))
+
+
+def test_a_quote_locks_the_price_for_five_minutes_then_cannot_be_ordered() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        q = await orders.quote(w.ctx, "bar-50g", "au9999-50g")
+        assert q.total_fen == 4689550 and (q.expires_at - q.created_at).total_seconds() == 300
+        w.prices.au += 100  # the market moves; the quote does not
+        w.clock.advance(299)
+        placed = await orders.place_order(w.ctx, PlaceOrder(q.id, WANG))
+        assert placed.details.order.amount_fen == 4689550
+        late = await orders.quote(w.ctx, "bar-50g", "au9999-50g")
+        w.clock.advance(300)
+        with pytest.raises(QuoteExpired):
+            await orders.place_order(w.ctx, PlaceOrder(late.id, WANG))
+
+    run(go())
+
+
+def test_an_order_reserves_stock_and_expiry_releases_it() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        placed = await _order(w)
+        assert placed.created and placed.details.order.status is OrderStatus.PENDING_PAYMENT
+        assert w.db.stock_level("online", "bar-50g", "au9999-50g") == (5, 1)
+        assert await orders.expire_due(w.ctx) == 0
+        w.clock.advance(w.ctx.settings.reservation_ttl_s)
+        assert await orders.expire_due(w.ctx) == 1
+        assert (await orders.get_order(w.ctx, placed.details.order.id)).order.status is OrderStatus.EXPIRED
+        assert w.db.stock_level("online", "bar-50g", "au9999-50g") == (5, 0)
+        assert await orders.expire_due(w.ctx) == 0
+        assert w.bus.statuses(placed.details.order.id) == ["pending_payment", "expired"]
+
+    run(go())
+
+
+def test_the_last_piece_cannot_be_reserved_twice() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        for i in range(3):  # the 10 g bar has 3 on the shelf
+            await _order(w, "au9999-10g", Customer(None, f"1390000000{i}"))
+        with pytest.raises(ShowroomError) as err:
+            await _order(w, "au9999-10g", Customer(None, "13900000009"))
+        assert err.value.code == "out_of_stock"
+
+    run(go())
+
+
+def test_cancelling_releases_stock_and_a_cancelled_order_stays_cancelled() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        placed = await _order(w)
+        cancelled = await orders.cancel(w.ctx, placed.details.order.id)
+        assert cancelled.order.status is OrderStatus.CANCELLED
+        assert w.db.stock_level("online", "bar-50g", "au9999-50g") == (5, 0)
+        with pytest.raises(IllegalTransition):
+            await orders.cancel(w.ctx, placed.details.order.id)
+        audit = (await orders.get_order(w.ctx, placed.details.order.id, with_audit=True)).audit
+        assert audit is not None and [a["kind"] for a in audit] == ["order_placed", "cancelled"]
+
+    run(go())
+
+
+def test_one_quote_makes_one_order_the_same_customer_gets_it_back() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        q = await orders.quote(w.ctx, "bar-50g", "au9999-10g")
+        first = await orders.place_order(w.ctx, PlaceOrder(q.id, WANG))
+        w.clock.advance(301)  # even after the quote expired
+        again = await orders.place_order(w.ctx, PlaceOrder(q.id, WANG))
+        assert not again.created and again.details.order.id == first.details.order.id
+        with pytest.raises(QuoteUsed):
+            await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "13999999999")))
+
+    run(go())
+
+
+def test_a_replayed_idempotency_key_returns_the_first_answer_and_another_body_is_refused() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        q = await orders.quote(w.ctx, "bar-50g", "au9999-10g")
+        body = {"quote_id": q.id, "customer": {"phone": "1"}}
+        calls = 0
+
+        async def place(claim: Any) -> PlacedOrder:
+            nonlocal calls
+            calls += 1
+            return await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "1")), claim)
+
+        first = await run_once(w.ctx, "orders", "k1", body, place, _reply)
+        assert await run_once(w.ctx, "orders", "k1", body, place, _reply) == first
+        assert first[0] == 201 and calls == 1
+        with pytest.raises(ShowroomError) as err:
+            await run_once(w.ctx, "orders", "k1", {**body, "channel": "vr"}, place, _reply)
+        assert (err.value.code, err.value.http_status) == ("idempotency_key_reused", 422)
+        with pytest.raises(ShowroomError) as err:
+            await run_once(w.ctx, "orders", None, body, place, _reply)
+        assert (err.value.code, err.value.http_status) == ("idempotency_key_missing", 400)
+
+    run(go())
+
+
+def test_a_key_in_flight_is_refused_until_it_is_stale_and_a_failed_request_releases_it() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        placed = await _order(w)
+
+        async def fails(_claim: Any) -> PlacedOrder:
+            raise InvalidInput("no")
+
+        async def ok(_claim: Any) -> PlacedOrder:
+            return placed
+
+        with pytest.raises(InvalidInput):
+            await run_once(w.ctx, "orders", "k", {"a": 1}, fails, _reply)
+        assert (await run_once(w.ctx, "orders", "k", {"a": 1}, ok, _reply))[0] == 201  # the key was released
+        async with w.db.uow() as uow:  # a server claimed this key and died
+            assert await uow.idempotency_begin("orders", "dead", request_hash({"a": 1}), w.clock.now(), 60) is None
+            await uow.commit()
+        with pytest.raises(ShowroomError) as err:
+            await run_once(w.ctx, "orders", "dead", {"a": 1}, ok, _reply)
+        assert (err.value.code, err.value.http_status) == ("request_in_flight", 409)
+        w.clock.advance(61)
+        assert (await run_once(w.ctx, "orders", "dead", {"a": 1}, ok, _reply))[0] == 201
+
+    run(go())
+
+
+def test_purchase_limits_follow_the_verification_level_and_large_orders_are_flagged() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        q = await orders.quote(w.ctx, "bar-50g", "au9999-50g", 2)  # 93,791 CNY
+        with pytest.raises(LimitExceeded):
+            await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "1", KycLevel.L1)))
+        placed = await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "1", KycLevel.L2)))
+        assert placed.details.order.aml_review
+
+    run(go())
+
+
+def test_a_paid_order_moves_through_fulfilment_only_in_order() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        placed = await _order(w)
+        order_id = placed.details.order.id
+        with pytest.raises(IllegalTransition):
+            await orders.advance_fulfilment(w.ctx, order_id, OrderStatus.FULFILLING)
+        with pytest.raises(InvalidInput):
+            await orders.advance_fulfilment(w.ctx, order_id, OrderStatus.PAID)
+        async with w.db.uow() as uow:  # paid (the payment use cases are tested on their own)
+            order = await uow.get_order(order_id)
+            order.status = OrderStatus.PAID
+            await uow.save_order(order)
+            await uow.commit()
+        assert (await orders.advance_fulfilment(w.ctx, order_id, OrderStatus.FULFILLING)).order.status.value == "fulfilling"
+        assert (await orders.advance_fulfilment(w.ctx, order_id, OrderStatus.COMPLETED)).order.status.value == "completed"
+
+    run(go())
+
+
+def test_a_customer_needs_a_name_or_a_phone() -> None:
+    with pytest.raises(InvalidInput):
+        Customer(None, None)
