@@ -68,6 +68,25 @@ class Server:
             return json.loads(raw) if raw else None
 
 
+def wait_for_health(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    """True once `url` answers 200; False when the process exits first or after `timeout_s`. Between tries it
+    waits on the process itself (so a crash ends the wait at once), never on a bare sleep."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=0.2)
+            return False  # it exited
+        except subprocess.TimeoutExpired:
+            continue
+    return False
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`showroom serve` on a free loopback port with a fresh data dir; stopped at the end of the session."""
@@ -90,19 +109,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            tail = log_path.read_text(errors="replace")[-2000:]
-            pytest.fail(f"showroom serve did not come up:\n{tail}")
-        time.sleep(0.5)
+    if not wait_for_health(base + "/healthz", proc, timeout_s=120):
+        proc.kill()
+        tail = log_path.read_text(errors="replace")[-2000:]
+        pytest.fail(f"showroom serve did not come up:\n{tail}")
     try:
         yield Server(base, data_dir, log_path)
     finally:
@@ -249,3 +259,74 @@ def chromium_with_camera(playwright_instance: Any, server: Server, tmp_path_fact
     for b in launched:
         b.close()
 
+
+
+# ---- what a page's live camera view sends and gets --------------------------------------------------------
+@dataclass
+class CameraTraffic:
+    """The `/ws/stream` sockets of a page and the camera HTTP requests it made: hellos, camera frames sent (binary,
+    `SRC1` header), frames received (binary, `SRF1` header), statuses and errors, and the most frames that were
+    ever in flight (sent, not yet answered by a frame or an error naming their seq)."""
+
+    sockets: list[Any] = field(default_factory=list)
+    hellos: list[dict[str, Any]] = field(default_factory=list)
+    text_sent: list[dict[str, Any]] = field(default_factory=list)
+    frames_sent: int = 0
+    frames_received: int = 0
+    errors_with_seq: int = 0
+    statuses: list[str] = field(default_factory=list)
+    max_in_flight: int = 0
+    camera_posts: list[str] = field(default_factory=list)
+
+    def _sent(self, payload: str | bytes) -> None:
+        import json
+
+        if isinstance(payload, bytes):
+            if payload[:4] == b"SRC1":
+                self.frames_sent += 1
+                self.max_in_flight = max(self.max_in_flight,
+                                         self.frames_sent - self.frames_received - self.errors_with_seq)
+            return
+        msg = json.loads(payload)
+        (self.hellos if msg.get("type") == "hello" else self.text_sent).append(msg)
+
+    def _received(self, payload: str | bytes) -> None:
+        import json
+
+        if isinstance(payload, bytes):
+            if payload[:4] == b"SRF1":
+                self.frames_received += 1
+            return
+        msg = json.loads(payload)
+        if msg.get("type") == "status":
+            self.statuses.append(msg["status"])
+        elif msg.get("type") == "error" and "seq" in msg:
+            self.errors_with_seq += 1
+
+    def open_sockets(self) -> list[Any]:
+        return [ws for ws in self.sockets if not ws.is_closed()]
+
+
+def watch_camera(page: Any) -> CameraTraffic:
+    traffic = CameraTraffic()
+
+    def on_socket(ws: Any) -> None:
+        if "/ws/stream" not in ws.url:
+            return
+        traffic.sockets.append(ws)
+        ws.on("framesent", traffic._sent)
+        ws.on("framereceived", traffic._received)
+
+    def on_request(req: Any) -> None:
+        if req.method == "POST" and any(p in req.url for p in ("/api/tryon", "/api/ar/overlay")):
+            traffic.camera_posts.append(req.url)
+
+    page.on("websocket", on_socket)
+    page.on("request", on_request)
+    return traffic
+
+
+def wait_closed(ws: Any, timeout_ms: float = 10_000) -> None:
+    """Returns once the page's WebSocket `ws` has closed."""
+    if not ws.is_closed():
+        ws.wait_for_event("close", timeout=timeout_ms)

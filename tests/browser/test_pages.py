@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Server, WatchedPage, board_video, face_video, watch
+from tests.browser.conftest import (
+    CameraTraffic,
+    Server,
+    WatchedPage,
+    board_video,
+    face_video,
+    wait_closed,
+    watch,
+    watch_camera,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +44,51 @@ def _assert_clean(w: WatchedPage, what: str) -> None:
     assert not w.errors, f"{what}: console errors {w.errors[:3]}"
 
 
+# What each page shows once it has loaded (a JS condition; the first renders happen on demand on the node).
+_SHOWN = {
+    "kiosk": "document.querySelector('#attract-slides img.on')?.naturalWidth > 0",
+    "phone": "[...document.querySelectorAll('#spin img.spin-frame')].some(i => i.complete && i.naturalWidth > 0)"
+             " && document.querySelector('#p-name').textContent.trim() !== ''",
+    "vr": "Number(document.querySelector('#stage').dataset.frames || 0) >= 1",
+}
+_IMAGE_SHOWN = "(sel) => { const i = document.querySelector(sel); return !!i && i.complete && i.naturalWidth > 0; }"
+
+
+def _frames(w: WatchedPage, stage: str) -> int:
+    return int(w.page.evaluate(f"Number(document.querySelector({json.dumps(stage)})?.dataset.frames || 0)"))
+
+
+def _wait_frames(w: WatchedPage, stage: str, at_least: int, timeout_ms: float = 90_000) -> None:
+    """Waits until the camera view `stage` has shown `at_least` replies that came over the stream socket."""
+    w.page.wait_for_function("([sel, n]) => Number(document.querySelector(sel)?.dataset.frames || 0) >= n",
+                             arg=[stage, at_least], timeout=timeout_ms)
+
+
+def _canvas_stats(w: WatchedPage, sel: str) -> dict[str, float]:
+    """Width, height, luma spread and the share of opaque pixels of the picture drawn in canvas `sel`."""
+    stats: dict[str, float] = w.page.evaluate("""(sel) => {
+        const c = document.querySelector(sel);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0, sum = 0, sq = 0, opaque = 0;
+        for (let i = 0; i < d.length; i += 4 * 7) {
+            const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+            n += 1; sum += y; sq += y * y; if (d[i + 3] > 0) opaque += 1;
+        }
+        const mean = sum / n;
+        return {width: c.width, height: c.height, luma_std: Math.sqrt(Math.max(0, sq / n - mean * mean)),
+                opaque: opaque / n};
+    }""", sel)
+    return stats
+
+
+def _assert_one_stream_transport(traffic: CameraTraffic, mode: str, what: str) -> None:
+    """The view's frames went over /ws/stream in `mode`, one in flight at a time, and never as HTTP posts."""
+    assert traffic.hellos and all(h["mode"] == mode for h in traffic.hellos), traffic.hellos
+    assert traffic.frames_sent >= 2 and traffic.frames_received >= 2, traffic
+    assert traffic.max_in_flight <= 1, f"{what}: {traffic.max_in_flight} camera frames were in flight at once"
+    assert traffic.camera_posts == [], f"{what}: per-frame HTTP posts {traffic.camera_posts[:3]}"
+
+
 @pytest.mark.parametrize("page_name", ["kiosk", "phone", "vr"])
 def test_page_loads_without_console_errors_and_shows_something(server: Server, new_page: Any, artifacts: Path,
                                                                 page_name: str) -> None:
@@ -42,7 +96,7 @@ def test_page_loads_without_console_errors_and_shows_something(server: Server, n
     w = new_page(viewport)
     resp = w.page.goto(f"{server.base}/{page_name}", wait_until="networkidle", timeout=30_000)
     assert resp is not None and resp.status == 200
-    w.page.wait_for_timeout(1500)
+    w.page.wait_for_function(_SHOWN[page_name], timeout=VIEW_TIMEOUT_MS)
     w.screenshot(artifacts, f"{page_name}-start")
     text = w.page.inner_text("body").strip()
     assert len(text) > 20, f"{page_name} shows almost nothing: {text!r}"
@@ -72,7 +126,8 @@ def test_kiosk_wall_lists_both_halls(server: Server, new_page: Any, artifacts: P
     w.page.click("#attract")
     w.page.wait_for_selector("#product-grid .card")
     metals = w.page.locator("#product-grid .card").count()
-    w.page.wait_for_timeout(2000)  # thumbnails render on demand
+    w.page.wait_for_function("[...document.querySelectorAll('#product-grid .thumb')].every(i => i.naturalWidth > 0)",
+                             timeout=120_000)  # thumbnails render on demand
     w.screenshot(artifacts, "kiosk-wall-metals")
     w.page.click('#hall-tabs .tab[data-hall="cars"]')
     cars = w.page.locator("#product-grid .card").count()
@@ -103,7 +158,7 @@ def test_kiosk_drag_turns_the_product(server: Server, new_page: Any, artifacts: 
     after = w.page.get_attribute("#spin", "data-frame")
     src_after = w.page.get_attribute("#spin img.spin-frame", "src")
     assert after != before and src_after != src_before
-    w.page.wait_for_timeout(300)
+    w.page.wait_for_function(_IMAGE_SHOWN, arg="#spin img.spin-frame", timeout=30_000)
     w.screenshot(artifacts, "kiosk-product-after-drag")
     # zoom in with the button, then a hotspot shows a detail
     w.page.click("#zoom-in")
@@ -178,27 +233,38 @@ def test_kiosk_purchase_is_paid_on_the_phone_and_the_kiosk_shows_paid(server: Se
     _assert_clean(kiosk, "kiosk purchase")
 
 
-def test_fake_camera_drives_kiosk_try_on_and_a_composite_appears(server: Server, chromium_with_camera: Any,
-                                                                  tmp_path: Path, artifacts: Path) -> None:
+def test_fake_camera_drives_kiosk_try_on_over_the_stream_socket_after_consent(
+        server: Server, chromium_with_camera: Any, tmp_path: Path, artifacts: Path) -> None:
     necklace = _first(server, "necklace", "earrings")
     video = face_video(tmp_path / "face.y4m")
     b = chromium_with_camera(video)
     ctx = b.new_context(viewport={"width": 1280, "height": 800})
     w = watch(ctx.new_page())
+    traffic = watch_camera(w.page)
     try:
         w.page.goto(f"{server.base}/kiosk?product={necklace['id']}&lang=zh", wait_until="domcontentloaded")
         w.page.wait_for_selector("#tryon:not([hidden])")
         w.page.click("#tryon")
         w.page.wait_for_selector("#consent-agree")
         w.screenshot(artifacts, "kiosk-tryon-consent")
+        # nothing is filmed or sent before the customer agrees
+        assert traffic.sockets == [] and w.page.evaluate("window.__kiosk.camera") is None
         w.page.click("#consent-agree")
-        w.page.wait_for_selector("#tryon-result:not([hidden])", timeout=60_000)
-        w.page.wait_for_function("document.querySelector('#tryon-result').naturalWidth > 0")
-        w.page.wait_for_timeout(500)
+        _wait_frames(w, "#tryon-stage", 3)
+        w.page.wait_for_selector("#tryon-result:not([hidden])")
+        hello = traffic.hellos[0]
+        assert (hello["client"], hello["product"], hello["consent"]) == ("kiosk", necklace["id"], True)
+        _assert_one_stream_transport(traffic, "tryon", "kiosk try-on")
+        shown = _canvas_stats(w, "#tryon-result")
+        assert shown["width"] >= 320 and shown["opaque"] == 1.0 and shown["luma_std"] > 10, shown
+        assert w.page.get_attribute("#tryon-stage", "data-transport") == "ws"
+        w.page.wait_for_function("document.querySelector('#tryon-badge').textContent.trim() !== ''")
         w.screenshot(artifacts, "kiosk-tryon")
-        # ending the try-on releases the camera
+        # ending the try-on closes the socket and releases the camera
         w.page.click("text=结束试戴")
-        assert w.page.evaluate("window.__kiosk.camera") is None
+        w.page.wait_for_function("window.__kiosk.camera === null && !document.querySelector('#tryon-stage')")
+        for ws in traffic.sockets:
+            wait_closed(ws)
         _assert_clean(w, "kiosk try-on")
     finally:
         ctx.close()
@@ -211,14 +277,153 @@ def test_fake_camera_drives_phone_ar_and_an_overlay_appears(server: Server, chro
     b = chromium_with_camera(video)
     ctx = b.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     w = watch(ctx.new_page())
+    traffic = watch_camera(w.page)
     try:
         w.page.goto(f"{server.base}/phone?product={bangle['id']}&view=ar&lang=zh", wait_until="domcontentloaded")
-        w.page.wait_for_selector("#ar-overlay:not([hidden])", timeout=60_000)
-        w.page.wait_for_timeout(500)
+        _wait_frames(w, "#ar-stage", 2)
+        w.page.wait_for_selector("#ar-overlay:not([hidden])")
+        # the printed board is in view: the node places the product on it and says so
+        w.page.wait_for_selector('#ar-stage[data-status="ok"]', timeout=60_000)
+        w.page.wait_for_function("document.querySelector('#ar-badge').textContent.includes('已识别展示垫')")
+        hello = traffic.hellos[0]
+        assert (hello["output"], set(hello["intrinsics"])) == ("overlay", {"fx", "fy", "cx", "cy", "width", "height"})
+        _assert_one_stream_transport(traffic, "ar", "phone AR")
+        overlay = _canvas_stats(w, "#ar-overlay")
+        assert 0.0 < overlay["opaque"] < 0.6, f"an overlay is the product on transparency: {overlay}"
         w.screenshot(artifacts, "phone-ar")
+        # tap the counter to place the product there: an anchor pose goes over the same socket
+        frames = _frames(w, "#ar-stage")
+        w.page.click("#ar-stage", position={"x": 195, "y": 330})
+        w.page.wait_for_function("document.querySelector('#ar-badge').textContent.includes('已放置')")
+        assert [m for m in traffic.text_sent if m["type"] == "anchor_pose"], traffic.text_sent
+        _wait_frames(w, "#ar-stage", frames + 2)
+        w.screenshot(artifacts, "phone-ar-placed")
+        assert len(traffic.hellos) == 1 and traffic.camera_posts == []
+        # the link drops: the view reconnects by itself and keeps the product where it was placed
+        anchors = len([m for m in traffic.text_sent if m["type"] == "anchor_pose"])
+        w.page.evaluate("window.__phone.camera.ws.close(4000, 'link dropped')")
+        w.page.wait_for_function("window.__phone.camera.ws !== null && window.__phone.camera.state === 'live'",
+                                 timeout=30_000)
+        _wait_frames(w, "#ar-stage", _frames(w, "#ar-stage") + 2)
+        assert len(traffic.hellos) == 2 and len(traffic.open_sockets()) == 1
+        assert len([m for m in traffic.text_sent if m["type"] == "anchor_pose"]) == anchors + 1
+        assert "已放置" in w.page.inner_text("#ar-badge")
         _assert_clean(w, "phone AR")
     finally:
         ctx.close()
+
+
+_HIDE = """(hidden) => {
+    Object.defineProperty(document, 'hidden', {value: hidden, configurable: true});
+    Object.defineProperty(document, 'visibilityState', {value: hidden ? 'hidden' : 'visible', configurable: true});
+    document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_phone_try_on_asks_first_says_what_it_needs_and_closes_when_hidden(
+        server: Server, chromium_with_camera: Any, tmp_path: Path, artifacts: Path) -> None:
+    ring = _first(server, "ring")
+    video = face_video(tmp_path / "face.y4m")  # a face, no hand: the node asks for the hand
+    b = chromium_with_camera(video)
+    ctx = b.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    w = watch(ctx.new_page())
+    traffic = watch_camera(w.page)
+    try:
+        w.page.goto(f"{server.base}/phone?product={ring['id']}&view=tryon&lang=en", wait_until="domcontentloaded")
+        w.page.wait_for_selector("#consent-decline")
+        w.screenshot(artifacts, "phone-tryon-consent")
+        w.page.click("#consent-decline")  # declined: back to the 360 view, no camera, no socket
+        w.page.wait_for_selector('.tab[data-view="spin"][aria-selected="true"]')
+        assert traffic.sockets == [] and w.page.evaluate("window.__phone.camera") is None
+        w.page.click('.tab[data-view="tryon"]')
+        w.page.click("#consent-agree")
+        w.page.wait_for_selector('#tryon-stage[data-status="no_hand"]', timeout=90_000)
+        w.page.wait_for_function("document.querySelector('#tryon-badge').textContent.includes('Hold your hand in view')")
+        _wait_frames(w, "#tryon-stage", 2)  # the plain picture keeps coming while no hand is in view
+        assert traffic.hellos[0]["consent"] is True and "no_hand" in traffic.statuses
+        _assert_one_stream_transport(traffic, "tryon", "phone try-on")
+        w.screenshot(artifacts, "phone-tryon-no-hand")
+        w.page.click('[data-action="lang"]')  # the node's status follows the page's language
+        w.page.wait_for_function("document.querySelector('#tryon-badge').textContent.includes('请将手放入画面中')")
+        w.screenshot(artifacts, "phone-tryon-no-hand-zh")
+        # the page goes to the background: socket closed, camera released; back in front: live again
+        w.page.evaluate(_HIDE, True)
+        for ws in traffic.sockets:
+            wait_closed(ws)
+        w.page.wait_for_selector('#tryon-stage[data-state="paused"]')
+        assert w.page.evaluate("document.querySelector('#tryon-video').srcObject") is None
+        frames = _frames(w, "#tryon-stage")
+        w.page.evaluate(_HIDE, False)
+        w.page.wait_for_selector('#tryon-stage[data-state="live"]', timeout=30_000)
+        _wait_frames(w, "#tryon-stage", frames + 2)
+        assert len(traffic.sockets) == 2 and len(traffic.open_sockets()) == 1
+        assert traffic.camera_posts == []
+        _assert_clean(w, "phone try-on")
+    finally:
+        ctx.close()
+
+
+# A node that drops every /ws/stream connection at once (a restart, a proxy without WebSocket support); other
+# sockets (the order status) are real.
+_DROPPED_STREAMS = """(() => {
+    const Real = window.WebSocket;
+    window.__droppedStreams = 0;
+    window.WebSocket = function (url, protocols) {
+        if (!String(url).includes('/ws/stream')) return new Real(url, protocols);
+        window.__droppedStreams += 1;
+        const ws = {url, readyState: 0, bufferedAmount: 0, binaryType: 'blob', send() {}, close() { ws.readyState = 3; }};
+        setTimeout(() => { ws.readyState = 3; ws.onclose?.({code: 1011, reason: 'node restarting'}); }, 20);
+        return ws;
+    };
+    Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+})()"""
+
+
+def test_phone_try_on_takes_a_single_photo_over_http_while_the_stream_is_down(
+        server: Server, chromium_with_camera: Any, tmp_path: Path, artifacts: Path) -> None:
+    necklace = _first(server, "necklace", "earrings")
+    video = face_video(tmp_path / "face.y4m")
+    b = chromium_with_camera(video)
+    ctx = b.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    w = watch(ctx.new_page())
+    traffic = watch_camera(w.page)
+    w.page.add_init_script(_DROPPED_STREAMS)
+    try:
+        w.page.goto(f"{server.base}/phone?product={necklace['id']}&view=tryon&lang=zh", wait_until="domcontentloaded")
+        w.page.click("#consent-agree")
+        w.page.wait_for_selector('#tryon-stage[data-state="reconnecting"]', timeout=30_000)
+        w.page.wait_for_selector("#tryon-photo:not([hidden])")
+        assert w.page.evaluate("window.__droppedStreams") >= 1
+        assert "重新连接" in w.page.inner_text("#tryon-badge")
+        w.page.click("#tryon-photo")
+        w.page.wait_for_selector('#tryon-stage[data-photos="1"]', timeout=90_000)
+        assert len(traffic.camera_posts) == 1 and traffic.camera_posts[0].endswith("/api/tryon")
+        shown = _canvas_stats(w, "#tryon-result")
+        assert shown["width"] >= 320 and shown["opaque"] == 1.0 and shown["luma_std"] > 10, shown
+        w.screenshot(artifacts, "phone-tryon-photo")
+        _assert_clean(w, "phone try-on photo")
+    finally:
+        ctx.close()
+
+
+def test_the_pages_pack_camera_frames_as_showroom_protocol_does(server: Server, new_page: Any) -> None:
+    from showroom_protocol import FrameHeader, pack_camera_frame
+
+    w = new_page()
+    w.page.goto(f"{server.base}/healthz")
+    packed = w.page.evaluate("""async () => {
+        const p = await import('/static/common/protocol.js');
+        return Array.from(p.packCameraFrame(70000, 1234.5, new Uint8Array([255, 216, 255])));
+    }""")
+    assert bytes(packed) == pack_camera_frame(70000, 1234.5, b"\xff\xd8\xff")
+    reply = FrameHeader("png", True, 1, 0, 640, 480, 70000, 3, 1234.5, 1.0, 2.0, 3.0, 4.0, 5.0, 2).pack() + b"\x89P"
+    header = w.page.evaluate("""async (bytes) => {
+        const p = await import('/static/common/protocol.js');
+        return p.parseFrameHeader(new Uint8Array(bytes).buffer).header;
+    }""", list(reply))
+    assert (header["codec"], header["width"], header["height"], header["seq"], header["client_t"]) == (
+        "png", 640, 480, 70000, 1234.5)
+    _assert_clean(w, "protocol module")
 
 
 @pytest.mark.parametrize("codec", ["h264", "jpeg"])
@@ -229,7 +434,6 @@ def test_vr_fallback_shows_stereo_frames_and_latency(server: Server, new_page: A
     w.page.wait_for_selector("#latency[data-ms]", timeout=10_000)
     width, height = w.page.evaluate("[document.querySelector('#view').width, document.querySelector('#view').height]")
     assert width >= 1.5 * height, f"a stereo frame holds two eyes side by side, got {width}x{height}"
-    w.page.wait_for_timeout(1000)
     w.screenshot(artifacts, f"vr-fallback-{codec}")
     # look around by drag: the view changes
     before = w.page.evaluate("window.__vr.yawDeg")
@@ -240,7 +444,8 @@ def test_vr_fallback_shows_stereo_frames_and_latency(server: Server, new_page: A
     w.page.mouse.move(box["x"] + 500, box["y"] + 320, steps=8)
     w.page.mouse.up()
     assert w.page.evaluate("window.__vr.yawDeg") != before
-    w.page.wait_for_timeout(1000)
+    frames = _frames(w, "#stage")
+    _wait_frames(w, "#stage", frames + 5)  # frames of the new head pose keep coming
     latency = w.page.inner_text("#latency")
     assert "ms" in latency
     assert w.page.get_attribute("#stage", "data-codec") == codec
@@ -262,7 +467,7 @@ def test_share_landing_shows_the_view_price_and_quote_time(server: Server, new_p
     assert "¥" in w.page.inner_text("#p-price")
     assert w.page.inner_text("#p-quoted").strip()
     assert "/phone?" in (w.page.get_attribute("#buy", "href") or "")
-    w.page.wait_for_timeout(800)
+    w.page.wait_for_function(_IMAGE_SHOWN, arg="#spin img.spin-frame", timeout=30_000)
     w.screenshot(artifacts, "share-landing")
     _assert_clean(w, "share landing")
 

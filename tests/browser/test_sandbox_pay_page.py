@@ -10,14 +10,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.browser.conftest import wait_for_health
 
 pytestmark = pytest.mark.browser
 
@@ -51,15 +51,8 @@ def sandbox_url() -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _request(base + "/healthz")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("showroom payments-sandbox did not answer /healthz")
-                time.sleep(0.2)
+        if not wait_for_health(base + "/healthz", proc, timeout_s=30):
+            pytest.fail("showroom payments-sandbox did not answer /healthz")
         yield base
     finally:
         proc.terminate()

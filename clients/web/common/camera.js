@@ -1,7 +1,6 @@
-// Camera access for try-on and AR: getUserMedia into a <video>, JPEG snapshots, and a "one request in flight,
-// latest frame wins" loop that sends frames to the node. Frames live only in memory; stop() releases the camera.
-
-import { apiImage } from "./api.js";
+// Camera access for try-on and AR: getUserMedia into a <video> and JPEG snapshots of its current picture.
+// Frames live only in memory; stop() releases the camera. The live views send the snapshots over /ws/stream
+// (camera-stream.js); a single photo can go to POST /api/tryon.
 
 export class Camera {
   constructor(video, { facingMode = "user", width = 1280, height = 720 } = {}) {
@@ -51,51 +50,4 @@ export class Camera {
     this.canvas.width = 1;
     this.canvas.height = 1;
   }
-}
-
-/**
- * Sends camera frames to `path` as multipart (the JPEG in `fileField`, plus `fields()`), one request in flight; each
- * answer (an image) goes to onResult(blob, json). Returns {stop}. Errors go to onError and the loop continues
- * after a pause, unless onError returns false.
- */
-export function frameLoop(camera, path, { fileField = "frame", fields = () => ({}), onResult, onError = () => true, minIntervalMs = 150, maxSidePx = 960 }) {
-  let running = true;
-  (async () => {
-    while (running) {
-      const t0 = performance.now();
-      try {
-        const jpeg = await camera.snapshot(maxSidePx);
-        if (!running) break;
-        if (!jpeg) {
-          await sleep(100);
-          continue;
-        }
-        const fd = new FormData();
-        fd.append(fileField, jpeg, "frame.jpg");
-        for (const [k, v] of Object.entries(fields())) {
-          if (v !== undefined && v !== null) fd.append(k, typeof v === "object" ? JSON.stringify(v) : String(v));
-        }
-        const { blob, json } = await apiImage(path, { body: fd, timeoutMs: 20000 });
-        if (running) onResult(blob, json, performance.now() - t0);
-      } catch (e) {
-        if (!running) break;
-        if (onError(e) === false) {
-          running = false;
-          break;
-        }
-        await sleep(1500);
-      }
-      const spent = performance.now() - t0;
-      if (spent < minIntervalMs) await sleep(minIntervalMs - spent);
-    }
-  })();
-  return {
-    stop() {
-      running = false;
-    },
-  };
-}
-
-function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,40 +1,58 @@
-// Product helpers shared by the pages: hall, live price, specs (purity, weight, hallmark, certificate), thumbnails.
+// The product shape of GET /api/products and GET /api/products/{id} (documented in docs/web.md) and the only
+// place the pages read it: hall, variant, live price, deposit, try-on, specs (purity, weight, hallmark,
+// certificate), thumbnails. Pages never look at price or spec fields themselves.
 
 import { formatCny, renderUrl } from "./api.js";
 import { pick, t } from "./i18n.js";
 
 export function hallOf(p) {
-  return p.hall || (p.kind === "car" ? "cars" : "metals");
-}
-
-export function variantOf(p, variantId) {
-  const vs = p.variants || [];
-  return vs.find((v) => v.id === variantId) || vs[0] || null;
-}
-
-/** The live price of a variant as a decimal string (first field that the API provides), or null. */
-export function priceOf(p, v) {
-  const keys = ["price_cny", "unit_price_cny", "live_price_cny", "total_cny", "msrp_cny"];
-  for (const src of [v?.price, v, p?.price, p]) {
-    if (!src || typeof src !== "object") continue;
-    for (const k of keys) if (src[k] !== undefined && src[k] !== null) return String(src[k]);
-  }
-  return null;
+  return p.hall;
 }
 
 export function isCar(p) {
   return p.kind === "car";
 }
 
-export function canTryOn(p) {
-  return !!(p.tryon_anchor || p.tryon || ["ring", "bangle", "bracelet", "necklace", "earrings"].includes(p.kind));
+/** The variant `variantId` of a product, else its first one. */
+export function variantOf(p, variantId = null) {
+  const vs = p.variants || [];
+  return vs.find((v) => v.id === variantId) || vs[0] || null;
 }
 
-function fmtDims(d) {
-  if (!d) return null;
-  const arr = Array.isArray(d) ? d : [d.width_mm ?? d.w, d.height_mm ?? d.h, d.depth_mm ?? d.d];
-  if (arr.some((x) => x === undefined || x === null)) return null;
-  return `${arr.map((x) => Number(x).toString()).join(" × ")} mm`;
+/**
+ * The live (unlocked) price of a variant as a decimal string: `price_cny`, merged in by the commerce service
+ * (for a car its list price); for a car without a live price the catalog's `msrp_cny`. null when there is none
+ * (the commerce service is not running here or the price feed is stale): the page then shows "—".
+ * Buying always locks a fresh quote; this is what the wall and the product page show before that.
+ */
+export function priceOf(v) {
+  return v?.price_cny ?? v?.msrp_cny ?? null;
+}
+
+/** A car's reservation deposit (`deposit_cny`), or null for products bought outright. */
+export function depositOf(v) {
+  return v?.deposit_cny ?? null;
+}
+
+/** When and from which feed the live price came: {asOf: Date, source} or null. */
+export function priceStampOf(v) {
+  if (!v?.price_as_of) return null;
+  return { asOf: new Date(v.price_as_of), source: v.price_source || "" };
+}
+
+/** The metal price per gram behind a precious-metal variant's price, or null. */
+export function metalPricePerGramOf(v) {
+  return v?.metal_cny_per_g ?? null;
+}
+
+/** Worn products carry `tryon_anchor` (neck, ear, finger, wrist); others have null. */
+export function canTryOn(p) {
+  return !!p.tryon_anchor;
+}
+
+/** The product's size [width, height, depth] in millimetres (numbers), or null when the catalog has none. */
+export function dimensionsMmOf(p) {
+  return p.dimensions_mm ? p.dimensions_mm.map(Number) : null;
 }
 
 /** [{key, label, value}] facts of a product variant, in the order a bank customer reads them. */
@@ -47,21 +65,20 @@ export function specsOf(p, v) {
     add("trim", v?.trim || pick(v?.name));
     if (v?.msrp_cny) add("msrp", formatCny(v.msrp_cny));
   } else {
-    add("purity", v?.purity || p.purity);
-    const w = v?.weight_g ?? p.weight_g;
-    if (w !== undefined && w !== null) add("weight", `${Number(w)} g`);
+    add("purity", v?.purity);
+    if (v?.weight_g !== undefined) add("weight", `${Number(v.weight_g)} g`);
     add("size", v?.size_label);
     add("hallmark", p.hallmark);
     const c = p.certificate;
-    if (c) add("certificate", typeof c === "string" ? c : [c.issuer, c.standard].filter(Boolean).join(" · "));
+    if (c) add("certificate", [c.issuer, c.standard].filter(Boolean).join(" · "));
   }
-  add("dimensions", fmtDims(p.dimensions_mm));
+  const dims = dimensionsMmOf(p);
+  if (dims) add("dimensions", `${dims.join(" × ")} mm`);
   if (typeof v?.stock === "number") add("stock", String(v.stock));
   return rows;
 }
 
 export function thumbUrl(p, size = "480x360", background = null) {
-  if (p.thumbnail_url && !background) return p.thumbnail_url;
   const v = variantOf(p);
   return renderUrl(p.id, v?.id, { yawDeg: isCar(p) ? 35 : 20, pitchDeg: isCar(p) ? 10 : 20, size, background });
 }

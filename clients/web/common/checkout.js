@@ -1,9 +1,11 @@
 // Checkout: a quote that locks the price (with a countdown), an order placed with an Idempotency-Key, a payment
 // (pay URL + QR PNG made by the commerce side), and the order's status live over /ws/orders/{id}
-// (falling back to polling GET /api/orders/{id} if the socket drops).
+// (falling back to polling GET /api/orders/{id} if the socket drops). Also the customer's mobile number (check,
+// format, read from a field) and the set-up every page uses to start a purchase (startCheckout).
 
 import { createOrder, createQuote, formatCny, getOrder, newIdempotencyKey, startPayment, wsUrl } from "./api.js";
 import { t } from "./i18n.js";
+import { toast } from "./ui.js";
 
 export const TERMINAL = new Set(["paid", "expired", "cancelled", "payment_failed", "refunded", "partially_refunded", "fulfilling", "completed"]);
 const PAID = new Set(["paid", "fulfilling", "completed"]);
@@ -37,6 +39,61 @@ export function countdown(untilMs, tick, onExpire) {
     if (timer) clearInterval(timer);
     timer = null;
   };
+}
+
+/** A quote's countdown painted into `el` ("valid for N s", then "expired" with the class `expired`); returns stop. */
+export function showCountdown(el, untilMs, { key = "checkout.quote_valid", onExpire = null } = {}) {
+  return countdown(
+    untilMs || Date.now(),
+    (s) => {
+      el.classList.remove("expired");
+      el.textContent = t(key, { s });
+    },
+    () => {
+      el.classList.add("expired");
+      el.textContent = t("product.quote_expired");
+      if (onExpire) onExpire();
+    },
+  );
+}
+
+// ---- the customer's mobile number --------------------------------------------------------------------
+/** The 11-digit mainland mobile number in what was typed (spaces, dashes ignored), or null. */
+export function mobileNumber(raw) {
+  const digits = String(raw ?? "").replace(/\D/g, "");
+  return /^1\d{10}$/.test(digits) ? digits : null;
+}
+
+/** Digits grouped as 138 0013 8000 (partial numbers too). */
+export function formatMobile(digits) {
+  return String(digits).replace(/^(\d{3})(\d{0,4})(\d{0,4}).*/, (_, a, b, c) => [a, b, c].filter(Boolean).join(" "));
+}
+
+/** The number in a form field; when it is not a mobile number the field is marked, focused and the customer told. */
+export function mobileFromInput(input) {
+  const phone = mobileNumber(input.value);
+  if (phone) {
+    input.removeAttribute("aria-invalid");
+    return phone;
+  }
+  input.setAttribute("aria-invalid", "true");
+  input.focus();
+  toast(t("checkout.phone_invalid"), { error: true });
+  return null;
+}
+
+/** The customer of an order placed at a screen: the mobile number, at verification level L1. */
+export function customerFor(phone) {
+  return phone ? { phone, kyc_level: "L1" } : {};
+}
+
+/**
+ * Starts a purchase: closes the page's previous checkout (its status socket and timers) and returns a new one
+ * for the product shown. `phone` may come later (Checkout.setPhone) where the number is asked after the price lock.
+ */
+export function startCheckout(previous, { product, variant, channel, phone = null, method = "qr", extra = {}, onChange = () => {} }) {
+  previous?.close();
+  return new Checkout({ product, variant, channel, customer: customerFor(phone), method, extra, onChange });
 }
 
 /** Watches an order's status; calls onStatus(order) on every change. Returns a stop function. */
@@ -113,6 +170,10 @@ export class Checkout {
     this._stops = [];
     this._orderKey = null;
     this._payKey = null;
+  }
+
+  setPhone(phone) {
+    this.customer = customerFor(phone);
   }
 
   get paid() {

@@ -2,11 +2,16 @@
 // 76 bytes, little-endian): magic "SRF1", version, codec, flags, eyes, header_size, quality, reserved, width,
 // height, seq, frame_no, then client_t, t_receive, t_render_start, t_render_end, t_encode_end, t_send (float64
 // seconds; client_t is ours, the rest the node's clock), payload_size; then the payload (JPEG/WebP image or
-// one H.264 Annex B access unit). Stereo frames hold both eyes side by side, left eye first.
+// one H.264 Annex B access unit; PNG for the RGBA overlays of the camera modes). Stereo frames hold both eyes side
+// by side, left eye first.
+//
+// Camera frames (client -> node, modes "ar" and "tryon"): CAMERA_HEADER "<4sBBHId", 20 bytes, little-endian:
+// magic "SRC1", version, flags (0), header_size, seq (the node echoes it in the reply's frame header), t (float64
+// seconds, our clock, echoed as client_t); then the JPEG/PNG bytes of one frame.
 
 export const HEADER_SIZE = 76;
 export const VERSION = 1;
-const CODEC_NAMES = { 1: "jpeg", 2: "h264", 3: "webp" };
+const CODEC_NAMES = { 1: "jpeg", 2: "h264", 3: "webp", 4: "png" };
 const FLAG_KEYFRAME = 0x01;
 
 /** ArrayBuffer -> {header, payload: Uint8Array}; throws on a bad magic, version or truncated payload. */
@@ -45,4 +50,29 @@ export function parseFrameHeader(buf) {
   if (headerSize + header.payload_size > buf.byteLength) throw new Error("frame payload is truncated");
   const payload = new Uint8Array(buf, headerSize, header.payload_size);
   return { header, payload };
+}
+
+export const CAMERA_HEADER_SIZE = 20;
+export const CAMERA_VERSION = 1;
+export const MAX_CAMERA_FRAME_BYTES = 8 * 1024 * 1024;
+
+/** The 20-byte header of a camera frame (seq: our frame number, tSeconds: capture time on our clock). */
+export function packCameraHeader(seq, tSeconds) {
+  const buf = new ArrayBuffer(CAMERA_HEADER_SIZE);
+  const dv = new DataView(buf);
+  for (let i = 0; i < 4; i++) dv.setUint8(i, "SRC1".charCodeAt(i));
+  dv.setUint8(4, CAMERA_VERSION);
+  dv.setUint8(5, 0);
+  dv.setUint16(6, CAMERA_HEADER_SIZE, true);
+  dv.setUint32(8, seq >>> 0, true);
+  dv.setFloat64(12, tSeconds, true);
+  return buf;
+}
+
+/** One camera-frame message: the header, then the image bytes (Uint8Array of a JPEG or PNG). */
+export function packCameraFrame(seq, tSeconds, image) {
+  const out = new Uint8Array(CAMERA_HEADER_SIZE + image.byteLength);
+  out.set(new Uint8Array(packCameraHeader(seq, tSeconds)), 0);
+  out.set(image, CAMERA_HEADER_SIZE);
+  return out;
 }

@@ -1,4 +1,4 @@
-// Small DOM helpers: element builder, toasts, modal dialogs with focus handling.
+// Small DOM helpers: element builder, toasts, modal dialogs with focus handling, the try-on consent dialog.
 
 import { t } from "./i18n.js";
 
@@ -64,4 +64,33 @@ export function openDialog(content, { onClose = null, labelKey = null, closable 
   const first = box.querySelector("button, [href], input, select, [tabindex]");
   if (first) first.focus();
   return { root, box, close };
+}
+
+/**
+ * The consent screen before any camera is opened for try-on (PIPL: a face or hand is sensitive personal
+ * information). Resolves true only when the customer presses "agree"; "decline" (or the dialog being wiped by the
+ * kiosk's idle timeout) resolves false.
+ */
+export function askConsent() {
+  return new Promise((resolve) => {
+    let answered = false;
+    const done = (v) => {
+      answered = true;
+      dlg.close();
+      resolve(v);
+    };
+    const content = el(
+      "div",
+      { class: "consent" },
+      el("h2", { text: t("tryon.consent_title") }),
+      el("p", { text: t("tryon.consent_body") }),
+      el(
+        "div",
+        { class: "btn-row" },
+        el("button", { class: "btn", type: "button", id: "consent-decline", text: t("tryon.decline"), onclick: () => done(false) }),
+        el("button", { class: "btn btn-gold", type: "button", id: "consent-agree", text: t("tryon.agree"), onclick: () => done(true) }),
+      ),
+    );
+    const dlg = openDialog(content, { labelKey: "tryon.consent_title", closable: false, onClose: () => !answered && resolve(false) });
+  });
 }

@@ -3,12 +3,12 @@
 // An idle timeout wipes the whole session (checkout, camera, customer data) and returns to the attract loop.
 
 import { financePlans, formatCny, getProduct, getProducts, renderUrl } from "../common/api.js";
-import { Camera, frameLoop } from "../common/camera.js";
-import { canTryOn, hallOf, isCar, kindLabel, loadThumb, priceOf, specsOf, thumbUrl, variantOf } from "../common/catalog.js";
-import { Checkout, countdown, renderPayPanel } from "../common/checkout.js";
+import { CameraStream } from "../common/camera-stream.js";
+import { canTryOn, depositOf, hallOf, isCar, kindLabel, loadThumb, priceOf, specsOf, thumbUrl, variantOf } from "../common/catalog.js";
+import { formatMobile, mobileNumber, renderPayPanel, showCountdown, startCheckout } from "../common/checkout.js";
 import { applyI18n, installToggles, onLangChange, pick, setLang, setLargeType, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
-import { el, openDialog, showError, toast } from "../common/ui.js";
+import { askConsent, el, openDialog, showError } from "../common/ui.js";
 
 const params = new URLSearchParams(location.search);
 const IDLE_S = Number(params.get("idle_s") || 120);
@@ -24,8 +24,7 @@ const state = {
   spinner: null,
   checkout: null,
   stopCountdown: null,
-  camera: null,
-  loop: null,
+  camera: null, // the mirror try-on's CameraStream while it runs
   dialog: null,
   sessionId: newSessionId(),
 };
@@ -81,7 +80,7 @@ function renderWall() {
   const grid = $("product-grid");
   grid.replaceChildren();
   for (const p of state.products.filter((x) => hallOf(x) === state.hall)) {
-    const price = priceOf(p, variantOf(p));
+    const price = priceOf(variantOf(p));
     const card = el(
       "button",
       { class: "card", type: "button", dataset: { product: p.id }, onclick: () => openProduct(p.id) },
@@ -155,7 +154,7 @@ function renderProductInfo() {
   dl.replaceChildren();
   for (const row of specsOf(p, v)) dl.append(el("dt", { text: row.label }), el("dd", { text: row.value, dataset: { spec: row.key } }));
   $("p-price-label").textContent = isCar(p) ? t("checkout.deposit") : t("product.price");
-  const price = isCar(p) ? v?.deposit_cny ?? p.deposit_cny ?? priceOf(p, v) : priceOf(p, v);
+  const price = isCar(p) ? depositOf(v) : priceOf(v);
   if (!state.checkout?.quote) $("p-price").textContent = formatCny(price);
   $("tryon").hidden = !canTryOn(p);
   $("loan").hidden = !isCar(p);
@@ -230,11 +229,10 @@ function renderHotspots() {
 function newCheckout() {
   closeCheckout();
   const p = state.product;
-  const co = new Checkout({
+  const co = startCheckout(null, {
     product: p.id,
     variant: state.variantId,
-    channel: "kiosk",
-    customer: {},
+    channel: "kiosk", // the mobile number is asked on the keypad after the price is locked
     method: "qr",
     extra: () => ({
       product_view: productView(),
@@ -266,19 +264,10 @@ function onCheckoutChange(co) {
     $("p-price").classList.remove("stale");
   }
   if (co.status === "quoted" && !state.stopCountdown && co.quoteExpiresMs) {
-    const cd = $("p-countdown");
-    state.stopCountdown = countdown(
-      co.quoteExpiresMs,
-      (s) => {
-        cd.classList.remove("expired");
-        cd.textContent = t("product.quote_locked", { s });
-      },
-      () => {
-        cd.classList.add("expired");
-        cd.textContent = t("product.quote_expired");
-        $("p-price").classList.add("stale");
-      },
-    );
+    state.stopCountdown = showCountdown($("p-countdown"), co.quoteExpiresMs, {
+      key: "product.quote_locked",
+      onExpire: () => $("p-price").classList.add("stale"),
+    });
   }
   if (state.dialog && co.order) renderPayPanel(state.dialog.content, co);
 }
@@ -291,7 +280,7 @@ async function buy() {
     if (!co.quote) await co.lockPrice();
     const phone = await askPhone(content, co);
     if (!phone || !state.dialog) return;
-    co.customer = { phone, kyc_level: "L1" };
+    co.setPhone(phone);
     content.replaceChildren(el("div", { class: "spinner" }));
     await co.buy();
     if (state.dialog) renderPayPanel(content, co);
@@ -308,8 +297,8 @@ function askPhone(content, co) {
     const hint = el("p", { class: "muted small", text: t("checkout.phone_why") });
     const ok = el("button", { class: "btn btn-gold", type: "button", id: "confirm-order", text: t("checkout.confirm"), disabled: true });
     const paint = () => {
-      shown.textContent = digits.replace(/^(\d{3})(\d{0,4})(\d{0,4}).*/, (_, a, b, c) => [a, b, c].filter(Boolean).join(" ")) || "1__ ____ ____";
-      ok.disabled = !/^1\d{10}$/.test(digits);
+      shown.textContent = formatMobile(digits) || "1__ ____ ____";
+      ok.disabled = !mobileNumber(digits);
     };
     const press = (k) => {
       if (k === "del") digits = digits.slice(0, -1);
@@ -330,7 +319,7 @@ function askPhone(content, co) {
     };
     document.addEventListener("keydown", onKey);
     const countdownEl = el("p", { class: "countdown" });
-    const stop = countdown(co.quoteExpiresMs || Date.now(), (s) => (countdownEl.textContent = t("checkout.quote_valid", { s })), () => (countdownEl.textContent = t("product.quote_expired")));
+    const stop = showCountdown(countdownEl, co.quoteExpiresMs);
     ok.addEventListener("click", () => {
       document.removeEventListener("keydown", onKey);
       stop();
@@ -374,7 +363,7 @@ function openLoan() {
     "div",
     {},
     el("h2", { text: t("loan.title") }),
-    el("p", { class: "muted", text: `${pick(p.name)} · ${pick(v?.name)} · ${t("spec.msrp")} ${formatCny(v?.msrp_cny ?? priceOf(p, v))}` }),
+    el("p", { class: "muted", text: `${pick(p.name)} · ${pick(v?.name)} · ${t("spec.msrp")} ${formatCny(priceOf(v))}` }),
     el("label", { class: "field" }, el("span", { class: "row" }, el("span", { text: t("loan.down") }), downOut), down),
     el("label", { class: "field" }, el("span", { class: "row" }, el("span", { text: t("loan.term") }), termOut), term),
     result,
@@ -434,65 +423,26 @@ function renderLoan(box, ans) {
 }
 
 // ---- mirror try-on ------------------------------------------------------------------------------
-function openTryOn() {
+async function openTryOn() {
   const p = state.product;
-  const consent = el(
-    "div",
-    {},
-    el("h2", { text: t("tryon.consent_title") }),
-    el("p", { text: t("tryon.consent_body") }),
-    el(
-      "div",
-      { class: "btn-row" },
-      el("button", { class: "btn", type: "button", id: "consent-decline", text: t("tryon.decline"), onclick: () => dlg.close() }),
-      el("button", { class: "btn btn-gold", type: "button", id: "consent-agree", text: t("tryon.agree"), onclick: () => startTryOn(dlg, p) }),
-    ),
-  );
-  const dlg = openDialog(consent, { labelKey: "tryon.title", closable: false, onClose: stopCamera });
-  state.dialog = null;
-}
-
-async function startTryOn(dlg, p) {
+  const variant = state.variantId;
+  if (!(await askConsent()) || state.product !== p) return;
   const video = el("video", { class: "mirror", autoplay: true, muted: true, playsinline: true });
-  const out = el("img", { class: "composite mirror layer", alt: "", id: "tryon-result", hidden: true });
-  const badge = el("div", { class: "badge" }, el("span", { class: "rec-dot" }), t("tryon.working"));
-  const stage = el("div", { class: "camera-stage tryon-stage" }, video, out, badge);
-  const stop = el("button", { class: "btn", type: "button", text: t("tryon.stop"), onclick: () => dlg.close() });
-  dlg.box.replaceChildren(el("h2", { text: `${t("tryon.title")} · ${pick(p.name)}` }), stage, el("div", { class: "btn-row" }, stop));
+  const out = el("canvas", { class: "composite mirror layer", id: "tryon-result", role: "img", "aria-label": t("tryon.title"), hidden: true });
+  const badge = el("div", { class: "badge", id: "tryon-badge" });
+  const stage = el("div", { class: "camera-stage tryon-stage", id: "tryon-stage" }, video, out, badge);
+  const content = el("div", {}, el("h2", { text: `${t("tryon.title")} · ${pick(p.name)}` }), stage);
+  const dlg = openDialog(content, { labelKey: "tryon.title", closable: false, onClose: stopCamera });
   dlg.box.style.width = "min(60rem, 100%)";
-  try {
-    state.camera = await new Camera(video, { facingMode: "user" }).start();
-  } catch (e) {
-    badge.textContent = t("tryon.no_camera", { msg: e.message });
-    return;
-  }
-  let lastUrl = null;
-  state.loop = frameLoop(state.camera, "/api/tryon", {
-    fileField: "photo",
-    fields: () => ({ product: p.id, variant: state.variantId, consent: "true", format: "jpeg" }),
-    onResult: (blob) => {
-      if (!blob) return;
-      const url = URL.createObjectURL(blob);
-      out.onload = () => {
-        if (lastUrl) URL.revokeObjectURL(lastUrl);
-        lastUrl = url;
-      };
-      out.src = url;
-      out.hidden = false;
-      badge.replaceChildren(el("span", { class: "rec-dot" }), t("tryon.title"));
-      stage.dataset.composites = String(Number(stage.dataset.composites || 0) + 1);
-    },
-    onError: (e) => {
-      // no face/hand in view yet is normal while the customer steps in front of the camera
-      badge.textContent = e.status === 422 ? t("tryon.step_in") : t("common.error", { msg: e.message });
-      return e.status !== 404 && e.status !== 403 && e.status !== 400;
-    },
-  });
+  const photo = el("button", { class: "btn", type: "button", id: "tryon-photo", text: t("tryon.capture"), hidden: true });
+  const stop = el("button", { class: "btn", type: "button", id: "tryon-stop", text: t("tryon.stop"), onclick: () => dlg.close() });
+  content.append(el("div", { class: "btn-row" }, photo, stop));
+  const cs = new CameraStream({ video, canvas: out, stage, badge, photoButton: photo, mode: "tryon", client: "kiosk", product: p.id, variant, consent: true, facingMode: "user" });
+  state.camera = cs;
+  await cs.start();
 }
 
 function stopCamera() {
-  state.loop?.stop();
-  state.loop = null;
   state.camera?.stop();
   state.camera = null;
 }

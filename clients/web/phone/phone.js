@@ -1,14 +1,14 @@
-// Phone page: spin any product 360; AR (rear camera frames to POST /api/ar/overlay, the overlay drawn over the
-// camera, tap to place); try-on (front camera, POST /api/tryon, after consent); checkout through the payment
-// backend's pay page (pay_url); share (native share sheet where available, poster download).
+// Phone page: spin any product 360; AR (rear camera frames over /ws/stream in the "ar" mode, the RGBA overlay
+// drawn over the camera, tap to place); try-on (front camera over /ws/stream in the "tryon" mode, after consent);
+// checkout through the payment backend's pay page (pay_url); share (native share sheet where available, poster).
 
 import { createQuote, createShare, formatCny, getOrder, getProduct, getProducts, newIdempotencyKey, renderUrl } from "../common/api.js";
-import { Camera, frameLoop } from "../common/camera.js";
+import { CameraStream } from "../common/camera-stream.js";
 import { canTryOn, hallOf, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
-import { Checkout, countdown, expiryMs, renderPayPanel, watchOrder } from "../common/checkout.js";
+import { expiryMs, mobileFromInput, renderPayPanel, showCountdown, startCheckout, watchOrder } from "../common/checkout.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
-import { el, openDialog, showError, toast } from "../common/ui.js";
+import { askConsent, el, showError, toast } from "../common/ui.js";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -18,8 +18,7 @@ const state = {
   variantId: null,
   view: "spin",
   spinner: null,
-  camera: null,
-  loop: null,
+  camera: null, // the live CameraStream of the AR or try-on view
   tap: { x: 0.5, y: 0.62 },
   checkout: null,
   stopCountdown: null,
@@ -58,7 +57,7 @@ async function showLivePrice(p, variantId) {
     $("p-price").textContent = formatCny(q.total_cny);
     if (state.view === "buy") $("buy-total").textContent = formatCny(q.total_cny);
     state.stopCountdown?.();
-    state.stopCountdown = countdown(expiryMs(q), (s) => ($("p-countdown").textContent = t("checkout.quote_valid", { s })), () => ($("p-countdown").textContent = t("product.quote_expired")));
+    state.stopCountdown = showCountdown($("p-countdown"), expiryMs(q));
   } catch (_) {
     /* the price stays "—"; buying shows the reason */
   }
@@ -90,7 +89,7 @@ function renderInfo() {
   const dl = $("p-specs");
   dl.replaceChildren();
   for (const row of specsOf(p, v)) dl.append(el("dt", { text: row.label }), el("dd", { text: row.value }));
-  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(p, v));
+  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(v));
   const tryTab = document.querySelector('.tab[data-view="tryon"]');
   tryTab.disabled = !canTryOn(p);
   if (state.view === "buy") renderBuy();
@@ -169,140 +168,83 @@ function poseForTap(u, v, k) {
   };
 }
 
-function sentSize(cam, maxSide) {
-  const s = Math.min(1, maxSide / Math.max(cam.width, cam.height));
-  return [Math.round(cam.width * s), Math.round(cam.height * s)];
-}
+const AR_MAX_SIDE_PX = 960;
 
 async function startAr() {
-  const video = $("ar-video");
-  const overlay = $("ar-overlay");
-  const badge = $("ar-badge");
-  overlay.hidden = true;
+  const stage = $("ar-stage");
   state.placedPose = null;
-  badge.textContent = t("ar.hint");
-  try {
-    state.camera = await new Camera(video, { facingMode: "environment" }).start();
-  } catch (e) {
-    badge.textContent = t("tryon.no_camera", { msg: e.message });
-    return;
-  }
-  const cam = state.camera;
-  const maxSide = 960;
-  state.loop = frameLoop(cam, "/api/ar/overlay", {
-    fileField: "frame",
-    maxSidePx: maxSide,
-    fields: () => {
-      const [w, h] = sentSize(cam, maxSide);
-      const f = { product: state.product.id, variant: state.variantId, intrinsics: intrinsicsFor(w, h), output: "overlay" };
-      if (state.placedPose) f.pose = state.placedPose; // else the node looks for the printed marker board
-      return f;
-    },
-    onResult: (blob) => {
-      if (!blob) return;
-      const old = overlay.src;
-      overlay.src = URL.createObjectURL(blob);
-      overlay.hidden = false;
-      if (old.startsWith("blob:")) setTimeout(() => URL.revokeObjectURL(old), 1000);
-      $("ar-stage").dataset.overlays = String(Number($("ar-stage").dataset.overlays || 0) + 1);
-      if (!state.placedPose) badge.textContent = t("ar.on_marker");
-    },
-    onError: (e) => {
-      badge.textContent = e.status === 422 ? t("ar.hint") : t("common.error", { msg: e.message });
-      return e.status !== 404 && e.status !== 400;
-    },
+  stage.querySelector(".ar-marker")?.remove();
+  const cs = new CameraStream({
+    video: $("ar-video"),
+    canvas: $("ar-overlay"),
+    stage,
+    badge: $("ar-badge"),
+    mode: "ar",
+    client: "phone",
+    product: state.product.id,
+    variant: state.variantId,
+    output: "overlay", // the node sends the product and its shadow on transparency; the live camera shows below
+    facingMode: "environment",
+    maxSidePx: AR_MAX_SIDE_PX,
+    intrinsics: (w, h) => intrinsicsFor(w, h),
   });
+  state.camera = cs;
+  await cs.start();
 }
 
 function onArTap(e) {
   const stage = $("ar-stage");
-  const cam = state.camera;
-  if (!cam) return;
+  const cs = state.camera;
+  const video = $("ar-video");
+  if (!cs || cs.stopped || !cs.sentSize || !video.videoWidth) return;
   const r = stage.getBoundingClientRect();
   // the video is shown with object-fit: cover; map the tap back to the camera frame
-  const scale = Math.max(r.width / cam.width, r.height / cam.height);
-  const shownW = cam.width * scale;
-  const shownH = cam.height * scale;
+  const scale = Math.max(r.width / video.videoWidth, r.height / video.videoHeight);
+  const shownW = video.videoWidth * scale;
+  const shownH = video.videoHeight * scale;
   const u = (e.clientX - r.left + (shownW - r.width) / 2) / shownW;
   const v = (e.clientY - r.top + (shownH - r.height) / 2) / shownH;
-  const [w, h] = sentSize(cam, 960);
-  const pose = poseForTap(u, v, intrinsicsFor(w, h));
+  const pose = poseForTap(u, v, intrinsicsFor(...cs.sentSize));
   if (!pose) return;
   state.placedPose = pose;
+  cs.setAnchorPose(pose);
   let m = stage.querySelector(".ar-marker");
   if (!m) {
-    m = el("div", { class: "ar-marker" });
+    m = el("div", { class: "ar-marker", "aria-hidden": "true" });
     stage.append(m);
   }
   m.style.left = `${e.clientX - r.left}px`;
   m.style.top = `${e.clientY - r.top}px`;
-  $("ar-badge").textContent = t("ar.placed");
 }
 
 // ---- try-on -------------------------------------------------------------------------------------
 async function startTryOn() {
-  const badge = $("tryon-badge");
-  const out = $("tryon-result");
-  out.hidden = true;
+  const p = state.product;
   if (!state.consent) {
-    badge.textContent = t("tryon.consent_title");
+    $("tryon-badge").textContent = t("tryon.consent_title");
     const ok = await askConsent();
     if (!ok) return setView("spin");
     state.consent = true;
+    if (state.view !== "tryon" || state.product !== p) return; // the customer moved on meanwhile
   }
-  badge.textContent = t("tryon.working");
-  try {
-    state.camera = await new Camera($("tryon-video"), { facingMode: "user" }).start();
-  } catch (e) {
-    badge.textContent = t("tryon.no_camera", { msg: e.message });
-    return;
-  }
-  state.loop = frameLoop(state.camera, "/api/tryon", {
-    fileField: "photo",
-    fields: () => ({ product: state.product.id, variant: state.variantId, consent: "true", format: "jpeg" }),
-    onResult: (blob) => {
-      if (!blob) return;
-      const old = out.src;
-      out.src = URL.createObjectURL(blob);
-      out.hidden = false;
-      if (old.startsWith("blob:")) setTimeout(() => URL.revokeObjectURL(old), 1000);
-      badge.textContent = t("tryon.title");
-      $("tryon-stage").dataset.composites = String(Number($("tryon-stage").dataset.composites || 0) + 1);
-    },
-    onError: (e) => {
-      badge.textContent = e.status === 422 ? t("tryon.step_in") : t("common.error", { msg: e.message });
-      return e.status !== 404 && e.status !== 403 && e.status !== 400;
-    },
+  const cs = new CameraStream({
+    video: $("tryon-video"),
+    canvas: $("tryon-result"),
+    stage: $("tryon-stage"),
+    badge: $("tryon-badge"),
+    photoButton: $("tryon-photo"),
+    mode: "tryon",
+    client: "phone",
+    product: p.id,
+    variant: state.variantId,
+    consent: true,
+    facingMode: "user",
   });
-}
-
-function askConsent() {
-  return new Promise((resolve) => {
-    let answered = false;
-    const done = (v) => {
-      answered = true;
-      dlg.close();
-      resolve(v);
-    };
-    const content = el(
-      "div",
-      {},
-      el("h2", { text: t("tryon.consent_title") }),
-      el("p", { text: t("tryon.consent_body") }),
-      el(
-        "div",
-        { class: "btn-row" },
-        el("button", { class: "btn", type: "button", id: "consent-decline", text: t("tryon.decline"), onclick: () => done(false) }),
-        el("button", { class: "btn btn-gold", type: "button", id: "consent-agree", text: t("tryon.agree"), onclick: () => done(true) }),
-      ),
-    );
-    const dlg = openDialog(content, { closable: false, onClose: () => !answered && resolve(false) });
-  });
+  state.camera = cs;
+  await cs.start();
 }
 
 function stopCamera() {
-  state.loop?.stop();
-  state.loop = null;
   state.camera?.stop();
   state.camera = null;
 }
@@ -310,7 +252,7 @@ function stopCamera() {
 // ---- buy ----------------------------------------------------------------------------------------
 function renderBuy() {
   const v = variantOf(state.product, state.variantId);
-  $("buy-total").textContent = formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(state.product, v));
+  $("buy-total").textContent = formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(v));
   const box = $("methods");
   box.replaceChildren();
   for (const m of ["mobile_banking", "card", "ecny_wallet"]) {
@@ -320,19 +262,14 @@ function renderBuy() {
 }
 
 async function buy(method) {
-  const phone = $("cust-phone").value.replace(/\D/g, "");
-  if (!/^1\d{10}$/.test(phone)) {
-    $("cust-phone").focus();
-    toast(t("checkout.phone_invalid"), { error: true });
-    return;
-  }
-  state.checkout?.close();
+  const phone = mobileFromInput($("cust-phone"));
+  if (!phone) return;
   state.stopCountdown?.();
-  const co = new Checkout({
+  const co = startCheckout(state.checkout, {
     product: state.product.id,
     variant: state.variantId,
     channel: "phone",
-    customer: { phone, kyc_level: "L1" },
+    phone,
     method,
     extra: () => ({
       ...(params.get("share") ? { share_token: params.get("share") } : {}),
@@ -340,7 +277,7 @@ async function buy(method) {
     }),
     onChange: () => {
       if (co !== state.checkout) return;
-      $("p-price").textContent = formatCny(co.quote?.total_cny ?? priceOf(state.product, variantOf(state.product, state.variantId)));
+      $("p-price").textContent = formatCny(co.quote?.total_cny ?? priceOf(variantOf(state.product, state.variantId)));
       if (co.quote) $("buy-total").textContent = formatCny(co.quote.total_cny);
       if (co.order) {
         renderPayPanel($("pay"), co, { showLink: false, qrSize: 0 });
@@ -354,7 +291,7 @@ async function buy(method) {
   state.checkout = co;
   try {
     await co.lockPrice();
-    state.stopCountdown = countdown(co.quoteExpiresMs, (s) => ($("p-countdown").textContent = t("checkout.quote_valid", { s })), () => ($("p-countdown").textContent = t("product.quote_expired")));
+    state.stopCountdown = showCountdown($("p-countdown"), co.quoteExpiresMs);
     await co.buy();
     sessionStorage.setItem("showroom.order", co.order.id);
   } catch (e) {
@@ -443,9 +380,6 @@ async function main() {
   $("ar-stage").addEventListener("click", onArTap);
   $("share").addEventListener("click", share);
   onLangChange(() => state.product && renderInfo());
-  document.addEventListener("visibilitychange", () => {
-    if (document.hidden) stopCamera();
-  });
   try {
     state.products = await getProducts();
   } catch (e) {

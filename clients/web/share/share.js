@@ -2,7 +2,7 @@
 // 360 view, the price with the time it was quoted, and a buy button that carries the share to the phone page.
 
 import { formatCny, getProduct, getShare, renderUrl } from "../common/api.js";
-import { kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
+import { kindLabel, specsOf, variantOf } from "../common/catalog.js";
 import { getLang, installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
 import { el } from "../common/ui.js";
@@ -12,32 +12,32 @@ const token = decodeURIComponent(location.pathname.split("/").filter(Boolean).po
 let data = null;
 let product = null;
 
+/** The time the shared price was quoted (`quoted_at`, ISO 8601), in the page's language. */
 function quotedAt(s) {
-  const v = s.quoted_at || s.price_at || s.created_at;
-  if (!v) return null;
-  const d = typeof v === "number" ? new Date(v < 1e12 ? v * 1000 : v) : new Date(v);
-  if (Number.isNaN(d.getTime())) return String(v);
+  if (!s.quoted_at) return null;
+  const d = new Date(s.quoted_at);
+  if (Number.isNaN(d.getTime())) return null;
   return d.toLocaleString(getLang() === "zh" ? "zh-CN" : "en-GB", { dateStyle: "medium", timeStyle: "short" });
 }
 
+// GET /api/shares/{token}: {"product", "variant" (ids), "price_cny" (the quoted price, or null), "quoted_at",
+// "name", "variant_name", "kind", "disclaimer", "url", "poster_url", ...}; the product itself comes from the catalog.
 function render() {
   if (!data) return;
-  const p = product || data.product || {};
-  const variantId = data.variant_id || data.variant?.id || (typeof data.variant === "string" ? data.variant : null);
-  const v = variantOf(p, variantId) || data.variant;
+  const p = product || { id: data.product, kind: data.kind, name: data.name, variants: [] };
+  const v = variantOf(p, data.variant);
   $("p-kind").textContent = p.kind ? kindLabel(p) : "";
-  $("p-name").textContent = pick(p.name || data.name);
+  $("p-name").textContent = pick(p.name);
   $("p-desc").textContent = pick(p.description);
   const dl = $("p-specs");
   dl.replaceChildren();
   for (const row of specsOf(p, v)) dl.append(el("dt", { text: row.label }), el("dd", { text: row.value }));
-  const price = data.price_cny ?? data.unit_price_cny ?? data.total_cny ?? priceOf(p, v);
-  $("p-price").textContent = formatCny(price);
+  $("p-price").textContent = formatCny(data.price_cny);
   const at = quotedAt(data);
   $("p-quoted").textContent = at ? t("share.quoted_at", { t: at }) : "";
   $("disclaimer").textContent = pick(data.disclaimer) || "";
-  const q = new URLSearchParams({ product: p.id || data.product_id, view: "buy", share: token });
-  if (variantId) q.set("variant", variantId);
+  const q = new URLSearchParams({ product: data.product, view: "buy", share: token });
+  if (data.variant) q.set("variant", data.variant);
   $("buy").href = `/phone?${q}`;
 }
 
@@ -50,11 +50,10 @@ async function main() {
     $("main").replaceChildren(el("section", { class: "panel" }, el("h1", { text: t("share.invalid") }), el("p", { class: "muted", text: e.message })));
     return;
   }
-  const productId = data.product_id || (typeof data.product === "string" ? data.product : data.product?.id);
-  const variantId = data.variant_id || data.variant?.id || (typeof data.variant === "string" ? data.variant : null);
-  if (typeof data.product === "object") product = data.product;
+  const productId = data.product;
+  const variantId = data.variant;
   try {
-    product = { ...(await getProduct(productId)), ...(product || {}) };
+    product = await getProduct(productId);
   } catch (_) {
     /* the share carries enough to show */
   }

@@ -3,11 +3,11 @@
 // page shows the same stereo stream, lets the customer look around by dragging, and shows the latency.
 
 import { createQuote, formatCny, getProduct, getProducts } from "../common/api.js";
-import { hallOf, isCar, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
-import { Checkout, renderPayPanel } from "../common/checkout.js";
+import { dimensionsMmOf, hallOf, isCar, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
+import { mobileFromInput, renderPayPanel, startCheckout } from "../common/checkout.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { StreamClient } from "../common/stream.js";
-import { el, showError, toast } from "../common/ui.js";
+import { el, showError } from "../common/ui.js";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -59,7 +59,7 @@ function quatFromYawPitch(yawDeg, pitchDeg) {
  */
 const VIEW_PITCH_DEG = 12;
 function viewingPosition(p) {
-  const dims = (p.dimensions_mm || []).map(Number).filter((x) => x > 0);
+  const dims = (dimensionsMmOf(p) || []).filter((x) => x > 0);
   const maxM = dims.length ? Math.max(...dims) / 1000 : isCar(p) ? 4.8 : 0.05;
   // no closer than a comfortable reading distance: nearer, the two eyes' views diverge too much
   const d = Math.min(12, Math.max(0.25, maxM * 1.9));
@@ -255,7 +255,7 @@ function drawPanel(ctx, x0, w, h) {
   ctx.font = `600 ${fs}px "Noto Sans CJK SC", sans-serif`;
   ctx.fillText(pick(p.name), x + fs * 0.6, y + fs * 1.4, pw - fs);
   ctx.fillStyle = "#f0d79b";
-  ctx.fillText(formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(p, variantOf(p, state.variantId))), x + fs * 0.6, y + fs * 2.8, pw - fs);
+  ctx.fillText(formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(variantOf(p, state.variantId))), x + fs * 0.6, y + fs * 2.8, pw - fs);
   if (state.qrImage) {
     const q = Math.min(pw - fs * 1.2, ph - fs * 4.2);
     ctx.fillStyle = "#fff";
@@ -322,7 +322,7 @@ function renderPanel() {
   const dl = $("p-specs");
   dl.replaceChildren();
   for (const row of specsOf(p, v)) dl.append(el("dt", { text: row.label }), el("dd", { text: row.value }));
-  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(p, v));
+  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? state.quote?.total_cny ?? priceOf(v));
   const sel = $("product-select");
   sel.replaceChildren();
   for (const hall of ["metals", "cars"]) {
@@ -334,18 +334,13 @@ function renderPanel() {
 }
 
 async function buy() {
-  const phone = $("cust-phone").value.replace(/\D/g, "");
-  if (!/^1\d{10}$/.test(phone)) {
-    $("cust-phone").focus();
-    toast(t("checkout.phone_invalid"), { error: true });
-    return;
-  }
-  state.checkout?.close();
-  const co = new Checkout({
+  const phone = mobileFromInput($("cust-phone"));
+  if (!phone) return;
+  const co = startCheckout(state.checkout, {
     product: state.product.id,
     variant: state.variantId,
     channel: "vr",
-    customer: { phone, kyc_level: "L1" },
+    phone,
     method: "qr",
     onChange: () => {
       if (co !== state.checkout) return;
