@@ -37,6 +37,7 @@ from render_node.keys import (
 from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_LIVE, PandaRendererFactory, RendererFactory, RenderPool
 from render_node.prices import CatalogPrices, HttpCatalogPrices, LocalCatalogPrices, NoPrices
+from render_node.ratelimit import RATE_LIMITER, RateLimiter, rate_limit_middleware
 from render_node.render.errors import RenderError
 from render_node.render.types import RenderRequest, TurntableView
 from render_node.routes import add_catalog_routes, add_edge_routes, add_operations_routes
@@ -124,10 +125,11 @@ async def _redirect_to_kiosk(request: web.Request) -> web.StreamResponse:
 
 
 def add_web_clients(app: web.Application, web_root: Path) -> None:
-    """/kiosk, /phone, /vr (+ their own files under /kiosk/...), /s/{token} -> the share page, /static/ -> all."""
+    """/kiosk, /phone, /vr, /staff (+ their own files under /kiosk/...), /s/{token} -> the share page,
+    /static/ -> all."""
     router = app.router
     router.add_get("/", _redirect_to_kiosk, name="root")
-    for page in ("kiosk", "phone", "vr"):
+    for page in ("kiosk", "phone", "vr", "staff"):
         handler = _page_handler(web_root, page)
         router.add_get(f"/{page}", handler, name=f"page_{page}")
         router.add_get(f"/{page}/", handler)
@@ -165,8 +167,11 @@ def create_app(
     `catalog` defaults to `<assets_dir>/catalog.toml`; `renderer_pool` to `config.workers` processes of
     `renderer_factory` (default: the panda3d renderer). A pool passed in is started if needed but not closed.
     """
-    app = web.Application(middlewares=[metrics_middleware, error_middleware], client_max_size=16 * 1024 * 1024)
+    app = web.Application(middlewares=[metrics_middleware, rate_limit_middleware, error_middleware],
+                          client_max_size=16 * 1024 * 1024)
     app[CONFIG] = config
+    if config.rate_limits:
+        app[RATE_LIMITER] = RateLimiter(trusted_proxies=config.trusted_proxies)
     app[CATALOG] = catalog if catalog is not None else load_node_catalog(config)
     app[METRICS] = NodeMetrics()
     app[PAYMENT_BACKEND_URL] = payment_backend_url or (config.commerce.payment_backend_url or "")
@@ -183,7 +188,9 @@ def create_app(
         app[RENDER_POOL] = pool
         app[VIEWS] = ViewStore(config.data_dir / "views", pool, app[CATALOG], config.assets_dir,
                                renderer_version=renderer_version(), metrics=app[METRICS],
-                               memory_bytes=config.view_cache_mb * 1024 * 1024, overrides_for=overrides_for)
+                               memory_bytes=config.view_cache_mb * 1024 * 1024, overrides_for=overrides_for,
+                               disk_bytes=config.view_disk_cache_mb * 1024 * 1024,
+                               extra_sizes=config.extra_view_sizes)
         app[SESSIONS] = SessionRegistry(stream_limits or StreamLimits(max_sessions=config.max_sessions))
         app.cleanup_ctx.append(_pool_ctx(owns_pool))
     if commerce:

@@ -6,14 +6,20 @@ This is the only module that reads `os.environ`. Every setting has a row in READ
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
 from render_node.errors import BadRequest
-from showroom.settings import CommerceSettings
+from showroom.settings import MIN_SECRET_BYTES, CommerceSettings, PreviousSecret
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 Role = Literal["all", "edge", "commerce", "payments"]
 ROLES: tuple[Role, ...] = ("all", "edge", "commerce", "payments")
@@ -45,16 +51,39 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOWROOM_WORKERS", "number of cores", "render worker processes"),
     Setting("SHOWROOM_DATABASE_URL", "sqlite in the data dir", "SQLAlchemy async URL, e.g. postgresql+asyncpg://..."),
     Setting("SHOWROOM_PAYMENT_BACKEND_URL", "(sandbox on loopback)", "the bank's payment backend; unset starts the sandbox"),
-    Setting("SHOWROOM_PAYMENT_WEBHOOK_SECRET", "sandbox-webhook-secret", "HMAC-SHA256 key of payment notifications"),
+    Setting("SHOWROOM_PAYMENT_WEBHOOK_SECRET", "(generated: <data dir>/secrets/webhook)",
+            "HMAC-SHA256 key of payment notifications, at least 32 bytes; unset: generated once (0600) and reused"),
+    Setting("SHOWROOM_PAYMENT_WEBHOOK_SECRET_PREVIOUS", "(none)",
+            "rotation: the replaced webhook secret, still accepted until ..._PREVIOUS_UNTIL (docs/security.md)"),
+    Setting("SHOWROOM_PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL", "(none)",
+            "end of the previous webhook secret's grace period, ISO 8601 (e.g. 2026-12-01T12:00:00Z)"),
+    Setting("SHOWROOM_CUSTOMER_INFO_URL", "(sandbox register)",
+            "the bank's customer-information service (KYC level, limits); unset: the packaged test register"),
     Setting("SHOWROOM_PUBLIC_URL", "http://HOST:PORT", "base URL customers reach (pay return, share links, QR codes)"),
-    Setting("SHOWROOM_SHARE_SECRET", "sandbox-share-secret", "key that signs share links"),
+    Setting("SHOWROOM_SHARE_SECRET", "(generated: <data dir>/secrets/share)",
+            "key that signs share links, at least 32 bytes; unset: generated once (0600) and reused"),
+    Setting("SHOWROOM_SHARE_SECRET_PREVIOUS", "(none)",
+            "rotation: the replaced share secret; links signed with it open until ..._PREVIOUS_UNTIL"),
+    Setting("SHOWROOM_SHARE_SECRET_PREVIOUS_UNTIL", "(none)", "end of the previous share secret's grace, ISO 8601"),
+    Setting("SHOWROOM_DEMO", "0",
+            "1: allow a public start (not loopback) with the payment sandbox or generated secrets, loudly logged"),
+    Setting("SHOWROOM_TRUSTED_PROXIES", "127.0.0.1,::1",
+            "addresses/CIDRs whose X-Forwarded-For is believed (nginx, the ingress); others are the client"),
+    Setting("SHOWROOM_RATE_LIMITS", "1",
+            "0: no per-client rate limits (quotes, orders, renders, view sets, AR/try-on, staff sign-in)"),
     Setting("SHOWROOM_QUOTE_TTL_S", "300", "how long a quote locks the metal price"),
     Setting("SHOWROOM_REDIS_URL", "(none: in-process events)", "Redis for events between nodes"),
     Setting("SHOWROOM_PRICE_FEED", "sandbox", "metal spot prices: sandbox, a JSON file path, or an http(s) URL"),
     Setting("SHOWROOM_RESERVATION_TTL_S", "900", "how long an unpaid order holds its stock before it expires"),
+    Setting("SHOWROOM_TELLER_REFUND_LIMIT_CNY", "5000",
+            "staff refunds of an order up to this total go ahead; above it a second person (a manager) approves"),
     Setting("SHOWROOM_LOG_LEVEL", "INFO", "logging level"),
     Setting("SHOWROOM_MAX_SESSIONS", "8", "live stream sessions one edge node accepts; more are refused (1013)"),
-    Setting("SHOWROOM_VIEW_CACHE_MB", "256", "memory for encoded view frames (the disk cache is unbounded)"),
+    Setting("SHOWROOM_VIEW_CACHE_MB", "256", "memory for encoded view frames"),
+    Setting("SHOWROOM_VIEW_DISK_CACHE_MB", "2048",
+            "disk for view sets; past it, the least recently used whole sets are evicted (re-rendered on request)"),
+    Setting("SHOWROOM_EXTRA_VIEW_SIZES", "(none)",
+            "view-set sizes served besides the published ones, e.g. 1080x1920,800x600 (docs/streams.md)"),
     Setting("SHOWROOM_ACCESS_LOG", "0", "1: log every request (aiohttp access log)"),
     Setting("SHOWROOM_COMMERCE_URL", "(none: an edge-only node shows no prices)",
             "base URL of the commerce service an edge-only node asks for live prices (`GET /api/prices/catalog`)"),
@@ -74,6 +103,19 @@ class Config:
     view_cache_mb: int = 256
     access_log: bool = False
     commerce_url: str = ""
+    view_disk_cache_mb: int = 2048
+    extra_view_sizes: tuple[tuple[int, int], ...] = ()
+    """View-set sizes served besides the published list (`render_node.views.VIEW_SIZES`)."""
+    demo: bool = False
+    """A public start with the sandbox or generated secrets is allowed (and loudly logged)."""
+    trusted_proxies: tuple[IpNetwork, ...] = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+    rate_limits: bool = True
+    webhook_secret_configured: bool = False
+    """True when the operator set SHOWROOM_PAYMENT_WEBHOOK_SECRET; else `showroom serve` uses the generated one."""
+    share_secret_configured: bool = False
+    payment_sandbox: bool = False
+    """True when this process started the built-in payment sandbox (test mode) on loopback: only then does
+    `/healthz` name the payment backend (the sandbox's test controls need it)."""
     commerce: CommerceSettings = field(
         default_factory=lambda: CommerceSettings(database_url="sqlite+aiosqlite:///showroom.db")
     )
@@ -81,6 +123,17 @@ class Config:
     @property
     def public_url(self) -> str:
         return self.commerce.public_base_url
+
+
+def _cny(name: str, raw: str) -> Decimal:
+    """A non-negative amount of CNY with at most 2 decimal places."""
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise BadRequest(f"{name} must be an amount of CNY like 5000 or 5000.00, got {raw!r}") from None
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise BadRequest(f"{name} must be a non-negative amount with at most 2 decimals, got {raw!r}")
+    return value
 
 
 def _int(name: str, raw: str) -> int:
@@ -96,6 +149,57 @@ def _url(name: str, raw: str) -> str:
     if url and not url.startswith(("http://", "https://")):
         raise BadRequest(f"{name} must be an http:// or https:// URL, got {raw!r}")
     return url
+
+
+def _bool(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _secret(name: str, raw: str) -> str | None:
+    """A configured secret (None when unset); shorter than MIN_SECRET_BYTES is refused, naming the variable."""
+    if raw == "":
+        return None
+    size = len(raw.encode("utf-8"))
+    if size < MIN_SECRET_BYTES:
+        raise BadRequest(f"{name} is {size} bytes; a secret needs at least {MIN_SECRET_BYTES} "
+                         f"(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    return raw
+
+
+def _previous(name: str, raw: str, until_raw: str) -> PreviousSecret | None:
+    """The replaced secret of a rotation and the end of its grace period (both or neither)."""
+    value = _secret(f"{name}_PREVIOUS", raw)
+    if value is None:
+        if until_raw:
+            raise BadRequest(f"{name}_PREVIOUS_UNTIL is set but {name}_PREVIOUS is not")
+        return None
+    if not until_raw:
+        raise BadRequest(f"{name}_PREVIOUS needs {name}_PREVIOUS_UNTIL: when its grace period ends (ISO 8601)")
+    try:
+        until = datetime.fromisoformat(until_raw.strip())
+    except ValueError:
+        raise BadRequest(f"{name}_PREVIOUS_UNTIL must be an ISO 8601 time like 2026-12-01T12:00:00Z, "
+                         f"got {until_raw!r}") from None
+    return PreviousSecret(value, until if until.tzinfo else until.replace(tzinfo=UTC))
+
+
+def _networks(name: str, raw: str) -> tuple[IpNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be a comma list of addresses or CIDRs: {exc}") from None
+
+
+def _sizes(name: str, raw: str) -> tuple[tuple[int, int], ...]:
+    out = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d{2,4})[xX](\d{2,4})", part)
+        if not m or not all(16 <= int(v) <= 4096 for v in m.groups()):
+            raise BadRequest(f"{name} must be a comma list of WxH sizes (16-4096 px a side), got {part!r}")
+        out.append((int(m.group(1)), int(m.group(2))))
+    return tuple(out)
 
 
 def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -120,17 +224,34 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         raise BadRequest("SHOWROOM_WORKERS must be at least 1")
     public = pick("public_url", "SHOWROOM_PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
     db_url = pick("database_url", "SHOWROOM_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'showroom.db'}")
+    webhook_secret = _secret("SHOWROOM_PAYMENT_WEBHOOK_SECRET",
+                             pick("payment_webhook_secret", "SHOWROOM_PAYMENT_WEBHOOK_SECRET", ""))
+    share_secret = _secret("SHOWROOM_SHARE_SECRET", pick("share_secret", "SHOWROOM_SHARE_SECRET", ""))
+    secrets: dict[str, Any] = {}  # unset secrets stay the settings' process-local random ones until `serve` resolves
+    if webhook_secret is not None:
+        secrets["payment_webhook_secret"] = webhook_secret
+    if share_secret is not None:
+        secrets["share_secret"] = share_secret
     commerce = CommerceSettings(
         database_url=db_url,
         payment_backend_url=pick("payment_backend_url", "SHOWROOM_PAYMENT_BACKEND_URL", "") or None,
-        payment_webhook_secret=pick("payment_webhook_secret", "SHOWROOM_PAYMENT_WEBHOOK_SECRET", "sandbox-webhook-secret"),
+        customer_info_url=_url("SHOWROOM_CUSTOMER_INFO_URL",
+                               pick("customer_info_url", "SHOWROOM_CUSTOMER_INFO_URL", "")) or None,
+        payment_webhook_previous=_previous("SHOWROOM_PAYMENT_WEBHOOK_SECRET",
+                                           env.get("SHOWROOM_PAYMENT_WEBHOOK_SECRET_PREVIOUS", ""),
+                                           env.get("SHOWROOM_PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL", "")),
+        share_previous=_previous("SHOWROOM_SHARE_SECRET", env.get("SHOWROOM_SHARE_SECRET_PREVIOUS", ""),
+                                 env.get("SHOWROOM_SHARE_SECRET_PREVIOUS_UNTIL", "")),
         public_base_url=public,
-        share_secret=pick("share_secret", "SHOWROOM_SHARE_SECRET", "sandbox-share-secret"),
+        **secrets,
         quote_ttl_s=_int("SHOWROOM_QUOTE_TTL_S", pick("quote_ttl_s", "SHOWROOM_QUOTE_TTL_S", "300")),
         redis_url=pick("redis_url", "SHOWROOM_REDIS_URL", "") or None,
         price_feed=pick("price_feed", "SHOWROOM_PRICE_FEED", "sandbox"),
         reservation_ttl_s=_int("SHOWROOM_RESERVATION_TTL_S",
                                pick("reservation_ttl_s", "SHOWROOM_RESERVATION_TTL_S", "900")),
+        teller_refund_limit_cny=_cny("SHOWROOM_TELLER_REFUND_LIMIT_CNY",
+                                     pick("teller_refund_limit_cny", "SHOWROOM_TELLER_REFUND_LIMIT_CNY", "5000")),
+        data_dir=data_dir,
     )
     return Config(
         host=host,
@@ -142,7 +263,16 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         log_level=pick("log_level", "SHOWROOM_LOG_LEVEL", "INFO").upper(),
         max_sessions=_int("SHOWROOM_MAX_SESSIONS", pick("max_sessions", "SHOWROOM_MAX_SESSIONS", "8")),
         view_cache_mb=_int("SHOWROOM_VIEW_CACHE_MB", pick("view_cache_mb", "SHOWROOM_VIEW_CACHE_MB", "256")),
-        access_log=pick("access_log", "SHOWROOM_ACCESS_LOG", "0").strip().lower() in ("1", "true", "yes", "on"),
+        access_log=_bool(pick("access_log", "SHOWROOM_ACCESS_LOG", "0")),
         commerce_url=_url("SHOWROOM_COMMERCE_URL", pick("commerce_url", "SHOWROOM_COMMERCE_URL", "")),
+        view_disk_cache_mb=_int("SHOWROOM_VIEW_DISK_CACHE_MB",
+                                pick("view_disk_cache_mb", "SHOWROOM_VIEW_DISK_CACHE_MB", "2048")),
+        extra_view_sizes=_sizes("SHOWROOM_EXTRA_VIEW_SIZES", pick("extra_view_sizes", "SHOWROOM_EXTRA_VIEW_SIZES", "")),
+        demo=_bool(pick("demo", "SHOWROOM_DEMO", "0")),
+        trusted_proxies=_networks("SHOWROOM_TRUSTED_PROXIES",
+                                  pick("trusted_proxies", "SHOWROOM_TRUSTED_PROXIES", "127.0.0.1,::1")),
+        rate_limits=_bool(pick("rate_limits", "SHOWROOM_RATE_LIMITS", "1")),
+        webhook_secret_configured=webhook_secret is not None,
+        share_secret_configured=share_secret is not None,
         commerce=commerce,
     )

@@ -163,7 +163,7 @@ class RenderPool:
             await asyncio.sleep(period_s)
             for worker in list(self._idle):
                 if not worker.process.is_alive():
-                    self._replace(worker, "died while idle")
+                    self._replace(worker, "died_idle", "died while idle")
 
     async def close(self) -> None:
         self._closed = True
@@ -244,15 +244,16 @@ class RenderPool:
         with contextlib.suppress(Exception):
             worker.shm.unlink()
 
-    def _replace(self, worker: _Worker, reason: str) -> None:
-        """Kills `worker` and starts another in its slot, in the background."""
+    def _replace(self, worker: _Worker, kind: str, reason: str) -> None:
+        """Kills `worker` and starts another in its slot, in the background. `kind` (snake case, a few values)
+        labels the restart metric; `reason` is the log's words."""
         self._workers.pop(worker.index, None)
         with contextlib.suppress(ValueError):
             self._idle.remove(worker)
         self._discard(worker)
         self._restarts += 1
         if self._metrics is not None:
-            self._metrics.worker_restarts.labels(reason).inc()
+            self._metrics.worker_restarts.labels(kind).inc()
         log.warning("render worker %d (pid %s) %s; restarting it", worker.index, worker.process.pid, reason)
         if self._closed:
             return
@@ -292,7 +293,7 @@ class RenderPool:
         while self._idle and not self._waiters:
             worker = self._idle.pop(0)
             if not worker.process.is_alive():
-                self._replace(worker, "died while idle")
+                self._replace(worker, "died_idle", "died while idle")
                 continue
             self._update_busy()
             return worker
@@ -368,17 +369,17 @@ class RenderPool:
             worker.conn.send((job_id, request))
             kind, got_id, detail = await self._receive(worker, max(0.05, deadline - time.monotonic()))
         except TimeoutError:
-            self._replace(worker, f"overran the {limit_s:.1f} s job timeout")
+            self._replace(worker, "timeout", f"overran the {limit_s:.1f} s job timeout")
             raise Overloaded("the render took too long; the worker was restarted") from None
         except (EOFError, OSError, BrokenPipeError):
-            self._replace(worker, "died")
+            self._replace(worker, "died", "died")
             raise Overloaded("the render worker died; it is being restarted") from None
         except asyncio.CancelledError:
             # The caller gave up; the worker is still busy with this job, so drain it in the background.
             self._drain_later(worker, deadline)
             raise
         if got_id != job_id:
-            self._replace(worker, "answered out of turn")
+            self._replace(worker, "out_of_turn", "answered out of turn")
             raise Overloaded("the render worker lost track; it is being restarted")
         worker.jobs += 1
         if kind == "ok":
@@ -400,7 +401,7 @@ class RenderPool:
             try:
                 await self._receive(worker, max(0.05, deadline - time.monotonic()))
             except (TimeoutError, EOFError, OSError):
-                self._replace(worker, "overran its job after the caller left")
+                self._replace(worker, "abandoned_job", "overran its job after the caller left")
                 return
             self._release(worker)
 

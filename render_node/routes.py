@@ -8,17 +8,19 @@ from the view store's memory, or by sendfile from its disk cache; nginx or a CDN
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import importlib.metadata
 import json
-import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import ETag, hdrs, web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from render_node import openapi
-from render_node.encoding import CONTENT_TYPES, IMAGE_FORMATS, ImageFormat, encode_image
+from render_node.encoding import CONTENT_TYPES, ImageFormat, encode_image
 from render_node.errors import BadRequest
 from render_node.keys import (
     CATALOG,
@@ -27,18 +29,20 @@ from render_node.keys import (
     PAYMENT_BACKEND_URL,
     PRICES,
     RENDER_POOL,
-    SESSIONS,
     VIEWS,
 )
 from render_node.pool import PRIORITY_LIVE
 from render_node.prices import PriceTable
 from render_node.render.types import RenderRequest, TurntableView
-from render_node.views import env_for, parse_size
+from render_node.view_sizes import parse_size
+from render_node.views import env_for
 from showroom.catalog import Product, Variant
+from showroom.http_schema import Header, Operation, Reply, operation
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 MAX_RENDER_PX = 2048
-STARTED_AT = time.time()
+MAX_RENDER_PIXELS = 2048 * 1024
+"""One view (`/api/render`) is at most 2048 px a side and 2 MP (1920x1080 fits): every request renders."""
 
 
 def _plain(value: Any) -> Any:
@@ -93,31 +97,87 @@ def _with_prices(prices: PriceTable, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+class _Reply(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class LocalizedText(_Reply):
+    zh: str
+    en: str
+
+
+class VariantReply(_Reply):
+    """A variant: its catalog fields and, with a fresh price, its live (unlocked) price."""
+
+    id: str
+    name: LocalizedText
+    purity: str | None = None
+    metal: str | None = None
+    weight_g: str | None = None
+    stock: int | None = None
+    price_cny: str | None = Field(None, description="live, unlocked; absent without a fresh price")
+    price_as_of: str | None = None
+    price_source: str | None = None
+    metal_cny_per_g: str | None = None
+    deposit_cny: str | None = None
+    price_stale: bool | None = Field(None, description="true: the commerce service is unreachable; the last known")
+
+
+class ProductReply(_Reply):
+    id: str
+    kind: str
+    hall: str
+    name: LocalizedText
+    variants: list[VariantReply]
+    tags: list[str]
+    views_url: str
+    tryon_anchor: str | None
+
+
+class ProductList(_Reply):
+    products: list[ProductReply]
+
+
+class ProductsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    kind: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="filter by product kind or hall (metals, cars)")
+
+
+class HealthReply(BaseModel):
+    """Public health: status, role and version only; the payment backend only when it is the built-in sandbox."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["ok"]
+    role: Literal["all", "edge", "commerce"]
+    version: str
+    payment_backend: str | None = Field(None, description="the sandbox's base URL (test mode only)")
+    payment_mode: Literal["sandbox"] | None = None
+
+
+_QUOTE_FIRST = {"QuoteFirst": {"operationId": "createQuote", "x-schemathesis": {"merge_body": False},
+                               "requestBody": {"product": "$response.body#/products/0/id",
+                                               "variant": "$response.body#/products/0/variants/0/id"}}}
+"""Catalog -> quote (-> order -> payment): the links the stateful fuzz follows (only where commerce runs)."""
+
+
+@operation(Operation("The catalog (with live prices)", ("catalog",), query=ProductsQuery,
+                     replies={200: Reply("the products", ProductList, links=_QUOTE_FIRST)},
+                     errors={400: "a bad parameter"}))
 async def list_products(request: web.Request) -> web.Response:
     catalog = request.app[CATALOG]
-    kind = request.query.get("kind")
+    kind = query_model(ProductsQuery, request).kind
     products = [p for p in catalog.products if kind is None or p.kind.value == kind or p.hall == kind]
     prices = await request.app[PRICES].prices()
     return web.json_response({"products": [_with_prices(prices, product_json(p)) for p in products]})
 
 
+@operation(Operation("One product with its variants", ("catalog",), replies={200: Reply("the product", ProductReply)},
+                     errors={404: "unknown product"}))
 async def get_product(request: web.Request) -> web.Response:
     product = request.app[CATALOG].get(request.match_info["product_id"])
     prices = await request.app[PRICES].prices()
     return web.json_response(_with_prices(prices, product_json(product, detail=True)))
-
-
-def _float(request: web.Request, name: str, default: float, lo: float, hi: float) -> float:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise BadRequest(f"{name} must be between {lo} and {hi}")
-    return value
 
 
 def _etag_matches(request: web.Request, etag: str) -> bool:
@@ -127,32 +187,57 @@ def _etag_matches(request: web.Request, etag: str) -> bool:
     return bool(tags) and any(t.value in (value, "*") for t in tags or ())
 
 
+class RenderQuery(BaseModel):
+    """Query of `GET /api/render`; the size is checked by `parse_size` (at most 2048 a side) and the pixel cap.
+    Other query parameters (cache busters) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    product: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    variant: Annotated[str, StringConstraints(max_length=128)] | None = None
+    yaw_deg: Annotated[float, Field(ge=-3600, le=3600, allow_inf_nan=False)] = 0.0
+    pitch_deg: Annotated[float, Field(ge=-89, le=89, allow_inf_nan=False)] = 15.0
+    distance_scale: Annotated[float, Field(ge=0.2, le=10, allow_inf_nan=False)] = 1.0
+    fov_deg: Annotated[float, Field(ge=5, le=120, allow_inf_nan=False)] = 30.0
+    size: Annotated[str, StringConstraints(pattern=r"^\d{1,5}[xX]\d{1,5}$")] | None = Field(
+        None, description="WxH, at most 2048 per side and 2 megapixels (default 1280x720)")
+    format: Literal["jpeg", "png", "webp"] = "jpeg"
+    background: Literal["white", "transparent", "env"] | None = Field(
+        None, description="default: transparent for png and webp, else white")
+    quality: Annotated[int, Field(ge=1, le=100)] = 88
+
+
+_IMAGES = ("image/jpeg", "image/png", "image/webp")
+_CACHE = {"ETag": "the image's digest", "Cache-Control": "public, max-age=300"}
+_IF_NONE_MATCH = Header("If-None-Match", "a quoted ETag: 304 when it still matches", {"type": "string"},
+                        required=False)
+
+
+@operation(Operation(
+    "One turntable view of a product variant", ("views",), query=RenderQuery, headers=(_IF_NONE_MATCH,),
+    replies={200: Reply("the image", media=_IMAGES, headers=_CACHE),
+             304: Reply("not modified (If-None-Match)", media=(), headers=_CACHE)},
+    errors={400: "a bad parameter (named in the message)", 404: "unknown product or variant",
+            422: "the product's model cannot be read (model_invalid)",
+            503: "no render worker free in time (Retry-After)"},
+    error_headers={503: {"Retry-After": "seconds"}}))
 async def render_one(request: web.Request) -> web.StreamResponse:
     """GET /api/render: one turntable view of a product variant."""
-    q = request.query
-    product_id = q.get("product")
-    if not product_id:
-        raise BadRequest("product is required")
+    q = query_model(RenderQuery, request)
     views = request.app[VIEWS]
-    product = request.app[CATALOG].get(product_id)
-    variant = product.variant(q.get("variant") or None)
-    fmt = q.get("format", "jpeg")
-    if fmt not in IMAGE_FORMATS:
-        raise BadRequest(f"format must be one of {', '.join(IMAGE_FORMATS)}")
-    background = q.get("background", "transparent" if fmt in ("png", "webp") else "white")
-    if background not in ("white", "transparent", "env"):
-        raise BadRequest("background must be white, transparent or env")
-    size = parse_size(q.get("size"), (1280, 720), MAX_RENDER_PX)
-    view = TurntableView(yaw_deg=_float(request, "yaw_deg", 0.0, -3600, 3600),
-                         pitch_deg=_float(request, "pitch_deg", 15.0, -89, 89),
-                         distance_scale=_float(request, "distance_scale", 1.0, 0.2, 10),
-                         fov_deg=_float(request, "fov_deg", 30.0, 5, 120))
-    req = RenderRequest(views.model_path(product), view, size_px=size, background=background,  # type: ignore[arg-type]
+    product = request.app[CATALOG].get(q.product)
+    variant = product.variant(q.variant or None)
+    fmt = q.format
+    background = q.background or ("transparent" if fmt in ("png", "webp") else "white")
+    size = parse_size(q.size, (1280, 720), MAX_RENDER_PX)
+    if size[0] * size[1] > MAX_RENDER_PIXELS:
+        raise BadRequest(f"size {size[0]}x{size[1]} is more than {MAX_RENDER_PIXELS} pixels; at most e.g. 1920x1080")
+    view = TurntableView(yaw_deg=q.yaw_deg, pitch_deg=q.pitch_deg, distance_scale=q.distance_scale,
+                         fov_deg=q.fov_deg)
+    req = RenderRequest(views.model_path(product), view, size_px=size, background=background,
                         env=env_for(product), overrides=views.overrides(product, variant))
     frame = await request.app[RENDER_POOL].render(req, priority=PRIORITY_LIVE)
-    quality = int(_float(request, "quality", 88, 1, 100))
-    image_format: ImageFormat = fmt  # type: ignore[assignment]
-    data = await asyncio.get_running_loop().run_in_executor(None, encode_image, frame, image_format, quality)
+    image_format: ImageFormat = fmt
+    data = await asyncio.get_running_loop().run_in_executor(None, encode_image, frame, image_format, q.quality)
     etag = f'"{hashlib.sha256(data).hexdigest()[:40]}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
     if _etag_matches(request, etag):
@@ -160,15 +245,68 @@ async def render_one(request: web.Request) -> web.StreamResponse:
     return web.Response(body=data, content_type=CONTENT_TYPES[fmt], headers=headers)
 
 
+class ViewSetQuery(BaseModel):
+    """Query of `GET /api/products/{product_id}/views`; the size is checked against the published list by the
+    view store (the message lists the allowed sizes). Other query parameters (cache busters) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    variant: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    size: Annotated[str, StringConstraints(pattern=r"^\d{1,5}[xX]\d{1,5}$")] | None = None
+    format: Literal["jpeg", "png", "webp"] | None = None
+    wait: Literal["0", "1"] | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def query_model(model: type[M], request: web.Request) -> M:
+    """The query string as `model`; a validation error is a 400 naming the parameter."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "query"
+        raise BadRequest(f"{where}: {first['msg']}") from None
+
+
+class ViewFrame(_Reply):
+    yaw_deg: float
+    pitch_deg: float
+    url: str
+
+
+class ViewSetReply(_Reply):
+    product: str
+    variant: str
+    size: str
+    frames: list[ViewFrame]
+
+
+class ViewSetPending(_Reply):
+    status: Literal["rendering"]
+    key: str
+    progress: dict[str, int]
+
+
+@operation(Operation(
+    "Manifest of a 360 view set (N yaw x M pitch), rendered and cached on first request", ("views",),
+    query=ViewSetQuery, headers=(_IF_NONE_MATCH,),
+    replies={200: Reply("the manifest", ViewSetReply, headers={"ETag": "the manifest's digest"}),
+             202: Reply("rendering (wait=0): progress", ViewSetPending, headers={"Retry-After": "seconds"}),
+             304: Reply("not modified", media=())},
+    errors={400: "a size that is not published (the message lists the allowed ones) or a bad parameter",
+            404: "unknown product or variant", 422: "the product's model cannot be read",
+            503: "no render worker free in time (Retry-After)"},
+    error_headers={503: {"Retry-After": "seconds"}}))
 async def view_set(request: web.Request) -> web.Response:
     """GET /api/products/{product_id}/views: the manifest of a 360 view set (rendered on first request)."""
     views = request.app[VIEWS]
-    q = request.query
-    spec = views.spec(request.match_info["product_id"], q.get("variant"), q.get("size"), q.get("format"))
+    q = query_model(ViewSetQuery, request)
+    spec = views.spec(request.match_info["product_id"], q.variant, q.size, q.format)
     key, task, manifest = views.start(spec)
     if manifest is None:
         assert task is not None
-        if q.get("wait") == "0":
+        if q.wait == "0":
             progress = views.progress(key)
             pending = {"status": "rendering", "key": key,
                        "progress": {"done": progress.done if progress else 0,
@@ -201,6 +339,13 @@ class _FrameFile(web.FileResponse):
         self.headers[hdrs.ETAG] = self._frame_etag
 
 
+@operation(Operation(
+    "A content-addressed view frame (`<sha256>.<ext>`): strong ETag, immutable", ("views",),
+    headers=(_IF_NONE_MATCH,),
+    replies={200: Reply("the frame", media=_IMAGES, headers={"ETag": "the content hash",
+                                                            "Cache-Control": IMMUTABLE}),
+             304: Reply("not modified", media=())},
+    errors={404: "no such frame (an evicted set's frame: fetch the set again)"}))
 async def view_frame(request: web.Request) -> web.StreamResponse:
     """GET /views/{name}: one content-addressed frame (immutable): from memory, or sendfile from disk."""
     hit = request.app[VIEWS].find_frame(request.match_info["name"])  # unknown names get their 404 first
@@ -213,25 +358,31 @@ async def view_frame(request: web.Request) -> web.StreamResponse:
     return _FrameFile(hit.path, hit.etag, {**headers, "Content-Type": hit.content_type})
 
 
+@functools.cache
+def _version() -> str:
+    try:
+        return importlib.metadata.version("showroom")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@operation(Operation("Health: status, role and version only", ("operations",),
+                     replies={200: Reply("healthy", HealthReply)}))
 async def healthz(request: web.Request) -> web.Response:
-    app = request.app
-    config = app[CONFIG]
-    body: dict[str, Any] = {
-        "status": "ok",
-        "role": config.role,
-        "uptime_s": round(time.time() - STARTED_AT, 1),
-        "products": len(app[CATALOG]),
-        "payment_backend": app[PAYMENT_BACKEND_URL] or None,
-    }
-    if RENDER_POOL in app:
-        pool = app[RENDER_POOL]
-        body["workers"] = {"size": pool.size, "alive": len(pool.worker_pids()), "busy": pool.busy,
-                           "restarts": pool.restarts}
-    if SESSIONS in app:
-        body["sessions"] = len(app[SESSIONS])
+    """Public health: status, role and version only. Nothing internal (no paths, pids, worker or DB details:
+    those are in /metrics, which the front nginx does not publish); the payment backend only when it is the
+    built-in test-mode sandbox on loopback (its test controls need it), never a configured real backend."""
+    config = request.app[CONFIG]
+    body: dict[str, Any] = {"status": "ok", "role": config.role, "version": _version()}
+    sandbox_url: str = request.app[PAYMENT_BACKEND_URL]
+    if config.payment_sandbox and sandbox_url:
+        body["payment_backend"] = sandbox_url
+        body["payment_mode"] = "sandbox"
     return web.json_response(body)
 
 
+@operation(Operation("Prometheus metrics (not published through nginx)", ("operations",),
+                     replies={200: Reply("text exposition format", media=("text/plain",))}))
 async def metrics(request: web.Request) -> web.Response:
     m = request.app[METRICS]
     resp = web.Response(body=m.exposition())
@@ -239,6 +390,8 @@ async def metrics(request: web.Request) -> web.Response:
     return resp
 
 
+@operation(Operation("This document (OpenAPI 3.1)", ("operations",),
+                     replies={200: Reply("the document", {"type": "object", "required": ["openapi", "paths"]})}))
 async def openapi_json(request: web.Request) -> web.Response:
     return web.json_response(openapi.document(request.app))
 

@@ -1,6 +1,14 @@
 """360-degree view sets: N yaw x M pitch frames per product variant and size, rendered once, encoded, and kept
 as content-addressed files `<data_dir>/views/<sha256>.<ext>` plus a bounded in-memory LRU.
 
+Sizes come from one published list per client kind (`VIEW_SIZES`, also in the OpenAPI document and
+docs/streams.md); any other size is refused (400, naming the allowed ones), so nobody can make the node render and
+store sets at sizes no client shows. The disk cache is bounded (`disk_bytes`, SHOWROOM_VIEW_DISK_CACHE_MB): past
+it, whole sets are evicted, least recently used first (a set is used when its manifest or one of its frames is
+asked for; the manifest file's mtime keeps that across restarts). A set goes manifest first, then its frames no
+other set holds, so a stored manifest never points at a missing frame; a frame URL of an evicted set answers 404
+saying to fetch the manifest again, which renders the set anew.
+
 A set's key hashes what decides its pixels: the model file's bytes, the variant's material overrides, the frame
 size, format and grid, and the renderer version; its manifest is stored under that key, so the manifest (and
 every frame URL in it) is the same after a restart and changes when the model or renderer changes. Concurrent
@@ -19,7 +27,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,13 @@ from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_VIEW, RenderPool
 from render_node.render.errors import RenderError
 from render_node.render.types import EnvName, MaterialOverride, RenderRequest, TurntableView
+from render_node.view_sizes import (
+    DEFAULT_SIZE_PX,
+    PUBLISHED_SIZES,
+    parse_size,
+    published_sizes_text,
+    size_text,
+)
 from showroom.catalog import Catalog, Product, Variant
 from showroom.errors import NotFound
 
@@ -37,26 +52,14 @@ log = logging.getLogger("render_node.views")
 
 DEFAULT_YAWS = 36
 DEFAULT_PITCHES_DEG: tuple[float, ...] = (0.0, 15.0, 30.0)
-DEFAULT_SIZE_PX = (640, 480)
-MAX_VIEW_SIZE_PX = 1920
+DEFAULT_DISK_BYTES = 2048 * 1024 * 1024
+ORPHAN_AGE_S = 3600.0
+"""A frame file no manifest names, older than this at start-up, is left from a crash: it is removed."""
+TOUCH_PERSIST_S = 300.0
 FRAME_NAME = re.compile(r"^([0-9a-f]{64})\.(jpg|png|webp)$")
 CONTENT_TYPE_BY_EXT = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 OverridesFor = Callable[[Product, Variant], tuple[MaterialOverride, ...]]
-
-
-def parse_size(text: str | None, default: tuple[int, int] = DEFAULT_SIZE_PX,
-               max_px: int = MAX_VIEW_SIZE_PX) -> tuple[int, int]:
-    """"640x480" -> (640, 480); capped at `max_px` per side and at least 16."""
-    if not text:
-        return default
-    m = re.fullmatch(r"(\d{1,5})[xX](\d{1,5})", text.strip())
-    if not m:
-        raise BadRequest(f"size must look like 640x480, got {text!r}")
-    w, h = int(m.group(1)), int(m.group(2))
-    if not (16 <= w <= max_px and 16 <= h <= max_px):
-        raise BadRequest(f"size must be between 16 and {max_px} pixels per side, got {w}x{h}")
-    return w, h
 
 
 def env_for(product: Product) -> EnvName:
@@ -119,6 +122,12 @@ class _FrameLRU:
                 self._items.move_to_end(name)
             return data
 
+    def drop(self, name: str) -> None:
+        with self._lock:
+            old = self._items.pop(name, None)
+            if old is not None:
+                self.bytes -= len(old)
+
     def put(self, name: str, data: bytes) -> None:
         if len(data) > self.max_bytes:
             return
@@ -133,6 +142,27 @@ class _FrameLRU:
                 self.bytes -= len(dropped)
 
 
+@dataclass
+class _StoredSet:
+    frames: tuple[str, ...]
+    size_bytes: int
+    used_at: float
+    """Unix seconds of the last request for its manifest or one of its frames."""
+    persisted_at: float = 0.0
+
+
+@dataclass
+class _DiskIndex:
+    """What the disk cache holds: sets by key, the sets each frame belongs to, and frames of sets still rendering
+    (pinned: never evicted under them). `lock` guards what encoder threads touch (pinned, the byte count)."""
+
+    sets: dict[str, _StoredSet] = field(default_factory=dict)
+    owners: dict[str, set[str]] = field(default_factory=dict)
+    pinned: dict[str, int] = field(default_factory=dict)
+    used: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
@@ -145,7 +175,8 @@ class ViewStore:
     def __init__(self, cache_dir: Path, pool: RenderPool, catalog: Catalog, assets_dir: Path, *,
                  renderer_version: str = "1", metrics: NodeMetrics | None = None,
                  memory_bytes: int = 256 * 1024 * 1024, overrides_for: OverridesFor | None = None,
-                 frame_timeout_s: float = 120.0) -> None:
+                 frame_timeout_s: float = 120.0, disk_bytes: int = DEFAULT_DISK_BYTES,
+                 extra_sizes: Collection[tuple[int, int]] = ()) -> None:
         self.cache_dir = cache_dir
         self.sets_dir = cache_dir / "sets"
         self.sets_dir.mkdir(parents=True, exist_ok=True)
@@ -161,6 +192,11 @@ class ViewStore:
         self._inflight: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._progress: dict[str, Progress] = {}
         self._model_hashes: dict[tuple[Path, int, int], str] = {}
+        self.extra_sizes = frozenset(extra_sizes) - PUBLISHED_SIZES
+        self.allowed_sizes = PUBLISHED_SIZES | self.extra_sizes
+        self.disk_bytes = disk_bytes
+        self._disk = _DiskIndex()
+        self._index_disk()
 
     # -- keys -----------------------------------------------------------------------------------------------
     def model_path(self, product: Product) -> Path:
@@ -192,7 +228,15 @@ class ViewStore:
         f = fmt or "jpeg"
         if f not in IMAGE_FORMATS:
             raise BadRequest(f"format must be one of {', '.join(IMAGE_FORMATS)}, got {f!r}")
-        return ViewSetSpec(product, variant, parse_size(size), f)  # type: ignore[arg-type]
+        try:
+            size_px = parse_size(size)
+        except BadRequest as exc:
+            raise BadRequest(f"{exc.message}; view sets come in the published sizes: "
+                             f"{published_sizes_text(self.extra_sizes)}") from None
+        if size_px not in self.allowed_sizes:
+            raise BadRequest(f"size {size_text(size_px)} is not a published view-set size; use one of: "
+                             f"{published_sizes_text(self.extra_sizes)}")
+        return ViewSetSpec(product, variant, size_px, f)  # type: ignore[arg-type]
 
     def set_key(self, spec: ViewSetSpec) -> str:
         overrides = self._overrides_for(spec.product, spec.variant)
@@ -223,6 +267,8 @@ class ViewStore:
         if not all(self.frame_path(fr["url"].rsplit("/", 1)[-1]).is_file() for fr in manifest["frames"]):
             return None  # the frame files were pruned: render again
         self._manifests[key] = manifest
+        if key not in self._disk.sets:
+            self._admit(key, manifest)
         return manifest
 
     def progress(self, key: str) -> Progress | None:
@@ -236,6 +282,7 @@ class ViewStore:
         if manifest is not None:
             if self.metrics is not None:
                 self.metrics.view_cache.labels("set", "hit").inc()
+            self._touch(key)
             return key, None, manifest
         task = self._inflight.get(key)
         if task is None:
@@ -265,6 +312,7 @@ class ViewStore:
         env = env_for(spec.product)
         gate = asyncio.Semaphore(max(1, self.pool.size))
         loop = asyncio.get_running_loop()
+        written: list[str] = []
 
         async def one(yaw_deg: float, pitch_deg: float) -> dict[str, Any]:
             request = RenderRequest(model, TurntableView(yaw_deg=yaw_deg, pitch_deg=pitch_deg),
@@ -280,6 +328,7 @@ class ViewStore:
                             raise
                         await asyncio.sleep(0.5)
             name = await loop.run_in_executor(None, self._store_frame, frame, spec.fmt)
+            written.append(name)
             progress.done += 1
             if on_frame is not None:
                 on_frame()
@@ -287,6 +336,10 @@ class ViewStore:
 
         try:
             frames = await asyncio.gather(*(one(y, p) for y, p in angles))
+        except BaseException:
+            self._unpin(written)
+            self._drop_unowned(written)
+            raise
         finally:
             self._progress.pop(key, None)
         manifest: dict[str, Any] = {
@@ -303,6 +356,9 @@ class ViewStore:
         }
         _write_atomic(self.sets_dir / f"{key}.json", json.dumps(manifest, indent=1).encode())
         self._manifests[key] = manifest
+        self._admit(key, manifest)
+        self._unpin(written)
+        self.evict_over_budget()
         elapsed_s = time.perf_counter() - t0
         if self.metrics is not None:
             self.metrics.view_sets_rendered.inc()
@@ -319,6 +375,8 @@ class ViewStore:
         data = encode_image(frame, fmt, quality=88)
         name = f"{hashlib.sha256(data).hexdigest()}.{EXTENSIONS[fmt]}"
         path = self.frame_path(name)
+        with self._disk.lock:
+            self._disk.pinned[name] = self._disk.pinned.get(name, 0) + 1  # not evicted while its set renders
         if not path.exists():
             _write_atomic(path, data)
         self._memory.put(name, data)
@@ -335,13 +393,128 @@ class ViewStore:
         data = self._memory.get(name)
         if data is not None:
             self._count("memory", "hit")
+            self._touch_frame(name)
             return FrameHit(content_type, etag, data=data)
         path = self.frame_path(name)
         if not path.is_file():
             self._count("disk", "miss")
-            raise NotFound(f"no view frame {name!r}")
+            raise NotFound(f"no view frame {name!r} on this node: its view set may have been evicted from the cache; "
+                           f"ask for the view set again (GET /api/products/{{product_id}}/views) to render it anew")
         self._count("disk", "hit")
+        self._touch_frame(name)
         return FrameHit(content_type, etag, path=path)
+
+    # -- the disk bound ---------------------------------------------------------------------------------------
+    @property
+    def disk_used_bytes(self) -> int:
+        return self._disk.used
+
+    def _file_size(self, path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _index_disk(self) -> None:
+        """Indexes the stored sets (their last use is the manifest's mtime) and removes frames left by a crash."""
+        owned: set[str] = set()
+        for path in self.sets_dir.glob("*.json"):
+            try:
+                manifest = json.loads(path.read_text(encoding="utf-8"))
+                names = [fr["url"].rsplit("/", 1)[-1] for fr in manifest["frames"]]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            self._admit(path.stem, manifest, used_at=path.stat().st_mtime)
+            owned.update(names)
+        now = time.time()
+        for path in self.cache_dir.iterdir():
+            if FRAME_NAME.match(path.name) and path.name not in owned:
+                with contextlib.suppress(FileNotFoundError):
+                    if now - path.stat().st_mtime > ORPHAN_AGE_S:
+                        path.unlink()
+        self.evict_over_budget()
+
+    def _admit(self, key: str, manifest: dict[str, Any], used_at: float | None = None) -> None:
+        names = tuple(fr["url"].rsplit("/", 1)[-1] for fr in manifest["frames"])
+        size = self._file_size(self.sets_dir / f"{key}.json")
+        for name in set(names):  # a frame two sets share counts in both: evicting one leaves the count right
+            size += self._file_size(self.frame_path(name))
+            self._disk.owners.setdefault(name, set()).add(key)
+        with self._disk.lock:
+            old = self._disk.sets.pop(key, None)
+            if old is not None:
+                self._disk.used -= old.size_bytes
+            self._disk.sets[key] = _StoredSet(names, size, used_at if used_at is not None else time.time())
+            self._disk.used += size
+
+    def _touch(self, key: str) -> None:
+        stored = self._disk.sets.get(key)
+        if stored is None:
+            return
+        now = time.time()
+        if now - stored.persisted_at > TOUCH_PERSIST_S:  # the manifest's mtime carries its last use over restarts
+            stored.persisted_at = now
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(self.sets_dir / f"{key}.json")
+        stored.used_at = now
+
+    def _touch_frame(self, name: str) -> None:
+        for key in tuple(self._disk.owners.get(name, ())):
+            self._touch(key)
+
+    def _unpin(self, names: Collection[str]) -> None:
+        with self._disk.lock:
+            for name in names:
+                left = self._disk.pinned.get(name, 0) - 1
+                if left > 0:
+                    self._disk.pinned[name] = left
+                else:
+                    self._disk.pinned.pop(name, None)
+
+    def _drop_unowned(self, names: Collection[str]) -> None:
+        """After a failed rendering: the frames it wrote that no stored set holds (and no rendering pins)."""
+        with self._disk.lock:
+            pinned = set(self._disk.pinned)
+        for name in set(names):
+            if not self._disk.owners.get(name) and name not in pinned:
+                with contextlib.suppress(FileNotFoundError):
+                    self.frame_path(name).unlink()
+                self._memory.drop(name)
+
+    def evict_over_budget(self) -> list[str]:
+        """Evicts whole sets, least recently used first, until the disk holds at most `disk_bytes` (the newest
+        set stays even when it alone is larger). Returns the evicted keys."""
+        evicted: list[str] = []
+        while self._disk.used > self.disk_bytes and len(self._disk.sets) > 1:
+            key = min(self._disk.sets, key=lambda k: self._disk.sets[k].used_at)
+            self._evict(key)
+            evicted.append(key)
+        if evicted:
+            log.info("view cache over %d MB: evicted %d least recently used sets", self.disk_bytes >> 20, len(evicted))
+            if self.metrics is not None:
+                self.metrics.view_cache.labels("disk", "evicted").inc(len(evicted))
+        return evicted
+
+    def _evict(self, key: str) -> None:
+        """Manifest first (nobody is handed this set again), then the frames no other set holds."""
+        with self._disk.lock:
+            stored = self._disk.sets.pop(key)
+            self._disk.used -= stored.size_bytes
+            pinned = set(self._disk.pinned)
+        self._manifests.pop(key, None)
+        with contextlib.suppress(FileNotFoundError):
+            (self.sets_dir / f"{key}.json").unlink()
+        for name in set(stored.frames):
+            owners = self._disk.owners.get(name, set())
+            owners.discard(key)
+            if owners:
+                continue
+            self._disk.owners.pop(name, None)
+            if name in pinned:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                self.frame_path(name).unlink()
+            self._memory.drop(name)
 
     def _count(self, layer: str, result: str) -> None:
         if self.metrics is not None:

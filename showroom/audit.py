@@ -55,6 +55,53 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who acts, as the audit trail names them: a staff member (name and role), or one of the non-staff actors."""
+
+    name: str
+    role: str
+    request_id: str | None = None
+
+    def event(self, at: datetime, action: str, subject: str, *, before: Mapping[str, Any] | None = None,
+              after: Mapping[str, Any] | None = None) -> AuditEvent:
+        return AuditEvent(at=at, actor=self.name, role=self.role, action=action, subject=subject, before=before,
+                          after=after, request_id=self.request_id)
+
+
+SYSTEM = Actor("system", "system")
+CUSTOMER = Actor("customer", "customer")
+PAYMENT_BACKEND = Actor("payment_backend", "payment_backend")
+
+
+def order_subject(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def staff_subject(name: str) -> str:
+    return f"staff:{name}"
+
+
+LEGACY_ACTORS: dict[str, Actor] = {
+    "order_placed": CUSTOMER, "cancelled": CUSTOMER, "paid": PAYMENT_BACKEND, "refunded": PAYMENT_BACKEND,
+    "refund_failed": PAYMENT_BACKEND, "automatic_refund": SYSTEM,
+}
+"""Who acted, for the callers of `add_audit` that do not say."""
+
+
+def legacy_event(order_id: str, kind: str, data: dict[str, Any], at: datetime, actor: Actor | None) -> AuditEvent:
+    who = actor or LEGACY_ACTORS.get(kind, SYSTEM)
+    return who.event(at, kind, f"order:{order_id}", after=data)
+
+
+def legacy_view(entry: AuditEntry) -> dict[str, Any]:
+    """An order's audit entry in the shape `audit_for` always gave (`kind`, `at`, `data`) plus who and when."""
+    ev = entry.event
+    return {"seq": entry.seq, "kind": ev.action, "at": ev.at.isoformat(), "data": dict(ev.after or {}),
+            "before": None if ev.before is None else dict(ev.before), "actor": ev.actor, "role": ev.role,
+            "request_id": ev.request_id}
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     seq: int
     """1, 2, 3, ... with no gaps."""
@@ -106,6 +153,12 @@ def event_document(event: AuditEvent) -> dict[str, Any]:
             "request_id": event.request_id}
 
 
+def entry_document(entry: AuditEntry) -> dict[str, Any]:
+    """An entry as JSON (what the API and `showroom audit list --json` show)."""
+    return {"seq": entry.seq, **event_document(entry.event), "prev_digest": entry.prev_digest,
+            "digest": entry.digest}
+
+
 def event_from_document(doc: Mapping[str, Any]) -> AuditEvent:
     return AuditEvent(at=datetime.fromisoformat(doc["at"]), actor=doc["actor"], role=doc["role"],
                       action=doc["action"], subject=doc["subject"], before=doc.get("before"),
@@ -135,32 +188,53 @@ def chain(key: bytes, head: ChainHead | None, event: AuditEvent) -> AuditEntry:
     return AuditEntry(seq=seq, event=event, prev_digest=prev, digest=digest_of(key, prev, seq, event))
 
 
+class Verifier:
+    """Checks a chain fed one entry at a time, in sequence order (a log too large to hold at once is read in
+    batches). `feed` returns the first failure, `finish` the verdict against the kept head."""
+
+    def __init__(self, key: bytes, head: ChainHead | None = None) -> None:
+        _check_key(key)
+        self._key = key
+        self._head = head
+        self._prev = GENESIS
+        self._expected = 1
+        self.count = 0
+        self._at_head: str | None = None
+
+    def feed(self, entry: AuditEntry) -> Verification | None:
+        self.count += 1
+        if entry.seq != self._expected:
+            return Verification(False, self.count, self._expected,
+                                f"entry {self._expected} is missing (the next one is {entry.seq})")
+        if entry.prev_digest != self._prev:
+            return Verification(False, self.count, entry.seq,
+                                f"entry {entry.seq} does not link to entry {entry.seq - 1}")
+        if not hmac.compare_digest(entry.digest, digest_of(self._key, self._prev, entry.seq, entry.event)):
+            return Verification(False, self.count, entry.seq, f"entry {entry.seq} was changed after it was written")
+        self._prev = entry.digest
+        if self._head is not None and entry.seq == self._head.seq:
+            self._at_head = entry.digest
+        self._expected += 1
+        return None
+
+    def finish(self) -> Verification:
+        last = self._expected - 1
+        head = self._head
+        if head is not None:
+            if head.seq > last:
+                return Verification(False, self.count, last + 1,
+                                    f"the log ends at entry {last} but the kept head is entry {head.seq}")
+            if head.seq > 0 and not hmac.compare_digest(head.digest, self._at_head or ""):
+                return Verification(False, self.count, head.seq, f"entry {head.seq} does not match the kept head")
+        return Verification(True, self.count)
+
+
 def verify(key: bytes, entries: Iterable[AuditEntry], head: ChainHead | None = None) -> Verification:
     """Checks every link of the chain in sequence order and, given the head kept apart, that nothing was cut
     off the end. Reports the first entry that does not hold."""
-    _check_key(key)
-    prev = GENESIS
-    expected_seq = 1
-    count = 0
-    at_head: str | None = None
+    verifier = Verifier(key, head)
     for entry in entries:
-        count += 1
-        if entry.seq != expected_seq:
-            return Verification(False, count, expected_seq,
-                                f"entry {expected_seq} is missing (the next one is {entry.seq})")
-        if entry.prev_digest != prev:
-            return Verification(False, count, entry.seq, f"entry {entry.seq} does not link to entry {entry.seq - 1}")
-        if not hmac.compare_digest(entry.digest, digest_of(key, prev, entry.seq, entry.event)):
-            return Verification(False, count, entry.seq, f"entry {entry.seq} was changed after it was written")
-        prev = entry.digest
-        if head is not None and entry.seq == head.seq:
-            at_head = entry.digest
-        expected_seq += 1
-    last = expected_seq - 1
-    if head is not None:
-        if head.seq > last:
-            return Verification(False, count, last + 1,
-                                f"the log ends at entry {last} but the kept head is entry {head.seq}")
-        if head.seq > 0 and not hmac.compare_digest(head.digest, at_head or ""):
-            return Verification(False, count, head.seq, f"entry {head.seq} does not match the kept head")
-    return Verification(True, count)
+        failed = verifier.feed(entry)
+        if failed is not None:
+            return failed
+    return verifier.finish()

@@ -11,16 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from showroom.adapters import migrate
+from showroom.adapters import migrate, secret_files
 from showroom.adapters.bus import InProcessBus, RedisBus
 from showroom.adapters.clock import SystemClock
 from showroom.adapters.prices import HttpPriceFeed, JsonFilePriceFeed, SandboxPriceFeed
 from showroom.adapters.sql import SqlDatabase
+from showroom.audit import ChainHead
 from showroom.catalog import Catalog
 from showroom.ports import (
     Clock,
     CreatedPayment,
     CreatePaymentRequest,
+    CustomerDirectory,
     EventBus,
     GatewayPayment,
     PaymentGateway,
@@ -31,6 +33,7 @@ from showroom.ports import (
     SettlementLine,
 )
 from showroom.services import Commerce, recovery
+from showroom.services.audit import AuditKeeping
 from showroom.settings import CommerceSettings
 
 if TYPE_CHECKING:
@@ -64,6 +67,17 @@ def http_gateway(base_url: str, session: aiohttp.ClientSession) -> PaymentGatewa
     return gateway
 
 
+def customer_directory(settings: CommerceSettings, session: aiohttp.ClientSession | None) -> CustomerDirectory:
+    """The bank's customer-information service (HTTP) when configured, else the packaged sandbox register."""
+    from showroom.adapters.customer_info import HttpCustomerDirectory, SandboxCustomerDirectory
+
+    if settings.customer_info_url:
+        if session is None:
+            raise ValueError("the customer-information service needs an HTTP session")
+        return HttpCustomerDirectory(settings.customer_info_url, session, timeout_s=settings.customer_info_timeout_s)
+    return SandboxCustomerDirectory()
+
+
 def price_feed(settings: CommerceSettings, clock: Clock, session: aiohttp.ClientSession | None) -> PriceFeed:
     spec = settings.price_feed
     if spec == "sandbox":
@@ -80,6 +94,8 @@ class CommerceRuntime:
     commerce: Commerce
     db: SqlDatabase
     bus: EventBus
+    audit: AuditKeeping | None = None
+    """The audit chain's key and kept head (what `GET /api/staff/audit/verify` checks against)."""
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -90,6 +106,27 @@ class CommerceRuntime:
                 await task
         await self.bus.close()
         await self.db.close()
+
+
+def audited_database(settings: CommerceSettings) -> tuple[SqlDatabase, AuditKeeping]:
+    """The database whose audit chain is signed with the data folder's `audit` secret, its head kept there after
+    every commit that extends it. Without a data folder (tests, tools): a throwaway key and no kept head."""
+    data_dir = settings.data_dir
+    if data_dir is None:
+        log.warning("no data folder: the audit chain is signed with a throwaway key for this process only")
+        db = SqlDatabase(settings.database_url)
+        return db, AuditKeeping(db.audit_key, lambda: None)
+    key = secret_files.load_or_create(data_dir, secret_files.AUDIT_KEY_NAME)
+    url = settings.database_url
+
+    def keep(head: ChainHead) -> None:
+        try:
+            secret_files.save_audit_head(data_dir, url, head)
+        except OSError:
+            log.exception("could not keep the audit head %s in %s", head.seq, data_dir)
+
+    return (SqlDatabase(url, audit_key=key, on_audit_head=keep),
+            AuditKeeping(key, lambda: secret_files.load_audit_head(data_dir, url)))
 
 
 async def _sweeper(commerce: Commerce, interval_s: float) -> None:
@@ -115,13 +152,14 @@ async def start_commerce(
     clock: Clock | None = None,
     prices: PriceFeed | None = None,
     bus: EventBus | None = None,
+    customers: CustomerDirectory | None = None,
     run_sweeper: bool = True,
     recover_on_start: bool = True,
 ) -> CommerceRuntime:
     """Opens and migrates the database, builds the use cases' `Commerce`, recovers interrupted work, starts the
     sweeper."""
     clock = clock or SystemClock()
-    db = SqlDatabase(settings.database_url)
+    db, keeping = audited_database(settings)
     try:
         await migrate.upgrade(db)
     except Exception:
@@ -133,8 +171,9 @@ async def start_commerce(
     if bus is None:
         bus = RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
     commerce = Commerce(catalog=catalog, settings=settings, uow=db.uow, gateway=gateway,
-                        prices=prices or price_feed(settings, clock, session), bus=bus, clock=clock)
-    runtime = CommerceRuntime(commerce, db, bus)
+                        prices=prices or price_feed(settings, clock, session), bus=bus, clock=clock,
+                        customers=customers or customer_directory(settings, session))
+    runtime = CommerceRuntime(commerce, db, bus, audit=keeping)
     if recover_on_start:
         try:
             counts = await recovery.recover(commerce)

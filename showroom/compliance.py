@@ -1,8 +1,13 @@
 """Compliance rules a bank must apply before taking money. Pure domain; every figure is configurable.
 
+The facts these rules are applied to come from the bank, never from the customer's request: the verification
+level from the customer-information service (`showroom.customers`, `CustomerDirectory` port), the e-CNY wallet's
+tier and limits from the payment backend when the payment is created.
+
 Defaults and where they come from (docs/commerce.md has the table):
-- customer verification (KYC) levels cap one order: L1 phone-verified app user 50,000 CNY, L2 real-name
-  (ID card + bank card) 200,000 CNY, L3 verified face to face in a branch 5,000,000 CNY;
+- customer verification (KYC) levels cap one order: L0 unverified (a number the bank does not know) 20,000 CNY,
+  L1 phone-verified app user 50,000 CNY, L2 real-name (ID card + bank card) 200,000 CNY, L3 verified face to face
+  in a branch 5,000,000 CNY; the customer-information service may set a lower personal limit;
 - digital RMB (e-CNY) wallet tiers, as published for the pilot's wallets: tier 1 (opened in a branch) no limit;
   tier 2 (real-name, remote) single 50,000 / daily 100,000 / balance 500,000; tier 3 (bank card linked) single
   5,000 / daily 10,000 / balance 20,000; tier 4 (phone number only, anonymous) single 2,000 / daily 5,000 /
@@ -41,6 +46,8 @@ class VelocityExceeded(ComplianceRefused):
 
 
 class KycLevel(StrEnum):
+    L0 = "L0"
+    """Unverified: the bank does not know this number."""
     L1 = "L1"
     L2 = "L2"
     L3 = "L3"
@@ -69,7 +76,7 @@ DEFAULT_WALLET_TIERS: dict[int, WalletTier] = {
 @dataclass(frozen=True)
 class ComplianceRules:
     kyc_single_order_cny: dict[KycLevel, Decimal] = field(default_factory=lambda: {
-        KycLevel.L1: _d("50000"), KycLevel.L2: _d("200000"), KycLevel.L3: _d("5000000")})
+        KycLevel.L0: _d("20000"), KycLevel.L1: _d("50000"), KycLevel.L2: _d("200000"), KycLevel.L3: _d("5000000")})
     wallet_tiers: dict[int, WalletTier] = field(default_factory=lambda: dict(DEFAULT_WALLET_TIERS))
     aml_threshold_cny: Decimal = Decimal("50000")
     auto_loan_min_down_nev: Decimal = Decimal("0.15")
@@ -98,21 +105,17 @@ class OrderCheck:
         return {"aml_review": self.aml_review, "reasons": list(self.reasons)}
 
 
-def parse_kyc(raw: object) -> KycLevel:
-    if raw is None:
-        return KycLevel.L1
-    try:
-        return KycLevel(str(raw).upper())
-    except ValueError:
-        raise ComplianceRefused(f"unknown verification level {raw!r}; use L1, L2 or L3") from None
-
-
-def check_order(rules: ComplianceRules, kyc: KycLevel, amount_cny: Decimal, activity: CustomerActivity) -> OrderCheck:
-    """Refuses an order over the customer's limits; flags it for AML review when it is large."""
+def check_order(rules: ComplianceRules, kyc: KycLevel, amount_cny: Decimal, activity: CustomerActivity,
+                personal_limit_cny: Decimal | None = None) -> OrderCheck:
+    """Refuses an order over the customer's limits (the level's cap, or the lower personal limit the bank set);
+    flags it for AML review when it is large."""
     cap = rules.kyc_single_order_cny[kyc]
+    if personal_limit_cny is not None and personal_limit_cny < cap:
+        cap = personal_limit_cny
     if amount_cny > cap:
-        raise LimitExceeded(f"an order of {amount_cny} CNY exceeds the {cap} CNY limit of verification level "
-                            f"{kyc.value}; verify your identity further to buy more")
+        # no figure and no level in the message: whoever types a number must not learn its holder's limits
+        raise LimitExceeded("this order is over the purchase limit of the account with this mobile number; "
+                            "verify your identity further at the bank to buy more")
     if activity.orders_last_hour >= rules.max_orders_per_hour:
         raise VelocityExceeded(f"at most {rules.max_orders_per_hour} orders per hour; try again later")
     if activity.orders_today >= rules.max_orders_per_day:
@@ -125,12 +128,18 @@ def check_order(rules: ComplianceRules, kyc: KycLevel, amount_cny: Decimal, acti
     return OrderCheck(bool(reasons), tuple(reasons))
 
 
-def check_wallet_payment(rules: ComplianceRules, tier: int, amount_cny: Decimal, activity: CustomerActivity) -> None:
-    """Refuses an e-CNY wallet payment over the tier's single, daily or balance limit."""
+def wallet_limits(rules: ComplianceRules, tier: int) -> WalletTier:
+    """The published limits of a tier (for a backend that names the tier but sends no limits)."""
     try:
-        limits = rules.wallet_tiers[tier]
+        return rules.wallet_tiers[tier]
     except KeyError:
         raise ComplianceRefused(f"unknown e-CNY wallet tier {tier}; tiers are 1-4") from None
+
+
+def check_wallet_payment(limits: WalletTier, amount_cny: Decimal, activity: CustomerActivity) -> None:
+    """Refuses an e-CNY wallet payment over the single, daily or balance limit of the wallet (as the payment
+    backend reported its tier and limits)."""
+    tier = limits.tier
     if limits.single_cny is not None and amount_cny > limits.single_cny:
         raise LimitExceeded(f"a tier-{tier} e-CNY wallet pays at most {limits.single_cny} CNY at once")
     if limits.balance_cny is not None and amount_cny > limits.balance_cny:
@@ -149,7 +158,9 @@ def check_auto_loan(rules: ComplianceRules, *, new_energy: bool, down_payment_ra
 
 
 def audit_record(*, quote: dict[str, Any], snapshot: dict[str, Any], view: dict[str, Any] | None,
-                 check: OrderCheck, customer_kyc: KycLevel) -> dict[str, Any]:
-    """What the bank keeps per order: the quote, the price-feed snapshot and the product view seen."""
+                 check: OrderCheck, customer_kyc: KycLevel, customer_id: str | None = None,
+                 facts_source: str | None = None) -> dict[str, Any]:
+    """What the bank keeps per order: the quote, the price-feed snapshot and the product view seen, the
+    compliance check, and which verified customer (and from which customer-information source) it applied to."""
     return {"quote": quote, "price_snapshot": snapshot, "product_view": view or {}, "compliance": check.as_dict(),
-            "kyc_level": customer_kyc.value}
+            "kyc_level": customer_kyc.value, "customer_id": customer_id, "facts_source": facts_source}

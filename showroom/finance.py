@@ -12,20 +12,31 @@ APR: the nominal annual rate 12 x i, where i is the monthly internal rate of ret
 flows (loan received minus upfront fees at month 0, each payment at month k, monthly fees included) - the
 "annualised rate" (年化利率) that PBOC requires lenders to disclose, computed by IRR. Also given: the effective
 annual rate (1+i)^12 - 1.
+
+Rates and fees are the bank's, never the customer's: a staff-edited rate table (`LoanRate` rows keyed by a product
+id or a product kind, a term and validity dates) says what applies on a day (`rate_for`); the plan and the order
+keep the rate that applied and where it came from (`AppliedRate.source`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 
-from showroom.errors import InvalidInput
+from showroom.errors import InvalidInput, ShowroomError
 
 FEN = Decimal("0.01")
 MIN_TERM_MONTHS = 12
 MAX_TERM_MONTHS = 60
+MAX_ANNUAL_RATE = Decimal("0.24")
+"""The highest annual rate the rate table accepts (the judicial-protection ceiling for loans, 24 %)."""
+MAX_FEE_CNY = Decimal("100000")
+EARLIEST_RATE_DAY = date(2000, 1, 1)
+LATEST_RATE_DAY = date(2100, 12, 31)
 
 
 class RepaymentMethod(StrEnum):
@@ -198,3 +209,86 @@ def plan_to_dict(plan: LoanPlan, *, with_schedule: bool = True) -> dict[str, Any
                             "fee_cny": str(r.fee_cny), "balance_after_cny": str(r.balance_after_cny)}
                            for r in plan.schedule]
     return doc
+
+
+# -- the bank's rate table ----------------------------------------------------------------------------------------
+
+
+class NoLoanRate(ShowroomError):
+    code = "no_loan_rate"
+    http_status = 422
+
+
+@dataclass(frozen=True)
+class LoanRate:
+    """One row of the bank's rate table: the rate and fees of loans over `term_months` for one product (its id)
+    or for every product of a kind (e.g. `car`), valid from `valid_from` to `valid_to` (both days included;
+    None: until replaced)."""
+
+    applies_to: str
+    term_months: int
+    annual_rate: Decimal
+    valid_from: date
+    valid_to: date | None = None
+    upfront_fee_cny: Decimal = Decimal("0")
+    monthly_fee_cny: Decimal = Decimal("0")
+    set_by: str = "unknown"
+    set_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_rate(self)
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    @property
+    def source(self) -> str:
+        return f"rate-table:{self.applies_to}:{self.term_months}m:{self.valid_from.isoformat()}"
+
+
+@dataclass(frozen=True)
+class AppliedRate:
+    """The rate and fees a plan was made with, and where they came from."""
+
+    annual_rate: Decimal
+    upfront_fee_cny: Decimal
+    monthly_fee_cny: Decimal
+    source: str
+
+
+def check_rate(rate: LoanRate) -> None:
+    """`InvalidInput` naming the field when a rate-table row is out of the bank's bounds."""
+    if not rate.applies_to or len(rate.applies_to) > 100:
+        raise InvalidInput("applies_to must be a product id or kind of at most 100 characters")
+    if not MIN_TERM_MONTHS <= rate.term_months <= MAX_TERM_MONTHS:
+        raise InvalidInput(f"term_months must be between {MIN_TERM_MONTHS} and {MAX_TERM_MONTHS}")
+    if not rate.annual_rate.is_finite() or not Decimal(0) <= rate.annual_rate <= MAX_ANNUAL_RATE:
+        raise InvalidInput(f"annual_rate must be a fraction between 0 and {MAX_ANNUAL_RATE}")
+    if rate.annual_rate != rate.annual_rate.quantize(Decimal("0.000001")):
+        raise InvalidInput("annual_rate has at most 6 decimal places")
+    for name, fee in (("upfront_fee_cny", rate.upfront_fee_cny), ("monthly_fee_cny", rate.monthly_fee_cny)):
+        if not fee.is_finite() or not Decimal(0) <= fee <= MAX_FEE_CNY or fee != fee.quantize(FEN):
+            raise InvalidInput(f"{name} must be between 0 and {MAX_FEE_CNY} CNY with at most 2 decimal places")
+    for name, day in (("valid_from", rate.valid_from), ("valid_to", rate.valid_to)):
+        if day is not None and not EARLIEST_RATE_DAY <= day <= LATEST_RATE_DAY:
+            raise InvalidInput(f"{name} must be between {EARLIEST_RATE_DAY} and {LATEST_RATE_DAY}")
+    if rate.valid_to is not None and rate.valid_to < rate.valid_from:
+        raise InvalidInput("valid_to is before valid_from")
+
+
+def rate_for(rates: Iterable[LoanRate], product_id: str, kind: str, term_months: int, day: date) -> LoanRate | None:
+    """The row that applies to a loan of `term_months` for the product on `day`: a row for the product itself wins
+    over a row for its kind; among those, the one valid from the latest day (the newest decision). None: no row."""
+    valid = [r for r in rates if r.term_months == term_months and r.valid_on(day)]
+    for key in (product_id, kind):
+        mine = [r for r in valid if r.applies_to == key]
+        if mine:
+            return max(mine, key=lambda r: (r.valid_from, r.set_at or datetime.min))
+    return None
+
+
+def applied(rate: LoanRate | None, default_annual_rate: Decimal) -> AppliedRate:
+    """What a plan uses: the table's row, or the bank's configured default rate with no fees."""
+    if rate is None:
+        return AppliedRate(default_annual_rate, Decimal("0"), Decimal("0"), "settings:default_loan_annual_rate")
+    return AppliedRate(rate.annual_rate, rate.upfront_fee_cny, rate.monthly_fee_cny, rate.source)

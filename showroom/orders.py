@@ -159,6 +159,9 @@ class Order:
     share_token_id: str | None = None
     finance: dict[str, Any] | None = None
     """Cars: the loan pre-application (plan parameters, APR) sent with the reservation deposit."""
+    fulfilment: OrderStatus | None = None
+    """How far fulfilment got (`fulfilling`, then `completed`), kept when a refund changes the status: an order is
+    fulfilled once, in that order, and never again after completion or a full refund."""
     version: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -217,10 +220,21 @@ class Order:
         self._move(S.CANCELLED, now)
 
     def start_fulfilment(self, now: datetime) -> None:
+        if self.fulfilment is not None:
+            raise IllegalTransition(f"order {self.id} was already {self.fulfilment.value}; it is fulfilled once")
         self._move(S.FULFILLING, now)
+        self.fulfilment = S.FULFILLING
 
     def complete(self, now: datetime) -> None:
+        if S.FULFILLING not in (self.fulfilment, self.status):
+            raise IllegalTransition(f"order {self.id} is not being fulfilled; it cannot be completed")
         self._move(S.COMPLETED, now)
+        self.fulfilment = S.COMPLETED
+
+    @property
+    def handed_over(self) -> bool:
+        """The goods left the bank (`completed`): a refund now means they come back."""
+        return self.fulfilment is S.COMPLETED or self.status is S.COMPLETED
 
     def refundable_fen(self, refunds: list[Refund]) -> int:
         """What can still be refunded on the paying payment, counting refunds in flight."""

@@ -7,8 +7,9 @@ CNY, never float. Times are timezone-aware UTC `datetime`s.
 The payment gateway mirrors the payment backend wire protocol (docs/payments.md):
 
 - `create_payment`: `POST {base}/payments` (header `Idempotency-Key`) body `{"order_id", "amount_fen", "currency",
-  "method", "description", "notify_url", "return_url", "expires_in_s"}` -> 201 `{"payment_id", "status": "pending",
-  "pay_url", "qr_png_url", "expires_at"}`;
+  "method", "description", "notify_url", "return_url", "expires_in_s", "payer_phone"?}` -> 201 `{"payment_id",
+  "status": "pending", "pay_url", "qr_png_url", "expires_at", "wallet"?: {"wallet_id", "tier", "single_limit_fen",
+  "daily_limit_fen", "balance_limit_fen"}}` (`wallet` for e-CNY wallet payments: the backend's facts);
 - `query_payment`: `GET {base}/payments/{id}` -> `{"payment_id", "order_id", "status", "amount_fen", "refunded_fen",
   "failure_code", ...}`;
 - `refund`: `POST {base}/payments/{id}/refunds` (header `Idempotency-Key`) `{"amount_fen", "reason"}` ->
@@ -29,10 +30,14 @@ from showroom.pricing import PriceSnapshot
 from showroom.pricing import PriceUnavailable as PriceUnavailable  # where the adapters raise it from
 
 if TYPE_CHECKING:
+    from showroom.audit import Actor, AuditEntry, AuditEvent
     from showroom.compliance import CustomerActivity
+    from showroom.customers import CustomerFacts
+    from showroom.finance import LoanRate
     from showroom.orders import Order, Payment, PaymentStatus, Refund, RefundStatus
     from showroom.pricing import Quote
     from showroom.sharing import Share
+    from showroom.staff import ApprovalState, RefundApproval, SignInState, StaffAccount, StaffSession
 
 # --------------------------------------------------------------------------------------------------------------
 # Payment gateway
@@ -88,6 +93,21 @@ class CreatePaymentRequest:
     idempotency_key: str
     """Sent as the `Idempotency-Key` header: the same key always yields the same payment at the backend."""
     currency: str = "CNY"
+    payer_phone: str | None = None
+    """e-CNY wallets: the verified mobile number the wallet is registered to (the backend answers its tier)."""
+
+
+@dataclass(frozen=True)
+class WalletFacts:
+    """An e-CNY wallet as the payment backend reports it when a wallet payment is created: its tier and that
+    tier's limits in fen (None: no limit). The commerce side checks the amount against these, never against a
+    tier the customer claims."""
+
+    tier: int
+    single_limit_fen: int | None
+    daily_limit_fen: int | None
+    balance_limit_fen: int | None
+    wallet_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +117,8 @@ class CreatedPayment:
     pay_url: str
     qr_png_url: str
     expires_at: datetime
+    wallet: WalletFacts | None = None
+    """e-CNY wallet payments: the payer's wallet (None for other methods, or a backend that sends none)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +183,21 @@ class PaymentGateway(Protocol):
     async def refund(self, request: RefundRequest) -> RefundReply: ...
 
     async def settlement(self, day: date) -> tuple[SettlementLine, ...]: ...
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Customer information (the bank's register of verified customers)
+# --------------------------------------------------------------------------------------------------------------
+
+
+class CustomerDirectory(Protocol):
+    """The bank's customer-information service: who holds a mobile number, at which verification level, with
+    which limits. Raises `showroom.customers.CustomerInfoUnavailable` when it cannot answer (no order is taken
+    on an assumed level); an unknown number is answered as unverified (`showroom.customers.unverified`)."""
+
+    async def lookup(self, phone: str) -> CustomerFacts:
+        """`phone`: a normalised mainland mobile number (`showroom.customers.normalise_mobile`)."""
+        ...
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -241,7 +278,13 @@ class OrderRepository(Protocol):
     async def get_quote(self, quote_id: str) -> Quote: ...
     async def delete_quotes_expired_before(self, before: datetime) -> int: ...
 
-    async def add_order(self, order: Order, customer_key: str) -> None: ...
+    async def add_order(self, order: Order, customer_key: str, token_sha256: str | None = None) -> None:
+        """`customer_key`: the verified customer's id (limits and AML totals count per it); `token_sha256`: the
+        SHA-256 (hex) of the order's customer token, the only form in which the token is kept."""
+        ...
+    async def order_token_sha256(self, order_id: str) -> str | None:
+        """The stored hash of the order's customer token (None: an order from before tokens); `OrderNotFound`."""
+        ...
     async def get_order(self, order_id: str, *, for_update: bool = False) -> Order:
         """Raises `showroom.orders.OrderNotFound`; `for_update` locks the row until the transaction ends."""
         ...
@@ -291,15 +334,94 @@ class OrderRepository(Protocol):
     async def idempotency_finish(self, scope: str, key: str, status: int, body: dict[str, Any]) -> None: ...
     async def idempotency_abort(self, scope: str, key: str) -> None: ...
 
-    async def add_audit(self, order_id: str, kind: str, data: dict[str, Any], at: datetime) -> None: ...
-    async def audit_for(self, order_id: str) -> list[dict[str, Any]]: ...
+    async def add_audit(self, order_id: str, kind: str, data: dict[str, Any], at: datetime, *,
+                        actor: Actor | None = None) -> None:
+        """An entry of the audit chain on subject `order:<order_id>` (action `kind`, `data` as its `after`); the
+        actor is `actor`, or for the callers that name none: `customer` for what the customer did, `payment_backend`
+        for what the backend reported, `system` for the rest."""
+        ...
+    async def audit_for(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's audit entries, oldest first: `{"seq", "kind", "at", "data", "actor", "role", ...}`."""
+        ...
+
+    async def loan_rates(self, applies_to: str | None = None) -> list[LoanRate]:
+        """The bank's loan rate table (every row, or those of one product id or kind), oldest first."""
+        ...
+    async def add_loan_rate(self, rate: LoanRate) -> None:
+        """A new row (rows are never edited: a new decision is a new row with its own validity)."""
+        ...
 
     async def add_share(self, share: Share) -> None: ...
     async def get_share(self, share_id: str) -> Share: ...
     async def count_share(self, share_id: str, *, visits: int = 0, orders: int = 0, purchases: int = 0) -> None: ...
 
 
-class UnitOfWork(OrderRepository, Protocol):
+class StaffRepository(Protocol):
+    """Local staff accounts, their sessions, sign-in throttles, refunds waiting for approval, and what the back
+    office reads about orders and stock."""
+
+    async def add_staff(self, account: StaffAccount) -> None:
+        """Raises `showroom.staff.StaffExists` when the name is taken."""
+        ...
+    async def find_staff(self, name: str) -> StaffAccount | None: ...
+    async def save_staff(self, account: StaffAccount) -> StaffAccount:
+        """Writes the account when its version is still the one read (returns it with the version bumped);
+        else `ConcurrentUpdate`."""
+        ...
+    async def list_staff(self) -> list[StaffAccount]: ...
+
+    async def add_staff_session(self, session: StaffSession) -> None: ...
+    async def get_staff_session(self, id_hash: str) -> StaffSession | None: ...
+    async def touch_staff_session(self, id_hash: str, at: datetime) -> None: ...
+    async def revoke_staff_session(self, id_hash: str, at: datetime) -> None: ...
+    async def revoke_staff_sessions(self, name: str, at: datetime) -> int:
+        """Ends every live session of account `name`; returns how many."""
+        ...
+
+    async def sign_in_throttle(self, key: str) -> SignInState:
+        """Failed sign-ins counted under `key` (`addr:<client address>`); a fresh state when none."""
+        ...
+    async def save_sign_in_throttle(self, key: str, state: SignInState) -> None: ...
+
+    async def add_refund_approval(self, approval: RefundApproval) -> None: ...
+    async def get_refund_approval(self, approval_id: str) -> RefundApproval:
+        """Raises `showroom.errors.NotFound`."""
+        ...
+    async def refund_approval_by_key(self, idempotency_key: str) -> RefundApproval | None: ...
+    async def save_refund_approval(self, approval: RefundApproval) -> RefundApproval:
+        """Version-checked like `save_order`; returns it with the version bumped."""
+        ...
+    async def refund_approvals(self, *, state: ApprovalState | None = None, order_id: str | None = None,
+                               limit: int = 100, offset: int = 0) -> list[RefundApproval]:
+        """Newest first."""
+        ...
+
+    async def find_orders(self, *, status: str | None = None, text: str | None = None,
+                          created_from: datetime | None = None, created_to: datetime | None = None,
+                          limit: int = 50, offset: int = 0) -> tuple[list[Order], int]:
+        """Orders newest first, filtered by status, by `text` (order id, customer name or phone contain it) and
+        by creation time (`created_from` <= created_at < `created_to`); with the total before paging."""
+        ...
+    async def stock_levels(self) -> list[tuple[str, str, str, int, int]]:
+        """Every shelf: (branch, product, variant, on hand, reserved)."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The hash-chained audit trail (`showroom.audit`). Entries appended in a transaction are chained, in order,
+    when it commits (after every other write, so the chain's head is held only for the commit itself);
+    sequence numbers are unique, so two committers never fork the chain (the loser retries)."""
+
+    async def append_audit(self, event: AuditEvent) -> None: ...
+    async def audit_entries(self, *, subject: str | None = None, limit: int = 100, offset: int = 0,
+                            newest_first: bool = True) -> list[AuditEntry]: ...
+    async def audit_count(self, *, subject: str | None = None) -> int: ...
+    async def audit_scan(self, after_seq: int, limit: int) -> list[AuditEntry]:
+        """Entries with seq > `after_seq`, in sequence order, at most `limit` (verification reads in batches)."""
+        ...
+
+
+class UnitOfWork(OrderRepository, StaffRepository, AuditLog, Protocol):
     """One database transaction: `async with uow_factory() as uow: ...; await uow.commit()`.
 
     Leaving the block without `commit()` rolls back. Order events collected during the transaction are

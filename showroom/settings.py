@@ -3,8 +3,35 @@ environment) and handed to `showroom.bootstrap`."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
+
+MIN_SECRET_BYTES = 32
+"""A configured webhook or share secret shorter than this (in UTF-8 bytes) is refused."""
+
+
+def ephemeral_secret() -> str:
+    """A random secret for settings built without one (tests, tools): it lives as long as the process, so a
+    forgotten setting fails closed instead of falling back to a published value."""
+    return secrets.token_urlsafe(MIN_SECRET_BYTES)
+
+
+@dataclass(frozen=True)
+class PreviousSecret:
+    """The secret a rotation replaced, still accepted until `until` (the grace period)."""
+
+    value: str = field(repr=False)
+    until: datetime
+
+
+def accepted_secrets(current: str, previous: PreviousSecret | None, now: datetime) -> tuple[str, ...]:
+    """Secrets a signature may be made with at `now`: the current one first, the previous one during its grace."""
+    if previous is not None and now < previous.until:
+        return (current, previous.value)
+    return (current,)
 
 
 @dataclass(frozen=True)
@@ -13,10 +40,20 @@ class CommerceSettings:
     """SQLAlchemy async URL: sqlite+aiosqlite:///... (default) or postgresql+asyncpg://..."""
     payment_backend_url: str | None = None
     """Base URL of the payment backend; None means `showroom serve` starts the sandbox on loopback."""
-    payment_webhook_secret: str = "sandbox-webhook-secret"
+    customer_info_url: str | None = None
+    """Base URL of the bank's customer-information service (KYC level, limits); None: the packaged sandbox
+    register of test customers (docs/commerce.md)."""
+    customer_info_timeout_s: float = 3.0
+    payment_webhook_secret: str = field(default_factory=ephemeral_secret, repr=False)
+    """HMAC-SHA256 key of payment notifications. `showroom serve` sets it from SHOWROOM_PAYMENT_WEBHOOK_SECRET or
+    from the secret it generated in the data folder; there is no published default."""
+    payment_webhook_previous: PreviousSecret | None = None
+    """During a rotation: the replaced webhook secret and when it stops being accepted."""
     public_base_url: str = "http://127.0.0.1:8080"
     """Where customers reach the node: pay return URLs, share links and QR codes point here."""
-    share_secret: str = "sandbox-share-secret"
+    share_secret: str = field(default_factory=ephemeral_secret, repr=False)
+    """Key that signs share links (SHOWROOM_SHARE_SECRET or generated in the data folder)."""
+    share_previous: PreviousSecret | None = None
     quote_ttl_s: int = 300
     reservation_ttl_s: int = 900
     redis_url: str | None = None
@@ -47,3 +84,17 @@ class CommerceSettings:
     aml_threshold_cny: Decimal = Decimal("50000")
     settlement_utc_offset_h: int = 8
     """Settlement days are calendar days in this UTC offset (China Standard Time), like the backend's file."""
+    teller_refund_limit_cny: Decimal = Decimal("5000")
+    """A staff refund up to this amount (counting the order's earlier staff refunds) goes ahead; above it a
+    manager other than the requester approves (four eyes)."""
+    data_dir: Path | None = None
+    """The node's data folder: the audit key and the kept audit-chain head live in `secrets/` there. None (tests,
+    tools): a throwaway audit key for this process, and no kept head."""
+
+    def webhook_secrets(self, now: datetime) -> tuple[str, ...]:
+        """Secrets a payment notification may be signed with at `now` (current first)."""
+        return accepted_secrets(self.payment_webhook_secret, self.payment_webhook_previous, now)
+
+    def share_secrets(self, now: datetime) -> tuple[str, ...]:
+        """Secrets a share link may be signed with at `now` (current first; links are always signed with it)."""
+        return accepted_secrets(self.share_secret, self.share_previous, now)

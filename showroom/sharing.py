@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -73,16 +74,18 @@ class TokenClaims:
     expires_at: datetime
 
 
-def read_token(secret: str, token: str, now: datetime) -> TokenClaims:
-    """The claims of a valid token; `ShareInvalid` when forged or malformed, `ShareExpired` when too old."""
+def read_token(secret: str | Sequence[str], token: str, now: datetime) -> TokenClaims:
+    """The claims of a valid token; `ShareInvalid` when forged or malformed, `ShareExpired` when too old.
+    `secret` may be several: the current one and, during a rotation's grace period, the previous one."""
     try:
         head, _, tail = token.partition(".")
         payload = _unb64(head)
         sig = _unb64(tail)
     except (ValueError, TypeError):
         raise ShareInvalid("this share link is not valid") from None
-    expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()
-    if not tail or not hmac.compare_digest(expected, sig):
+    keys = (secret,) if isinstance(secret, str) else tuple(secret)
+    digests = [hmac.new(key.encode(), payload, hashlib.sha256).digest() for key in keys]
+    if not tail or not any([hmac.compare_digest(expected, sig) for expected in digests]):
         raise ShareInvalid("this share link is not valid")
     try:
         data = json.loads(payload)

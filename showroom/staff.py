@@ -111,18 +111,24 @@ class RefundPolicy:
     """A teller's refund up to this amount goes ahead; above it a manager other than the requester approves."""
 
 
-def refund_needs_approval(policy: RefundPolicy, requester: StaffMember, amount_cny: Decimal) -> bool:
+def refund_needs_approval(policy: RefundPolicy, requester: StaffMember, amount_cny: Decimal, *,
+                          already_refunded_cny: Decimal = Decimal("0"), handed_over: bool = False) -> bool:
     """Every refund a non-manager requests above the teller limit waits for a manager; a manager's own refund
-    above the limit waits for a second manager (four eyes apply to managers too)."""
+    above the limit waits for a second manager (four eyes apply to managers too).
+
+    The limit counts what this order already had refunded or in flight by staff (`already_refunded_cny`), so
+    splitting one large refund into several small ones does not slip past it. A refund of an order already
+    handed over (`completed`: the goods come back) always waits for a second person."""
     require(requester, Permission.REQUEST_REFUND)
-    return amount_cny > policy.teller_limit_cny
+    return handed_over or already_refunded_cny + amount_cny > policy.teller_limit_cny
 
 
 def check_approval(requested_by: str, approver: StaffMember) -> None:
-    """The approver holds APPROVE_REFUND and is not the person who requested the refund."""
-    require(approver, Permission.APPROVE_REFUND)
+    """The approver is not the person who requested the refund (checked first, so a requester is told why) and
+    holds APPROVE_REFUND."""
     if approver.name == requested_by:
         raise FourEyesViolation("a refund is approved by someone other than the person who requested it")
+    require(approver, Permission.APPROVE_REFUND)
 
 
 PASSWORD_MIN_CHARS = 12
@@ -175,3 +181,119 @@ def record_failure(policy: LockoutPolicy, state: SignInState, now: datetime) -> 
 
 def record_success() -> SignInState:
     return SignInState()
+
+
+ADDRESS_LOCKOUT = LockoutPolicy(max_failures=20, window=timedelta(minutes=15), lock_for=timedelta(minutes=15))
+"""Failed sign-ins from one client address (any account names) before that address is refused for a while."""
+
+
+class TooManyAttempts(StaffError):
+    code = "too_many_attempts"
+    http_status = 429
+
+
+class Unauthenticated(StaffError):
+    code = "unauthenticated"
+    http_status = 401
+
+
+class CsrfRefused(StaffError):
+    code = "csrf"
+    http_status = 403
+
+
+class UnknownStaff(StaffError):
+    code = "unknown_staff"
+    http_status = 404
+
+
+class StaffExists(StaffError):
+    code = "staff_exists"
+    http_status = 409
+
+
+class SelfLockout(StaffError):
+    """An admin may not disable or demote their own account (someone must be left who can manage staff)."""
+
+    code = "self_lockout"
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle: timedelta = timedelta(minutes=30)
+    """A session unused this long ends."""
+    absolute: timedelta = timedelta(hours=12)
+    """A session ends this long after sign-in, used or not."""
+    touch_every: timedelta = timedelta(seconds=60)
+    """How often a used session's last-seen time is written (not on every request)."""
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    """A local account: who, which role, the argon2id hash, the TOTP secret (base32) and the sign-in state."""
+
+    name: str
+    role: Role
+    display_name: str
+    password_hash: str
+    totp_secret: str
+    created_at: datetime
+    updated_at: datetime
+    disabled: bool = False
+    sign_in: SignInState = SignInState()
+    totp_last_step: int = 0
+    """The last TOTP time step accepted: a code is good once."""
+    version: int = 0
+
+    @property
+    def member(self) -> StaffMember:
+        return StaffMember(self.name, self.role, self.display_name, self.disabled)
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    """A signed-in session, stored by the SHA-256 of its cookie value (the value itself is never stored)."""
+
+    id_hash: str
+    name: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    """Absolute end: sign-in + `SessionPolicy.absolute`."""
+    client: str = ""
+    revoked_at: datetime | None = None
+
+    def live(self, policy: SessionPolicy, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at and now < self.last_seen_at + policy.idle
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending_approval"
+    APPROVED = "approved"
+    """Approved by a second person; the refund was written and sent (`refund_id`)."""
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class RefundApproval:
+    """A refund waiting for (or decided by) a second person."""
+
+    id: str
+    order_id: str
+    amount_fen: int
+    reason: str
+    state: ApprovalState
+    requested_by: str
+    requested_role: Role
+    requested_at: datetime
+    idempotency_key: str
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    refund_id: str | None = None
+    version: int = 0
+
+
+STAFF_NAME_PATTERN = r"^[a-z][a-z0-9._-]{1,39}$"
+"""Account names: lower case, 2-40 characters, starting with a letter."""

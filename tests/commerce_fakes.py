@@ -16,6 +16,16 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal
 
+from showroom.audit import (
+    Actor,
+    AuditEntry,
+    AuditEvent,
+    ChainHead,
+    chain,
+    event_document,
+    legacy_event,
+    legacy_view,
+)
 from showroom.catalog import (
     Catalog,
     CraftFeeBasis,
@@ -26,8 +36,10 @@ from showroom.catalog import (
     Purity,
     Variant,
 )
-from showroom.compliance import CustomerActivity
+from showroom.compliance import DEFAULT_WALLET_TIERS, CustomerActivity, KycLevel
+from showroom.customers import AccountStatus, CustomerFacts, unverified
 from showroom.errors import NotFound
+from showroom.finance import LoanRate
 from showroom.orders import (
     OPEN_STATUSES,
     Order,
@@ -51,12 +63,14 @@ from showroom.ports import (
     RefundRequest,
     SettlementLine,
     Subscription,
+    WalletFacts,
 )
 from showroom.pricing import PriceSnapshot, PriceUnavailable, Quote
 from showroom.services import Commerce
 from showroom.settings import CommerceSettings
 from showroom.sharing import Share, ShareInvalid
 from showroom.signing import sign
+from showroom.staff import ApprovalState, RefundApproval, SignInState, StaffAccount, StaffExists, StaffSession
 
 SECRET = "test-webhook-secret"
 
@@ -102,6 +116,10 @@ class _Pay:
     settled_on: date | None = None
 
 
+FAKE_WALLET_TIERS: dict[str, int] = {"13800000001": 1, "13800000002": 2, "13800000003": 3, "13800000004": 4}
+"""The fake backend's e-CNY wallets: payer number -> tier."""
+
+
 @dataclass
 class FakeGateway:
     clock: ManualClock
@@ -115,6 +133,10 @@ class FakeGateway:
     calls: int = 0
     refunds_succeed_at_once: bool = False
     last_request: CreatePaymentRequest | None = None
+    wallets: dict[str, int] = field(default_factory=lambda: dict(FAKE_WALLET_TIERS))
+    """e-CNY wallet tier per payer number, as the backend reports it (others: the anonymous tier 4)."""
+    send_wallet: bool = True
+    """False: a backend that reports no wallet for a wallet payment."""
 
     async def create_payment(self, request: CreatePaymentRequest) -> CreatedPayment:
         self.calls += 1
@@ -128,8 +150,15 @@ class FakeGateway:
             pid = "pay_" + secrets.token_hex(6)
             self.by_key[request.idempotency_key] = pid
             self.payments[pid] = _Pay(pid, request.order_id, request.amount_fen, request.method)
+        wallet = None
+        if request.method == "ecny_wallet" and request.payer_phone and self.send_wallet:
+            tier = self.wallets.get(request.payer_phone, 4)
+            limits = DEFAULT_WALLET_TIERS[tier]
+            wallet = WalletFacts(tier, *(None if cny is None else int(cny * 100) for cny in
+                                         (limits.single_cny, limits.daily_cny, limits.balance_cny)),
+                                 wallet_id=f"w-{request.payer_phone}")
         return CreatedPayment(pid, "pending", f"http://gw/pay/{pid}", f"http://gw/pay/{pid}.png",
-                              self.clock.now() + timedelta(seconds=request.expires_in_s))
+                              self.clock.now() + timedelta(seconds=request.expires_in_s), wallet)
 
     async def query_payment(self, payment_id: str) -> GatewayPayment:
         if self.unavailable:
@@ -226,7 +255,11 @@ def make_catalog(bar_stock: int = 0) -> Catalog:
 
 # -- an in-memory database ----------------------------------------------------------------------------------------
 
-Table = Literal["quotes", "orders", "payments", "refunds", "events", "idempotency", "shares"]
+Table = Literal["quotes", "orders", "payments", "refunds", "events", "idempotency", "shares", "staff", "sessions",
+                "throttles", "approvals", "loan_rates"]
+VERSIONED: tuple[Table, ...] = ("orders", "staff", "approvals")
+"""Tables whose rows carry a version that a concurrent commit must not have moved."""
+AUDIT_KEY = b"fake-audit-key-for-the-unit-tests"
 
 
 def _json(data: dict[str, Any]) -> dict[str, Any]:
@@ -240,6 +273,9 @@ class FakeTables:
     quotes: dict[str, Quote] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
     customer_keys: dict[str, str] = field(default_factory=dict)
+    token_hashes: dict[str, str | None] = field(default_factory=dict)
+    """order id -> SHA-256 of its customer token (what the SQL column holds)."""
+    loan_rates: dict[int, LoanRate] = field(default_factory=dict)
     payments: dict[str, Payment] = field(default_factory=dict)
     refunds: dict[str, Refund] = field(default_factory=dict)
     events: dict[str, str] = field(default_factory=dict)
@@ -247,7 +283,12 @@ class FakeTables:
     shares: dict[str, Share] = field(default_factory=dict)
     stock: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
     """(branch, product, variant) -> (on hand, reserved)."""
-    audit: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+    """The audit chain, signed with `AUDIT_KEY`."""
+    staff: dict[str, StaffAccount] = field(default_factory=dict)
+    sessions: dict[str, StaffSession] = field(default_factory=dict)
+    throttles: dict[str, SignInState] = field(default_factory=dict)
+    approvals: dict[str, RefundApproval] = field(default_factory=dict)
 
 
 class FakeDatabase:
@@ -256,6 +297,11 @@ class FakeDatabase:
     def __init__(self) -> None:
         self.tables = FakeTables()
         self.commits = 0
+        self.audit_key = AUDIT_KEY
+
+    def audit_head(self) -> ChainHead | None:
+        last = self.tables.audit[-1] if self.tables.audit else None
+        return None if last is None else ChainHead(last.seq, last.digest)
 
     def uow(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
@@ -270,18 +316,21 @@ class FakeUnitOfWork:
     def __init__(self, db: FakeDatabase) -> None:
         self._db = db
         self._t = FakeTables()
-        self._read_versions: dict[str, int] = {}
+        self._read_versions: dict[tuple[Table, str], int] = {}
         self._inserted: set[tuple[Table, Any]] = set()
         self._written: set[tuple[Table, Any]] = set()
         self._deleted: set[tuple[Table, Any]] = set()
         self._stock_delta: dict[tuple[str, str, str], tuple[int, int, int]] = {}
         """(initial on hand if this transaction stocked the shelf, on-hand change, reserved change)."""
         self._share_delta: dict[str, tuple[int, int, int]] = {}
-        self._audit: list[tuple[str, dict[str, Any]]] = []
+        self._audit: list[AuditEvent] = []
+
+    def _versions(self) -> dict[tuple[Table, str], int]:
+        return {(table, key): row.version for table in VERSIONED for key, row in getattr(self._t, table).items()}
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._t = copy.deepcopy(self._db.tables)
-        self._read_versions = {oid: o.version for oid, o in self._t.orders.items()}
+        self._read_versions = self._versions()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -295,13 +344,16 @@ class FakeUnitOfWork:
                 await self.rollback()
                 raise ConcurrentUpdate(f"a concurrent change took {table} {key!r}")
         for table, key in self._written:
-            if table == "orders" and key in db.orders and db.orders[key].version != self._read_versions.get(key):
+            if (table in VERSIONED and key in getattr(db, table)
+                    and getattr(db, table)[key].version != self._read_versions.get((table, key))):
                 await self.rollback()
-                raise ConcurrentUpdate(f"order {key} was changed by someone else")
+                raise ConcurrentUpdate(f"{table} {key} was changed by someone else")
         for table, key in self._inserted | self._written:
             getattr(db, table)[key] = copy.deepcopy(getattr(self._t, table)[key])
             if table == "orders":
                 db.customer_keys[key] = self._t.customer_keys[key]
+                if key in self._t.token_hashes:
+                    db.token_hashes[key] = self._t.token_hashes[key]
         for table, key in self._deleted:
             getattr(db, table).pop(key, None)
         for where, (initial, d_on_hand, d_reserved) in self._stock_delta.items():
@@ -311,9 +363,10 @@ class FakeUnitOfWork:
             s = db.shares[share_id]
             db.shares[share_id] = replace(s, visits=s.visits + visits, orders=s.orders + orders,
                                           purchases=s.purchases + purchases)
-        db.audit.extend(self._audit)
+        for event in self._audit:  # chained at commit, onto the committed head (like the SQL unit of work)
+            db.audit.append(chain(self._db.audit_key, self._db.audit_head(), event))
         self._db.commits += 1
-        self._read_versions = {oid: o.version for oid, o in self._t.orders.items()}
+        self._read_versions = self._versions()
         await self.rollback()
 
     async def rollback(self) -> None:
@@ -356,11 +409,17 @@ class FakeUnitOfWork:
 
     # -- orders -------------------------------------------------------------------------------------------
 
-    async def add_order(self, order: Order, customer_key: str) -> None:
+    async def add_order(self, order: Order, customer_key: str, token_sha256: str | None = None) -> None:
         order.version = 0
         self._insert("orders", order.id, replace(order, events=[], customer=_json(order.customer),
                                                  finance=None if order.finance is None else _json(order.finance)))
         self._t.customer_keys[order.id] = customer_key
+        self._t.token_hashes[order.id] = token_sha256
+
+    async def order_token_sha256(self, order_id: str) -> str | None:
+        if order_id not in self._t.orders:
+            raise OrderNotFound(f"no order {order_id!r}")
+        return self._t.token_hashes.get(order_id)
 
     async def get_order(self, order_id: str, *, for_update: bool = False) -> Order:
         try:
@@ -511,13 +570,131 @@ class FakeUnitOfWork:
             del self._t.idempotency[(scope, key)]
             self._deleted.add(("idempotency", (scope, key)))
 
-    async def add_audit(self, order_id: str, kind: str, data: dict[str, Any], at: datetime) -> None:
-        entry = {"kind": kind, "at": at.isoformat(), "data": _json(data)}
-        self._t.audit.append((order_id, entry))
-        self._audit.append((order_id, entry))
+    # -- the audit chain ----------------------------------------------------------------------------------
+
+    async def append_audit(self, event: AuditEvent) -> None:
+        doc = json.loads(json.dumps(event_document(event), ensure_ascii=False))  # what a column gives back
+        self._audit.append(replace(event, at=event.at.astimezone(UTC), before=doc["before"], after=doc["after"]))
+
+    async def add_audit(self, order_id: str, kind: str, data: dict[str, Any], at: datetime, *,
+                        actor: Actor | None = None) -> None:
+        await self.append_audit(legacy_event(order_id, kind, data, at, actor))
 
     async def audit_for(self, order_id: str) -> list[dict[str, Any]]:
-        return [copy.deepcopy(entry) for oid, entry in self._t.audit if oid == order_id]
+        return [legacy_view(e) for e in await self.audit_entries(subject=f"order:{order_id}", limit=10_000,
+                                                                newest_first=False)]
+
+    async def audit_entries(self, *, subject: str | None = None, limit: int = 100, offset: int = 0,
+                            newest_first: bool = True) -> list[AuditEntry]:
+        found = [e for e in self._t.audit if subject is None or e.event.subject == subject]
+        if newest_first:
+            found.reverse()
+        return found[offset:offset + limit]
+
+    async def audit_count(self, *, subject: str | None = None) -> int:
+        return sum(1 for e in self._t.audit if subject is None or e.event.subject == subject)
+
+    async def audit_scan(self, after_seq: int, limit: int) -> list[AuditEntry]:
+        return [e for e in self._t.audit if e.seq > after_seq][:limit]
+
+    # -- staff --------------------------------------------------------------------------------------------
+
+    async def add_staff(self, account: StaffAccount) -> None:
+        if account.name in self._t.staff:
+            raise StaffExists(f"a staff account named {account.name!r} exists")
+        self._insert("staff", account.name, replace(account, version=0))
+
+    async def find_staff(self, name: str) -> StaffAccount | None:
+        return self._t.staff.get(name)
+
+    async def save_staff(self, account: StaffAccount) -> StaffAccount:
+        stored = self._t.staff.get(account.name)
+        if stored is None or stored.version != account.version:
+            raise ConcurrentUpdate(f"staff account {account.name} was changed by someone else")
+        saved = replace(account, version=account.version + 1)
+        self._write("staff", account.name, saved)
+        return saved
+
+    async def list_staff(self) -> list[StaffAccount]:
+        return sorted(self._t.staff.values(), key=lambda a: a.name)
+
+    async def add_staff_session(self, session: StaffSession) -> None:
+        self._insert("sessions", session.id_hash, session)
+
+    async def get_staff_session(self, id_hash: str) -> StaffSession | None:
+        return self._t.sessions.get(id_hash)
+
+    async def touch_staff_session(self, id_hash: str, at: datetime) -> None:
+        if id_hash in self._t.sessions:
+            self._write("sessions", id_hash, replace(self._t.sessions[id_hash], last_seen_at=at))
+
+    async def revoke_staff_session(self, id_hash: str, at: datetime) -> None:
+        s = self._t.sessions.get(id_hash)
+        if s is not None and s.revoked_at is None:
+            self._write("sessions", id_hash, replace(s, revoked_at=at))
+
+    async def revoke_staff_sessions(self, name: str, at: datetime) -> int:
+        live = [s for s in self._t.sessions.values() if s.name == name and s.revoked_at is None]
+        for s in live:
+            self._write("sessions", s.id_hash, replace(s, revoked_at=at))
+        return len(live)
+
+    async def sign_in_throttle(self, key: str) -> SignInState:
+        return self._t.throttles.get(key, SignInState())
+
+    async def save_sign_in_throttle(self, key: str, state: SignInState) -> None:
+        self._write("throttles", key, state)
+
+    async def add_refund_approval(self, approval: RefundApproval) -> None:
+        if any(a.idempotency_key == approval.idempotency_key for a in self._t.approvals.values()):
+            raise ConcurrentUpdate("a concurrent change took the same key")
+        self._insert("approvals", approval.id, replace(approval, version=0))
+
+    async def get_refund_approval(self, approval_id: str) -> RefundApproval:
+        try:
+            return self._t.approvals[approval_id]
+        except KeyError:
+            raise NotFound(f"no refund request {approval_id!r}") from None
+
+    async def refund_approval_by_key(self, idempotency_key: str) -> RefundApproval | None:
+        return next((a for a in self._t.approvals.values() if a.idempotency_key == idempotency_key), None)
+
+    async def save_refund_approval(self, approval: RefundApproval) -> RefundApproval:
+        stored = self._t.approvals.get(approval.id)
+        if stored is None or stored.version != approval.version:
+            raise ConcurrentUpdate(f"refund request {approval.id} was changed by someone else")
+        saved = replace(approval, version=approval.version + 1)
+        self._write("approvals", approval.id, saved)
+        return saved
+
+    async def refund_approvals(self, *, state: ApprovalState | None = None, order_id: str | None = None,
+                               limit: int = 100, offset: int = 0) -> list[RefundApproval]:
+        found = [a for a in sorted(self._t.approvals.values(), key=lambda a: (a.requested_at, a.id), reverse=True)
+                 if (state is None or a.state is state) and (order_id is None or a.order_id == order_id)]
+        return found[offset:offset + limit]
+
+    async def find_orders(self, *, status: str | None = None, text: str | None = None,
+                          created_from: datetime | None = None, created_to: datetime | None = None,
+                          limit: int = 50, offset: int = 0) -> tuple[list[Order], int]:
+        def keep(o: Order) -> bool:
+            return ((status is None or o.status.value == status)
+                    and (not text or text in o.id or text in json.dumps(o.customer, ensure_ascii=False))
+                    and (created_from is None or o.created_at >= created_from)
+                    and (created_to is None or o.created_at < created_to))
+
+        found = sorted((o for o in self._t.orders.values() if keep(o)), key=lambda o: o.created_at, reverse=True)
+        return [copy.deepcopy(o) for o in found[offset:offset + limit]], len(found)
+
+    async def stock_levels(self) -> list[tuple[str, str, str, int, int]]:
+        return [(*where, on_hand, reserved) for where, (on_hand, reserved) in sorted(self._t.stock.items())]
+
+    # -- shares -------------------------------------------------------------------------------------------
+
+    async def loan_rates(self, applies_to: str | None = None) -> list[LoanRate]:
+        return [r for _, r in sorted(self._t.loan_rates.items()) if applies_to is None or r.applies_to == applies_to]
+
+    async def add_loan_rate(self, rate: LoanRate) -> None:
+        self._insert("loan_rates", len(self._t.loan_rates) + 1, rate)
 
     async def add_share(self, share: Share) -> None:
         self._insert("shares", share.id, replace(share, visits=0, orders=0, purchases=0))
@@ -539,6 +716,36 @@ class FakeUnitOfWork:
 
 
 # -- the use cases over the fakes ---------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeCustomers:
+    """The bank's customer-information service: `known` numbers with their facts; any other number is a
+    phone-verified L1 customer of its own (`unknown_level`), or unverified when `unknown_level` is None.
+    `down` makes every lookup fail (`CustomerInfoUnavailable`)."""
+
+    known: dict[str, CustomerFacts] = field(default_factory=dict)
+    unknown_level: KycLevel | None = KycLevel.L1
+    down: bool = False
+    lookups: list[str] = field(default_factory=list)
+
+    def add(self, phone: str, level: KycLevel, *, frozen: bool = False, limit_cny: str | None = None) -> None:
+        self.known[phone] = CustomerFacts(f"cust_{phone}", level,
+                                          AccountStatus.FROZEN if frozen else AccountStatus.ACTIVE,
+                                          None if limit_cny is None else Decimal(limit_cny), "fake")
+
+    async def lookup(self, phone: str) -> CustomerFacts:
+        from showroom.customers import CustomerInfoUnavailable
+
+        self.lookups.append(phone)
+        if self.down:
+            raise CustomerInfoUnavailable("the fake customer-information service is down")
+        if phone in self.known:
+            return self.known[phone]
+        if self.unknown_level is None:
+            return unverified(phone, "fake")
+        return CustomerFacts(f"cust_{phone}", self.unknown_level, source="fake")
+
 
 
 class RecordingBus:
@@ -570,6 +777,7 @@ class FakeWorld:
     clock: ManualClock
     prices: FixedPrices
     bus: RecordingBus
+    customers: FakeCustomers = field(default_factory=FakeCustomers)
 
     def notice(self, event_type: str, payment_id: str, **kw: Any) -> tuple[bytes, str]:
         return self.gw.notice(event_type, payment_id, **kw)
@@ -580,6 +788,30 @@ def fake_world(catalog: Catalog | None = None, **settings: Any) -> FakeWorld:
     db, gw, prices, bus = FakeDatabase(), FakeGateway(clock), FixedPrices(clock), RecordingBus()
     config = CommerceSettings(**{"database_url": "sqlite+aiosqlite:///unused.db", "payment_webhook_secret": SECRET,
                                  "public_base_url": "http://node", **settings})
+    customers = FakeCustomers()
     ctx = Commerce(catalog=catalog or make_catalog(), settings=config, uow=db.uow, gateway=gw, prices=prices, bus=bus,
-                   clock=clock)
-    return FakeWorld(ctx, db, gw, clock, prices, bus)
+                   clock=clock, customers=customers)
+    return FakeWorld(ctx, db, gw, clock, prices, bus, customers)
+
+
+# -- staff -------------------------------------------------------------------------------------------------------
+
+
+def fast_passwords() -> Any:
+    """argon2id with the smallest cost (tests only: the node uses argon2-cffi's defaults)."""
+    from argon2 import PasswordHasher
+
+    from showroom.identity import Passwords
+
+    return Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+@dataclass
+class StaffWorld(FakeWorld):
+    passwords: Any = None
+
+
+def fake_passwords_world(**settings: Any) -> StaffWorld:
+    """`fake_world` with a cheap argon2 for the staff tests (`passwords`)."""
+    w = fake_world(**settings)
+    return StaffWorld(w.ctx, w.db, w.gw, w.clock, w.prices, w.bus, w.customers, passwords=fast_passwords())

@@ -23,7 +23,7 @@ from showroom.services.orders import Customer, PlaceOrder, expire_due, place_ord
 from showroom.services.payments import StartPayment
 from showroom.settings import CommerceSettings
 from showroom.signing import sign
-from tests.commerce_fakes import SECRET, FakeGateway, FixedPrices, ManualClock, make_catalog
+from tests.commerce_fakes import SECRET, FakeCustomers, FakeGateway, FixedPrices, ManualClock, make_catalog
 
 FAULT_KINDS = ("duplicate", "forged", "stale", "amount", "wrong_order", "currency")
 
@@ -48,7 +48,7 @@ async def open_world(url: str, clock: ManualClock, bar_stock: int) -> tuple[Comm
     settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url="http://node")
     gw = FakeGateway(clock)
     ctx = Commerce(catalog=make_catalog(bar_stock), settings=settings, uow=db.uow, gateway=gw,
-                   prices=FixedPrices(clock), bus=InProcessBus(), clock=clock)
+                   prices=FixedPrices(clock), bus=InProcessBus(), clock=clock, customers=FakeCustomers())
     return ctx, gw, db
 
 

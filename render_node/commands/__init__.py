@@ -5,6 +5,18 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from render_node.commands import assets, catalog, commerce, payments, render, serve
+from render_node.commands import (
+    assets,
+    audit,
+    catalog,
+    commerce,
+    payments,
+    rates,
+    render,
+    secrets,
+    serve,
+    staff,
+)
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (serve, render, assets, catalog, commerce, payments)
+COMMAND_MODULES: tuple[ModuleType, ...] = (serve, render, assets, catalog, commerce, payments, secrets, rates, staff,
+                                          audit)

@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from render_node.commands.secrets import resolve_secrets
+from render_node.commands.serve import UnsafePublicStart, public_start_problem
 from render_node.config import load_config
 from render_node.errors import BadRequest
 from showroom.payment_sandbox import SandboxSettings
@@ -50,7 +52,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config({"data_dir": args.data_dir})
+    config = load_config({"data_dir": args.data_dir, "host": args.host, "role": "payments"})
+    problem = public_start_problem(config)
+    if problem is not None:
+        raise UnsafePublicStart(problem)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config = resolve_secrets(config)
     if not 0.0 <= args.duplicate_probability <= 1.0:
         raise BadRequest("--duplicate-probability must be between 0 and 1")
     settings = SandboxSettings(

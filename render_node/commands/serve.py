@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import socket
@@ -14,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from render_node.commands.secrets import resolve_secrets
 from render_node.config import ROLES, Config, load_config
+from render_node.errors import NodeError
 
 if TYPE_CHECKING:
     from showroom.payment_sandbox.server import SandboxServer
@@ -38,6 +41,9 @@ def register(sub: Any) -> None:
     p.add_argument("--role", choices=ROLES, help="which parts this process runs (SHOWROOM_ROLE, default all)")
     p.add_argument("--commerce-url", dest="commerce_url",
                    help="commerce service an edge-only node asks for prices (SHOWROOM_COMMERCE_URL)")
+    p.add_argument("--demo", action="store_const", const="1", default=None,
+                   help="allow a public start (not loopback) with the test-mode payment sandbox or generated "
+                        "secrets: a demo in the open, never production (SHOWROOM_DEMO=1)")
     _add_common(p)
     p.set_defaults(func=serve)
 
@@ -70,9 +76,70 @@ def _loopback(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
+class UnsafePublicStart(NodeError):
+    """A node would listen beyond loopback with test-mode payments or secrets nobody set."""
+
+    code = "unsafe_public_start"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`; anything else (0.0.0.0, ::, a LAN address, a name) is public."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def public_start_problem(config: Config) -> str | None:
+    """Why `config` must not listen where others reach it, naming every setting to set; None when it may.
+
+    A loopback start always may (the README's demo needs no configuration), and so may `--demo`. Otherwise roles
+    that take payments need the bank's payment backend and secrets the operator chose: a generated secret is
+    safe but lives only in this node's data folder, so another commerce replica or the real backend cannot share
+    it. `edge` holds no secret; `payments` is the sandbox itself, a demo by definition.
+    """
+    if is_loopback(config.host) or config.demo:
+        return None
+    missing: list[str] = []
+    if config.role in ("all", "commerce", "payments") and not config.webhook_secret_configured:
+        missing.append("SHOWROOM_PAYMENT_WEBHOOK_SECRET (>= 32 bytes)")
+    if config.role in ("all", "commerce") and not config.share_secret_configured:
+        missing.append("SHOWROOM_SHARE_SECRET (>= 32 bytes)")
+    if config.role in ("all", "commerce") and not config.commerce.payment_backend_url:
+        missing.append("SHOWROOM_PAYMENT_BACKEND_URL (the bank's payment backend; unset, the test-mode sandbox "
+                       "would take the payments)")
+    if config.role == "payments":
+        return (f"refusing to listen on {config.host or 'every interface'}: role payments is the payment sandbox "
+                f"(test mode); pass --demo / SHOWROOM_DEMO=1 to run it in the open"
+                + (f" and set {missing[0]}" if missing else ""))
+    if not missing:
+        return None
+    return (f"refusing to listen on {config.host or 'every interface'}: set {', '.join(missing)}, "
+            f"or pass --demo / SHOWROOM_DEMO=1 to run the demo in the open (never in production)")
+
+
+def _warn_demo(config: Config) -> None:
+    if is_loopback(config.host) or not config.demo:
+        return
+    banner = (f"DEMO MODE ON A PUBLIC ADDRESS ({config.host}): the test-mode payment sandbox and/or generated "
+              f"secrets are reachable from the network. Never use this for real customers or money; see "
+              f"docs/security.md for the settings to set before going live.")
+    log.warning("!" * 20 + " %s " + "!" * 20, banner)
+    print(f"showroom: WARNING: {banner}", file=sys.stderr, flush=True)
+
+
 def serve(args: argparse.Namespace) -> int:
-    config = load_config(_flags(args, "host", "port", "data_dir", "role", "workers", "assets_dir", "commerce_url"))
+    config = load_config(_flags(args, "host", "port", "data_dir", "role", "workers", "assets_dir", "commerce_url",
+                                "demo"))
     _configure_logging(config.log_level)
+    problem = public_start_problem(config)
+    if problem is not None:
+        raise UnsafePublicStart(problem)
+    _warn_demo(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config = resolve_secrets(config)
     with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(_serve(config))
     return 0
@@ -137,8 +204,9 @@ async def _serve_until(config: Config, stop: asyncio.Event) -> None:
 
     sandbox: SandboxServer | None = None
     if config.role in ("all", "commerce") and not config.commerce.payment_backend_url:
-        sandbox = await _start_sandbox(config, "127.0.0.1", 0)
-        config = replace(config, commerce=replace(config.commerce, payment_backend_url=sandbox.base_url))
+        sandbox = await _start_sandbox(config, "127.0.0.1", 0)  # the node's own webhook secret (resolve_secrets)
+        config = replace(config, payment_sandbox=True,
+                         commerce=replace(config.commerce, payment_backend_url=sandbox.base_url))
     try:
         app = create_app(config)
         logged = config.access_log or config.log_level == "DEBUG"
@@ -172,6 +240,7 @@ async def _warm(config: Config, args: argparse.Namespace) -> int:
     from render_node.app import load_node_catalog, renderer_version
     from render_node.metrics import NodeMetrics
     from render_node.pool import PandaRendererFactory, RenderPool
+    from render_node.view_sizes import PUBLISHED_SIZES, parse_size, published_sizes_text
     from render_node.views import ViewStore
 
     catalog = load_node_catalog(config)
@@ -180,8 +249,14 @@ async def _warm(config: Config, args: argparse.Namespace) -> int:
     pool = RenderPool(PandaRendererFactory(config.assets_dir / "env"), config.workers, metrics=metrics)
     await pool.start()
     try:
+        size_px = parse_size(args.size)
+        if size_px not in PUBLISHED_SIZES and size_px not in config.extra_view_sizes:
+            log.warning("%s is not a published view-set size (nor in SHOWROOM_EXTRA_VIEW_SIZES): clients cannot "
+                        "ask for it; published: %s", args.size, published_sizes_text())
         store = ViewStore(config.data_dir / "views", pool, catalog, config.assets_dir,
-                          renderer_version=renderer_version(), metrics=metrics)
+                          renderer_version=renderer_version(), metrics=metrics,
+                          disk_bytes=config.view_disk_cache_mb * 1024 * 1024,
+                          extra_sizes=(*config.extra_view_sizes, size_px))
         specs = [store.spec(p.id, v.id, args.size, args.format)
                  for p in products for v in (p.variants if args.all_variants else p.variants[:1])]
         total = sum(len(s.angles) for s in specs)

@@ -23,6 +23,7 @@ from render_node.stream.camera import CameraSession, camera_item, open_camera
 from render_node.stream.pose import PoseSession, resolve_product
 from render_node.stream.registry import SessionRegistry, StreamLimits
 from showroom.errors import NotFound
+from showroom.http_schema import Operation, Reply, operation
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,19 @@ async def _receive(ws: web.WebSocketResponse, timeout_s: float, max_bytes: int, 
     return None
 
 
+@operation(Operation(
+    "Live stream (WebSocket upgrade): hello -> welcome, poses or camera frames in, binary frames out",
+    ("streams",),
+    description="Messages (docs/streams.md, \"Session\" and \"AR and try-on\"): the client's first text message "
+                "is `hello` `{type: hello, client, mode?, product, variant?, viewport: {width, height}, eyes, codec, "
+                "...}`; the node answers `welcome` `{type: welcome, session_id, codec, eyes, viewport, stereo_layout, "
+                "header, limits, server_t}` or sends `{type: error, code, message}` and closes with a 4xxx code. "
+                "Then `pose`, `select`, `ping`, `bye` (vr, spin) or binary camera frames, `anchor_pose`, `select`, "
+                "`ping`, `bye` (ar, tryon); frames come back as binary messages behind the 76-byte `SRF1` header. "
+                "The one parser is `showroom_protocol` (clients/python): standard library only, every field "
+                "bounded.",
+    replies={101: Reply("switching protocols to WebSocket", media=())},
+    errors={400: "not a WebSocket upgrade request"}))
 async def stream_handler(request: web.Request) -> web.StreamResponse:
     """GET /ws/stream: a live VR/phone/kiosk stream, or an AR/try-on camera stream."""
     app = request.app

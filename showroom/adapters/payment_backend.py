@@ -34,6 +34,7 @@ from showroom.ports import (
     RefundReply,
     RefundRequest,
     SettlementLine,
+    WalletFacts,
 )
 
 log = logging.getLogger("showroom.adapters.payment_backend")
@@ -89,6 +90,29 @@ def _gateway_payment(body: Mapping[str, Any]) -> GatewayPayment:
     )
 
 
+def _limit(doc: Mapping[str, Any], name: str) -> int | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PaymentGatewayError(f"payment backend sent a malformed wallet {name}: {value!r}")
+    return int(value)
+
+
+def _wallet(doc: Any) -> WalletFacts | None:
+    """The e-CNY wallet of a wallet payment, as the backend reports it (None when it sends none)."""
+    if doc is None:
+        return None
+    if not isinstance(doc, Mapping):
+        raise PaymentGatewayError("payment backend sent a malformed wallet")
+    tier = doc.get("tier")
+    if isinstance(tier, bool) or not isinstance(tier, int) or not 1 <= tier <= 4:
+        raise PaymentGatewayError(f"payment backend sent an unknown wallet tier {tier!r}")
+    wallet_id = doc.get("wallet_id")
+    return WalletFacts(tier, _limit(doc, "single_limit_fen"), _limit(doc, "daily_limit_fen"),
+                       _limit(doc, "balance_limit_fen"), wallet_id if isinstance(wallet_id, str) else None)
+
+
 class HttpPaymentGateway:
     """The payment backend at `base_url` (e.g. `http://127.0.0.1:8090`), reached through `session`.
 
@@ -125,6 +149,8 @@ class HttpPaymentGateway:
             "return_url": request.return_url,
             "expires_in_s": request.expires_in_s,
         }
+        if request.payer_phone is not None:
+            body["payer_phone"] = request.payer_phone
         status, reply = await self._json("POST", "/payments", body, idempotency_key=request.idempotency_key)
         if status == 404:
             raise PaymentRejected("payment backend has no /payments endpoint (wrong base URL?)")
@@ -134,6 +160,7 @@ class HttpPaymentGateway:
             pay_url=_field(reply, "pay_url", str),
             qr_png_url=_field(reply, "qr_png_url", str),
             expires_at=_parse_time(reply.get("expires_at"), "expires_at"),
+            wallet=_wallet(reply.get("wallet")),
         )
 
     async def query_payment(self, payment_id: str) -> GatewayPayment:

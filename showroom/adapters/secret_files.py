@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from showroom.audit import ChainHead
 from showroom.errors import ShowroomError
 
 SECRET_BYTES = 32
@@ -109,3 +112,61 @@ def rotate(data_dir: Path, name: str, grace: timedelta, now: datetime | None = N
     _write_new(new_path, secrets.token_bytes(SECRET_BYTES))
     os.replace(new_path, folder / name)
     return load_ring(data_dir, name)
+
+
+# -- the audit chain's kept head ------------------------------------------------------------------------------------
+
+AUDIT_KEY_NAME = "audit"
+
+
+def _head_path(data_dir: Path, database_url: str) -> Path:
+    """One head per database (a data folder may serve a test database and a real one); the URL's password does
+    not change the name."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url).set(password=None).render_as_string(hide_password=False)
+    return _folder(data_dir) / f"audit-head-{hashlib.sha256(url.encode()).hexdigest()[:16]}.json"
+
+
+def load_audit_head(data_dir: Path, database_url: str) -> ChainHead | None:
+    """The audit chain's head as last kept (None: nothing appended yet from this data folder)."""
+    path = _head_path(data_dir, database_url)
+    if not path.exists():
+        return None
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        raise SecretFileUnsafe(f"{path} is not a regular file")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return ChainHead(int(doc["seq"]), str(doc["digest"]))
+
+
+def save_audit_head(data_dir: Path, database_url: str, head: ChainHead) -> None:
+    """Keeps `head` unless a later one is kept already (several processes share a data folder: the CLI and the
+    node). Written whole (a temporary file renamed over the old one), mode 0600, under an exclusive lock.
+
+    Several replicas each keep the head of their own appends in their own data folder: each head still detects
+    a truncation below it, but only the newest head (of whichever replica appended last) guards the very end of
+    the log. A bank running several commerce replicas ships the heads to a store the database's writers cannot
+    change (WORM storage, its SIEM) and verifies against the newest."""
+    path = _head_path(data_dir, database_url)
+    lock = path.with_suffix(".lock")
+    fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        kept = load_audit_head(data_dir, database_url)
+        if kept is not None and kept.seq >= head.seq:
+            return
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        tmp_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(tmp_fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"seq": head.seq, "digest": head.digest}) + "\n")
+        os.replace(tmp, path)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def has_secret(data_dir: Path, name: str) -> bool:
+    """Whether the secret `name` was generated (or placed) in the data folder, without creating it."""
+    return (data_dir / "secrets" / name).exists()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
@@ -28,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from showroom.adapters import tables as t
 from showroom.adapters._rows import (
+    loan_rate_from_row,
+    loan_rate_values,
     order_from_row,
     order_values,
     payment_from_row,
@@ -39,8 +43,11 @@ from showroom.adapters._rows import (
     share_from_row,
     utc_req,
 )
+from showroom.adapters.staff_sql import StaffSqlMixin
+from showroom.audit import AuditEvent, ChainHead
 from showroom.compliance import CustomerActivity
 from showroom.errors import NotFound
+from showroom.finance import LoanRate
 from showroom.orders import Order, OrderNotFound, OrderStatus, Payment, PaymentStatus, Refund, RefundStatus
 from showroom.ports import ConcurrentUpdate, IdempotencyRecord, OutOfStock
 from showroom.pricing import Quote
@@ -50,8 +57,14 @@ from showroom.sharing import Share, ShareInvalid
 class SqlDatabase:
     """The engine plus what a unit of work needs; `uow()` opens one transaction."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, audit_key: bytes | None = None,
+                 on_audit_head: Callable[[ChainHead], None] | None = None) -> None:
+        """`audit_key` signs the audit chain (None: a throwaway key for this process, for tests and tools that
+        append nothing worth keeping); `on_audit_head` is told the chain's new head after each commit that
+        extended it (the node keeps it in the data folder)."""
         self.url = url
+        self.audit_key = audit_key if audit_key is not None else secrets.token_bytes(32)
+        self.on_audit_head = on_audit_head
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
@@ -84,8 +97,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(StaffSqlMixin):
     """One transaction. Use as `async with db.uow() as uow: ...; await uow.commit()`."""
+
+    @property
+    def _is_sqlite(self) -> bool:
+        return self._db.is_sqlite
 
     async def _insert_new(self, table: Any, **values: Any) -> bool:
         """INSERT ... ON CONFLICT DO NOTHING (one round trip, no savepoint); True when the row is new."""
@@ -97,6 +114,9 @@ class SqlUnitOfWork:
         self._db = db
         self._conn: AsyncConnection | None = None
         self._locked = False
+        self._pending_audit: list[AuditEvent] = []
+        self._audit_key = db.audit_key
+        self._on_audit_head = db.on_audit_head
 
     @property
     def conn(self) -> AsyncConnection:
@@ -136,11 +156,15 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         try:
+            head = await self._chain_pending()
             await self.conn.commit()
         except IntegrityError as exc:
             raise ConcurrentUpdate("a concurrent change took the same key; try again") from exc
+        if head is not None and self._on_audit_head is not None:
+            self._on_audit_head(head)
 
     async def rollback(self) -> None:
+        self._pending_audit = []
         await self.conn.rollback()
 
     # -- quotes -----------------------------------------------------------------------------------------------
@@ -166,10 +190,16 @@ class SqlUnitOfWork:
 
     # -- orders -----------------------------------------------------------------------------------------------
 
-    async def add_order(self, order: Order, customer_key: str) -> None:
+    async def add_order(self, order: Order, customer_key: str, token_sha256: str | None = None) -> None:
         await self.conn.execute(insert(t.orders).values(id=order.id, customer_key=customer_key, version=0,
-                                                         **order_values(order)))
+                                                         token_sha256=token_sha256, **order_values(order)))
         order.version = 0
+
+    async def order_token_sha256(self, order_id: str) -> str | None:
+        row = (await self.conn.execute(select(t.orders.c.token_sha256).where(t.orders.c.id == order_id))).first()
+        if row is None:
+            raise OrderNotFound(f"no order {order_id!r}")
+        return None if row[0] is None else str(row[0])
 
     async def get_order(self, order_id: str, *, for_update: bool = False) -> Order:
         q = select(t.orders).where(t.orders.c.id == order_id)
@@ -360,14 +390,16 @@ class SqlUnitOfWork:
         await self.conn.execute(delete(t.idempotency).where(
             and_(c.scope == scope, c.key == key, c.state == "in_flight")))
 
-    async def add_audit(self, order_id: str, kind: str, data: dict[str, Any], at: datetime) -> None:
-        await self.conn.execute(insert(t.audit).values(order_id=order_id, kind=kind,
-                                                        data=json.dumps(data, ensure_ascii=False), at=at))
+    # -- the loan rate table ----------------------------------------------------------------------------------
 
-    async def audit_for(self, order_id: str) -> list[dict[str, Any]]:
-        res = await self.conn.execute(select(t.audit).where(t.audit.c.order_id == order_id).order_by(t.audit.c.id))
-        return [{"kind": r["kind"], "at": utc_req(r["at"]).isoformat(), "data": json.loads(r["data"])}
-                for r in res.mappings()]
+    async def loan_rates(self, applies_to: str | None = None) -> list[LoanRate]:
+        q = select(t.loan_rates).order_by(t.loan_rates.c.id)
+        if applies_to is not None:
+            q = q.where(t.loan_rates.c.applies_to == applies_to)
+        return [loan_rate_from_row(r) for r in (await self.conn.execute(q)).mappings()]
+
+    async def add_loan_rate(self, rate: LoanRate) -> None:
+        await self.conn.execute(insert(t.loan_rates).values(**loan_rate_values(rate)))
 
     # -- shares -----------------------------------------------------------------------------------------------
 

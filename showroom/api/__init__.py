@@ -16,12 +16,14 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from showroom.api import views
-from showroom.api.keys import ORDER_SOCKETS, PRODUCT_IMAGE, RUNTIME, ProductImage
+from showroom.api.keys import ORDER_SOCKETS, PRODUCT_IMAGE, RUNTIME, STAFF_DIRECTORY, ProductImage
 from showroom.api.routes import add_routes
 from showroom.bootstrap import start_commerce
 from showroom.catalog import Catalog
-from showroom.ports import Clock, EventBus, PaymentGateway, PriceFeed
+from showroom.identity import StaffDirectory
+from showroom.ports import Clock, CustomerDirectory, EventBus, PaymentGateway, PriceFeed
 from showroom.services.prices import catalog_prices as priced_catalog
+from showroom.services.staff import LocalStaffDirectory
 from showroom.settings import CommerceSettings
 
 __all__ = ["ORDER_SOCKETS", "PRODUCT_IMAGE", "RUNTIME", "ProductImage", "add_routes", "catalog_prices",
@@ -50,12 +52,15 @@ def setup(
     clock: Clock | None = None,
     prices: PriceFeed | None = None,
     bus: EventBus | None = None,
+    customers: CustomerDirectory | None = None,
     run_sweeper: bool = True,
+    staff_directory: StaffDirectory | None = None,
 ) -> None:
     """Adds the commerce routes and their cleanup context to `app`.
 
     `payment_backend_url` (e.g. the sandbox started by `showroom serve`) overrides
-    `settings.payment_backend_url`; `gateway`, `clock`, `prices`, `bus` replace the default adapters (tests).
+    `settings.payment_backend_url`; `gateway`, `clock`, `prices`, `bus`, `customers` replace the default adapters
+    (tests); `staff_directory`: where staff sign in (default: local accounts in the commerce database).
     """
     if payment_backend_url:
         settings = replace(settings, payment_backend_url=payment_backend_url)
@@ -69,11 +74,12 @@ def setup(
         session = aiohttp.ClientSession()
         try:
             runtime = await start_commerce(settings, catalog, session=session, gateway=gateway, clock=clock,
-                                           prices=prices, bus=bus, run_sweeper=run_sweeper)
+                                           prices=prices, bus=bus, customers=customers, run_sweeper=run_sweeper)
         except BaseException:
             await session.close()
             raise
         app[RUNTIME] = runtime
+        app[STAFF_DIRECTORY] = staff_directory or LocalStaffDirectory(runtime.commerce)
         try:
             yield
         finally:

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +15,26 @@ from aiohttp import web
 from showroom import events
 from showroom.api import requests, views
 from showroom.api.keys import ORDER_SOCKETS, PRODUCT_IMAGE, RUNTIME
-from showroom.errors import InvalidInput, ShowroomError
+from showroom.api.rate_routes import add_rate_routes
+from showroom.api.schema import (
+    BODY_ERRORS,
+    KEY_ERRORS,
+    CatalogPricesReply,
+    IssuedShareReply,
+    NoticeReply,
+    OrderReply,
+    OrderStatusReply,
+    PaymentReply,
+    PlacedOrderReply,
+    PlanReply,
+    PriceSnapshotReply,
+    QuoteReply,
+    ShareLandingReply,
+)
+from showroom.api.staff_routes import add_staff_routes
+from showroom.errors import ShowroomError
+from showroom.http_schema import IDEMPOTENCY_KEY, ORDER_TOKEN, Header, Operation, operation
+from showroom.http_schema import Reply as HttpReply
 from showroom.poster import PosterContent, render_poster
 from showroom.pricing import format_cny
 from showroom.services import (
@@ -29,8 +47,6 @@ from showroom.services import (
     orders,
     payments,
     prices,
-    reconciliation,
-    refunds,
     run_once,
     shares,
 )
@@ -78,6 +94,13 @@ def _reply(reply: Reply) -> web.Response:
     return web.json_response(body, status=status)
 
 
+@operation(Operation(
+    "Quote a product variant at the live metal price (locked for a few minutes)", ("commerce",),
+    operation_id="createQuote", body=requests.QuoteBody,
+    replies={201: HttpReply("the quote", QuoteReply, links={"PlaceOrder": {
+        "operationId": "placeOrder", "x-schemathesis": {"merge_body": False}, "requestBody": {"quote_id": "$response.body#/id",
+                                                     "customer": {"name": "Fuzz", "phone": "13800000000"}}}})},
+    errors={404: "unknown product or variant", 409: "out of stock", 503: "no fresh metal price", **BODY_ERRORS}))
 @guarded
 async def post_quote(request: web.Request) -> web.Response:
     product, variant, quantity = requests.quote_args(await requests.read_json(request))
@@ -85,16 +108,35 @@ async def post_quote(request: web.Request) -> web.Response:
     return web.json_response(views.quote_view(q), status=201)
 
 
+@operation(Operation("Live metal prices (CNY per gram by purity)", ("commerce",),
+                     replies={200: HttpReply("the snapshot", PriceSnapshotReply)}, errors={503: "no fresh metal price"}))
 @guarded
 async def get_prices(request: web.Request) -> web.Response:
     return web.json_response(views.snapshot_view(await prices.current_snapshot(_ctx(request))))
 
 
+@operation(Operation("Current (unlocked) price of every variant of every catalog product", ("commerce",),
+                     replies={200: HttpReply("the price table", CatalogPricesReply)}))
 @guarded
 async def get_catalog_prices(request: web.Request) -> web.Response:
     return web.json_response(views.catalog_prices_view(await prices.catalog_prices(_ctx(request))))
 
 
+@operation(Operation(
+    "Place an order from a quote (the reply carries the order's token, once)", ("commerce",),
+    operation_id="placeOrder", body=requests.OrderBody, headers=(IDEMPOTENCY_KEY,),
+    replies={201: HttpReply("the order and its order_token", PlacedOrderReply, links={
+        "GetOrder": {"operationId": "getOrder", "parameters": {
+            "path.order_id": "$response.body#/id", "header.Authorization": "Bearer {$response.body#/order_token}"}},
+        "StartPayment": {"operationId": "startPayment", "parameters": {"path.order_id": "$response.body#/id"},
+                         "x-schemathesis": {"merge_body": False}, "requestBody": {"method": "card"}},
+        "CancelOrder": {"operationId": "cancelOrder", "parameters": {
+            "path.order_id": "$response.body#/id",
+            "header.Authorization": "Bearer {$response.body#/order_token}"}}}),
+             200: HttpReply("the quote's order existed already: its status alone (the token went with the first answer)",
+                        OrderStatusReply)},
+    errors={**KEY_ERRORS, 404: "unknown quote", 409: "quote expired or used, out of stock, or in flight",
+            **BODY_ERRORS, 503: "the bank's customer-information service cannot answer"}))
 @guarded
 async def post_order(request: web.Request) -> web.Response:
     ctx, body = _ctx(request), await requests.read_json(request)
@@ -104,25 +146,44 @@ async def post_order(request: web.Request) -> web.Response:
                                  views.placed_order_reply))
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The customer's order token from `Authorization: Bearer <token>` (None when absent or another scheme)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@operation(Operation(
+    "One order: with its token the customer's view, without one the status alone", ("commerce",),
+    operation_id="getOrder", headers=(ORDER_TOKEN,),
+    replies={200: HttpReply("the order (with the token) or its status (without)", (OrderReply, OrderStatusReply))},
+    errors={404: "unknown order, or a wrong token (answered alike)"}))
 @guarded
 async def get_order(request: web.Request) -> web.Response:
-    audit = request.query.get("audit") in ("1", "true")
-    found = await orders.get_order(_ctx(request), request.match_info["order_id"], with_audit=audit)
-    return web.json_response(views.order_view(found))
+    """With the order's token: the customer's view of the order. Without one: `{"id", "status"}` only. A wrong
+    token is 404, like an unknown id."""
+    ctx, order_id = _ctx(request), request.match_info["order_id"]
+    token = bearer_token(request)
+    if token is None and "Authorization" not in request.headers:
+        return web.json_response(views.order_status_view(await orders.order_status(ctx, order_id)))
+    return web.json_response(views.order_view(await orders.customer_order(ctx, order_id, token)))
 
 
+@operation(Operation("Cancel an unpaid order (needs its token)", ("commerce",), operation_id="cancelOrder",
+                     headers=(ORDER_TOKEN,), replies={200: HttpReply("the cancelled order", OrderReply)},
+                     errors={404: "unknown order, or a missing or wrong token (answered alike)",
+                             409: "the order cannot be cancelled now"}))
 @guarded
 async def post_cancel(request: web.Request) -> web.Response:
-    return web.json_response(views.order_view(await orders.cancel(_ctx(request), request.match_info["order_id"])))
+    cancelled = await orders.cancel(_ctx(request), request.match_info["order_id"], bearer_token(request))
+    return web.json_response(views.order_view(cancelled))
 
 
-@guarded
-async def post_fulfilment(request: web.Request) -> web.Response:
-    step = requests.fulfilment_step(await requests.read_json(request))
-    moved = await orders.advance_fulfilment(_ctx(request), request.match_info["order_id"], step)
-    return web.json_response(views.order_view(moved))
-
-
+@operation(Operation(
+    "Start a payment: pay URL and QR code (like a payment link: the id is enough)", ("payments",),
+    operation_id="startPayment", body=requests.PaymentBody, headers=(IDEMPOTENCY_KEY,),
+    replies={201: HttpReply("the payment", PaymentReply)},
+    errors={**KEY_ERRORS, 404: "unknown order", **BODY_ERRORS,
+            502: "the payment backend answered an error", 503: "the payment backend cannot be reached"}))
 @guarded
 async def post_payment(request: web.Request) -> web.Response:
     ctx, order_id = _ctx(request), request.match_info["order_id"]
@@ -133,16 +194,14 @@ async def post_payment(request: web.Request) -> web.Response:
                                  lambda claim: payments.start_payment(ctx, cmd, claim.key), views.payment_reply))
 
 
-@guarded
-async def post_refund(request: web.Request) -> web.Response:
-    ctx, order_id = _ctx(request), request.match_info["order_id"]
-    body = await requests.read_json(request)
-    cmd = requests.request_refund(order_id, body)
-    key = _key(request)
-    return _reply(await run_once(ctx, f"refunds:{order_id}", key, body,
-                                 lambda claim: refunds.request_refund(ctx, cmd, claim.key), views.refund_reply))
-
-
+@operation(Operation(
+    "Signed payment notification from the payment backend (HMAC-SHA256 over `{t}.{body}`)", ("payments",),
+    body={"type": "object", "description": "the payment backend's event (docs/payments.md), signed as sent"},
+    headers=(Header("X-Signature", "`t=<unix seconds>,v1=<hex HMAC-SHA256>` under the webhook secret"),),
+    replies={200: HttpReply("received (duplicate: already recorded)", NoticeReply)},
+    errors={400: "not a notification (notice_invalid)", 401: "a bad signature or a stale timestamp",
+            404: "no such payment (notice_unknown)", 413: "the body is larger than 64 KiB",
+            422: "the notification contradicts the payment (notice_mismatch)"}))
 @guarded
 async def post_notify(request: web.Request) -> web.Response:
     raw = await requests.read_raw(request)
@@ -150,12 +209,21 @@ async def post_notify(request: web.Request) -> web.Response:
     return web.json_response(views.notice_view(receipt))
 
 
+@operation(Operation("Car finance plans: schedule and disclosed APR from the bank's rate table", ("commerce",),
+                     body=requests.PlanBody, replies={200: HttpReply("the plan", PlanReply)},
+                     errors={404: "unknown product or variant", **BODY_ERRORS}))
 @guarded
 async def post_finance_plan(request: web.Request) -> web.Response:
     product, variant, terms = requests.plan_args(await requests.read_json(request))
-    return web.json_response(views.plan_view(finance.finance_plan(_ctx(request), product, variant, terms)))
+    return web.json_response(views.plan_view(await finance.finance_plan(_ctx(request), product, variant, terms)))
 
 
+@operation(Operation(
+    "A signed, expiring share link and a poster", ("sharing",), operation_id="createShare",
+    body=requests.ShareBody, headers=(IDEMPOTENCY_KEY,),
+    replies={201: HttpReply("the share, with its counts", IssuedShareReply, links={
+        "OpenShare": {"operationId": "openShare", "parameters": {"path.token": "$response.body#/token"}}})},
+    errors={**KEY_ERRORS, 404: "unknown product or variant", **BODY_ERRORS}))
 @guarded
 async def post_share(request: web.Request) -> web.Response:
     ctx, body = _ctx(request), await requests.read_json(request)
@@ -164,9 +232,12 @@ async def post_share(request: web.Request) -> web.Response:
     async def issue(_claim: Claim[shares.SharedLink]) -> shares.SharedLink:
         return await shares.issue_share(ctx, requests.issue_share(body))
 
-    return _reply(await run_once(ctx, "shares", key, body, issue, lambda link: (201, views.share_view(link, base))))
+    return _reply(await run_once(ctx, "shares", key, body, issue, lambda link: (201, views.share_view(link, base, counts=True))))
 
 
+@operation(Operation("Landing data of a share link (attributes the visit)", ("sharing",), operation_id="openShare",
+                     replies={200: HttpReply("the share's content (no counts)", ShareLandingReply)},
+                     errors={404: "no such share, or expired or badly signed"}))
 @guarded
 async def get_share(request: web.Request) -> web.Response:
     ctx = _ctx(request)
@@ -181,6 +252,9 @@ async def get_share(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
+@operation(Operation("Share poster: render, price, QR code and disclaimer", ("sharing",),
+                     replies={200: HttpReply("the poster", media=("image/png",))},
+                     errors={404: "no such share, or expired or badly signed"}))
 @guarded
 async def get_poster(request: web.Request) -> web.Response:
     ctx = _ctx(request)
@@ -205,22 +279,25 @@ async def get_poster(request: web.Request) -> web.Response:
     return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 
 
-@guarded
-async def get_reconciliation(request: web.Request) -> web.Response:
-    try:
-        day = date.fromisoformat(request.match_info["day"])
-    except ValueError:
-        raise InvalidInput("the date is YYYY-MM-DD") from None
-    return web.json_response((await reconciliation.reconcile(_ctx(request), day)).as_dict())
-
-
+@operation(Operation(
+    "Order status pushes (WebSocket) to the holder of the order's token", ("commerce",),
+    description="`?token=<order_token>` (browsers cannot set headers on a WebSocket). Messages, node to client "
+                "only: `{type: order, id, status, order: <the customer's view>}`, first the state now, then on "
+                "every change (docs/commerce.md).",
+    headers=(Header("token", "the order's token", {"type": "string", "maxLength": 300}, required=False,
+                    where="query"), ORDER_TOKEN),
+    replies={101: HttpReply("switching protocols to WebSocket", media=())},
+    errors={400: "not a WebSocket upgrade request", 404: "unknown order, or a missing or wrong token (alike)"}))
 async def ws_order(request: web.Request) -> web.StreamResponse:
-    """Pushes `{"type": "order", "id", "status", ...}` on every change of one order (first: its state now)."""
+    """Pushes `{"type": "order", "id", "status", "order": <the customer's view>}` on every change of one order
+    (first: its state now) to the holder of its token (`?token=`: browsers cannot set headers on a WebSocket);
+    anyone else gets 404 before the upgrade, like an unknown id."""
     ctx = _ctx(request)
     order_id = request.match_info["order_id"]
+    token = request.query.get("token") or bearer_token(request)
 
     async def current() -> dict[str, Any]:
-        return views.order_view(await orders.get_order(ctx, order_id))
+        return views.order_view(await orders.customer_order(ctx, order_id, token))
 
     try:
         first = await current()
@@ -234,13 +311,13 @@ async def ws_order(request: web.Request) -> web.StreamResponse:
     log.info("[ws order %s] open", order_id)
 
     async def pump() -> None:
-        async for message in sub:
+        async for _message in sub:
             # Re-read so the client always sees the committed state, whatever order events arrived in.
             try:
                 fresh = await current()
             except ShowroomError:
-                fresh = message
-            await ws.send_json(events.order_event(order_id, fresh["status"], order=fresh, cause=message))
+                continue  # the next change (or the client's poll) brings the state; raw events are not sent
+            await ws.send_json(events.order_event(order_id, fresh["status"], order=fresh))
 
     pumping = asyncio.get_running_loop().create_task(pump())
     try:
@@ -265,13 +342,12 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/orders", post_order)
     r.add_get("/api/orders/{order_id}", get_order)
     r.add_post("/api/orders/{order_id}/cancel", post_cancel)
-    r.add_post("/api/orders/{order_id}/fulfilment", post_fulfilment)
     r.add_post("/api/orders/{order_id}/payments", post_payment)
-    r.add_post("/api/orders/{order_id}/refunds", post_refund)
     r.add_post("/api/payments/notify", post_notify)
     r.add_post("/api/finance/plans", post_finance_plan)
     r.add_post("/api/shares", post_share)
     r.add_get("/api/shares/{token}", get_share)
     r.add_get("/api/shares/{token}/poster.png", get_poster)
-    r.add_get("/api/reconciliation/{day}", get_reconciliation)
     r.add_get("/ws/orders/{order_id}", ws_order)
+    add_staff_routes(app)  # fulfilment, refunds and reconciliation are staff routes
+    add_rate_routes(app)  # the loan rate table (MANAGE_SETTINGS)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from showroom.finance import plan_to_dict
-from showroom.orders import Payment, Refund
+from showroom.orders import Order, Payment, Refund
 from showroom.pricing import PriceBreakdown, PriceSnapshot, Quote, format_cny, iso_utc, quote_to_dict
 from showroom.services import Reply
-from showroom.services.finance import FinancePlan
+from showroom.services.finance import FinancePlan, plan_document
 from showroom.services.notices import NoticeReceipt
 from showroom.services.orders import OrderDetails, PlacedOrder
 from showroom.services.prices import CatalogPrices
@@ -19,11 +18,17 @@ def quote_view(q: Quote) -> dict[str, Any]:
     return quote_to_dict(q)
 
 
+REVIEW_UNDER_WAY = "under_review"
+"""What the customer sees of any manual check (anti-money-laundering or other): the same neutral word, never the
+check, its reasons or the limits behind it (no tipping-off). Staff with VIEW_COMPLIANCE read the details from the
+order's records (`order.aml_review`, the audit entry `order_placed`)."""
+
+
 def payment_view(p: Payment) -> dict[str, Any]:
+    """A payment as its payer sees it: what to pay, where, until when (no order details, no customer data)."""
     return {"id": p.id, "payment_id": p.gateway_payment_id, "order_id": p.order_id, "method": p.method,
             "amount_cny": format_cny(p.amount_fen), "status": p.status.value, "pay_url": p.pay_url,
-            "qr_png_url": p.qr_png_url, "expires_at": iso_utc(p.expires_at), "failure_code": p.failure_code,
-            "created_at": iso_utc(p.created_at)}
+            "qr_png_url": p.qr_png_url, "expires_at": iso_utc(p.expires_at), "failure_code": p.failure_code}
 
 
 def refund_view(r: Refund) -> dict[str, Any]:
@@ -32,7 +37,14 @@ def refund_view(r: Refund) -> dict[str, Any]:
             "automatic": r.automatic, "created_at": iso_utc(r.created_at)}
 
 
+def order_status_view(o: Order) -> dict[str, Any]:
+    """What anyone holding only the order id sees: `{"id", "status"}` and nothing else."""
+    return {"id": o.id, "status": o.status.value}
+
+
 def order_view(d: OrderDetails) -> dict[str, Any]:
+    """The order as its customer (the holder of its token) sees it. A manual check shows as the neutral
+    `"review": "under_review"`; no compliance flag, reason, level or limit is in it."""
     o = d.order
     view: dict[str, Any] = {
         "id": o.id, "status": o.status.value, "quote_id": o.quote_id, "product": o.product_id,
@@ -40,16 +52,21 @@ def order_view(d: OrderDetails) -> dict[str, Any]:
         "currency": o.currency, "amount_cny": format_cny(o.amount_fen), "total_cny": format_cny(o.amount_fen),
         "paid_cny": format_cny(o.paid_fen), "refunded_cny": format_cny(o.refunded_fen),
         "created_at": iso_utc(o.created_at), "updated_at": iso_utc(o.updated_at), "expires_at": iso_utc(o.expires_at),
-        "aml_review": o.aml_review, "finance": o.finance,
+        "customer": {"name": o.customer.get("name"), "phone": o.customer.get("phone")},
+        "finance": o.finance,
         "payments": [payment_view(p) for p in d.payments], "refunds": [refund_view(r) for r in d.refunds],
     }
-    if d.audit is not None:
-        view["audit"] = list(d.audit)
+    if o.aml_review:
+        view["review"] = REVIEW_UNDER_WAY
     return view
 
 
 def placed_order_reply(placed: PlacedOrder) -> Reply:
-    return (201 if placed.created else 200), order_view(placed.details)
+    """201 with the order and its `order_token` (the only place the token is ever given); 200 with the status
+    alone when the quote's order existed already (the token went with the first answer)."""
+    if not placed.created or placed.token is None:
+        return 200, order_status_view(placed.details.order)
+    return 201, {**order_view(placed.details), "order_token": placed.token}
 
 
 def payment_reply(p: Payment) -> Reply:
@@ -60,17 +77,22 @@ def refund_reply(r: Refund) -> Reply:
     return 201, refund_view(r)
 
 
-def share_view(link: SharedLink, public_base_url: str) -> dict[str, Any]:
+def share_view(link: SharedLink, public_base_url: str, *, counts: bool = False) -> dict[str, Any]:
+    """A share's content (product, price quoted, link, poster). `counts` adds its visits, orders and purchases:
+    for the answer to whoever made it, never for the public landing page."""
     s = link.share
-    return {"id": s.id, "token": link.token, "url": f"{public_base_url}/s/{link.token}",
-            "poster_url": f"{public_base_url}/api/shares/{link.token}/poster.png", "product": s.product_id,
-            "variant": s.variant_id, "channel": s.channel, "expires_at": iso_utc(s.expires_at),
-            "price_cny": None if s.price_fen is None else format_cny(s.price_fen),
-            "quoted_at": iso_utc(s.quoted_at), "visits": s.visits, "orders": s.orders, "purchases": s.purchases}
+    view: dict[str, Any] = {
+        "id": s.id, "token": link.token, "url": f"{public_base_url}/s/{link.token}",
+        "poster_url": f"{public_base_url}/api/shares/{link.token}/poster.png", "product": s.product_id,
+        "variant": s.variant_id, "channel": s.channel, "expires_at": iso_utc(s.expires_at),
+        "price_cny": None if s.price_fen is None else format_cny(s.price_fen), "quoted_at": iso_utc(s.quoted_at)}
+    if counts:
+        view.update(visits=s.visits, orders=s.orders, purchases=s.purchases)
+    return view
 
 
 def plan_view(fp: FinancePlan) -> dict[str, Any]:
-    return {**plan_to_dict(fp.plan), "product": fp.product_id, "variant": fp.variant_id}
+    return {**plan_document(fp), "product": fp.product_id, "variant": fp.variant_id}
 
 
 def notice_view(receipt: NoticeReceipt) -> dict[str, Any]:

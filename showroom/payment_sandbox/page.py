@@ -233,6 +233,16 @@ def _method_form(
             )
         }</p>"""
         title = _bi("银行卡支付", "Pay by bank card")
+    elif payment.method == "ecny_wallet" and payment.wallet_id is not None and payment.wallet_tier is not None:
+        inner = f"""{err}
+  <form method="post" action="/pay/{pid}/approve">
+    <p>{_bi("钱包编号", "Wallet ID")}: <strong>{_e(payment.wallet_id)}</strong><br>
+    {_e(_tier_label(payment.wallet_tier, settings))}</p>
+    {_buttons("确认支付", "Pay with e-CNY")}
+  </form>
+  <p class="hint">{_bi("钱包按付款人手机号登记；各等级钱包有单笔、日累计和余额上限。",
+                       "The wallet is the one registered to the payer's number; each tier has single, daily and balance limits.")}</p>"""
+        title = _bi("数字人民币支付", "Pay with digital RMB")
     elif payment.method == "ecny_wallet":
         options = "".join(
             f'<option value="{tier}"{" selected" if tier == settings.default_wallet_tier else ""}>'

@@ -113,7 +113,10 @@ async def pay_approve(request: web.Request) -> web.StreamResponse:
     if p.method == "card":
         return _page_response(request, p, ("请填写银行卡信息", "Enter the card details"), status=422)
     completion = Completion(outcome="approved")
-    if p.method == "ecny_wallet":
+    if p.method == "ecny_wallet" and p.wallet_id is not None and p.wallet_tier is not None:
+        # the wallet registered to the payer's number was fixed when the payment was created
+        completion = Completion(outcome="approved", wallet_id=p.wallet_id, wallet_tier=p.wallet_tier)
+    elif p.method == "ecny_wallet":
         try:
             tier = int(form.get("wallet_tier", str(settings.default_wallet_tier)))
         except ValueError:

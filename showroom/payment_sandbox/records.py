@@ -82,6 +82,9 @@ class NewPayment:
     return_url: str | None
     expires_in_s: int
     fee_fen: int
+    wallet_id: str | None = None
+    """e-CNY wallet payments created with the payer's number: the wallet registered to it, and its tier."""
+    wallet_tier: int | None = None
 
 
 @dataclass(frozen=True)

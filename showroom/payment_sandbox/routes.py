@@ -34,8 +34,17 @@ from showroom.payment_sandbox._http import (
     url_field,
 )
 from showroom.payment_sandbox.records import Completion, NewPayment, PaymentRow, RefundRow, request_hash
-from showroom.payment_sandbox.rules import OUTCOMES, Outcome, day_bounds_s, fee_fen, iso_utc, settlement_day
-from showroom.payment_sandbox.settings import METHODS
+from showroom.payment_sandbox.rules import (
+    OUTCOMES,
+    Outcome,
+    day_bounds_s,
+    fee_fen,
+    iso_utc,
+    settlement_day,
+    wallet_for,
+    wallet_reply,
+)
+from showroom.payment_sandbox.settings import ANONYMOUS_WALLET_TIER, METHODS
 
 SETTLEMENT_COLUMNS = (
     "type",
@@ -52,6 +61,7 @@ SETTLEMENT_COLUMNS = (
 )
 _ORDER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -97,6 +107,14 @@ async def create_payment(request: web.Request) -> web.Response:
     expires_in_s = int_field(body, "expires_in_s", default=settings.default_expires_in_s)
     if not 1 <= expires_in_s <= settings.max_expires_in_s:
         raise errors.ValidationFailed(f"expires_in_s must be between 1 and {settings.max_expires_in_s}")
+    wallet_id: str | None = None
+    wallet_tier: int | None = None
+    if "payer_phone" in body:
+        payer_phone = str_field(body, "payer_phone", max_len=11)
+        if not _MOBILE.match(payer_phone):
+            raise errors.ValidationFailed("payer_phone must be an 11-digit mainland mobile number")
+        if method == "ecny_wallet":
+            wallet_id, wallet_tier = wallet_for(payer_phone, settings.wallets, ANONYMOUS_WALLET_TIER)
     new = NewPayment(
         order_id=order_id,
         amount_fen=amount_fen,
@@ -107,11 +125,13 @@ async def create_payment(request: web.Request) -> web.Response:
         return_url=return_url,
         expires_in_s=expires_in_s,
         fee_fen=fee_fen(amount_fen, settings.fee_bps.get(method, 0)),
+        wallet_id=wallet_id,
+        wallet_tier=wallet_tier,
     )
     base = base_url(request)
 
     def render(p: PaymentRow) -> dict[str, Any]:
-        return {
+        reply: dict[str, Any] = {
             "payment_id": p.id,
             "status": p.status,
             "pay_url": pay_url(base, p.id),
@@ -122,6 +142,9 @@ async def create_payment(request: web.Request) -> web.Response:
             "currency": p.currency,
             "method": p.method,
         }
+        if p.wallet_id is not None and p.wallet_tier is not None:
+            reply["wallet"] = wallet_reply(p.wallet_id, p.wallet_tier, settings.wallet_limits[p.wallet_tier])
+        return reply
 
     answer = await store.run(store.db.create_payment, new, key, request_hash(body), clock_s(request), render)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}

@@ -7,6 +7,7 @@ outcome to the `failure_code` a payment ends with.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -89,6 +90,21 @@ def wallet_outcome(amount_fen: int, limits: WalletLimits, spent_today_fen: int) 
     if limits.daily_fen is not None and spent_today_fen + amount_fen > limits.daily_fen:
         return "limit_exceeded"
     return "approved"
+
+
+def wallet_for(phone: str, wallets: Mapping[str, tuple[str, int]], anonymous_tier: int) -> tuple[str, int]:
+    """(wallet id, tier) of the e-CNY wallet registered to `phone`: a seeded one, or the number's anonymous
+    wallet of `anonymous_tier` (its id derived from the number)."""
+    seeded = wallets.get(phone)
+    if seeded is not None:
+        return seeded
+    return f"anon-{hashlib.sha256(phone.encode()).hexdigest()[:16]}", anonymous_tier
+
+
+def wallet_reply(wallet_id: str, tier: int, limits: WalletLimits) -> dict[str, object]:
+    """What the backend answers about the payer's wallet when a wallet payment is created."""
+    return {"wallet_id": wallet_id, "tier": tier, "single_limit_fen": limits.single_fen,
+            "daily_limit_fen": limits.daily_fen, "balance_limit_fen": limits.balance_fen}
 
 
 def fee_fen(amount_fen: int, bps: int) -> int:

@@ -3,6 +3,7 @@ environment)."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,20 @@ DEFAULT_WALLET_LIMITS: Mapping[int, WalletLimits] = MappingProxyType(
     }
 )
 
+# The sandbox's e-CNY wallets, by the mainland mobile number they are registered to: (wallet id, tier). A wallet
+# payment created with another number gets that number's anonymous tier-4 wallet (phone number only).
+DEFAULT_WALLETS: Mapping[str, tuple[str, int]] = MappingProxyType(
+    {
+        "13500000000": ("0031000000000001", 1),
+        "13900000000": ("0031000000000002", 1),
+        "13800000000": ("0031000000000003", 2),
+        "13800138000": ("0031000000000004", 2),
+        "13700000000": ("0031000000000005", 3),
+        "13600000000": ("0031000000000006", 4),
+    }
+)
+ANONYMOUS_WALLET_TIER = 4
+
 # Largest single payment per method, in fen (what the acquirer accepts at creation).
 DEFAULT_METHOD_LIMITS_FEN: Mapping[str, int] = MappingProxyType(
     {
@@ -55,8 +70,9 @@ DEFAULT_FEE_BPS: Mapping[str, int] = MappingProxyType(
 class SandboxSettings:
     data_dir: Path | None = None
     """Folder of the SQLite state file `payment_sandbox.sqlite3`; None keeps everything in memory (tests)."""
-    webhook_secret: str = "sandbox-webhook-secret"
-    """HMAC-SHA256 key that signs notifications (`signature.py`)."""
+    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """HMAC-SHA256 key that signs notifications (`signature.py`). No published default: `showroom serve` hands
+    the sandbox the node's webhook secret; built without one, a random secret of this process is used."""
     notify_retry_schedule_s: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
     """Delays before the 2nd, 3rd, ... delivery attempt after a non-2xx answer or a network error."""
     notify_timeout_s: float = 10.0
@@ -71,6 +87,9 @@ class SandboxSettings:
     method_limits_fen: Mapping[str, int] = field(default_factory=lambda: DEFAULT_METHOD_LIMITS_FEN)
     wallet_limits: Mapping[int, WalletLimits] = field(default_factory=lambda: DEFAULT_WALLET_LIMITS)
     default_wallet_tier: int = 2
+    """The tier the pay page preselects for a wallet payment created without the payer's number."""
+    wallets: Mapping[str, tuple[str, int]] = field(default_factory=lambda: DEFAULT_WALLETS)
+    """Seeded e-CNY wallets: mobile number -> (wallet id, tier) (`DEFAULT_WALLETS`)."""
     fee_bps: Mapping[str, int] = field(default_factory=lambda: DEFAULT_FEE_BPS)
     amount_rules: bool = True
     """Amounts whose fen part is .51-.54 fail when the customer approves (see docs/payments.md)."""

@@ -101,7 +101,8 @@ class SandboxDb:
             payment_id = new_id("pay")
             self._conn.execute(
                 "INSERT INTO payments (id, order_id, amount_fen, currency, method, description, notify_url,"
-                " return_url, status, fee_fen, created_s, expires_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " return_url, status, fee_fen, created_s, expires_s, wallet_id, wallet_tier)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     payment_id,
                     new.order_id,
@@ -115,6 +116,8 @@ class SandboxDb:
                     new.fee_fen,
                     now_s,
                     now_s + new.expires_in_s,
+                    new.wallet_id,
+                    new.wallet_tier,
                 ),
             )
             return render(self._payment(payment_id))

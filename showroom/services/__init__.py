@@ -6,7 +6,10 @@ by one `Commerce` value that `showroom.bootstrap` builds.
 orders.py          quote, place_order, get_order, cancel, advance_fulfilment, expire_due
 payments.py        start_payment, submit_payment, apply_gateway_payment
 notices.py         handle_payment_notice (signed notifications from the payment backend)
-refunds.py         request_refund, execute_refund
+refunds.py         staff_refund (four eyes), approve, reject, request_refund, execute_refund
+staff.py           LocalStaffDirectory (sign-in), sessions, accounts
+audit.py           list_entries, verify_chain (the hash-chained audit trail)
+backoffice.py      list_orders, order_story, stock (what staff read)
 recovery.py        recover, sweep (the background work)
 reconciliation.py  reconcile (against the backend's settlement file)
 finance.py         finance_plan (car loans)

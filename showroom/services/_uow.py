@@ -12,7 +12,15 @@ from typing import Any, TypeVar
 from showroom import events
 from showroom.catalog import Catalog
 from showroom.compliance import ComplianceRules
-from showroom.ports import Clock, ConcurrentUpdate, EventBus, PaymentGateway, PriceFeed, UnitOfWork
+from showroom.ports import (
+    Clock,
+    ConcurrentUpdate,
+    CustomerDirectory,
+    EventBus,
+    PaymentGateway,
+    PriceFeed,
+    UnitOfWork,
+)
 from showroom.settings import CommerceSettings
 
 log = logging.getLogger("showroom.commerce")
@@ -35,6 +43,8 @@ class Commerce:
     clock: Clock
     rules: ComplianceRules | None = None
     """None: the default rules with the settings' AML threshold."""
+    customers: CustomerDirectory | None = None
+    """The bank's customer-information service; None: none is configured, and no order is taken."""
 
     def __post_init__(self) -> None:
         if self.rules is None:

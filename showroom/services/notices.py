@@ -86,7 +86,7 @@ def read_notice(body: bytes) -> Notice:
 async def handle_payment_notice(ctx: Commerce, body: bytes, signature: str | None) -> NoticeReceipt:
     """Verifies and applies one notification from the payment backend."""
     now = ctx.clock.now()
-    verify(ctx.settings.payment_webhook_secret, signature, body, now.timestamp())
+    verify(ctx.settings.webhook_secrets(now), signature, body, now.timestamp())
     notice = read_notice(body)
 
     async def work(uow: UnitOfWork, out: Outcome) -> None:

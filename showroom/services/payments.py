@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from showroom import compliance
+from showroom.audit import PAYMENT_BACKEND, order_subject
 from showroom.orders import (
     OPEN_STATUSES,
     Order,
@@ -20,7 +21,14 @@ from showroom.orders import (
     RefundStatus,
     new_id,
 )
-from showroom.ports import CreatePaymentRequest, GatewayPayment, PaymentMethod, PaymentRejected, UnitOfWork
+from showroom.ports import (
+    CreatePaymentRequest,
+    GatewayPayment,
+    PaymentMethod,
+    PaymentRejected,
+    UnitOfWork,
+    WalletFacts,
+)
 from showroom.services import refunds
 from showroom.services._uow import Commerce, Outcome, transact
 
@@ -32,10 +40,12 @@ GATEWAY_STATUSES = {"succeeded": PaymentStatus.SUCCEEDED, "failed": PaymentStatu
 
 @dataclass(frozen=True)
 class StartPayment:
+    """Anyone holding the order id may start a payment (like a payment link: paying someone's order harms
+    nobody); the reply carries only what the payer needs. The method is the payer's choice; an e-CNY wallet's tier
+    and limits are the payment backend's answer, never the payer's."""
+
     order_id: str
     method: PaymentMethod
-    wallet_tier: int | None = None
-    """e-CNY wallets: the wallet's tier, whose limits apply."""
 
 
 async def start_payment(ctx: Commerce, cmd: StartPayment, client_key: str) -> Payment:
@@ -50,13 +60,9 @@ async def start_payment(ctx: Commerce, cmd: StartPayment, client_key: str) -> Pa
         now = ctx.clock.now()
         order = await uow.get_order(cmd.order_id, for_update=True)
         order.ensure_payable(now)
-        if cmd.wallet_tier is not None:
-            who = order.customer.get("phone") or f"name:{order.customer.get('name')}"
-            compliance.check_wallet_payment(ctx.compliance, cmd.wallet_tier, Decimal(order.amount_fen) / 100,
-                                            await uow.customer_activity(who, now))
         payment = Payment(id=new_id("pay"), order_id=order.id, method=cmd.method, amount_fen=order.amount_fen,
                           status=PaymentStatus.INTENT, idempotency_key=gateway_key, created_at=now,
-                          updated_at=now, wallet_tier=cmd.wallet_tier)
+                          updated_at=now)
         order.payment_started(now)
         await uow.save_order(order)
         await uow.add_payment(payment)
@@ -83,25 +89,39 @@ async def submit_payment(ctx: Commerce, payment_id: str) -> Payment:
         order_id=order.id, amount_fen=payment.amount_fen, method=payment.method,  # type: ignore[arg-type]
         description=f"{product.name.zh} x{order.quantity}"[:120], notify_url=f"{base}/api/payments/notify",
         return_url=f"{base}/phone?order={order.id}",
-        expires_in_s=max(60, min(ctx.settings.payment_expires_in_s, left_s)), idempotency_key=payment.idempotency_key)
-    try:
-        created = await ctx.gateway.create_payment(request)
-    except PaymentRejected:
-        async def fail(uow: UnitOfWork, out: Outcome) -> None:
+        expires_in_s=max(60, min(ctx.settings.payment_expires_in_s, left_s)), idempotency_key=payment.idempotency_key,
+        payer_phone=_phone(order) if payment.method == "ecny_wallet" else None)
+
+    async def fail(code: str, wallet: WalletFacts | None = None) -> None:
+        async def work(uow: UnitOfWork, out: Outcome) -> None:
             await uow.get_order(order.id, for_update=True)  # payment rows change under the order's lock
             p = await uow.get_payment(payment_id)
             if p.status is PaymentStatus.INTENT:
-                p.status, p.failure_code, p.updated_at = PaymentStatus.FAILED, "rejected", ctx.clock.now()
+                p.status, p.failure_code, p.updated_at = PaymentStatus.FAILED, code, ctx.clock.now()
+                p.wallet_tier = None if wallet is None else wallet.tier
                 await uow.save_payment(p)
 
-        await transact(ctx, fail)
+        await transact(ctx, work)
+
+    try:
+        created = await ctx.gateway.create_payment(request)
+    except PaymentRejected:
+        await fail("rejected")
         raise
+    if payment.method == "ecny_wallet":
+        try:
+            await _check_wallet(ctx, order, payment, created.wallet)
+        except compliance.ComplianceRefused:
+            await fail("limit_exceeded", created.wallet)
+            raise
 
     async def record(uow: UnitOfWork, out: Outcome) -> Payment:
         await uow.get_order(order.id, for_update=True)  # a notice may be changing this payment right now
         p = await uow.get_payment(payment_id)
         p.gateway_payment_id = created.payment_id
         p.pay_url, p.qr_png_url, p.expires_at = created.pay_url, created.qr_png_url, created.expires_at
+        if created.wallet is not None:
+            p.wallet_tier = created.wallet.tier
         if p.status is PaymentStatus.INTENT:
             p.status = PaymentStatus.PENDING
         p.updated_at = ctx.clock.now()
@@ -110,6 +130,36 @@ async def submit_payment(ctx: Commerce, payment_id: str) -> Payment:
 
     done, _ = await transact(ctx, record)
     return done
+
+
+def _phone(order: Order) -> str | None:
+    phone = order.customer.get("phone")
+    return phone if isinstance(phone, str) and phone else None
+
+
+def _cny(fen: int | None) -> Decimal | None:
+    return None if fen is None else Decimal(fen) / 100
+
+
+async def _check_wallet(ctx: Commerce, order: Order, payment: Payment, wallet: WalletFacts | None) -> None:
+    """Refuses (`LimitExceeded`) an e-CNY wallet payment over the limits of the wallet the backend reported.
+    A backend that names the tier but no limits gets the tier's published limits; one that reports no wallet at
+    all is refused: the limits are never assumed."""
+    if wallet is None:
+        raise compliance.ComplianceRefused("the payment backend reported no e-CNY wallet for this payment; "
+                                           "choose another method")
+    limits = compliance.WalletTier(wallet.tier, _cny(wallet.single_limit_fen), _cny(wallet.daily_limit_fen),
+                                   _cny(wallet.balance_limit_fen))
+    if (wallet.single_limit_fen, wallet.daily_limit_fen, wallet.balance_limit_fen) == (None, None, None) \
+            and wallet.tier != 1:
+        limits = compliance.wallet_limits(ctx.compliance, wallet.tier)
+    customer_id = order.customer.get("customer_id") or _phone(order) or order.id
+    async with ctx.uow() as uow:
+        activity = await uow.customer_activity(str(customer_id), ctx.clock.now())
+    # today's wallet total counts this payment's own intent row: take it out before adding the amount again
+    spent = max(activity.wallet_paid_today_cny - Decimal(payment.amount_fen) / 100, Decimal(0))
+    compliance.check_wallet_payment(limits, Decimal(payment.amount_fen) / 100,
+                                    compliance.CustomerActivity(wallet_paid_today_cny=spent))
 
 
 async def apply_payment_status(ctx: Commerce, uow: UnitOfWork, out: Outcome, order: Order, payment: Payment,
@@ -131,13 +181,15 @@ async def apply_payment_status(ctx: Commerce, uow: UnitOfWork, out: Outcome, ord
         return
     payment.status, payment.succeeded_at, payment.updated_at = PaymentStatus.SUCCEEDED, now, now
     await uow.save_payment(payment)
-    was_open = order.status in OPEN_STATUSES
+    was_open, was_status = order.status in OPEN_STATUSES, order.status
     refund_fen = order.apply_payment_succeeded(payment, now)
     if order.paid_payment_id == payment.id:
         if was_open:
             await uow.take_stock(order.branch_id, order.product_id, order.variant_id, order.quantity)
-        await uow.add_audit(order.id, "paid", {"payment_id": payment.id, "amount_fen": payment.amount_fen,
-                                               "gateway_payment_id": payment.gateway_payment_id}, now)
+        await uow.append_audit(PAYMENT_BACKEND.event(
+            now, "paid", order_subject(order.id), before={"status": was_status.value},
+            after={"status": order.status.value, "payment_id": payment.id, "amount_fen": payment.amount_fen,
+                   "gateway_payment_id": payment.gateway_payment_id}))
         if order.share_token_id:
             await uow.count_share(order.share_token_id, purchases=1)
     if refund_fen > 0:

@@ -42,7 +42,7 @@ async def issue_share(ctx: Commerce, cmd: IssueShare) -> SharedLink:
 
 async def open_share(ctx: Commerce, token: str, *, count_visit: bool) -> SharedLink:
     """The share of a valid token (`ShareInvalid`, `ShareExpired` otherwise), counting a landing-page visit."""
-    claims = read_token(ctx.settings.share_secret, token, ctx.clock.now())
+    claims = read_token(ctx.settings.share_secrets(ctx.clock.now()), token, ctx.clock.now())
     async with ctx.uow() as uow:
         if count_visit:
             await uow.count_share(claims.share_id, visits=1)

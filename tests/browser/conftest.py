@@ -330,3 +330,45 @@ def wait_closed(ws: Any, timeout_ms: float = 10_000) -> None:
     """Returns once the page's WebSocket `ws` has closed."""
     if not ws.is_closed():
         ws.wait_for_event("close", timeout=timeout_ms)
+
+
+# ---- staff accounts of the back office --------------------------------------------------------------
+@dataclass(frozen=True)
+class StaffLogin:
+    """A staff account made for a test: its name, password and TOTP secret (`code()` is the current 6 digits)."""
+
+    name: str
+    role: str
+    display_name: str
+    password: str
+    totp_secret: str
+
+    def code(self) -> str:
+        import pyotp
+
+        return str(pyotp.TOTP(self.totp_secret).now())
+
+
+@pytest.fixture(scope="session")
+def staff_account(server: Server) -> Any:
+    """Factory: staff_account(name, role, display_name) -> StaffLogin, made with `showroom staff add
+    --password-stdin` against the node's data dir (the secret read from what the command prints once)."""
+    import re
+
+    if os.environ.get("SHOWROOM_BROWSER_BASE_URL"):
+        pytest.skip("staff accounts are made in the node's own data dir; not for an external node")
+
+    def make(name: str, role: str, display_name: str = "") -> StaffLogin:
+        password = f"Showroom-{os.urandom(8).hex()}"
+        done = subprocess.run(
+            [*_showroom_command(), "staff", "add", name, "--role", role, "--display-name", display_name or name,
+             "--password-stdin", "--data-dir", str(server.data_dir)],
+            input=f"{password}\n".encode(), capture_output=True, cwd=ROOT, timeout=120,
+            env={**os.environ, "SHOWROOM_DATA_DIR": str(server.data_dir)})
+        out = done.stdout.decode(errors="replace")
+        assert done.returncode == 0, f"showroom staff add {name} failed:\n{out}\n{done.stderr.decode(errors='replace')}"
+        found = re.search(r"secret=([A-Z2-7]+)", out)
+        assert found, f"no TOTP secret in the output of showroom staff add:\n{out}"
+        return StaffLogin(name, role, display_name or name, password, found.group(1))
+
+    return make

@@ -506,12 +506,18 @@ def test_phone_checkout_through_the_pay_page_shows_paid_on_return(server: Server
     w.page.wait_for_selector('#pay [data-role="pay-link"]', timeout=30_000)
     w.screenshot(artifacts, "phone-buy")
     order_id = w.page.evaluate("window.__phone.checkout.order.id")
+    token = w.page.evaluate("window.__phone.checkout.token")
+    assert token and "order_token" not in w.page.evaluate("JSON.stringify(window.__phone.checkout.order)")
+    public = server.get_json(f"/api/orders/{order_id}")  # the id alone: the status and nothing else
+    assert public == {"id": order_id, "status": "pending_payment"}
     w.page.click('#pay [data-role="pay-link"]')
     w.page.wait_for_selector("button[name='action'][value='approve']", timeout=20_000)
     w.page.click("button[name='action'][value='approve']")
     w.page.wait_for_load_state("networkidle")
     w.page.goto(f"{server.base}/phone?order={order_id}&lang=zh", wait_until="domcontentloaded")
     w.page.wait_for_selector('#pay .pay-status[data-status="paid"]', timeout=30_000)
+    w.page.wait_for_selector("#pay .price", timeout=10_000)  # the amount: the page read the order with its token
+    assert w.page.evaluate("JSON.parse(sessionStorage.getItem('showroom.order_token')).token") == token
     w.screenshot(artifacts, "phone-paid")
     _assert_clean(w, "phone checkout (with the pay page)")
 

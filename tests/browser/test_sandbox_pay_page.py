@@ -47,7 +47,7 @@ def sandbox_url() -> Iterator[str]:
         [*cmd, "payments-sandbox", "--in-memory", "--port", str(port), "--notify-url", "http://127.0.0.1:9/notify"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "SHOWROOM_PAYMENT_WEBHOOK_SECRET": "browser-test"},
+        env={**os.environ, "SHOWROOM_PAYMENT_WEBHOOK_SECRET": "browser-test-webhook-secret-at-least-32-bytes"},
     )
     base = f"http://127.0.0.1:{port}"
     try:

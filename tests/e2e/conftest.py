@@ -18,6 +18,9 @@ from render_node.stream.registry import StreamLimits
 from showroom.catalog import Catalog, load_catalog
 from tests.tiny_renderer import make_slow_renderer, make_tiny_renderer
 
+TEST_VIEW_SIZES = ((32, 24), (40, 30), (48, 32), (64, 48), (160, 120), (320, 240))
+"""Small view-set sizes these nodes serve besides the published ones (SHOWROOM_EXTRA_VIEW_SIZES), for speed."""
+
 
 @dataclass
 class Node:
@@ -39,7 +42,8 @@ async def start_node(tmp_path: Path, project_root: Path, *, workers: int = 2, sl
     for product in catalog.products:
         (assets / "models" / product.model).write_bytes(f"stand-in model of {product.id}".encode())
     data = data_dir or tmp_path / "data"
-    config = Config(host="127.0.0.1", port=0, data_dir=data, role="edge", assets_dir=assets, workers=workers)
+    config = Config(host="127.0.0.1", port=0, data_dir=data, role="edge", assets_dir=assets, workers=workers,
+                    extra_view_sizes=TEST_VIEW_SIZES)
     pool = RenderPool(make_slow_renderer if slow else make_tiny_renderer, workers=workers)
     app = create_app(config, catalog=catalog, renderer_pool=pool,
                      stream_limits=limits or StreamLimits(max_sessions=3, max_message_bytes=4096,

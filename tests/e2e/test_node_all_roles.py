@@ -33,7 +33,8 @@ async def test_the_all_in_one_node_serves_prices_health_and_a_full_openapi(tmp_p
     config = load_config({"data_dir": str(tmp_path / "data"), "assets_dir": str(tmp_path / "assets"),
                           "port": 0, "workers": 1}, {})
     (tmp_path / "data").mkdir()
-    config = replace(config, commerce=replace(config.commerce, payment_backend_url="http://127.0.0.1:9"))
+    config = replace(config, payment_sandbox=True,  # stands for the built-in sandbox: /healthz names it
+                     commerce=replace(config.commerce, payment_backend_url="http://127.0.0.1:9"))
     pool = RenderPool(make_tiny_renderer, workers=1)
     app = create_app(config, catalog=catalog, renderer_pool=pool)
     runner = web.AppRunner(app)

@@ -626,6 +626,39 @@ async def test_ecny_wallet_tiers_limit_single_and_daily_payments(sandbox: Sandbo
     assert await pay("d4", 190_000, 4, "another") is None
 
 
+async def test_a_wallet_payment_answers_the_payers_wallet_its_tier_and_limits(sandbox: SandboxFactory) -> None:
+    client, _ = await sandbox()
+    seeded = await create(client, key="w-seeded", method="ecny_wallet", amount_fen=300_000, payer_phone="13700000000")
+    assert seeded["wallet"] == {"wallet_id": "0031000000000005", "tier": 3, "single_limit_fen": 500_000,
+                                "daily_limit_fen": 1_000_000, "balance_limit_fen": 2_000_000}
+    unlimited = await create(client, key="w-t1", method="ecny_wallet", amount_fen=300_000, payer_phone="13900000000")
+    assert unlimited["wallet"]["tier"] == 1 and unlimited["wallet"]["single_limit_fen"] is None
+    anonymous = await create(client, key="w-anon", method="ecny_wallet", amount_fen=300_000,
+                             payer_phone="13312345678")
+    assert anonymous["wallet"]["tier"] == 4 and anonymous["wallet"]["wallet_id"].startswith("anon-")
+    assert "13312345678" not in anonymous["wallet"]["wallet_id"]
+    not_wallet = await create(client, key="w-card", method="qr", amount_fen=300_000, payer_phone="13700000000")
+    assert "wallet" not in not_wallet
+    page = await (await client.get(f"/pay/{seeded['payment_id']}")).text()
+    assert "0031000000000005" in page and 'name="wallet_tier"' not in page  # the tier is not the payer's choice
+    # the page cannot be talked into another tier: the wallet fixed at creation decides (tier 3: 3,000 CNY ok)
+    await client.post(f"/pay/{seeded['payment_id']}/approve", data={"wallet_tier": "1"}, allow_redirects=False)
+    got = await (await client.get(f"/payments/{seeded['payment_id']}")).json()
+    assert got["status"] == "succeeded" and got["wallet"] == {"tier": 3}
+    big = await create(client, key="w-big", method="ecny_wallet", amount_fen=600_000, payer_phone="13700000000")
+    await client.post(f"/pay/{big['payment_id']}/approve", data={"wallet_tier": "1"}, allow_redirects=False)
+    got = await (await client.get(f"/payments/{big['payment_id']}")).json()
+    assert got["status"] == "failed" and got["failure_code"] == "limit_exceeded"
+
+
+@pytest.mark.parametrize("phone", ["1370000000", "23700000000", "1370000000x", 13700000000])
+async def test_a_malformed_payer_phone_is_refused(sandbox: SandboxFactory, phone: object) -> None:
+    client, _ = await sandbox()
+    resp = await client.post("/payments", json=payment_body(method="ecny_wallet", payer_phone=phone),
+                             headers={"Idempotency-Key": "bad-phone"})
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "validation_failed"
+
+
 async def test_healthz_answers_ok(sandbox: SandboxFactory) -> None:
     client, _ = await sandbox()
     body = await (await client.get("/healthz")).json()

@@ -29,6 +29,7 @@ from showroom.ports import (
     PaymentGatewayUnavailable,
     PaymentRejected,
     RefundRequest,
+    WalletFacts,
 )
 from showroom.signing import verify
 from tests.waiting import Changes
@@ -158,6 +159,39 @@ async def test_create_pay_and_query_through_the_adapter(
     )
     [event] = await inbox.wait_for("payment.succeeded")
     assert event["data"]["payment_id"] == created.payment_id
+
+
+async def test_a_wallet_payment_brings_the_backends_wallet_tier_and_limits(
+    sandbox: SandboxServer, session: aiohttp.ClientSession, inbox: Inbox
+) -> None:
+    gateway = HttpPaymentGateway(sandbox.base_url, session)
+    created = await gateway.create_payment(request(inbox, 300_000, method="ecny_wallet", payer_phone="13700000000"))
+    assert created.wallet == WalletFacts(3, 500_000, 1_000_000, 2_000_000, "0031000000000005")
+    plain = await gateway.create_payment(request(inbox, 300_000, payer_phone="13700000000"))
+    assert plain.wallet is None  # only wallet payments name a wallet
+
+
+@pytest.mark.parametrize("wallet", [{"tier": 7}, {"tier": "2"}, {"tier": 2, "single_limit_fen": -1},
+                                    {"tier": 2, "daily_limit_fen": "1"}, [2]])
+async def test_a_malformed_wallet_in_the_reply_is_a_backend_error(
+    session: aiohttp.ClientSession, inbox: Inbox, wallet: object
+) -> None:
+    async def handle(_request: web.Request) -> web.Response:
+        return web.json_response({"payment_id": "pay_1", "status": "pending", "pay_url": "http://x/pay/pay_1",
+                                  "qr_png_url": "http://x/q.png", "expires_at": "2030-01-01T00:00:00Z",
+                                  "wallet": wallet}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/payments", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        gateway = HttpPaymentGateway(f"http://127.0.0.1:{runner.addresses[0][1]}", session, attempts=1)
+        with pytest.raises(PaymentGatewayError):
+            await gateway.create_payment(request(inbox, method="ecny_wallet", payer_phone="13700000000"))
+    finally:
+        await runner.cleanup()
 
 
 async def test_the_same_idempotency_key_makes_one_payment(

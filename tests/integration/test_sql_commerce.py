@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,12 @@ from showroom.adapters.bus import InProcessBus
 from showroom.adapters.sql import SqlDatabase
 from showroom.api import requests, views
 from showroom.errors import ShowroomError
+from showroom.finance import LoanRate
 from showroom.orders import OrderStatus, PaymentStatus, RefundStatus
 from showroom.services import (
     Commerce,
     Reply,
+    finance,
     notices,
     orders,
     payments,
@@ -37,7 +41,7 @@ from showroom.services.orders import Customer, OrderDetails, PlaceOrder
 from showroom.services.payments import StartPayment
 from showroom.services.refunds import RequestRefund
 from showroom.settings import CommerceSettings
-from tests.commerce_fakes import SECRET, FakeGateway, FixedPrices, ManualClock, make_catalog
+from tests.commerce_fakes import SECRET, FakeCustomers, FakeGateway, FixedPrices, ManualClock, make_catalog
 from tests.integration.commerce_db import DB_KINDS, database_url
 
 
@@ -76,7 +80,7 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     gw = FakeGateway(clock)
     bus = InProcessBus()
     ctx = Commerce(catalog=make_catalog(), settings=settings, uow=db.uow, gateway=gw, prices=FixedPrices(clock),
-                   bus=bus, clock=clock)
+                   bus=bus, clock=clock, customers=FakeCustomers())
     w = World(ctx, gw, clock, db, bus, url)
     try:
         yield w
@@ -294,8 +298,13 @@ async def test_reconciliation_classifies_mismatches(world: World) -> None:
 
 
 async def test_cancelled_order_releases_stock_and_cannot_be_paid(world: World) -> None:
-    order_id = await order(world)
-    assert (await orders.cancel(world.ctx, order_id)).order.status is OrderStatus.CANCELLED
+    q = await orders.quote(world.ctx, "bar-50g", "au9999-50g", 1)
+    placed = await orders.place_order(world.ctx, PlaceOrder(q.id, WANG, channel="kiosk"))
+    order_id = placed.details.order.id
+    with pytest.raises(ShowroomError) as refused:
+        await orders.cancel(world.ctx, order_id, "not-the-token")
+    assert (refused.value.code, refused.value.http_status) == ("not_found", 404)
+    assert (await orders.cancel(world.ctx, order_id, placed.token)).order.status is OrderStatus.CANCELLED
     async with world.db.uow() as uow:
         assert await uow.stock_level("online", "bar-50g", "au9999-50g") == (5, 0)
     with pytest.raises(ShowroomError) as err:
@@ -304,12 +313,19 @@ async def test_cancelled_order_releases_stock_and_cannot_be_paid(world: World) -
 
 
 async def test_a_car_is_reserved_with_a_deposit_and_a_loan_pre_application(world: World) -> None:
-    terms = LoanTerms(Decimal("0.15"), 60, Decimal("0.0399"))
+    await finance.set_rate(world.ctx, LoanRate("car-ev", 60, Decimal("0.0299"), date(2026, 1, 1),
+                                               monthly_fee_cny=Decimal("10.00"), set_by="teller"))
+    async with world.db.uow() as uow:
+        (row,) = await uow.loan_rates("car-ev")
+    assert row.annual_rate == Decimal("0.0299") and row.monthly_fee_cny == Decimal("10.00")
+    assert row.valid_from == date(2026, 1, 1) and row.valid_to is None and row.set_at is not None
+    terms = LoanTerms(Decimal("0.15"), 60)
     order_id = await order(world, "car-ev", "pro-white", finance=terms)
     got = await get(world, order_id)
     assert got.order.amount_fen == 500000 and got.order.finance is not None
     assert got.order.finance["principal_cny"] == "220830.00" and got.order.finance["term_months"] == 60
-    assert got.order.finance["apr"]
+    assert got.order.finance["annual_rate"] == "0.0299" and got.order.finance["monthly_fee_cny"] == "10.00"
+    assert got.order.finance["rate_source"] == "rate-table:car-ev:60m:2026-01-01" and got.order.finance["apr"]
     pid = await pay(world, order_id)
     await notify(world, world.gw.complete(pid), pid)
     assert (await get(world, order_id)).order.status is OrderStatus.PAID
@@ -321,7 +337,7 @@ async def test_one_quote_makes_one_order_and_a_retry_under_another_key_gets_it_b
     s1, first = await post_order(world, body, "lost-answer")
     world.clock.advance(world.settings.quote_ttl_s + 1)  # even after the quote expired
     s2, again = await post_order(world, body, "new-key")
-    assert (s1, s2) == (201, 200) and again["id"] == first["id"]
+    assert (s1, s2) == (201, 200) and again == {"id": first["id"], "status": "pending_payment"}  # no token again
     with pytest.raises(ShowroomError) as err:
         await post_order(world, {"quote_id": q.id, "customer": {"phone": "13999999999"}}, "someone-else")
     assert err.value.code == "quote_used"
@@ -341,3 +357,25 @@ async def test_concurrent_orders_on_one_quote_under_different_keys_make_one_orde
     replies = await asyncio.gather(*(post_order(world, body, f"key-{i}") for i in range(8)))
     assert len({r[1]["id"] for r in replies}) == 1
     assert sorted(r[0] for r in replies) == [200] * 7 + [201]
+
+
+async def test_the_order_token_is_kept_as_its_hash_and_only_the_idempotency_answer_holds_it(world: World) -> None:
+    q = await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1)
+    body = {"quote_id": q.id, "customer": {"name": "王芳", "phone": "13800000000"}}
+    status, first = await post_order(world, body, "k-token")
+    token = first["order_token"]
+    assert status == 201 and len(token) >= 43
+    assert (await post_order(world, body, "k-token")) == (201, first)  # a replay gets the same token
+    async with world.db.uow() as uow:
+        assert await uow.order_token_sha256(first["id"]) == hashlib.sha256(token.encode()).hexdigest()
+        audit = await uow.audit_for(first["id"])
+    assert token not in json.dumps(audit)
+    from sqlalchemy import text
+
+    async with world.db.engine.connect() as conn:
+        for table in ("orders", "audit_log", "quotes", "payments"):
+            rows = (await conn.execute(text(f"SELECT * FROM {table}"))).all()
+            assert token not in repr(rows), table
+        stored = (await conn.execute(text("SELECT response_body FROM idempotency_keys WHERE key = 'k-token'"))).one()
+    assert token in stored[0]  # the one place: the first answer, replayed to the same key
+    assert (await orders.customer_order(world.ctx, first["id"], token)).order.id == first["id"]

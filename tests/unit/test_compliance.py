@@ -16,7 +16,7 @@ from showroom.compliance import (
     check_auto_loan,
     check_order,
     check_wallet_payment,
-    parse_kyc,
+    wallet_limits,
 )
 
 R = ComplianceRules()
@@ -25,15 +25,24 @@ NONE = CustomerActivity()
 
 
 def test_each_verification_level_caps_one_order() -> None:
+    check_order(R, KycLevel.L0, D("20000"), NONE)
+    with pytest.raises(LimitExceeded) as refused:
+        check_order(R, KycLevel.L0, D("20000.01"), NONE)
+    assert "20000" not in refused.value.message and "L0" not in refused.value.message  # nothing about the holder
     check_order(R, KycLevel.L1, D("50000"), NONE)
-    with pytest.raises(LimitExceeded, match="L1"):
+    with pytest.raises(LimitExceeded):
         check_order(R, KycLevel.L1, D("50000.01"), NONE)
     check_order(R, KycLevel.L2, D("200000"), NONE)
     with pytest.raises(LimitExceeded):
         check_order(R, KycLevel.L3, D("5000000.01"), NONE)
-    assert parse_kyc(None) is KycLevel.L1 and parse_kyc("l3") is KycLevel.L3
-    with pytest.raises(ComplianceRefused):
-        parse_kyc("L9")
+
+
+def test_a_personal_limit_from_the_bank_lowers_the_levels_cap_but_never_raises_it() -> None:
+    check_order(R, KycLevel.L2, D("10000"), NONE, personal_limit_cny=D("10000"))
+    with pytest.raises(LimitExceeded):
+        check_order(R, KycLevel.L2, D("10000.01"), NONE, personal_limit_cny=D("10000"))
+    with pytest.raises(LimitExceeded):
+        check_order(R, KycLevel.L1, D("60000"), NONE, personal_limit_cny=D("900000"))
 
 
 def test_large_value_orders_are_flagged_for_aml_review_not_refused() -> None:
@@ -54,15 +63,15 @@ def test_large_value_orders_are_flagged_for_aml_review_not_refused() -> None:
 def test_wallet_tiers_limit_single_daily_and_balance(tier: int, amount: str, today: str, ok: bool) -> None:
     activity = CustomerActivity(wallet_paid_today_cny=D(today))
     if ok:
-        check_wallet_payment(R, tier, D(amount), activity)
+        check_wallet_payment(wallet_limits(R, tier), D(amount), activity)
     else:
         with pytest.raises(LimitExceeded):
-            check_wallet_payment(R, tier, D(amount), activity)
+            check_wallet_payment(wallet_limits(R, tier), D(amount), activity)
 
 
 def test_unknown_wallet_tier_is_refused() -> None:
     with pytest.raises(ComplianceRefused):
-        check_wallet_payment(R, 7, D("1"), NONE)
+        wallet_limits(R, 7)
 
 
 def test_auto_loans_need_a_minimum_down_payment_and_a_term_of_at_most_60_months() -> None:

@@ -67,3 +67,23 @@ def test_the_commerce_url_comes_from_the_flag_or_the_environment_and_must_be_htt
     assert load_config({"commerce_url": "https://c.example"}, environ=env).commerce_url == "https://c.example"
     with pytest.raises(BadRequest, match="SHOWROOM_COMMERCE_URL"):
         load_config(environ={"SHOWROOM_COMMERCE_URL": "commerce:8080"})
+
+
+def test_the_security_settings_come_from_the_environment_and_are_checked() -> None:
+    cfg = load_config(environ={"SHOWROOM_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5", "SHOWROOM_DEMO": "1",
+                               "SHOWROOM_RATE_LIMITS": "0", "SHOWROOM_VIEW_DISK_CACHE_MB": "512",
+                               "SHOWROOM_EXTRA_VIEW_SIZES": "1080x1920, 800x600"})
+    assert [str(n) for n in cfg.trusted_proxies] == ["10.0.0.0/8", "192.168.1.5/32"]
+    assert cfg.demo and not cfg.rate_limits and cfg.view_disk_cache_mb == 512
+    assert cfg.extra_view_sizes == ((1080, 1920), (800, 600))
+    default = load_config(environ={})
+    assert not default.demo and default.rate_limits and default.view_disk_cache_mb == 2048
+    assert not default.webhook_secret_configured and not default.share_secret_configured
+    assert [str(n) for n in default.trusted_proxies] == ["127.0.0.1/32", "::1/128"]
+    for env, fragment in (({"SHOWROOM_TRUSTED_PROXIES": "nginx"}, "SHOWROOM_TRUSTED_PROXIES"),
+                          ({"SHOWROOM_EXTRA_VIEW_SIZES": "big"}, "SHOWROOM_EXTRA_VIEW_SIZES"),
+                          ({"SHOWROOM_EXTRA_VIEW_SIZES": "9000x10"}, "SHOWROOM_EXTRA_VIEW_SIZES"),
+                          ({"SHOWROOM_SHARE_SECRET": "short"}, "SHOWROOM_SHARE_SECRET"),
+                          ({"SHOWROOM_SHARE_SECRET_PREVIOUS_UNTIL": "2026-12-01T00:00:00Z"}, "_PREVIOUS")):
+        with pytest.raises(BadRequest, match=fragment):
+            load_config(environ=env)

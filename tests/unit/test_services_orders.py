@@ -4,12 +4,14 @@ stock reserved and released, fulfilment."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 import pytest
 
 from showroom.compliance import KycLevel, LimitExceeded
-from showroom.errors import InvalidInput, ShowroomError
+from showroom.customers import CustomerFacts
+from showroom.errors import InvalidInput, NotFound, ShowroomError
 from showroom.orders import IllegalTransition, OrderStatus
 from showroom.pricing import QuoteExpired
 from showroom.services import Reply, orders, run_once
@@ -87,11 +89,11 @@ def test_cancelling_releases_stock_and_a_cancelled_order_stays_cancelled() -> No
 
     async def go() -> None:
         placed = await _order(w)
-        cancelled = await orders.cancel(w.ctx, placed.details.order.id)
+        cancelled = await orders.cancel(w.ctx, placed.details.order.id, placed.token)
         assert cancelled.order.status is OrderStatus.CANCELLED
         assert w.db.stock_level("online", "bar-50g", "au9999-50g") == (5, 0)
         with pytest.raises(IllegalTransition):
-            await orders.cancel(w.ctx, placed.details.order.id)
+            await orders.cancel(w.ctx, placed.details.order.id, placed.token)
         audit = (await orders.get_order(w.ctx, placed.details.order.id, with_audit=True)).audit
         assert audit is not None and [a["kind"] for a in audit] == ["order_placed", "cancelled"]
 
@@ -118,13 +120,13 @@ def test_a_replayed_idempotency_key_returns_the_first_answer_and_another_body_is
 
     async def go() -> None:
         q = await orders.quote(w.ctx, "bar-50g", "au9999-10g")
-        body = {"quote_id": q.id, "customer": {"phone": "1"}}
+        body = {"quote_id": q.id, "customer": {"phone": "13800000001"}}
         calls = 0
 
         async def place(claim: Any) -> PlacedOrder:
             nonlocal calls
             calls += 1
-            return await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "1")), claim)
+            return await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "13800000001")), claim)
 
         first = await run_once(w.ctx, "orders", "k1", body, place, _reply)
         assert await run_once(w.ctx, "orders", "k1", body, place, _reply) == first
@@ -166,15 +168,104 @@ def test_a_key_in_flight_is_refused_until_it_is_stale_and_a_failed_request_relea
     run(go())
 
 
-def test_purchase_limits_follow_the_verification_level_and_large_orders_are_flagged() -> None:
+def test_purchase_limits_follow_the_banks_verification_level_and_large_orders_are_flagged() -> None:
     w = fake_world()
+    w.customers.add("13800000011", KycLevel.L1)
+    w.customers.add("13800000012", KycLevel.L2)
 
     async def go() -> None:
         q = await orders.quote(w.ctx, "bar-50g", "au9999-50g", 2)  # 93,791 CNY
         with pytest.raises(LimitExceeded):
-            await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "1", KycLevel.L1)))
-        placed = await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "1", KycLevel.L2)))
+            await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "13800000011")))
+        placed = await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "13800000012")))
         assert placed.details.order.aml_review
+        assert placed.details.order.customer["kyc_level"] == "L2"
+        assert placed.details.order.customer["customer_id"] == "cust_13800000012"
+
+    run(go())
+
+
+def test_an_unknown_number_is_unverified_and_gets_the_lowest_limit() -> None:
+    w = fake_world()
+    w.customers.unknown_level = None
+
+    async def go() -> None:
+        big = await orders.quote(w.ctx, "bar-50g", "au9999-50g")  # 46,895.50 CNY > 20,000 unverified
+        with pytest.raises(LimitExceeded):
+            await orders.place_order(w.ctx, PlaceOrder(big.id, Customer(None, "13811112222")))
+        small = await orders.quote(w.ctx, "bar-50g", "au9999-10g")  # 9,419.07 CNY
+        placed = await orders.place_order(w.ctx, PlaceOrder(small.id, Customer(None, "13811112222")))
+        assert placed.details.order.customer["kyc_level"] == "L0"
+        assert placed.details.order.customer["customer_id"].startswith("unverified:")
+
+    run(go())
+
+
+def test_a_frozen_customer_is_refused_and_an_unreachable_service_takes_no_order() -> None:
+    w = fake_world()
+    w.customers.add("13800000013", KycLevel.L3, frozen=True)
+
+    async def go() -> None:
+        q = await orders.quote(w.ctx, "bar-50g", "au9999-10g")
+        with pytest.raises(ShowroomError) as err:
+            await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "13800000013")))
+        assert (err.value.code, err.value.http_status) == ("customer_refused", 403)
+        assert "contact the bank" in err.value.message and "frozen" not in err.value.message
+        w.customers.down = True
+        with pytest.raises(ShowroomError) as err:
+            await orders.place_order(w.ctx, PlaceOrder(q.id, WANG))
+        assert (err.value.code, err.value.http_status) == ("customer_info_unavailable", 503)
+        assert w.db.stock_level("online", "bar-50g", "au9999-10g") == (0, 0)
+
+    run(go())
+
+
+def test_velocity_counts_the_verified_customer_not_the_typed_number() -> None:
+    w = fake_world()
+    same = CustomerFacts("cust_one_person", KycLevel.L2, source="fake")
+    for phone in ("13800000021", "13800000022"):  # two numbers of one customer
+        w.customers.known[phone] = same
+
+    async def go() -> None:
+        for i in range(5):
+            q = await orders.quote(w.ctx, "ring-18k", "au750-12" if i % 2 else "pt950-12")
+            phone = "13800000021" if i % 2 else "13800000022"
+            await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, phone)))
+            async with w.db.uow() as uow:  # the shelf is restocked between orders
+                await uow.release_stock("online", "ring-18k", "au750-12", 1)
+                await uow.release_stock("online", "ring-18k", "pt950-12", 1)
+                await uow.commit()
+        q = await orders.quote(w.ctx, "bar-50g", "au9999-10g")
+        with pytest.raises(ShowroomError) as err:
+            await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "13800000021")))
+        assert err.value.code == "velocity_exceeded"
+
+    run(go())
+
+
+def test_the_order_token_is_issued_once_and_stored_only_as_its_hash() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        placed = await _order(w, "au9999-10g")
+        order_id, token = placed.details.order.id, placed.token
+        assert token and len(token) >= 43 and token not in order_id
+        assert w.db.tables.token_hashes[order_id] == hashlib.sha256(token.encode()).hexdigest()
+        assert token not in repr(w.db.tables)
+        assert (await orders.customer_order(w.ctx, order_id, token)).order.id == order_id
+        for wrong in (None, "", token[:-1] + ("A" if token[-1] != "A" else "B"), "x" * 5000):
+            with pytest.raises(NotFound):
+                await orders.customer_order(w.ctx, order_id, wrong)
+            with pytest.raises(NotFound):
+                await orders.cancel(w.ctx, order_id, wrong)
+        with pytest.raises(NotFound) as unknown:
+            await orders.customer_order(w.ctx, "ord_unknown", token)
+        with pytest.raises(NotFound) as wrong_token:
+            await orders.customer_order(w.ctx, order_id, "guess")
+        assert unknown.value.code == wrong_token.value.code == "not_found"
+        assert (await orders.order_status(w.ctx, order_id)).status is OrderStatus.PENDING_PAYMENT
+        again = await orders.place_order(w.ctx, PlaceOrder(placed.details.order.quote_id, WANG))
+        assert not again.created and again.token is None
 
     run(go())
 

@@ -202,15 +202,58 @@ def test_a_declined_payment_can_be_retried_but_an_expired_order_cannot_be_paid()
     run(go())
 
 
-def test_an_e_cny_wallet_payment_follows_the_wallet_tier_limits() -> None:
-    w = fake_world()
+async def _order_by(w: FakeWorld, phone: str, variant: str = "au9999-10g") -> str:
+    q = await orders.quote(w.ctx, "bar-50g", variant)
+    return (await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, phone)))).details.order.id
+
+
+def test_an_e_cny_wallet_payment_follows_the_tier_the_payment_backend_reports() -> None:
+    w = fake_world()  # the fake backend: 13800000003 holds a tier-3 wallet, 13800000002 a tier-2 one
 
     async def go() -> None:
-        order_id = await _order(w)  # 9,419.10 CNY
+        small_wallet = await _order_by(w, "13800000003")  # 9,419.07 CNY > 5,000 single limit of tier 3
         with pytest.raises(LimitExceeded):
-            await payments.start_payment(w.ctx, StartPayment(order_id, "ecny_wallet", wallet_tier=3), "w3")
-        p = await payments.start_payment(w.ctx, StartPayment(order_id, "ecny_wallet", wallet_tier=2), "w2")
+            await payments.start_payment(w.ctx, StartPayment(small_wallet, "ecny_wallet"), "w3")
+        assert w.gw.last_request is not None and w.gw.last_request.payer_phone == "13800000003"
+        (refused,) = (await orders.get_order(w.ctx, small_wallet)).payments
+        assert refused.status is PaymentStatus.FAILED and refused.failure_code == "limit_exceeded"
+        assert refused.wallet_tier == 3
+        p = await payments.start_payment(w.ctx, StartPayment(small_wallet, "mobile_banking"), "mb")
+        assert p.status is PaymentStatus.PENDING  # another method still pays it
+
+        big_wallet = await _order_by(w, "13800000002")
+        p = await payments.start_payment(w.ctx, StartPayment(big_wallet, "ecny_wallet"), "w2")
         assert p.wallet_tier == 2 and p.status is PaymentStatus.PENDING
+
+    run(go())
+
+
+def test_the_daily_wallet_limit_counts_todays_wallet_payments_of_the_verified_customer() -> None:
+    w = fake_world()  # tier 2: single 50,000, daily 100,000
+
+    async def go() -> None:
+        for i in range(2):  # 2 x 46,895.50 CNY = 93,791 CNY today
+            order_id = await _order_by(w, "13800000002", "au9999-50g")
+            await payments.start_payment(w.ctx, StartPayment(order_id, "ecny_wallet"), f"w{i}")
+            async with w.db.uow() as uow:  # the shelf is restocked
+                await uow.release_stock("online", "bar-50g", "au9999-50g", 1)
+                await uow.commit()
+        third = await _order_by(w, "13800000002")
+        with pytest.raises(LimitExceeded, match="a day"):
+            await payments.start_payment(w.ctx, StartPayment(third, "ecny_wallet"), "w3")
+
+    run(go())
+
+
+def test_a_wallet_payment_is_refused_when_the_backend_reports_no_wallet() -> None:
+    w = fake_world()
+    w.gw.send_wallet = False
+
+    async def go() -> None:
+        order_id = await _order(w)
+        with pytest.raises(ShowroomError) as err:
+            await payments.start_payment(w.ctx, StartPayment(order_id, "ecny_wallet"), "w")
+        assert err.value.code == "compliance_refused"
 
     run(go())
 

@@ -9,20 +9,25 @@ import pytest
 
 from render_node.errors import BadRequest
 from render_node.pool import RenderPool
-from render_node.views import DEFAULT_SIZE_PX, ViewStore, _FrameLRU, parse_size
+from render_node.view_sizes import DEFAULT_SIZE_PX, PUBLISHED_SIZES, VIEW_SIZES, parse_size
+from render_node.views import ViewStore, _FrameLRU
 from showroom.catalog import Catalog, load_catalog
 from showroom.errors import NotFound
 from tests.tiny_renderer import make_tiny_renderer
 
+SMALL = ((32, 24), (40, 30), (48, 32))
 
-def _store(tmp_path: Path, project_root: Path, version: str = "1") -> tuple[ViewStore, Catalog]:
+
+def _store(tmp_path: Path, project_root: Path, version: str = "1", disk_bytes: int = 1 << 30
+           ) -> tuple[ViewStore, Catalog]:
     catalog = load_catalog((project_root / "assets" / "catalog.toml").read_text(encoding="utf-8"))
     models = tmp_path / "assets" / "models"
     models.mkdir(parents=True, exist_ok=True)
     for p in catalog.products:
         (models / p.model).write_bytes(p.id.encode())
     pool = RenderPool(make_tiny_renderer, workers=0)
-    return ViewStore(tmp_path / "views", pool, catalog, tmp_path / "assets", renderer_version=version), catalog
+    return ViewStore(tmp_path / "views", pool, catalog, tmp_path / "assets", renderer_version=version,
+                     disk_bytes=disk_bytes, extra_sizes=SMALL), catalog
 
 
 def test_sizes_parse_and_are_capped() -> None:
@@ -40,7 +45,7 @@ def test_set_keys_follow_model_bytes_variant_size_and_renderer(tmp_path: Path, p
     key = store.set_key(spec)
     assert store.set_key(store.spec(product.id)) == key, "same inputs, same key"
     assert store.set_key(store.spec(product.id, product.variants[1].id)) != key
-    assert store.set_key(store.spec(product.id, size="320x240")) != key
+    assert store.set_key(store.spec(product.id, size="960x720")) != key
     other, _ = _store(tmp_path / "other", project_root, version="2")
     assert other.set_key(other.spec(product.id)) != key
     import os
@@ -82,6 +87,69 @@ def test_a_rendered_set_is_served_from_disk_by_a_new_store(tmp_path: Path, proje
                 with pytest.raises(NotFound):
                     fresh.find_frame(unknown)
             assert on_disk.path.read_bytes() == in_memory.data and in_memory.data[:3] == b"\xff\xd8\xff"
+        finally:
+            await store.pool.close()
+
+    asyncio.run(run())
+
+
+def test_view_sets_come_only_in_the_published_sizes_and_the_error_lists_them(tmp_path: Path,
+                                                                             project_root: Path) -> None:
+    store, catalog = _store(tmp_path, project_root)
+    pid = catalog.products[0].id
+    for kind, sizes in VIEW_SIZES.items():
+        for w, h in sizes:
+            assert store.spec(pid, size=f"{w}x{h}").size_px == (w, h), kind
+    assert store.spec(pid, size="32x24").size_px == (32, 24), "the node's extra sizes are served too"
+    for odd in ("641x480", "1919x1080", "100x100", "1920x1920"):
+        with pytest.raises(BadRequest, match="published") as err:
+            store.spec(pid, size=odd)
+        assert "kiosk 960x720" in err.value.message and "phone 640x480" in err.value.message
+    assert {(960, 720), (640, 480)} <= PUBLISHED_SIZES, "the sizes the kiosk, phone and share pages ask for"
+
+
+def test_the_disk_cache_evicts_whole_least_recently_used_sets_and_stays_under_its_bound(
+        tmp_path: Path, project_root: Path) -> None:
+    async def run() -> None:
+        store, catalog = _store(tmp_path, project_root)
+        await store.pool.start()
+        try:
+            pids = [p.id for p in catalog.products[:3]]
+            first = await store.manifest(store.spec(pids[0], size="32x24"))
+            one_set = store.disk_used_bytes
+            assert one_set > 0
+            store.disk_bytes = int(one_set * 2.6)  # room for two sets of this size, not three
+            second = await store.manifest(store.spec(pids[1], size="40x30"))
+            key0, task, cached = store.start(store.spec(pids[0], size="32x24"))  # the first is used again
+            assert task is None and cached == first
+            third = await store.manifest(store.spec(pids[2], size="48x32"))
+            assert store.disk_used_bytes <= store.disk_bytes
+            on_disk = sum(f.stat().st_size for f in (tmp_path / "views").rglob("*") if f.is_file())
+            assert on_disk <= store.disk_bytes, "the files themselves stay under the bound"
+
+            def names(manifest: dict[str, object]) -> list[str]:
+                return [str(fr["url"]).rsplit("/", 1)[1] for fr in manifest["frames"]]  # type: ignore[attr-defined]
+
+            # the second set was the least recently used: gone whole, manifest and frames
+            assert not (tmp_path / "views" / "sets" / f"{second['key']}.json").exists()
+            assert not any((tmp_path / "views" / n).exists() for n in names(second))
+            with pytest.raises(NotFound, match="evicted"):
+                store.find_frame(names(second)[0])
+            # the others are complete: every frame their manifests name is there
+            for kept in (first, third):
+                assert all((tmp_path / "views" / n).is_file() for n in names(kept))
+            # asking for the evicted set renders it again
+            _, task, cached = store.start(store.spec(pids[1], size="40x30"))
+            assert cached is None and task is not None
+            again = await task
+            assert names(again) == names(second)
+            assert store.disk_used_bytes <= store.disk_bytes
+
+            restarted, _ = _store(tmp_path, project_root, disk_bytes=store.disk_bytes)
+            assert restarted.disk_used_bytes == store.disk_used_bytes, "a new store finds the same sets on disk"
+            restarted.disk_bytes = one_set + 1
+            assert len(restarted.evict_over_budget()) == 1
+            assert restarted.disk_used_bytes <= restarted.disk_bytes + one_set
         finally:
             await store.pool.close()
 

@@ -142,12 +142,12 @@ export class CameraStream {
     try {
       const blob = await this.camera.snapshot(this.o.maxSidePx, 0.9);
       if (!blob) return false;
-      const form = new FormData();
-      form.append("photo", blob, "photo.jpg");
+      const form = new FormData(); // consent first: the node refuses a photo that comes before it
+      form.append("consent", "true");
       form.append("product", this.o.product);
       if (this.o.variant) form.append("variant", this.o.variant);
-      form.append("consent", "true");
       form.append("format", "jpeg");
+      form.append("photo", blob, "photo.jpg");
       const { blob: composite } = await apiImage("/api/tryon", { body: form, timeoutMs: 30000 });
       if (!composite || !(await this._draw(composite, "image/jpeg"))) return false;
       this.photos += 1;

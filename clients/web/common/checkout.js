@@ -2,8 +2,13 @@
 // (pay URL + QR PNG made by the commerce side), and the order's status live over /ws/orders/{id}
 // (falling back to polling GET /api/orders/{id} if the socket drops). Also the customer's mobile number (check,
 // format, read from a field) and the set-up every page uses to start a purchase (startCheckout).
+//
+// The order's token: the order reply carries a secret `order_token`, the customer's capability for that order.
+// It is kept in memory by the Checkout (and, on the phone, in sessionStorage for the page's life, so the return
+// from the pay page shows the order); it is sent as `Authorization: Bearer` on reads and cancel and as the
+// `token` query parameter of the order WebSocket. Without it the node answers the status alone.
 
-import { createOrder, createQuote, formatCny, getOrder, newIdempotencyKey, startPayment, wsUrl } from "./api.js";
+import { api, createOrder, createQuote, formatCny, newIdempotencyKey, startPayment, wsUrl } from "./api.js";
 import { t } from "./i18n.js";
 import { toast } from "./ui.js";
 
@@ -82,9 +87,48 @@ export function mobileFromInput(input) {
   return null;
 }
 
-/** The customer of an order placed at a screen: the mobile number, at verification level L1. */
+/** The customer of an order placed at a screen: the mobile number (the bank looks up who holds it). */
 export function customerFor(phone) {
-  return phone ? { phone, kyc_level: "L1" } : {};
+  return phone ? { phone } : {};
+}
+
+// ---- the order's token ---------------------------------------------------------------------------------
+const authHeaders = (token) => (token ? { Authorization: `Bearer ${token}` } : {});
+
+/** The order: the customer's view with its token, `{id, status}` without one. */
+export const readOrder = (id, token = null) => api(`/api/orders/${encodeURIComponent(id)}`, { headers: authHeaders(token) });
+
+/** Cancels an unpaid order (needs its token). */
+export const cancelOrder = (id, token) =>
+  api(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: "POST", body: {}, headers: authHeaders(token) });
+
+const TOKEN_KEY = "showroom.order_token";
+
+/** Keeps an order's token in sessionStorage for the page's life (the phone's return from the pay page). */
+export function rememberOrderToken(orderId, token) {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, JSON.stringify({ id: orderId, token }));
+  } catch (_) {
+    /* storage unavailable: the token stays in memory only */
+  }
+}
+
+/** The remembered token of `orderId`, or null. */
+export function rememberedOrderToken(orderId) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(TOKEN_KEY) || "null");
+    return kept && kept.id === orderId ? kept.token : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+export function forgetOrderToken() {
+  try {
+    sessionStorage.removeItem(TOKEN_KEY);
+  } catch (_) {
+    /* ignore */
+  }
 }
 
 /**
@@ -96,8 +140,9 @@ export function startCheckout(previous, { product, variant, channel, phone = nul
   return new Checkout({ product, variant, channel, customer: customerFor(phone), method, extra, onChange });
 }
 
-/** Watches an order's status; calls onStatus(order) on every change. Returns a stop function. */
-export function watchOrder(orderId, onStatus) {
+/** Watches an order's status (with its token: the customer's view); calls onStatus(order) on every change.
+ * Returns a stop function. */
+export function watchOrder(orderId, onStatus, token = null) {
   let ws = null;
   let poll = null;
   let stopped = false;
@@ -113,18 +158,19 @@ export function watchOrder(orderId, onStatus) {
     if (poll || stopped) return;
     poll = setInterval(async () => {
       try {
-        emit(await getOrder(orderId));
+        emit(await readOrder(orderId, token));
       } catch (_) {
         /* keep polling: the network may come back */
       }
     }, 2500);
   };
   try {
-    ws = new WebSocket(wsUrl(`/ws/orders/${encodeURIComponent(orderId)}`));
+    if (!token) throw new Error("the order socket needs the order's token");
+    ws = new WebSocket(wsUrl(`/ws/orders/${encodeURIComponent(orderId)}?token=${encodeURIComponent(token)}`));
     ws.onmessage = (ev) => {
       try {
         const msg = JSON.parse(ev.data);
-        if (msg.type === "order" || msg.status) emit({ ...msg, id: msg.id || orderId });
+        if (msg.type === "order" || msg.status) emit({ ...(msg.order || {}), ...msg, id: msg.id || orderId });
       } catch (_) {
         /* ignore non-JSON */
       }
@@ -137,7 +183,7 @@ export function watchOrder(orderId, onStatus) {
     startPolling();
   }
   // the current state, in case the order changed before the socket opened
-  getOrder(orderId).then(emit, () => {});
+  readOrder(orderId, token).then(emit, () => {});
   function stop() {
     stopped = true;
     if (poll) clearInterval(poll);
@@ -164,6 +210,7 @@ export class Checkout {
     this.quote = null;
     this.quoteExpiresMs = null;
     this.order = null;
+    this.token = null; // the order's token: in memory only, wiped by close()
     this.payment = null;
     this.status = "idle";
     this.error = null;
@@ -202,7 +249,9 @@ export class Checkout {
     if (!this.quote || this.quoteSecondsLeft() === 0) await this.lockPrice();
     const extra = typeof this.extra === "function" ? this.extra() : this.extra;
     const body = { ...extra, quote_id: this.quote.id, customer: this.customer, channel: this.channel };
-    this.order = await createOrder(body, this._orderKey);
+    const { order_token: token, ...order } = await createOrder(body, this._orderKey);
+    this.order = order;
+    if (token) this.token = token;
     this.status = "ordered";
     this.onChange(this);
     this._payKey = this._payKey || newIdempotencyKey();
@@ -210,19 +259,32 @@ export class Checkout {
     this.status = "paying";
     this.onChange(this);
     this._stops.push(
-      watchOrder(this.order.id, (o) => {
-        this.order = { ...this.order, ...o };
-        if (PAID.has(o.status)) this.status = "paid";
-        else if (o.status !== "pending_payment") this.status = "failed";
-        this.onChange(this);
-      }),
+      watchOrder(
+        this.order.id,
+        (o) => {
+          this.order = { ...this.order, ...o };
+          if (PAID.has(o.status)) this.status = "paid";
+          else if (o.status !== "pending_payment") this.status = "failed";
+          this.onChange(this);
+        },
+        this.token,
+      ),
     );
     return this.payment;
+  }
+
+  /** Cancels the unpaid order (with its token). */
+  async cancel() {
+    if (!this.order) return null;
+    this.order = await cancelOrder(this.order.id, this.token);
+    this.onChange(this);
+    return this.order;
   }
 
   close() {
     for (const s of this._stops) s();
     this._stops = [];
+    this.token = null;
   }
 }
 

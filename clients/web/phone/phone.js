@@ -2,10 +2,21 @@
 // drawn over the camera, tap to place); try-on (front camera over /ws/stream in the "tryon" mode, after consent);
 // checkout through the payment backend's pay page (pay_url); share (native share sheet where available, poster).
 
-import { createQuote, createShare, formatCny, getOrder, getProduct, getProducts, newIdempotencyKey, renderUrl } from "../common/api.js";
+import { createQuote, createShare, formatCny, getProduct, getProducts, newIdempotencyKey, renderUrl } from "../common/api.js";
 import { CameraStream } from "../common/camera-stream.js";
 import { canTryOn, hallOf, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
-import { expiryMs, mobileFromInput, renderPayPanel, showCountdown, startCheckout, watchOrder } from "../common/checkout.js";
+import {
+  expiryMs,
+  forgetOrderToken,
+  mobileFromInput,
+  readOrder,
+  rememberedOrderToken,
+  rememberOrderToken,
+  renderPayPanel,
+  showCountdown,
+  startCheckout,
+  watchOrder,
+} from "../common/checkout.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
 import { askConsent, el, showError, toast } from "../common/ui.js";
@@ -294,6 +305,7 @@ async function buy(method) {
     state.stopCountdown = showCountdown($("p-countdown"), co.quoteExpiresMs);
     await co.buy();
     sessionStorage.setItem("showroom.order", co.order.id);
+    rememberOrderToken(co.order.id, co.token); // for the return from the pay page (this tab's life only)
   } catch (e) {
     showError(e);
   }
@@ -301,6 +313,7 @@ async function buy(method) {
 
 /** Back from the pay page (return_url ?order=...): show the order's live status. */
 function resumeOrder(orderId) {
+  const token = rememberedOrderToken(orderId); // without it the node shows the status alone
   const box = $("pay");
   const form = $("buy-form");
   form.hidden = true;
@@ -324,6 +337,7 @@ function resumeOrder(orderId) {
           onclick: () => {
             stop();
             sessionStorage.removeItem("showroom.order");
+            forgetOrderToken();
             box.replaceChildren();
             form.hidden = false;
           },
@@ -333,10 +347,10 @@ function resumeOrder(orderId) {
     const mark = box.querySelector(".paid-mark");
     if (mark) mark.innerHTML = '<svg viewBox="0 0 24 24" width="56" height="56"><path d="M5 12.5l4.2 4.2L19 7" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/></svg>';
   };
-  getOrder(orderId).then(render, () => {
+  readOrder(orderId, token).then(render, () => {
     form.hidden = false;
   });
-  const stop = watchOrder(orderId, render);
+  const stop = watchOrder(orderId, render, token);
 }
 
 // ---- share --------------------------------------------------------------------------------------
