@@ -16,6 +16,8 @@ from render_node.errors import NodeError
 from render_node.render.errors import RenderError
 from showroom.errors import ShowroomError
 
+QUIET_COMMANDS = frozenset({"staff", "audit", "rates", "secrets"})
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="showroom", description="AR/VR product showroom with an edge render node")
@@ -29,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command in QUIET_COMMANDS:  # their output is the answer; schema migrations on the way are noise
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         code: int = args.func(args)
     except (NodeError, RenderError, ShowroomError) as exc:
