@@ -504,6 +504,7 @@ def test_phone_checkout_through_the_pay_page_shows_paid_on_return(server: Server
     w.page.fill("#cust-phone", "13700137000")
     w.page.click('[data-method="mobile_banking"]')
     w.page.wait_for_selector('#pay [data-role="pay-link"]', timeout=30_000)
+    assert w.page.locator("#pay .qr").count() == 0, "a phone pays on itself: no QR code to scan"
     w.screenshot(artifacts, "phone-buy")
     order_id = w.page.evaluate("window.__phone.checkout.order.id")
     token = w.page.evaluate("window.__phone.checkout.token")
@@ -520,6 +521,23 @@ def test_phone_checkout_through_the_pay_page_shows_paid_on_return(server: Server
     assert w.page.evaluate("JSON.parse(sessionStorage.getItem('showroom.order_token')).token") == token
     w.screenshot(artifacts, "phone-paid")
     _assert_clean(w, "phone checkout (with the pay page)")
+
+
+def test_an_order_under_review_tells_the_customer_only_that_it_is_checked(server: Server, new_page: Any,
+                                                                         artifacts: Path) -> None:
+    w = new_page((390, 844), is_mobile=True, has_touch=True)
+    w.page.goto(f"{server.base}/phone?product=bar-au9999-100g&view=buy&lang=zh", wait_until="domcontentloaded")
+    w.page.wait_for_function("document.querySelector('#buy-total').textContent.includes('¥')", timeout=30_000)
+    w.page.fill("#cust-phone", "13500000000")  # verified in a branch (L3): the large order is allowed, and checked
+    w.page.click('[data-method="mobile_banking"]')
+    w.page.wait_for_selector('#pay [data-review="under_review"]', timeout=30_000)
+    w.page.locator('#pay [data-review="under_review"]').scroll_into_view_if_needed()
+    text = w.page.inner_text("#pay")
+    assert "审核" in text
+    order = w.page.evaluate("JSON.stringify(window.__phone.checkout.order)").lower()
+    assert "aml" not in order and "reason" not in order, "no compliance internals reach the customer"
+    w.screenshot(artifacts, "phone-under-review")
+    _assert_clean(w, "phone order under review")
 
 
 def test_phone_share_offers_the_link_and_a_poster(server: Server, new_page: Any, artifacts: Path) -> None:

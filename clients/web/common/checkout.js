@@ -308,6 +308,13 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
   status.setAttribute("aria-live", "polite");
   status.textContent = t(`status.${co.order?.status || "pending_payment"}`);
   el.append(h, total);
+  // Any manual check (AML review or another) reads the same to the customer: no tipping-off.
+  const review = co.order?.review === "under_review" ? document.createElement("p") : null;
+  if (review) {
+    review.className = "pay-review muted";
+    review.dataset.review = "under_review";
+    review.textContent = t("status.under_review");
+  }
   if (co.paid) {
     h.textContent = t("checkout.done");
     const ok = document.createElement("div");
@@ -320,9 +327,11 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
     ord.className = "order-id";
     ord.textContent = `${t("checkout.order")} ${co.order.id}`;
     el.append(ok, status, thanks, ord);
+    if (review) el.append(review);
     return () => {};
   }
-  const qrUrl = co.payment?.qr_png_url;
+  const qrUrl = qrSize > 0 ? co.payment?.qr_png_url : null;  // a phone pays on itself: no code to scan
+  if (!qrSize) h.textContent = t("checkout.pay_here");
   if (qrUrl) {
     const fig = document.createElement("figure");
     fig.className = "qr";
@@ -337,6 +346,7 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
     el.append(fig);
   }
   el.append(status);
+  if (review) el.append(review);
   if (co.order?.id) {
     const ord = document.createElement("p");
     ord.className = "muted small order-id";
