@@ -407,6 +407,13 @@ class FakeUnitOfWork:
             self._deleted.add(("quotes", quote_id))
         return len(gone)
 
+    async def delete_idempotency_before(self, before: datetime) -> int:
+        gone = [k for k, r in self._t.idempotency.items() if r.created_at < before]
+        for k in gone:
+            del self._t.idempotency[k]
+            self._deleted.add(("idempotency", k))
+        return len(gone)
+
     # -- orders -------------------------------------------------------------------------------------------
 
     async def add_order(self, order: Order, customer_key: str, token_sha256: str | None = None) -> None:

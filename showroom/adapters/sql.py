@@ -188,6 +188,10 @@ class SqlUnitOfWork(StaffSqlMixin):
             and_(t.quotes.c.expires_at < before, t.quotes.c.id.not_in(used))))
         return int(res.rowcount or 0)
 
+    async def delete_idempotency_before(self, before: datetime) -> int:
+        res = await self.conn.execute(delete(t.idempotency).where(t.idempotency.c.created_at < before))
+        return int(res.rowcount or 0)
+
     # -- orders -----------------------------------------------------------------------------------------------
 
     async def add_order(self, order: Order, customer_key: str, token_sha256: str | None = None) -> None:

@@ -16,6 +16,9 @@ log = logging.getLogger("showroom.commerce")
 
 SWEEP_INTENT_AGE_S = 30.0
 QUOTES_KEPT = timedelta(days=1)
+IDEMPOTENCY_KEPT = timedelta(days=1)
+"""A replayed Idempotency-Key older than this makes a new request; the first reply (for an order: its token) is
+not kept longer than needed."""
 
 
 async def recover(ctx: Commerce, *, intent_age_s: float = 0.0) -> dict[str, int]:
@@ -49,10 +52,12 @@ async def recover(ctx: Commerce, *, intent_age_s: float = 0.0) -> dict[str, int]
 
 
 async def sweep(ctx: Commerce) -> dict[str, int]:
-    """One sweeper run: recovery of older intents, expiry of unpaid orders, unused quotes a day old dropped."""
+    """One sweeper run: recovery of older intents, expiry of unpaid orders, unused quotes and idempotency records
+    a day old dropped."""
     counts = await recover(ctx, intent_age_s=SWEEP_INTENT_AGE_S)
     counts["orders_expired"] = await expire_due(ctx)
     async with ctx.uow() as uow:
         counts["quotes_deleted"] = await uow.delete_quotes_expired_before(ctx.clock.now() - QUOTES_KEPT)
+        counts["idempotency_deleted"] = await uow.delete_idempotency_before(ctx.clock.now() - IDEMPOTENCY_KEPT)
         await uow.commit()
     return counts

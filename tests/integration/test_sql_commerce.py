@@ -154,6 +154,16 @@ async def test_a_replayed_idempotency_key_returns_the_first_order(world: World) 
     assert err.value.http_status == 422
 
 
+async def test_idempotency_records_a_day_old_are_swept_and_the_key_then_makes_a_new_request(world: World) -> None:
+    q = await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1)
+    body = {"quote_id": q.id, "customer": {"name": "王芳", "phone": "13800000000"}}
+    first = await post_order(world, body, "old")
+    world.clock.advance(recovery.IDEMPOTENCY_KEPT.total_seconds() + 1)
+    assert (await recovery.sweep(world.ctx))["idempotency_deleted"] == 1
+    again = await post_order(world, body, "old")  # the same quote: the same order, but no stored first reply
+    assert again[0] == 200 and again[1]["id"] == first[1]["id"] and "order_token" not in again[1]
+
+
 async def test_concurrent_requests_with_one_key_make_one_order(world: World) -> None:
     q = await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1)
     body = {"quote_id": q.id, "customer": {"name": "王芳", "phone": "13800000000"}}

@@ -14,7 +14,7 @@ from showroom.customers import CustomerFacts
 from showroom.errors import InvalidInput, NotFound, ShowroomError
 from showroom.orders import IllegalTransition, OrderStatus
 from showroom.pricing import QuoteExpired
-from showroom.services import Reply, orders, run_once
+from showroom.services import Reply, orders, recovery, run_once
 from showroom.services._idempotency import request_hash
 from showroom.services.orders import Customer, PlacedOrder, PlaceOrder, QuoteUsed
 from tests.commerce_fakes import FakeWorld, fake_world
@@ -137,6 +137,27 @@ def test_a_replayed_idempotency_key_returns_the_first_answer_and_another_body_is
         with pytest.raises(ShowroomError) as err:
             await run_once(w.ctx, "orders", None, body, place, _reply)
         assert (err.value.code, err.value.http_status) == ("idempotency_key_missing", 400)
+
+    run(go())
+
+
+def test_the_sweeper_forgets_idempotency_records_a_day_old_with_the_token_in_them() -> None:
+    w = fake_world()
+
+    async def go() -> None:
+        q = await orders.quote(w.ctx, "bar-50g", "au9999-10g")
+        body = {"quote_id": q.id, "customer": {"phone": "13800000001"}}
+
+        async def place(claim: Any) -> PlacedOrder:
+            return await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "13800000001")), claim)
+
+        await run_once(w.ctx, "orders", "k1", body, place, _reply)
+        w.clock.advance(3600)
+        assert (await recovery.sweep(w.ctx))["idempotency_deleted"] == 0
+        assert len(w.db.tables.idempotency) == 1
+        w.clock.advance(recovery.IDEMPOTENCY_KEPT.total_seconds())
+        assert (await recovery.sweep(w.ctx))["idempotency_deleted"] == 1
+        assert w.db.tables.idempotency == {}
 
     run(go())
 
