@@ -3,6 +3,7 @@
     showroom render PRODUCT [--variant V] [--yaw-deg D] [--pitch-deg D] [--size 1280x720]
                     [--env studio|counter|car] [--background white|transparent|env] -o out.png
     showroom render --model FILE.glb [--camera gltf:N] [...] -o out.png
+    showroom render ... --env FILE.hdr|.exr|.png|.jpg [--env-rotation-deg D] [--env-exposure EV] -o out.png
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import numpy as np
 
 from render_node.config import load_config
 from render_node.errors import BadRequest
+from render_node.render.environment import ENV_NAMES
 from render_node.render.types import (
+    EnvFile,
     EnvName,
     GltfCameraView,
     MaterialOverride,
@@ -56,7 +59,20 @@ def register(sub: Any) -> None:
     p.add_argument("--fov-deg", type=float, default=30.0, help="vertical field of view (default 30)")
     p.add_argument("--distance-scale", type=float, default=1.0, help="camera distance x this (1 frames the product)")
     p.add_argument("--size", help="WIDTHxHEIGHT in pixels (default 1280x720; with --camera, the camera's aspect)")
-    p.add_argument("--env", choices=("studio", "counter", "car"), help="environment (default: car for cars, else studio)")
+    p.add_argument(
+        "--env",
+        metavar="studio|counter|car|FILE",
+        help="environment light: a built-in studio (default: car for cars, else studio) or an equirectangular "
+        "(2:1 lat-long) Radiance .hdr, OpenEXR .exr or 8-bit PNG/JPEG file (sRGB, linearised: an approximation of "
+        "HDR light); prefiltered once and cached in <assets-dir>/env/cache/",
+    )
+    p.add_argument(
+        "--env-rotation-deg",
+        type=float,
+        metavar="D",
+        help="with --env FILE: turn the environment about +Y by D degrees, +Z towards +X (default 0)",
+    )
+    p.add_argument("--env-exposure", type=float, metavar="EV", help="with --env FILE: scale its light by 2^EV (default 0)")
     p.add_argument("--background", choices=("white", "transparent", "env"), default="white")
     p.add_argument("--camera", help="gltf:N renders from the model file's N-th camera (its aspect and field of view)")
     p.add_argument("--no-shadow", action="store_true", help="leave out the contact shadow on the ground")
@@ -95,6 +111,18 @@ def _camera_size(model: Path, index: int, height_px: int) -> tuple[int, int]:
     if aspect is None and cams[index][0].kind == "orthographic":
         aspect = cams[index][0].xmag / cams[index][0].ymag
     return size_for_aspect(aspect, height_px) if aspect else (round(height_px * 16 / 9), height_px)
+
+
+def _environment(text: str, rotation_deg: float | None, exposure_ev: float | None) -> EnvName | EnvFile:
+    """A built-in environment name, or an environment file with its turn and exposure."""
+    if text in ENV_NAMES:
+        if rotation_deg is not None or exposure_ev is not None:
+            raise BadRequest("--env-rotation-deg and --env-exposure apply to --env FILE, not to a built-in studio")
+        return cast(EnvName, text)
+    path = Path(text)
+    if not path.is_file():
+        raise BadRequest(f"--env must be {', '.join(ENV_NAMES)} or an image file; no such file: {text}")
+    return EnvFile(path, rotation_deg or 0.0, exposure_ev or 0.0)
 
 
 def write_image(path: Path, frame: np.ndarray[Any, np.dtype[np.uint8]]) -> None:
@@ -139,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         view = TurntableView(args.yaw_deg, args.pitch_deg, args.distance_scale, args.fov_deg)
         size = parse_size(args.size) if args.size else DEFAULT_SIZE_PX
-    env = cast(EnvName, args.env or env_default)
+    env = _environment(args.env or env_default, args.env_rotation_deg, args.env_exposure)
     request = RenderRequest(
         model_path=model,
         view=view,
@@ -158,5 +186,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         renderer.close()
     write_image(args.output, frame)
-    print(f"{args.output} {frame.shape[1]}x{frame.shape[0]} env={env} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    print(f"{args.output} {frame.shape[1]}x{frame.shape[0]} env={env.path if isinstance(env, EnvFile) else env} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
     return 0

@@ -23,19 +23,24 @@ import panda3d.core as p3d
 from render_node.render import cameras
 from render_node.render._geom import make_geom, sphere_mesh
 from render_node.render.bake import Baker
+from render_node.render.env_files import prefiltered_env_file
 from render_node.render.environment import (
     ENV_NAMES,
     LEVELS,
     build_environments,
+    environment_face_size,
     environments_present,
+    load_brdf_lut,
     load_environment,
 )
-from render_node.render.errors import RenderError, RequestInvalid
+from render_node.render.errors import EnvironmentInvalid, RenderError, RequestInvalid
 from render_node.render.gltf import read_gltf
 from render_node.render.scene import LoadedModel, SceneBuilder, mat3, mat4
 from render_node.render.shaders import ShaderCache
 from render_node.render.types import (
     RGBA8,
+    EnvFile,
+    EnvName,
     GltfCameraView,
     PoseView,
     RenderRequest,
@@ -51,6 +56,9 @@ auto: baked on a software rasteriser (llvmpipe), exact on a GPU."""
 
 MAX_SIZE_PX = 4096
 EXPOSURE = {"studio": 0.8, "counter": 1.0, "car": 0.85}
+MAX_ENV_EXPOSURE_EV = 16.0
+MAX_FILE_ENVS = 4
+"""Environment files kept on the GPU at once (the built-in three are always kept)."""
 SHADOW_OPACITY = 0.75
 _PRC = """
 load-display p3headlessgl
@@ -167,6 +175,7 @@ class PandaRenderer:
         self._envs: dict[str, tuple[p3d.Texture, p3d.Texture, float]] = {}
         self._lut: p3d.Texture | None = None
         self._env_name: str | None = None
+        self._env_digests: dict[tuple[str, int, int], str] = {}
         self._sky = self._scene.attach_new_node(p3d.GeomNode("sky"))
         self._sky.node().add_geom(make_geom(*sphere_mesh(16, 32)))
         self._sky.node().set_bounds(p3d.OmniBoundingVolume())
@@ -187,36 +196,73 @@ class PandaRenderer:
 
     # -- resources -----------------------------------------------------------------------------------------
 
-    def _environment(self, name: str) -> None:
-        if name not in ENV_NAMES:
-            raise RequestInvalid(f"unknown environment {name!r}; choose one of {', '.join(ENV_NAMES)}")
-        if name == self._env_name:
-            return
-        if name not in self._envs:
-            maps = load_environment(self.env_dir, name)
-            spec = _cube_texture(maps.radiance, f"{name}-specular")
-            irr = _cube_texture([maps.irradiance], f"{name}-irradiance")
-            self._envs[name] = (spec, irr, EXPOSURE.get(name, 1.0))
-            if self._lut is None:
-                lut = p3d.Texture("brdf-lut")
-                n = maps.lut.shape[0]
-                lut.setup_2d_texture(n, n, p3d.Texture.T_half_float, p3d.Texture.F_rgb16)
-                rgb = np.concatenate([np.zeros_like(maps.lut[..., :1]), maps.lut[..., 1:2], maps.lut[..., 0:1]], -1)
-                lut.set_ram_image(np.ascontiguousarray(rgb, np.float16).tobytes())  # panda stores BGR
-                lut.set_wrap_u(p3d.SamplerState.WM_clamp)
-                lut.set_wrap_v(p3d.SamplerState.WM_clamp)
-                lut.set_minfilter(p3d.SamplerState.FT_linear)
-                lut.set_magfilter(p3d.SamplerState.FT_linear)
-                self._lut = lut
-                self._scene.set_shader_input("u_lut", lut)
-        spec, irr, exposure = self._envs[name]
-        for root in (self._scene, self._baker.root):
-            root.set_shader_input("u_specEnv", spec)
-            root.set_shader_input("u_irrEnv", irr)
-            root.set_shader_input("u_envInfo", p3d.LVecBase4f(LEVELS - 1, 1.0, exposure, 0.0))
-            if self._lut is not None:
+    def _environment(self, env: EnvName | EnvFile) -> tuple[str, float]:
+        """Binds the environment's maps; returns its key (for the baker) and the extra turn about +Y in degrees."""
+        if isinstance(env, EnvFile):
+            if not (math.isfinite(env.rotation_deg) and math.isfinite(env.exposure_ev)):
+                raise RequestInvalid("environment rotation and exposure must be finite numbers")
+            if not -MAX_ENV_EXPOSURE_EV <= env.exposure_ev <= MAX_ENV_EXPOSURE_EV:
+                raise RequestInvalid(f"environment exposure {env.exposure_ev} EV is outside +-{MAX_ENV_EXPOSURE_EV} EV")
+            name = self._file_environment(env.path)
+            intensity, turn_deg = 2.0**env.exposure_ev, env.rotation_deg
+        elif env in ENV_NAMES:
+            name, intensity, turn_deg = env, 1.0, 0.0
+            if name not in self._envs:
+                maps = load_environment(self.env_dir, name)
+                spec = _cube_texture(maps.radiance, f"{name}-specular")
+                irr = _cube_texture([maps.irradiance], f"{name}-irradiance")
+                self._envs[name] = (spec, irr, EXPOSURE.get(name, 1.0))
+        else:
+            raise RequestInvalid(f"unknown environment {env!r}; choose one of {', '.join(ENV_NAMES)} or a file")
+        if self._lut is None:
+            lut_array = load_brdf_lut(self.env_dir)
+            lut = p3d.Texture("brdf-lut")
+            n = lut_array.shape[0]
+            lut.setup_2d_texture(n, n, p3d.Texture.T_half_float, p3d.Texture.F_rgb16)
+            rgb = np.concatenate([np.zeros_like(lut_array[..., :1]), lut_array[..., 1:2], lut_array[..., 0:1]], -1)
+            lut.set_ram_image(np.ascontiguousarray(rgb, np.float16).tobytes())  # panda stores BGR
+            lut.set_wrap_u(p3d.SamplerState.WM_clamp)
+            lut.set_wrap_v(p3d.SamplerState.WM_clamp)
+            lut.set_minfilter(p3d.SamplerState.FT_linear)
+            lut.set_magfilter(p3d.SamplerState.FT_linear)
+            self._lut = lut
+            self._scene.set_shader_input("u_lut", lut)
+        key = f"{name}@{intensity!r}"
+        if key != self._env_name:
+            spec, irr, exposure = self._envs[name]
+            for root in (self._scene, self._baker.root):
+                root.set_shader_input("u_specEnv", spec)
+                root.set_shader_input("u_irrEnv", irr)
+                root.set_shader_input("u_envInfo", p3d.LVecBase4f(LEVELS - 1, intensity, exposure, 0.0))
                 root.set_shader_input("u_lut", self._lut)
-        self._env_name = name
+            self._env_name = key
+        return key, turn_deg
+
+    def _file_environment(self, path: Path) -> str:
+        """Loads (prefiltering or reading `<env_dir>/cache/`) an environment file; returns its key in `_envs`."""
+        path = Path(path)
+        try:
+            st = path.stat()
+        except OSError:
+            raise EnvironmentInvalid(f"environment file not found: {path}") from None
+        stamp = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        digest = self._env_digests.get(stamp)
+        name = f"file:{digest}"
+        if digest is None or name not in self._envs:
+            face_px = environment_face_size(self.env_dir)
+            chain, irr, digest = prefiltered_env_file(path, self.env_dir / "cache", face_px)
+            self._env_digests[stamp] = digest
+            name = f"file:{digest}"
+            self._envs[name] = (
+                _cube_texture(chain, f"{path.name}-specular"),
+                _cube_texture([irr], f"{path.name}-irradiance"),
+                1.0,
+            )
+            files = [k for k in self._envs if k.startswith("file:") and k != name]
+            for old in files[: max(0, len(files) + 1 - MAX_FILE_ENVS)]:
+                del self._envs[old]
+            self._env_name = None  # rebind even if the key was bound before (an evicted, reloaded file)
+        return name
 
     def load_model(self, path: Path) -> LoadedModel:
         """The model at `path`, loaded (and cached) if needed."""
@@ -354,7 +400,7 @@ class PandaRenderer:
                 cameras.EyeCamera(e.camera_to_world, e.intrinsics.scaled_to(w, h), e.near_m, e.far_m, e.ortho_half_m)
                 for e in eyes
             ]
-        self._environment(request.env)
+        env_key, env_turn_deg = self._environment(request.env)
         if self._current is not model:
             if self._current is not None:
                 self._current.root.detach_node()
@@ -368,14 +414,15 @@ class PandaRenderer:
         else:
             quad.detach_node()
         yaw = request.view.yaw_deg if isinstance(request.view, TurntableView) else 0.0
-        c, s = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
+        # An environment file's turn about +Y (+Z towards +X) adds to the turntable's: both are about +Y.
+        c, s = math.cos(math.radians(yaw + env_turn_deg)), math.sin(math.radians(yaw + env_turn_deg))
         # Turntable: the lights stay where the photographer put them, the product turns.
         env_rot = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])
         self._scene.set_shader_input("u_envRot", mat3(env_rot))
         self._baker.root.set_shader_input("u_envRot", mat3(env_rot))
         self._baker.attach(model, self.shading == "baked")
         if self._baker.active:
-            self._baker.prepare(eyes[0].camera_to_world, env_rot, request.env)
+            self._baker.prepare(eyes[0].camera_to_world, env_rot, env_key)
 
         target = self._target(w, h, len(eyes))
         for other in self._targets.values():

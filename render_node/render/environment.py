@@ -319,7 +319,11 @@ def brdf_lut(size_px: int = LUT_SIZE_PX, samples: int = 256) -> F32:
 def build_environment(name: str, face_size_px: int = FACE_SIZE_PX) -> tuple[list[F32], F32]:
     """The specular mip chain (level k prefiltered for roughness k / (LEVELS - 1), then plain mips to 1x1) and
     the irradiance cube of environment `name`."""
-    radiance = RADIANCE[name]
+    return prefilter_environment(RADIANCE[name], face_size_px)
+
+
+def prefilter_environment(radiance: Callable[[F32], F32], face_size_px: int = FACE_SIZE_PX) -> tuple[list[F32], F32]:
+    """`build_environment` for any radiance function of direction `(..., 3) -> (..., 3)` (e.g. a lat-long file)."""
     # Supersample the mirror level 2x2 for smooth light edges.
     fine = radiance(face_directions(face_size_px * 2)).astype(np.float32)
     mips = [_downsample(fine)]
@@ -407,9 +411,20 @@ def load_environment(env_dir: Path, name: str) -> EnvironmentMaps:
         levels = int(z["levels"])
         radiance = [np.asarray(z[f"radiance_{k}"]) for k in range(levels)]
         irradiance = np.asarray(z["irradiance"])
+    return EnvironmentMaps(radiance, irradiance, load_brdf_lut(env_dir))
+
+
+def load_brdf_lut(env_dir: Path) -> F32:
+    """The shared split-sum BRDF LUT `(n, n, 2)` from `<env_dir>/brdf_lut.npz`."""
     with np.load(Path(env_dir) / "brdf_lut.npz") as z:
-        lut = np.asarray(z["lut"])
-    return EnvironmentMaps(radiance, irradiance, lut)
+        lut: F32 = np.asarray(z["lut"])
+    return lut
+
+
+def environment_face_size(env_dir: Path) -> int:
+    """The mirror-level cube face size the built-in maps in `env_dir` were built at (files are prefiltered alike)."""
+    with np.load(Path(env_dir) / "studio.npz") as z:
+        return int(z["radiance_0"].shape[1])
 
 
 def environments_present(env_dir: Path) -> bool:

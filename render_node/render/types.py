@@ -116,6 +116,17 @@ class MaterialOverride:
 
 
 @dataclass(frozen=True)
+class EnvFile:
+    """An environment light from a file: an equirectangular (2:1 lat-long) Radiance .hdr, OpenEXR or 8-bit
+    PNG/JPEG (sRGB, linearised), turned about +Y by `rotation_deg` (+Z towards +X) and scaled by 2^`exposure_ev`.
+    See `render_node/render/env_files.py` for the layout, the checks and the cache."""
+
+    path: Path
+    rotation_deg: float = 0.0
+    exposure_ev: float = 0.0
+
+
+@dataclass(frozen=True)
 class RenderRequest:
     """One frame: a model file, how its materials are varied, a view, a size and the surroundings."""
 
@@ -124,7 +135,7 @@ class RenderRequest:
     size_px: tuple[int, int] = (1280, 720)
     """(width, height) of the output; for a StereoView, of ONE eye."""
     background: Background = "white"
-    env: EnvName = "studio"
+    env: EnvName | EnvFile = "studio"
     shadow: bool = True
     """A soft contact shadow on the ground plane under the product."""
     overrides: tuple[MaterialOverride, ...] = ()
