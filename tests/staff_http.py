@@ -5,6 +5,7 @@ cookie and the CSRF header explicitly (no cookie jar), so a test says exactly wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from showroom.services import staff as staff_service
 from showroom.settings import CommerceSettings
 from showroom.staff import Role
 from tests.commerce_fakes import SECRET, FakeCustomers, FixedPrices, fast_passwords, make_catalog
+from tests.integration.commerce_db import database_url
 
 PASSWORD = "correct horse battery"
 
@@ -150,3 +152,16 @@ async def staff_stack(database_url: str, data_dir: Path) -> AsyncIterator[StaffS
         finally:
             await server.close()
             await sandbox.close()
+
+
+@asynccontextmanager
+async def staff_stack_on(kind: str, tmp_path: Path) -> AsyncIterator[StaffStack]:
+    """`staff_stack` on a fresh database of `kind` (sqlite or postgres, see tests/integration/commerce_db.py)."""
+    gen = database_url(kind, tmp_path)
+    url = await gen.__anext__()
+    try:
+        async with staff_stack(url, tmp_path / "data") as s:
+            yield s
+    finally:
+        with contextlib.suppress(StopAsyncIteration):
+            await gen.__anext__()

@@ -5,7 +5,6 @@ money goes back, the audit trail names both and verifies)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -15,23 +14,16 @@ import pytest
 import pytest_asyncio
 
 from showroom.staff import Role
-from tests.integration.commerce_db import DB_KINDS, database_url
-from tests.staff_http import StaffStack, staff_stack
+from tests.integration.commerce_db import DB_KINDS
+from tests.staff_http import StaffStack, staff_stack_on
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest_asyncio.fixture
 async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StaffStack]:
-    kind = getattr(request, "param", "sqlite")
-    gen = database_url(kind, tmp_path)
-    url = await gen.__anext__()
-    try:
-        async with staff_stack(url, tmp_path / "data") as s:
-            yield s
-    finally:
-        with contextlib.suppress(StopAsyncIteration):
-            await gen.__anext__()
+    async with staff_stack_on(getattr(request, "param", "sqlite"), tmp_path) as s:
+        yield s
 
 
 async def test_sign_in_with_a_totp_code_gives_a_session_cookie_and_a_csrf_token(stack: StaffStack) -> None:

@@ -5,7 +5,6 @@ the documented status and code, and no money moves."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,22 +13,15 @@ import pytest
 import pytest_asyncio
 
 from showroom.staff import Role
-from tests.integration.commerce_db import database_url
-from tests.staff_http import StaffStack, staff_stack
+from tests.staff_http import StaffStack, staff_stack_on
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest_asyncio.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[StaffStack]:
-    gen = database_url("sqlite", tmp_path)
-    url = await gen.__anext__()
-    try:
-        async with staff_stack(url, tmp_path / "data") as s:
-            yield s
-    finally:
-        with contextlib.suppress(StopAsyncIteration):
-            await gen.__anext__()
+    async with staff_stack_on("sqlite", tmp_path) as s:
+        yield s
 
 
 async def _no_refund_was_made(stack: StaffStack, order_id: str) -> None:
