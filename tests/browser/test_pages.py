@@ -531,7 +531,9 @@ def test_an_order_under_review_tells_the_customer_only_that_it_is_checked(server
     w.page.fill("#cust-phone", "13500000000")  # verified in a branch (L3): the large order is allowed, and checked
     w.page.click('[data-method="mobile_banking"]')
     w.page.wait_for_selector('#pay [data-review="under_review"]', timeout=30_000)
-    w.page.locator('#pay [data-review="under_review"]').scroll_into_view_if_needed()
+    # the panel re-renders on every status message: scroll by selector, not by a held element
+    w.page.evaluate("document.querySelector('#pay [data-review]')?.scrollIntoView({block: 'center'})")
+    w.page.wait_for_selector('#pay [data-review="under_review"]', timeout=10_000)
     text = w.page.inner_text("#pay")
     assert "审核" in text
     order = w.page.evaluate("JSON.stringify(window.__phone.checkout.order)").lower()
