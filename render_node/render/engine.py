@@ -105,6 +105,15 @@ def _headless_pipe() -> p3d.GraphicsPipe:
     return pipe
 
 
+def _file_stamp(path: Path, missing: RenderError) -> tuple[str, int, int]:
+    """(resolved path, mtime ns, size): a cache key that changes when the file does; `missing` when it is absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        raise missing from None
+    return str(path.resolve()), st.st_mtime_ns, st.st_size
+
+
 @dataclass
 class _Target:
     """An offscreen buffer of one size with one display region (and camera) per eye."""
@@ -241,11 +250,7 @@ class PandaRenderer:
     def _file_environment(self, path: Path) -> str:
         """Loads (prefiltering or reading `<env_dir>/cache/`) an environment file; returns its key in `_envs`."""
         path = Path(path)
-        try:
-            st = path.stat()
-        except OSError:
-            raise EnvironmentInvalid(f"environment file not found: {path}") from None
-        stamp = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        stamp = _file_stamp(path, EnvironmentInvalid(f"environment file not found: {path}"))
         digest = self._env_digests.get(stamp)
         name = f"file:{digest}"
         if digest is None or name not in self._envs:
@@ -267,11 +272,7 @@ class PandaRenderer:
     def load_model(self, path: Path) -> LoadedModel:
         """The model at `path`, loaded (and cached) if needed."""
         path = Path(path)
-        try:
-            st = path.stat()
-        except OSError:
-            raise RequestInvalid(f"model file not found: {path}") from None
-        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        key = _file_stamp(path, RequestInvalid(f"model file not found: {path}"))
         model = self._models.get(key)
         if model is not None:
             self._models.move_to_end(key)

@@ -43,6 +43,7 @@ from showroom.adapters._rows import (
     share_from_row,
     utc_req,
 )
+from showroom.adapters._versioned import update_versioned
 from showroom.adapters.staff_sql import StaffSqlMixin
 from showroom.audit import AuditEvent, ChainHead
 from showroom.compliance import CustomerActivity
@@ -215,12 +216,8 @@ class SqlUnitOfWork(StaffSqlMixin):
         return order_from_row(row)
 
     async def save_order(self, order: Order) -> None:
-        res = await self.conn.execute(
-            update(t.orders).where(and_(t.orders.c.id == order.id, t.orders.c.version == order.version))
-            .values(version=order.version + 1, **order_values(order)))
-        if res.rowcount != 1:
-            raise ConcurrentUpdate(f"order {order.id} was changed by someone else")
-        order.version += 1
+        order.version = await update_versioned(self.conn, t.orders, t.orders.c.id, order.id, order.version,
+                                               order_values(order), f"order {order.id}")
 
     async def order_ids_expiring(self, now: datetime, limit: int) -> list[str]:
         open_ = [OrderStatus.CREATED.value, OrderStatus.PENDING_PAYMENT.value, OrderStatus.PAYMENT_FAILED.value]

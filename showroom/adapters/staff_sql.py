@@ -30,6 +30,7 @@ from showroom.adapters._rows import (
     staff_values,
     utc,
 )
+from showroom.adapters._versioned import update_versioned
 from showroom.audit import (
     GENESIS,
     Actor,
@@ -81,13 +82,9 @@ class StaffSqlMixin:
         return None if row is None else staff_from_row(row)
 
     async def save_staff(self, account: StaffAccount) -> StaffAccount:
-        c = t.staff_accounts.c
-        res = await self.conn.execute(update(t.staff_accounts)
-                                      .where(and_(c.name == account.name, c.version == account.version))
-                                      .values(version=account.version + 1, **staff_values(account)))
-        if res.rowcount != 1:
-            raise ConcurrentUpdate(f"staff account {account.name} was changed by someone else")
-        return replace(account, version=account.version + 1)
+        version = await update_versioned(self.conn, t.staff_accounts, t.staff_accounts.c.name, account.name,
+                                         account.version, staff_values(account), f"staff account {account.name}")
+        return replace(account, version=version)
 
     async def list_staff(self) -> list[StaffAccount]:
         res = await self.conn.execute(select(t.staff_accounts).order_by(t.staff_accounts.c.name))
@@ -157,13 +154,9 @@ class StaffSqlMixin:
         return found[0] if found else None
 
     async def save_refund_approval(self, approval: RefundApproval) -> RefundApproval:
-        c = t.refund_approvals.c
-        res = await self.conn.execute(update(t.refund_approvals)
-                                      .where(and_(c.id == approval.id, c.version == approval.version))
-                                      .values(version=approval.version + 1, **approval_values(approval)))
-        if res.rowcount != 1:
-            raise ConcurrentUpdate(f"refund request {approval.id} was changed by someone else")
-        return replace(approval, version=approval.version + 1)
+        version = await update_versioned(self.conn, t.refund_approvals, t.refund_approvals.c.id, approval.id,
+                                         approval.version, approval_values(approval), f"refund request {approval.id}")
+        return replace(approval, version=version)
 
     async def refund_approvals(self, *, state: ApprovalState | None = None, order_id: str | None = None,
                                limit: int = 100, offset: int = 0) -> list[RefundApproval]:
