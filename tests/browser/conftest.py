@@ -326,8 +326,9 @@ def watch_camera(page: Any) -> CameraTraffic:
     return traffic
 
 
-def wait_closed(ws: Any, timeout_ms: float = 10_000) -> None:
-    """Returns once the page's WebSocket `ws` has closed."""
+def wait_closed(ws: Any, timeout_ms: float = 30_000) -> None:
+    """Returns once the page's WebSocket `ws` has closed (the deadline allows a loaded 2-core CI machine, where
+    the node may be mid-way through a try-on frame when the page closes the socket)."""
     if not ws.is_closed():
         ws.wait_for_event("close", timeout=timeout_ms)
 
