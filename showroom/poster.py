@@ -41,7 +41,8 @@ class PosterContent:
 
 
 @cache
-def _font(bold: bool, size_px: int) -> Font:
+def cjk_font(bold: bool, size_px: int) -> Font:
+    """Noto Sans CJK SC (regular or bold) at `size_px`; Pillow's built-in font when Noto is not installed."""
     name = "NotoSansCJK-Bold.ttc" if bold else "NotoSansCJK-Regular.ttc"
     for folder in _FONT_DIRS:
         path = folder / name
@@ -50,7 +51,7 @@ def _font(bold: bool, size_px: int) -> Font:
     return ImageFont.load_default(size_px)
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width_px: int) -> list[str]:
+def wrap_text(draw: ImageDraw.ImageDraw, text: str, font: Font, width_px: int) -> list[str]:
     """Greedy line breaking that works for CJK (no spaces) and Latin text alike."""
     lines: list[str] = []
     current = ""
@@ -95,7 +96,7 @@ def _product_panel(png: bytes | None, size: tuple[int, int], fallback_text: str)
         except (OSError, ValueError, Image.DecompressionBombError):
             pass
     draw = ImageDraw.Draw(panel)
-    font = _font(True, 64)
+    font = cjk_font(True, 64)
     text = fallback_text[:12]
     w = draw.textlength(text, font=font)
     draw.text(((size[0] - w) / 2, size[1] / 2 - 40), text, font=font, fill=GOLD)
@@ -109,36 +110,36 @@ def render_poster(content: PosterContent) -> bytes:
     margin = 64
     # header band
     draw.rectangle((0, 0, WIDTH_PX, 120), fill=INK)
-    draw.text((margin, 34), content.bank_name, font=_font(True, 44), fill=(236, 205, 140))
+    draw.text((margin, 34), content.bank_name, font=cjk_font(True, 44), fill=(236, 205, 140))
     # product image
     panel_h = 760
     img.paste(_product_panel(content.product_png, (WIDTH_PX - 2 * margin, panel_h), content.title_zh),
               (margin, 150))
     y = 150 + panel_h + 36
-    for line in _wrap(draw, content.title_zh, _font(True, 54), WIDTH_PX - 2 * margin)[:2]:
-        draw.text((margin, y), line, font=_font(True, 54), fill=INK)
+    for line in wrap_text(draw, content.title_zh, cjk_font(True, 54), WIDTH_PX - 2 * margin)[:2]:
+        draw.text((margin, y), line, font=cjk_font(True, 54), fill=INK)
         y += 70
-    for line in _wrap(draw, content.title_en, _font(False, 30), WIDTH_PX - 2 * margin)[:2]:
-        draw.text((margin, y), line, font=_font(False, 30), fill=MUTED)
+    for line in wrap_text(draw, content.title_en, cjk_font(False, 30), WIDTH_PX - 2 * margin)[:2]:
+        draw.text((margin, y), line, font=cjk_font(False, 30), fill=MUTED)
         y += 40
-    draw.text((margin, y + 4), content.variant_label, font=_font(False, 32), fill=INK)
+    draw.text((margin, y + 4), content.variant_label, font=cjk_font(False, 32), fill=INK)
     y += 64
     # price and QR side by side
     qr_px = 260
     qr_x, qr_y = WIDTH_PX - margin - qr_px, y
     img.paste(_qr(content.link_url, qr_px), (qr_x, qr_y))
-    draw.text((qr_x + 10, qr_y + qr_px + 8), "扫码查看 360° 展示", font=_font(False, 26), fill=MUTED)
+    draw.text((qr_x + 10, qr_y + qr_px + 8), "扫码查看 360° 展示", font=cjk_font(False, 26), fill=MUTED)
     if content.price_cny is not None:
         whole, _, cents = content.price_cny.partition(".")
         price = f"¥{int(whole):,}.{cents or '00'}"
-        draw.text((margin, y), "参考价 Reference price", font=_font(False, 30), fill=MUTED)
-        draw.text((margin, y + 40), price, font=_font(True, 84), fill=GOLD)
+        draw.text((margin, y), "参考价 Reference price", font=cjk_font(False, 30), fill=MUTED)
+        draw.text((margin, y + 40), price, font=cjk_font(True, 84), fill=GOLD)
         if content.quoted_at is not None:
             when = content.quoted_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-            draw.text((margin, y + 150), f"报价时间 Quoted {when} (UTC+8)", font=_font(False, 28), fill=INK)
+            draw.text((margin, y + 150), f"报价时间 Quoted {when} (UTC+8)", font=cjk_font(False, 28), fill=INK)
     # disclaimer
-    foot_font = _font(False, 22)
-    lines = _wrap(draw, content.disclaimer, foot_font, WIDTH_PX - 2 * margin)[:6]
+    foot_font = cjk_font(False, 22)
+    lines = wrap_text(draw, content.disclaimer, foot_font, WIDTH_PX - 2 * margin)[:6]
     fy = HEIGHT_PX - 40 - 30 * len(lines)
     draw.line((margin, fy - 20, WIDTH_PX - margin, fy - 20), fill=(210, 200, 185), width=2)
     for line in lines:

@@ -35,6 +35,13 @@ from render_node.render.environment import (
 )
 from render_node.render.errors import EnvironmentInvalid, RenderError, RequestInvalid
 from render_node.render.gltf import read_gltf
+from render_node.render.placements import (
+    EnvInputs,
+    PanelLayer,
+    PlacementLayer,
+    check_panels,
+    check_placements,
+)
 from render_node.render.scene import LoadedModel, SceneBuilder, mat3, mat4
 from render_node.render.shaders import ShaderCache
 from render_node.render.types import (
@@ -42,6 +49,7 @@ from render_node.render.types import (
     EnvFile,
     EnvName,
     GltfCameraView,
+    PanelContent,
     PoseView,
     RenderRequest,
     StereoView,
@@ -57,8 +65,11 @@ auto: baked on a software rasteriser (llvmpipe), exact on a GPU."""
 MAX_SIZE_PX = 4096
 EXPOSURE = {"studio": 0.8, "counter": 1.0, "car": 0.85}
 MAX_ENV_EXPOSURE_EV = 16.0
-MAX_FILE_ENVS = 4
-"""Environment files kept on the GPU at once (the built-in three are always kept)."""
+MAX_FILE_ENVS = 8
+"""Environment files kept on the GPU at once (the built-in three are always kept): a hall frame binds one
+reflection probe per zone."""
+MAX_PLACEMENT_MODELS = 32
+"""Models kept for placements (a hall's products, apart from the main model's LRU)."""
 SHADOW_OPACITY = 0.75
 _PRC = """
 load-display p3headlessgl
@@ -126,6 +137,18 @@ class _Target:
     height_px: int
 
 
+def _turn_about_y(turn_deg: float) -> npt.NDArray[np.float64]:
+    """World -> environment rotation of an environment turned by `turn_deg` about +Y (+Z towards +X)."""
+    c, s = math.cos(math.radians(turn_deg)), math.sin(math.radians(turn_deg))
+    return np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])
+
+
+def _draw_panel(content: PanelContent, size_px: tuple[int, int]) -> RGBA8:
+    from render_node.hall.panels import draw_panel  # PIL and fonts: loaded on the first hall frame only
+
+    return draw_panel(content, size_px)
+
+
 def _cube_texture(levels: list[npt.NDArray[np.float32]], name: str) -> p3d.Texture:
     """A float16 RGB cube map with the given mip chain; arrays are (6, n, n, 3) in OpenGL face order."""
     tex = p3d.Texture(name)
@@ -150,11 +173,18 @@ class PandaRenderer:
     """Renders `RenderRequest`s offscreen. Not thread-safe: one caller at a time (one per worker process)."""
 
     def __init__(
-        self, env_dir: Path, *, shading: Shading = "auto", max_models: int = 8, max_targets: int = 3
+        self,
+        env_dir: Path,
+        *,
+        shading: Shading = "auto",
+        max_models: int = 8,
+        max_targets: int = 3,
+        max_placement_models: int = MAX_PLACEMENT_MODELS,
     ) -> None:
         self.env_dir = Path(env_dir)
         self.max_models = max_models
         self.max_targets = max_targets
+        self.max_placement_models = max_placement_models
         if not environments_present(self.env_dir):
             log.info("environment maps missing in %s: building them", self.env_dir)
             build_environments(self.env_dir)
@@ -175,7 +205,6 @@ class PandaRenderer:
         self._gsg = host.get_gsg()
         self.gl_renderer = f"{self._gsg.get_driver_vendor()} {self._gsg.get_driver_renderer()} {self._gsg.get_driver_version()}"
         self._shaders = ShaderCache()
-        self._builder = SceneBuilder(self._shaders)
         self._scene = p3d.NodePath("scene")
         self._scene.set_shader_input("u_envRot", mat3(np.eye(3)))
         self._models: OrderedDict[tuple[str, int, int], LoadedModel] = OrderedDict()
@@ -196,9 +225,16 @@ class PandaRenderer:
         self._sky.set_bin("background", 10)
         self._shadow_np: p3d.NodePath | None = None
         self._baker = Baker(self._engine, self._pipe, self._gsg, self._host, self._shaders, self._scene)
+        self._baking: tuple[LoadedModel, bool] | None = None
+        self._placement_models: OrderedDict[tuple[str, int, int], LoadedModel] = OrderedDict()
+        self._placements = PlacementLayer(
+            self._scene, self._shaders, self._load_placement_model, self._env_inputs, self._shadow_node
+        )
+        self._panels = PanelLayer(self._scene, self._shaders, _draw_panel)
         if shading not in ("auto", "exact", "baked"):
             raise RequestInvalid(f"shading must be auto, exact or baked, got {shading!r}")
         software = any(s in self.gl_renderer.lower() for s in ("llvmpipe", "softpipe", "swrast", "software"))
+        self._builder = SceneBuilder(self._shaders, unlit_anisotropy=1 if software else 4)
         self.shading: Literal["exact", "baked"] = ("baked" if software else "exact") if shading == "auto" else shading
         """May be changed between frames (the benchmark and tests compare both on one renderer)."""
         self._closed = False
@@ -207,6 +243,28 @@ class PandaRenderer:
 
     def _environment(self, env: EnvName | EnvFile) -> tuple[str, float]:
         """Binds the environment's maps; returns its key (for the baker) and the extra turn about +Y in degrees."""
+        name, intensity, turn_deg = self._env_maps(env)
+        lut = self._brdf_lut()
+        key = f"{name}@{intensity!r}"
+        if key != self._env_name:
+            spec, irr, exposure = self._envs[name]
+            for root in (self._scene, self._baker.root):
+                root.set_shader_input("u_specEnv", spec)
+                root.set_shader_input("u_irrEnv", irr)
+                root.set_shader_input("u_envInfo", p3d.LVecBase4f(LEVELS - 1, intensity, exposure, 0.0))
+                root.set_shader_input("u_lut", lut)
+            self._env_name = key
+        return key, turn_deg
+
+    def _env_inputs(self, env: EnvName | EnvFile) -> EnvInputs:
+        """The shader inputs of an environment, for a node of its own (a placement lit by its zone's probe)."""
+        name, intensity, turn_deg = self._env_maps(env)
+        spec, irr, exposure = self._envs[name]
+        info = p3d.LVecBase4f(LEVELS - 1, intensity, exposure, 0.0)
+        return EnvInputs(spec, irr, info, mat3(_turn_about_y(turn_deg)), self._brdf_lut())
+
+    def _env_maps(self, env: EnvName | EnvFile) -> tuple[str, float, float]:
+        """Loads the environment's maps into `_envs`; returns their key, the intensity and the turn about +Y."""
         if isinstance(env, EnvFile):
             if not (math.isfinite(env.rotation_deg) and math.isfinite(env.exposure_ev)):
                 raise RequestInvalid("environment rotation and exposure must be finite numbers")
@@ -223,6 +281,9 @@ class PandaRenderer:
                 self._envs[name] = (spec, irr, EXPOSURE.get(name, 1.0))
         else:
             raise RequestInvalid(f"unknown environment {env!r}; choose one of {', '.join(ENV_NAMES)} or a file")
+        return name, intensity, turn_deg
+
+    def _brdf_lut(self) -> p3d.Texture:
         if self._lut is None:
             lut_array = load_brdf_lut(self.env_dir)
             lut = p3d.Texture("brdf-lut")
@@ -236,16 +297,7 @@ class PandaRenderer:
             lut.set_magfilter(p3d.SamplerState.FT_linear)
             self._lut = lut
             self._scene.set_shader_input("u_lut", lut)
-        key = f"{name}@{intensity!r}"
-        if key != self._env_name:
-            spec, irr, exposure = self._envs[name]
-            for root in (self._scene, self._baker.root):
-                root.set_shader_input("u_specEnv", spec)
-                root.set_shader_input("u_irrEnv", irr)
-                root.set_shader_input("u_envInfo", p3d.LVecBase4f(LEVELS - 1, intensity, exposure, 0.0))
-                root.set_shader_input("u_lut", self._lut)
-            self._env_name = key
-        return key, turn_deg
+        return self._lut
 
     def _file_environment(self, path: Path) -> str:
         """Loads (prefiltering or reading `<env_dir>/cache/`) an environment file; returns its key in `_envs`."""
@@ -285,6 +337,21 @@ class PandaRenderer:
                 self._current = None
             old.root.remove_node()
         return model
+
+    def _load_placement_model(self, path: Path) -> tuple[tuple[str, int, int], LoadedModel]:
+        """A placement's model and its cache key, from the placements' own LRU (the main model's is apart)."""
+        key = _file_stamp(path, RequestInvalid(f"placement model file not found: {path}"))
+        model = self._placement_models.get(key)
+        if model is not None:
+            self._placement_models.move_to_end(key)
+            return key, model
+        model = self._builder.build(read_gltf(path))
+        self._placement_models[key] = model
+        while len(self._placement_models) > self.max_placement_models:
+            old_key, old = self._placement_models.popitem(last=False)
+            self._placements.forget_model(old_key)
+            old.root.remove_node()
+        return key, model
 
     def _target(self, width_px: int, height_px: int, eyes: int) -> _Target:
         key = (width_px, height_px, eyes)
@@ -394,6 +461,8 @@ class PandaRenderer:
             raise RequestInvalid(f"size {w}x{h} is outside 16..{MAX_SIZE_PX} pixels per side")
         if request.background not in ("white", "transparent", "env"):
             raise RequestInvalid(f"unknown background {request.background!r}")
+        check_placements(request.placements)
+        check_panels(request.panels)
         model = self.load_model(request.model_path)
         eyes = self.eye_cameras(request, model)
         if eyes[0].intrinsics.width_px != w or eyes[0].intrinsics.height_px != h:
@@ -401,6 +470,9 @@ class PandaRenderer:
                 cameras.EyeCamera(e.camera_to_world, e.intrinsics.scaled_to(w, h), e.near_m, e.far_m, e.ortho_half_m)
                 for e in eyes
             ]
+        # Placements first: loading their environment files may make the main environment rebind.
+        self._placements.update(request.placements)
+        self._panels.update(request.panels)
         env_key, env_turn_deg = self._environment(request.env)
         if self._current is not model:
             if self._current is not None:
@@ -416,12 +488,14 @@ class PandaRenderer:
             quad.detach_node()
         yaw = request.view.yaw_deg if isinstance(request.view, TurntableView) else 0.0
         # An environment file's turn about +Y (+Z towards +X) adds to the turntable's: both are about +Y.
-        c, s = math.cos(math.radians(yaw + env_turn_deg)), math.sin(math.radians(yaw + env_turn_deg))
         # Turntable: the lights stay where the photographer put them, the product turns.
-        env_rot = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])
+        env_rot = _turn_about_y(yaw + env_turn_deg)
         self._scene.set_shader_input("u_envRot", mat3(env_rot))
         self._baker.root.set_shader_input("u_envRot", mat3(env_rot))
-        self._baker.attach(model, self.shading == "baked")
+        baked = self.shading == "baked"
+        if self._baking is None or self._baking[0] is not model or self._baking[1] != baked:
+            self._baker.attach(model, baked)  # once per model and mode (a hall has nothing to bake)
+            self._baking = (model, baked)
         if self._baker.active:
             self._baker.prepare(eyes[0].camera_to_world, env_rot, env_key)
 
@@ -467,9 +541,12 @@ class PandaRenderer:
         if self._closed:
             return
         self._closed = True
-        for model in self._models.values():
+        self._placements.clear()
+        self._panels.clear()
+        for model in (*self._models.values(), *self._placement_models.values()):
             model.root.remove_node()
         self._models.clear()
+        self._placement_models.clear()
         for target in self._targets.values():
             self._engine.remove_window(target.buffer)
         self._targets.clear()

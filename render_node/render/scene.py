@@ -99,6 +99,26 @@ class MaterialNode:
     metallic: float = 1.0
     roughness: float = 1.0
 
+    def factors(
+        self, overrides: tuple[MaterialOverride, ...]
+    ) -> tuple[tuple[float, float, float, float], float, float]:
+        """(base colour, metallic, roughness): the file's factors, then the overrides matching this material."""
+        mat = self.material
+        color, metallic, rough = mat.base_color, mat.metallic, mat.roughness
+        for o in overrides:
+            if o.material in ("*", mat.name):
+                color = o.base_color_rgba if o.base_color_rgba is not None else color
+                metallic = o.metallic if o.metallic is not None else metallic
+                rough = o.roughness if o.roughness is not None else rough
+        return color, metallic, rough
+
+    def set_factors(self, node: p3d.NodePath, overrides: tuple[MaterialOverride, ...]) -> None:
+        """Sets the factors with `overrides` as shader inputs on `node` (this primitive or its copy)."""
+        color, metallic, rough = self.factors(overrides)
+        mat = self.material
+        node.set_shader_input("u_baseColor", p3d.LVecBase4f(*color))
+        node.set_shader_input("u_mr", p3d.LVecBase4f(metallic, rough, mat.normal_scale, mat.occlusion_strength))
+
 
 @dataclass
 class LoadedModel:
@@ -119,18 +139,27 @@ class LoadedModel:
         if overrides == self.applied:
             return
         for mn in self.material_nodes:
-            mat = mn.material
-            color, metallic, rough = mat.base_color, mat.metallic, mat.roughness
-            for o in overrides:
-                if o.material in ("*", mat.name):
-                    color = o.base_color_rgba if o.base_color_rgba is not None else color
-                    metallic = o.metallic if o.metallic is not None else metallic
-                    rough = o.roughness if o.roughness is not None else rough
-            mn.color, mn.metallic, mn.roughness = color, metallic, rough
-            mn.node.set_shader_input("u_baseColor", p3d.LVecBase4f(*color))
-            mn.node.set_shader_input("u_mr", p3d.LVecBase4f(metallic, rough, mat.normal_scale, mat.occlusion_strength))
+            mn.color, mn.metallic, mn.roughness = mn.factors(overrides)
+            mn.set_factors(mn.node, overrides)
         self.applied = overrides
 
+    def copy_with(self, overrides: tuple[MaterialOverride, ...], shaders: ShaderCache) -> p3d.NodePath:
+        """A detached copy of the node tree (the Geoms shared) with `overrides` applied and the exact PBR shader
+        on every primitive, whatever this model's own tree has now (the baker may have swapped shaders there):
+        one placement's variant, independent of the model drawn as the main one and of other variants."""
+        copy = self.root.copy_to(p3d.NodePath("variants"))
+        copy.detach_node()
+        for found in copy.find_all_matches(f"**/={MATERIAL_TAG}"):
+            mn = self.material_nodes[int(found.get_tag(MATERIAL_TAG))]
+            found.set_shader(shaders.pbr(mn.defines), 10)
+            found.clear_shader_input("t_baked")
+            found.clear_shader_input("u_tile")
+            mn.set_factors(found, overrides)
+        return copy
+
+
+MATERIAL_TAG = "material-node"
+"""Tag on each primitive's node: its index in `LoadedModel.material_nodes` (found again in copies)."""
 
 _NOT_BAKEABLE = {"BASE_MAP", "MR_MAP", "NORMAL_MAP", "OCCLUSION_MAP", "EMISSIVE_MAP", "HAS_COLOR", "ALPHA_MASK", "BLEND",
                  "DOUBLE_SIDED", "TRANSMISSION", "UNLIT"}
@@ -168,13 +197,24 @@ def _hull_points(points: F64) -> F64 | None:
     return out
 
 
+ANISOTROPY = 4
+
+
 class SceneBuilder:
-    """Builds `LoadedModel`s; keeps the shader variants shared across models."""
+    """Builds `LoadedModel`s; keeps the shader variants shared across models.
 
-    def __init__(self, shaders: ShaderCache) -> None:
+    `unlit_anisotropy` is the anisotropic filtering of unlit materials' textures (a baked hall's floor, walls and
+    signs): on a CPU rasteriser 1 (trilinear only) draws a hall in less than half the time of 4, and the
+    difference is hard to see on a floor of matt marble; lit materials (the products) keep 4."""
+
+    def __init__(self, shaders: ShaderCache, *, unlit_anisotropy: int = ANISOTROPY) -> None:
         self.shaders = shaders
+        self.unlit_anisotropy = unlit_anisotropy
 
-    def _texture(self, asset: GltfAsset, ref: TextureRef, srgb: bool, cache: dict[tuple[int, bool], p3d.Texture]) -> p3d.Texture:
+    def _texture(
+        self, asset: GltfAsset, ref: TextureRef, srgb: bool, cache: dict[tuple[int, bool], p3d.Texture],
+        anisotropy: int = ANISOTROPY,
+    ) -> p3d.Texture:
         key = (ref.image, srgb)
         tex = cache.get(key)
         if tex is None:
@@ -192,13 +232,14 @@ class SceneBuilder:
             tex.setup_2d_texture(img.width, img.height, p3d.Texture.T_unsigned_byte, fmt)
             tex.set_ram_image_as(img.tobytes(), "RGBA")
             cache[key] = tex
-        tex = tex.make_copy() if (ref.wrap_s, ref.wrap_t, ref.min_filter) != (10497, 10497, None) else tex
+        default = (ref.wrap_s, ref.wrap_t, ref.min_filter, anisotropy) == (10497, 10497, None, ANISOTROPY)
+        tex = tex if default else tex.make_copy()
         tex.set_wrap_u(_WRAP.get(ref.wrap_s, p3d.SamplerState.WM_repeat))
         tex.set_wrap_v(_WRAP.get(ref.wrap_t, p3d.SamplerState.WM_repeat))
         tex.set_magfilter(p3d.SamplerState.FT_nearest if ref.mag_filter == 9728 else p3d.SamplerState.FT_linear)
         nearest = ref.min_filter in (9728,)
         tex.set_minfilter(p3d.SamplerState.FT_nearest if nearest else p3d.SamplerState.FT_linear_mipmap_linear)
-        tex.set_anisotropic_degree(4)
+        tex.set_anisotropic_degree(anisotropy)
         return tex
 
     def _state(
@@ -223,7 +264,8 @@ class SceneBuilder:
             if ref is None or uvs[ref.texcoord] is None:
                 continue
             defines |= {f"{key}_MAP", f"{key}_UV=v_uv{ref.texcoord}"}
-            np_.set_shader_input(sampler, self._texture(asset, ref, srgb, cache))
+            anisotropy = self.unlit_anisotropy if mat.unlit else ANISOTROPY
+            np_.set_shader_input(sampler, self._texture(asset, ref, srgb, cache, anisotropy))
             np_.set_shader_input(xform, mat3(ref.uv_matrix()))
         if "NORMAL_MAP" in defines and prim.tangents is not None:
             defines.add("HAS_TANGENT")
@@ -270,6 +312,7 @@ class SceneBuilder:
                     np_ = holder.attach_new_node(gnode)
                     defines = self._state(asset, np_, prim, mat, tex_cache)
                     bakeable = _uniform(defines) and _dense(prim)
+                    np_.set_tag(MATERIAL_TAG, str(len(material_nodes)))
                     material_nodes.append(
                         MaterialNode(np_, mat, defines, bakeable, mat.base_color, mat.metallic, mat.roughness)
                     )

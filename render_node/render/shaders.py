@@ -281,6 +281,28 @@ void main() {
 }
 """
 
+PANEL_VERT = """
+uniform mat4 p3d_ModelViewProjectionMatrix;
+in vec4 p3d_Vertex;
+in vec2 a_uv0;
+out vec2 v_uv;
+void main() {
+  gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex;
+  v_uv = a_uv0;
+}
+"""
+
+PANEL_FRAG = """
+uniform sampler2D t_panel;
+in vec2 v_uv;
+out vec4 o_color;
+void main() {
+  vec4 c = texture(t_panel, v_uv);  // sRGB as drawn: a live panel is a lit screen, shown as it is
+  if (c.a < 0.004) discard;
+  o_color = vec4(c.rgb * c.a, c.a);
+}
+"""
+
 FLAT_VERT = """
 uniform mat4 p3d_ModelViewProjectionMatrix;
 in vec4 p3d_Vertex;
@@ -304,6 +326,7 @@ class ShaderCache:
         self._sky: p3d.Shader | None = None
         self._shadow: p3d.Shader | None = None
         self._baked: p3d.Shader | None = None
+        self._panel: p3d.Shader | None = None
 
     def pbr(self, defines: frozenset[str]) -> p3d.Shader:
         shader = self._pbr.get(defines)
@@ -324,6 +347,12 @@ class ShaderCache:
         if self._baked is None:
             self._baked = p3d.Shader.make(p3d.Shader.SL_GLSL, GLSL_VERSION + BAKED_VERT + self._tag, GLSL_VERSION + BAKED_FRAG)
         return self._baked
+
+    def panel(self) -> p3d.Shader:
+        """A live panel: its texture, unlit (one fetch per pixel)."""
+        if self._panel is None:
+            self._panel = p3d.Shader.make(p3d.Shader.SL_GLSL, GLSL_VERSION + PANEL_VERT + self._tag, GLSL_VERSION + PANEL_FRAG)
+        return self._panel
 
     def shadow(self) -> p3d.Shader:
         if self._shadow is None:

@@ -127,6 +127,49 @@ class EnvFile:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Another model drawn in the same frame as `RenderRequest.model_path` (the hall): a product in its slot."""
+
+    model_path: Path
+    matrix: tuple[float, ...]
+    """16 floats, ROW-MAJOR 4x4 model -> world (translation in [3], [7], [11])."""
+    overrides: tuple[MaterialOverride, ...] = ()
+    env: EnvName | EnvFile = "studio"
+    """Its light: a zone's reflection probe file in the hall."""
+
+
+PanelKind = Literal["price_tag", "gold_chart", "loan", "notices", "button", "text"]
+
+
+@dataclass(frozen=True)
+class PanelContent:
+    """What a live panel shows; render_node/hall/panels.py draws it (PIL, Noto CJK) and the renderer caches the
+    texture by this value (frozen and hashable: the same content is drawn once)."""
+
+    kind: PanelKind
+    title_zh: str = ""
+    title_en: str = ""
+    lines: tuple[str, ...] = ()
+    values: tuple[float, ...] = ()
+    """gold_chart: the price series, oldest first."""
+    highlight: bool = False
+    """E.g. the focused item's tag."""
+
+
+@dataclass(frozen=True)
+class PanelQuad:
+    """A live panel in the world: a flat rectangle at `center_m` read from the side its `normal` points to."""
+
+    center_m: tuple[float, float, float]
+    normal: tuple[float, float, float]
+    """The side the text is read from."""
+    size_m: tuple[float, float]
+    """Width, height."""
+    content: PanelContent
+    px_per_m: int = 500
+
+
+@dataclass(frozen=True)
 class RenderRequest:
     """One frame: a model file, how its materials are varied, a view, a size and the surroundings."""
 
@@ -139,6 +182,10 @@ class RenderRequest:
     shadow: bool = True
     """A soft contact shadow on the ground plane under the product."""
     overrides: tuple[MaterialOverride, ...] = ()
+    placements: tuple[Placement, ...] = ()
+    """More models in the same frame (the hall's products), each at its matrix and lit by its own environment."""
+    panels: tuple[PanelQuad, ...] = ()
+    """Live panels (price tags, the gold chart): unlit textured quads."""
 
 
 class Renderer(Protocol):
