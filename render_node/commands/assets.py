@@ -1,7 +1,9 @@
 """`showroom assets build|import|validate`: the asset pipeline from the command line.
 
 - `build [--if-stale] [--only ID ...]` writes every catalog product's GLB (assets/models/), its thumbnail
-  (assets/thumbnails/) and the environment maps (assets/env/), with a progress bar;
+  (assets/thumbnails/), the environment maps (assets/env/) and the bank hall (assets/hall/: baked GLB and
+  reflection probes; see docs/hall.md), with a progress bar;
+- `hall [--force]` builds only the hall (when stale, or always with --force);
 - `import FILE.glb --id ID` validates and normalises an operator's glTF/GLB (units, up axis, centre, ground)
   into assets/models/ID.glb;
 - `validate FILE` checks a glTF/GLB and prints its bounds, triangles and materials, or what is wrong.
@@ -34,15 +36,24 @@ def register(sub: Any) -> None:
     build.add_argument("--only", action="append", metavar="ID", help="only this product (repeatable)")
     build.add_argument("--no-thumbnails", action="store_true", help="skip the thumbnails (no GL needed)")
     build.add_argument("--no-env", action="store_true", help="skip the environment maps")
+    build.add_argument("--no-hall", action="store_true", help="skip the bank hall (assets/hall/)")
     build.add_argument(
-        "--lods",
+        "--no-lods",
         action="store_true",
-        help="also write ID.lod1.glb (1/4 triangles) and ID.lod2.glb (1/16) per model",
+        help="skip ID.lod1.glb (1/4 triangles) and ID.lod2.glb (1/16) per model (the hall draws far products "
+        "from them)",
     )
     build.add_argument(
         "--assets-dir", type=Path, default=None, help="assets folder (default: SHOWROOM_ASSETS_DIR)"
     )
     build.set_defaults(func=_build)
+
+    hall = inner.add_parser("hall", help="build the bank hall: baked GLB and reflection probes (assets/hall/)")
+    hall.add_argument("--force", action="store_true", help="rebuild even when the hall is up to date")
+    hall.add_argument(
+        "--assets-dir", type=Path, default=None, help="assets folder (default: SHOWROOM_ASSETS_DIR)"
+    )
+    hall.set_defaults(func=_hall)
 
     imp = inner.add_parser("import", help="validate + normalise a glTF/GLB into assets/models/ID.glb")
     imp.add_argument("file", type=Path, metavar="FILE")
@@ -103,14 +114,18 @@ def _build(args: argparse.Namespace) -> int:
             built = build_models(catalog, assets_dir, only=[p.id for p in todo], on_product=tick)
         triangles = sum(b.triangles for b in built if not b.skipped)
         print(f"assets: built {len(built)} models ({triangles:,} triangles) in {assets_dir / 'models'}")
-    if args.lods:
-        from render_node.assets.build import write_lods
+    if not args.no_lods:
+        from render_node.assets.build import lod_path, write_lods
 
-        with tqdm(total=len(todo), unit="model", desc="LODs", file=sys.stderr, dynamic_ncols=True) as bar:
-            for product in todo:
-                write_lods(assets_dir / "models" / product.model)
-                bar.update(1)
-        print(f"assets: wrote LODs of {len(todo)} models")
+        rebuilt = {p.id for p in todo}
+        lods = [p for p in catalog.products if (not args.only or p.id in args.only)
+                and (p.id in rebuilt or not lod_path(assets_dir / "models" / p.model, 2).is_file())]
+        if lods:
+            with tqdm(total=len(lods), unit="model", desc="LODs", file=sys.stderr, dynamic_ncols=True) as bar:
+                for product in lods:
+                    write_lods(assets_dir / "models" / product.model)
+                    bar.update(1)
+            print(f"assets: wrote LODs of {len(lods)} models")
     if not args.no_thumbnails:
         wanted = sorted({p.id for p in todo} | set(thumbs_missing), key=[p.id for p in catalog].index)
         if wanted:
@@ -122,8 +137,35 @@ def _build(args: argparse.Namespace) -> int:
                 print(f"assets: wrote {len(wanted)} thumbnails in {assets_dir / 'thumbnails'}")
             except (NodeError, RenderError) as exc:
                 print(f"assets: thumbnails skipped: {exc.message}", file=sys.stderr)
+    if not (args.no_hall or args.only):
+        try:
+            _build_hall(assets_dir, force=not args.if_stale)
+        except (NodeError, RenderError) as exc:
+            print(f"assets: hall skipped: {exc.message}", file=sys.stderr)
     print(f"assets: done in {time.monotonic() - started:.1f} s")
     return 0
+
+
+def _hall(args: argparse.Namespace) -> int:
+    config = load_config({"assets_dir": args.assets_dir})
+    _build_hall(config.assets_dir, force=args.force)
+    return 0
+
+
+def _build_hall(assets_dir: Path, *, force: bool) -> None:
+    from render_node.hall.build import ensure_hall
+
+    t = time.monotonic()
+    report = ensure_hall(assets_dir, force=force)
+    if report.skipped:
+        print(f"assets: the hall is up to date in {report.glb.parent}")
+        return
+    print(
+        f"assets: built the hall in {report.glb.parent} ({report.triangles:,} triangles, "
+        f"{report.glb_bytes / 1e6:.1f} MB, {report.probes} probes) in {time.monotonic() - t:.1f} s "
+        f"(geometry {report.geometry_s:.1f} s, bake {report.bake_s:.1f} s, GLB {report.write_s:.1f} s, "
+        f"probes {report.probes_s:.1f} s)"
+    )
 
 
 def _build_environments(env_dir: Path, if_stale: bool) -> None:

@@ -285,6 +285,7 @@ def test_assets_build_writes_a_model_and_skips_it_when_fresh(
         "bar-au9999-10g",
         "--no-thumbnails",
         "--no-env",
+        "--no-lods",
         "--assets-dir",
         str(tmp_path),
     )
@@ -302,7 +303,7 @@ def test_assets_build_writes_a_model_and_skips_it_when_fresh(
     assert code == 2 and "no-such-product" in err
 
 
-def test_assets_build_with_lods_writes_coarser_models(
+def test_assets_build_writes_coarser_models_beside_each_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shutil.copy(ROOT / "assets" / "catalog.toml", tmp_path / "catalog.toml")
@@ -312,7 +313,6 @@ def test_assets_build_with_lods_writes_coarser_models(
         "build",
         "--only",
         "ring-band-classic",
-        "--lods",
         "--no-thumbnails",
         "--no-env",
         "--assets-dir",
