@@ -44,6 +44,7 @@ from render_node.routes import add_catalog_routes, add_edge_routes, add_operatio
 from render_node.stream import handler as stream_handler
 from render_node.stream.registry import SessionRegistry, StreamLimits
 from render_node.views import OverridesFor, ViewStore, env_for
+from render_node.voice import routes as voice_routes
 from showroom.catalog import Catalog
 from showroom.errors import ShowroomError
 
@@ -204,6 +205,7 @@ def create_app(
         add_edge_routes(app)
         stream_handler.setup(app)
         ar_routes.setup(app)
+        voice_routes.setup(app)
         add_web_clients(app, app[WEB_ROOT])
     add_operations_routes(app)
     return app

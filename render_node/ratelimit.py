@@ -51,6 +51,7 @@ LIMITS: tuple[Limit, ...] = (
     _limit("renders", "GET", r"/api/render", 120, 120),
     _limit("view_sets", "GET", r"/api/products/[^/]+/views", 60, 60),
     _limit("camera", "POST", r"/api/(tryon|ar/overlay)", 30, 60),
+    _limit("voice", "POST", r"/api/voice/(commands|text)", 30, 60),
     _limit("shares", "POST", r"/api/shares", 20, 20),
     _limit("staff_sign_in", "POST", r"/api/staff/(sign-?in|login|sessions?)", 10, 10),
 )

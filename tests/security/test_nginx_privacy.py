@@ -21,7 +21,7 @@ from tests.e2e.test_nginx_front import Front
 
 front = test_nginx_front.front  # the fixture: the deployment's nginx in front of an edge node
 
-CAMERA_LOCATIONS = (r"location ~ \^/api/\(tryon\|ar/overlay\)\$", r"location /ws/")
+CAMERA_LOCATIONS = (r"location ~ \^/api/\(tryon\|ar/overlay\|voice/commands\)\$", r"location /ws/")
 
 
 def _noise_jpeg(width: int, height: int) -> bytes:

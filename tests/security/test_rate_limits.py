@@ -29,6 +29,8 @@ def test_every_abused_route_has_a_limit_and_frames_and_pages_have_none() -> None
         ("GET", "/api/products/bar-10g/views"): "view_sets",
         ("POST", "/api/tryon"): "camera",
         ("POST", "/api/ar/overlay"): "camera",
+        ("POST", "/api/voice/commands"): "voice",
+        ("POST", "/api/voice/text"): "voice",
         ("POST", "/api/shares"): "shares",
         ("POST", "/api/staff/sign-in"): "staff_sign_in",
         ("POST", "/api/staff/session"): "staff_sign_in",
