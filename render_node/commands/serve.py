@@ -219,13 +219,39 @@ async def _serve_until(config: Config, stop: asyncio.Event) -> None:
             workers = f", {config.workers} render workers" if config.role in ("all", "edge") else ""
             print(f"showroom: {config.role} node on http://{config.host}:{config.port}{workers}; "
                   f"payment backend {config.commerce.payment_backend_url or '-'}", flush=True)
+            preload = _preload_hall(app) if config.role in ("all", "edge") else None
             await stop.wait()
+            if preload is not None:
+                preload.cancel()
             print("showroom: shutting down", flush=True)
         finally:
             await runner.cleanup()  # streams get GOING_AWAY, workers stop
     finally:
         if sandbox is not None:
             await sandbox.close()
+
+
+def _preload_hall(app: Any) -> asyncio.Task[None] | None:
+    """Loads the hall on every render worker in the background, so the first customer who walks in does not
+    wait for it (seconds to tens of seconds on a busy CPU); None when the hall is not built."""
+    from render_node.keys import RENDER_POOL
+    from render_node.stream.hall import HallNotBuilt
+    from render_node.stream.handler import HALL
+
+    hall = app[HALL]
+    try:
+        request = hall.preload_request()
+    except HallNotBuilt as exc:
+        log.warning("no hall to preload: %s", exc.message)
+        return None
+
+    async def preload() -> None:
+        try:
+            await hall.warm(app[RENDER_POOL], request)
+        except Exception as exc:  # a hall that cannot be loaded is reported; hall sessions say why when asked
+            log.warning("the hall could not be preloaded: %r", exc)
+
+    return asyncio.get_running_loop().create_task(preload())
 
 
 def warm(args: argparse.Namespace) -> int:

@@ -13,11 +13,18 @@ newest frame only, one at a time (detection, smoothing and fitting by `render_no
 CameraFrameProcessor`, the product rendered on the worker pool). Camera frames live in memory only: they are
 never written to disk and never logged (PIPL).
 
+The hall mode (hello `"mode": "hall"`) is a `HallSession`: a `PoseSession` whose frames are the bank hall
+(`render_node.hall.scene`) rendered with the client's field of view plus an overscan margin, with the customer's
+own state (the rig's point and facing, the focused product, the car sat in) and the hall's requests (teleport,
+pick, focus, turn, unfocus, sit, stand_up) answered from the plan's rules (`render_node.hall.walkable`,
+`render_node.hall.picking`).
+
 Modules:
 
 - `registry`: `StreamLimits` and `SessionRegistry` (the session cap, taken atomically; shutdown closes all).
 - `handler`: the `/ws/stream` WebSocket handler, its receive loops, and `setup(app)`.
 - `pose`: `PoseSession`, the vr/spin stream (the client's poses rendered and sent back).
+- `hall`: `HallSession`, the hall stream, and `HallService`, the node's one hall (scene, live prices, warm-up).
 - `quality`: `QualityController`, the adaptive JPEG quality and resolution of a pose stream.
 - `camera`: `CameraSession`, the ar/tryon stream (camera frames in, overlays or composites out).
 - `_rate`: the per-second message-rate window; `_socket`: what the sessions need of a WebSocket.

@@ -7,25 +7,30 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import showroom_protocol as protocol
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from showroom_protocol import Hello, ProtocolError
 
 from render_node.ar.errors import NotWearable
-from render_node.errors import BadRequest, NodeError
-from render_node.keys import CATALOG, METRICS, RENDER_POOL, SESSIONS, VIEWS
+from render_node.errors import BadRequest, NodeError, status_and_code
+from render_node.keys import CATALOG, CONFIG, METRICS, PRICES, RENDER_POOL, SESSIONS, VIEWS
 from render_node.render.errors import RenderError
 from render_node.stream._rate import MessageRate
 from render_node.stream._socket import close
 from render_node.stream.camera import CameraSession, camera_item, open_camera
+from render_node.stream.hall import HallNotBuilt, HallService, HallSession
 from render_node.stream.pose import PoseSession, resolve_product
 from render_node.stream.registry import SessionRegistry, StreamLimits
 from showroom.errors import NotFound
 from showroom.http_schema import Operation, Reply, operation
 
 log = logging.getLogger(__name__)
+
+HALL: web.AppKey[HallService] = web.AppKey("hall")
+"""The node's hall (plan, scene, live prices) shared by its hall sessions; set by `setup`."""
 
 
 def _load_json(data: str) -> dict[str, Any]:
@@ -38,22 +43,24 @@ def _load_json(data: str) -> dict[str, Any]:
     return msg
 
 
-async def _receive_json(ws: web.WebSocketResponse, timeout_s: float, max_bytes: int) -> dict[str, Any] | None:
-    """The next text message as a dict; None when the socket closed. Raises ProtocolError on bad input."""
-    msg = await _receive(ws, timeout_s, max_bytes, camera=False)
+async def _receive_json(ws: web.WebSocketResponse, timeout_s: float, max_bytes: int,
+                        started: asyncio.Task[WSMessage] | None = None) -> dict[str, Any] | None:
+    """The next text message as a dict; None when the socket closed. Raises ProtocolError on bad input.
+    `started`: a `ws.receive()` already under way (see `_open_hall`)."""
+    msg = await _receive(ws, timeout_s, max_bytes, camera=False, started=started)
     assert not isinstance(msg, bytes)
     return msg
 
 
-async def _receive(ws: web.WebSocketResponse, timeout_s: float, max_bytes: int, *, camera: bool
-                   ) -> dict[str, Any] | bytes | None:
+async def _receive(ws: web.WebSocketResponse, timeout_s: float, max_bytes: int, *, camera: bool,
+                   started: asyncio.Task[WSMessage] | None = None) -> dict[str, Any] | bytes | None:
     """The next message: a text message as a dict, a binary one (camera modes only) as bytes; None when the
     socket closed. Raises ProtocolError on bad input.
 
     aiohttp itself drops messages past its `max_msg_size` (close 1009, no reason); below that the node closes
     with 1009 and says why: text past `max_bytes`, camera frames past `protocol.MAX_CAMERA_FRAME_BYTES`."""
     try:
-        msg = await ws.receive(timeout=timeout_s)
+        msg = await (ws.receive(timeout=timeout_s) if started is None else asyncio.wait_for(started, timeout_s))
     except TimeoutError:
         raise ProtocolError("idle timeout", protocol.CLOSE_IDLE) from None
     if msg.type == WSMsgType.TEXT:
@@ -87,7 +94,8 @@ async def _receive(ws: web.WebSocketResponse, timeout_s: float, max_bytes: int, 
                 "...}`; the node answers `welcome` `{type: welcome, session_id, codec, eyes, viewport, stereo_layout, "
                 "header, limits, server_t}` or sends `{type: error, code, message}` and closes with a 4xxx code. "
                 "Then `pose`, `select`, `ping`, `bye` (vr, spin) or binary camera frames, `anchor_pose`, `select`, "
-                "`ping`, `bye` (ar, tryon); frames come back as binary messages behind the 76-byte `SRF1` header. "
+                "`ping`, `bye` (ar, tryon), or (hall, no product; docs/streams.md \"Hall mode\") `pose`, "
+                "`teleport`, `pick`, `focus`, `turn`, `unfocus`, `sit`, `stand_up`, `ping`, `bye`; frames come back as binary messages behind the 76-byte `SRF1` header. "
                 "The one parser is `showroom_protocol` (clients/python): standard library only, every field "
                 "bounded.",
     replies={101: Reply("switching protocols to WebSocket", media=())},
@@ -123,13 +131,19 @@ async def _serve(ws: web.WebSocketResponse, app: web.Application, registry: Sess
     metrics = app[METRICS]
     session: PoseSession | CameraSession | None = None
     frames: asyncio.Task[None] | None = None
+    early: asyncio.Task[WSMessage] | None = None
     session_id = registry.new_id()
     try:
         first = await _receive_json(ws, limits.hello_timeout_s, limits.max_message_bytes)
         if first is None:
             return
         hello = protocol.parse_hello(first)
-        if hello.camera:
+        if hello.hall:
+            opened = await _open_hall(ws, session_id, hello, app, registry)
+            if opened is None:
+                return
+            session, early = opened
+        elif hello.camera:
             session = await open_camera(ws, session_id, hello, app[CATALOG], app[VIEWS], app[RENDER_POOL], metrics,
                                         limits)
         else:
@@ -146,12 +160,17 @@ async def _serve(ws: web.WebSocketResponse, app: web.Application, registry: Sess
             session.log.info("[%s] %s %s session: %s, %s", session_id, hello.client, hello.mode, hello.product,
                              hello.output)
         else:
-            session.log.info("[%s] %s session: %s %dx%d x%d eyes %s", session_id, hello.client, hello.product,
-                             hello.width_px, hello.height_px, hello.eyes, hello.codec)
-        await ws.send_json(_welcome(session_id, hello, limits))
+            session.log.info("[%s] %s %s session: %s %dx%d x%d eyes %s", session_id, hello.client, hello.mode,
+                             hello.product or "-", hello.width_px, hello.height_px, hello.eyes, hello.codec)
+        welcome = _welcome(session_id, hello, limits)
+        if isinstance(session, HallSession):
+            welcome["hall"] = session.welcome_block()
+        await ws.send_json(welcome)
         frames = asyncio.get_running_loop().create_task(session.frame_loop())
         if isinstance(session, CameraSession):
             await _camera_messages(ws, session, app, limits, frames)
+        elif isinstance(session, HallSession):
+            await _hall_messages(ws, session, app, limits, frames, early)
         else:
             await _pose_messages(ws, session, app, limits, frames)
     except ProtocolError as exc:
@@ -165,6 +184,8 @@ async def _serve(ws: web.WebSocketResponse, app: web.Application, registry: Sess
         log.warning("[%s] closing on error: %s", session_id, exc.message)
         await close(ws, protocol.CLOSE_INTERNAL, exc.message)
     finally:
+        if early is not None and not early.done():
+            early.cancel()
         if frames is not None:
             frames.cancel()
             with contextlib.suppress(BaseException):
@@ -185,6 +206,39 @@ async def _serve(ws: web.WebSocketResponse, app: web.Application, registry: Sess
                                  session.bytes_sent / 1e6)
         if not ws.closed:
             await close(ws, protocol.CLOSE_NORMAL, "session over")
+
+
+async def _open_hall(ws: web.WebSocketResponse, session_id: str, hello: Hello, app: web.Application,
+                     registry: SessionRegistry) -> tuple[HallSession, asyncio.Task[WSMessage]] | None:
+    """A hall session whose hall is loaded on the render workers, and the socket's next `receive()`, started
+    before the loading: aiohttp answers the heartbeat's pongs only inside `receive()`, and the first load of the
+    hall on a busy node can outlast the heartbeat (a message the client sends meanwhile is kept, not lost).
+    None (the socket closed with 1011 after an `error` message) when the hall is not built or cannot be rendered."""
+    try:
+        session = HallSession(ws, session_id, hello, app[HALL], app[RENDER_POOL], app[METRICS], registry.limits,
+                              peers=lambda: len(registry))
+    except HallNotBuilt as exc:
+        await _no_hall(ws, session_id, exc)
+        return None
+    early = asyncio.get_running_loop().create_task(ws.receive())
+    try:
+        app[HALL].refresh_prices()
+        await app[HALL].warm(app[RENDER_POOL], session.start_request())
+    except (RenderError, NodeError) as exc:
+        early.cancel()
+        await _no_hall(ws, session_id, exc)
+        return None
+    except BaseException:
+        early.cancel()
+        raise
+    return session, early
+
+
+async def _no_hall(ws: web.WebSocketResponse, session_id: str, exc: NodeError | RenderError) -> None:
+    log.warning("[%s] no hall: %s", session_id, exc.message)
+    with contextlib.suppress(Exception):
+        await ws.send_json({"type": "error", "code": status_and_code(exc)[1], "message": exc.message})
+    await close(ws, protocol.CLOSE_INTERNAL, exc.message)
 
 
 def _welcome(session_id: str, hello: Hello, limits: StreamLimits) -> dict[str, Any]:
@@ -244,6 +298,51 @@ async def _pose_messages(ws: web.WebSocketResponse, session: PoseSession, app: w
             break
 
 
+async def _hall_messages(ws: web.WebSocketResponse, session: HallSession, app: web.Application,
+                         limits: StreamLimits, frames: asyncio.Task[None], early: asyncio.Task[WSMessage] | None
+                         ) -> None:
+    """The receive loop of a hall session: poses (checked against the walkable floor) and the hall's requests.
+    A bad value in a hall request is answered with an error and the session goes on; an unknown type closes it.
+    `early`: the receive started before the hall loaded (its message comes first)."""
+    rate = MessageRate(limits.max_messages_per_s)
+    hall = app[HALL]
+    started: asyncio.Task[WSMessage] | None = early
+    while True:
+        msg = await _receive_json(ws, limits.idle_timeout_s, limits.max_message_bytes, started)
+        started = None
+        if msg is None:
+            break
+        rate.count()
+        hall.refresh_prices()
+        kind = msg.get("type")
+        if kind == "pose":
+            session.offer(protocol.parse_pose(msg))
+            correction = session.take_correction()
+            if correction is not None:
+                await ws.send_json(correction)
+        elif kind in protocol.HALL_MESSAGE_TYPES:
+            try:
+                reply = session.handle(protocol.parse_hall_message(msg))
+            except protocol.BadMessage as exc:
+                reply = exc.to_json()
+            except (NodeError, RenderError, ValueError, KeyError, ArithmeticError):
+                session.log.exception("[%s] %s failed", session.session_id, kind)
+                reply = {"type": "error", "code": "internal", "message": f"{kind} failed on the node"}
+            if reply is not None:
+                await ws.send_json(reply)
+        elif kind == "ping":
+            await ws.send_json({"type": "pong", "t": msg.get("t"), "server_t": time.time()})
+        elif kind == "bye":
+            await close(ws, protocol.CLOSE_NORMAL, "bye")
+            break
+        elif kind == "hello":
+            raise ProtocolError("hello was already received", protocol.CLOSE_POLICY)
+        else:
+            raise ProtocolError(f"unknown message type {kind!r}", protocol.CLOSE_POLICY)
+        if frames.done():
+            break
+
+
 async def _camera_messages(ws: web.WebSocketResponse, session: CameraSession, app: web.Application,
                            limits: StreamLimits, frames: asyncio.Task[None]) -> None:
     """The receive loop of a camera session: camera frames into the one-frame slot, control messages."""
@@ -285,6 +384,13 @@ async def _camera_messages(ws: web.WebSocketResponse, session: CameraSession, ap
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/ws/stream", stream_handler, name="stream")
+    app[HALL] = HallService(app[CATALOG], app[VIEWS], app[PRICES], app[CONFIG].assets_dir)
+
+    async def hall_ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await app[HALL].close()
+
+    app.cleanup_ctx.append(hall_ctx)
 
     async def going_away(app: web.Application) -> None:
         await app[SESSIONS].close_all()

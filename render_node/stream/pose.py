@@ -90,15 +90,17 @@ class PoseSession:
         self._h264: H264Encoder | None = None
         self.log = logging.LoggerAdapter(log, {"session": session_id})
 
-    def request_for(self, pose: Pose) -> RenderRequest:
+    def view_for(self, pose: Pose, fov_deg: float) -> tuple[StereoView | PoseView, tuple[int, int]]:
+        """The camera(s) of `pose` at the current quality's size: two eyes for a stereo hello, else one."""
         w, h = self.quality.current.size_px(self.hello.width_px, self.hello.height_px)
-        intrinsics = Intrinsics.from_fov(self.hello.fov_deg, w, h)
+        intrinsics = Intrinsics.from_fov(fov_deg, w, h)
         camera = CameraPose(pose.position_m, pose.orientation_xyzw)
-        view: StereoView | PoseView
         if self.hello.eyes == 2:
-            view = StereoView(camera, intrinsics, ipd_m=self.hello.ipd_m)
-        else:
-            view = PoseView(camera, intrinsics)
+            return StereoView(camera, intrinsics, ipd_m=self.hello.ipd_m), (w, h)
+        return PoseView(camera, intrinsics), (w, h)
+
+    def request_for(self, pose: Pose) -> RenderRequest:
+        view, (w, h) = self.view_for(pose, self.hello.fov_deg)
         env = self.env if self.env in ("studio", "counter", "car") else "studio"
         return RenderRequest(self.model_path, view, size_px=(w, h), background="env", env=env,  # type: ignore[arg-type]
                              overrides=self.overrides)

@@ -14,10 +14,16 @@ Client -> node (JSON text messages):
   anchor_pose {"type": "anchor_pose", "position", "orientation"} or {"type": "anchor_pose", "camera": {...},
           "anchor": {...}} (ar; WebXR hit-test pose), {"type": "anchor_pose", "clear": true}: back to the marker
   select {"type": "select", "product", "variant"?}          switch product without a new session
+  hall mode (hello "mode": "hall", no product; "overscan_deg"?: 0..30, "start"?: zone id), besides poses:
+  teleport {"type": "teleport", "id", "to": zone} | {"type": "teleport", "id", "point": [x, y, z], "yaw_deg"?}
+  pick   {"type": "pick", "id", "origin": [x, y, z], "direction": [x, y, z]}
+  focus  {"type": "focus", "id", "product", "variant"?}   turn {"type": "turn", "yaw_deg"}
+  unfocus {"type": "unfocus", "id"?}   sit {"type": "sit", "id", "product"}   stand_up {"type": "stand_up", "id"}
   ping   {"type": "ping", "t"?}  -> {"type": "pong", "t", "server_t"}
   bye    {"type": "bye"}
 Node -> client: {"type": "welcome", "session_id", ...}, {"type": "error", "code", "message"}, pong,
-{"type": "status", "seq", "status", "message"} (camera modes: what the last frame showed), and binary
+{"type": "status", "seq", "status", "message"} (camera modes: what the last frame showed), the hall's replies
+(teleported, refused, picked, focused, unfocused, corrected: docs/streams.md "Hall mode"), and binary
 frames: a fixed little-endian header (`FRAME_HEADER`) followed by the payload (one JPEG/WebP image or one H.264
 access unit in Annex B; camera modes: a JPEG/WebP composite or an RGBA PNG/WebP overlay). Stereo frames hold both
 eyes side by side in one image, left eye first.
@@ -28,16 +34,16 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 ClientKind = Literal["vr", "phone", "kiosk"]
 Codec = Literal["jpeg", "webp", "h264", "png"]
-Mode = Literal["vr", "spin", "ar", "tryon"]
+Mode = Literal["vr", "spin", "ar", "tryon", "hall"]
 Output = Literal["composite", "overlay"]
 CLIENT_KINDS: tuple[ClientKind, ...] = ("vr", "phone", "kiosk")
 CODECS: tuple[Codec, ...] = ("jpeg", "webp", "h264")
 """Codecs a hello may ask for; "png" is what overlays of the camera modes go out as."""
-MODES: tuple[Mode, ...] = ("vr", "spin", "ar", "tryon")
+MODES: tuple[Mode, ...] = ("vr", "spin", "ar", "tryon", "hall")
 CAMERA_MODES: tuple[Mode, ...] = ("ar", "tryon")
 OUTPUTS: tuple[Output, ...] = ("composite", "overlay")
 FINGERS = ("thumb", "index", "middle", "ring", "little")
@@ -78,6 +84,16 @@ CLOSE_IDLE = 4408
 
 MAX_VIEWPORT_PX = 2208
 MAX_POSE_HZ = 120
+
+MAX_ID_CHARS = 128
+"""Product, variant and zone ids on the wire are at most this long."""
+
+HALL_VERSION = 1
+"""The version of the hall mode's messages (teleport, pick, focus, turn, sit, ...); the welcome's `hall.version`."""
+MAX_OVERSCAN_DEG = 30.0
+DEFAULT_OVERSCAN_DEG = 10.0
+MAX_RENDER_FOV_DEG = 170.0
+"""A hall session renders `fov_deg + 2 * overscan_deg`; past this a pinhole image is mostly stretched edges."""
 
 
 class ProtocolError(ValueError):
@@ -121,10 +137,23 @@ class Hello:
     finger: str = "ring"
     mirrored: bool = False
     """Try-on: the frames come from a front camera shown mirrored (selfie view)."""
+    overscan_deg: float = DEFAULT_OVERSCAN_DEG
+    """Hall: degrees rendered beyond the displayed field of view on each side (the client turns within them)."""
+    start: str = "entrance"
+    """Hall: the zone the customer enters at."""
 
     @property
     def camera(self) -> bool:
         return self.mode in CAMERA_MODES
+
+    @property
+    def hall(self) -> bool:
+        return self.mode == "hall"
+
+    @property
+    def render_fov_deg(self) -> float:
+        """The vertical field of view the node renders: the displayed one plus the overscan (hall mode)."""
+        return self.fov_deg + 2 * self.overscan_deg if self.hall else self.fov_deg
 
     def to_json(self) -> dict[str, Any]:
         msg: dict[str, Any] = {
@@ -133,6 +162,10 @@ class Hello:
             "eyes": self.eyes, "fov_deg": self.fov_deg, "ipd_m": self.ipd_m, "codec": self.codec,
             "max_kbps": self.max_kbps, "target_fps": self.target_fps, "adaptive": self.adaptive,
         }
+        if self.hall:
+            msg.update(overscan_deg=self.overscan_deg, start=self.start)
+            if not self.product:
+                del msg["product"], msg["variant"]
         if self.camera:
             msg.update(consent=self.consent, output=self.output, mirrored=self.mirrored, finger=self.finger)
             if self.intrinsics is not None:
@@ -222,9 +255,14 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
     client = msg.get("client", "vr")
     if client not in CLIENT_KINDS:
         raise ProtocolError(f"hello.client must be one of {', '.join(CLIENT_KINDS)}", CLOSE_BAD_HELLO)
-    product = msg.get("product")
-    if not isinstance(product, str) or not product:
+    mode = msg.get("mode", "vr" if client == "vr" else "spin")
+    if mode not in MODES:
+        raise ProtocolError(f"hello.mode must be one of {', '.join(MODES)}", CLOSE_BAD_HELLO)
+    product = msg.get("product", "" if mode == "hall" else None)
+    if not isinstance(product, str) or (not product and mode != "hall"):
         raise ProtocolError("hello.product is required", CLOSE_BAD_HELLO)
+    if len(product) > MAX_ID_CHARS:
+        raise ProtocolError(f"hello.product is longer than {MAX_ID_CHARS} characters", CLOSE_BAD_HELLO)
     variant = msg.get("variant")
     if variant is not None and not isinstance(variant, str):
         raise ProtocolError("hello.variant must be a string", CLOSE_BAD_HELLO)
@@ -237,9 +275,6 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
     codec = msg.get("codec", "jpeg")
     if codec not in CODECS:
         raise ProtocolError(f"hello.codec must be one of {', '.join(CODECS)}", CLOSE_BAD_HELLO)
-    mode = msg.get("mode", "vr" if client == "vr" else "spin")
-    if mode not in MODES:
-        raise ProtocolError(f"hello.mode must be one of {', '.join(MODES)}", CLOSE_BAD_HELLO)
     camera = mode in CAMERA_MODES
     consent = msg.get("consent", False)
     if not isinstance(consent, bool):
@@ -264,15 +299,25 @@ def parse_hello(msg: dict[str, Any]) -> Hello:
     mirrored = msg.get("mirrored", False)
     if not isinstance(mirrored, bool):
         raise ProtocolError("hello.mirrored must be true or false", CLOSE_BAD_HELLO)
+    fov_deg = _num(msg, "fov_deg", 90.0 if eyes == 2 else 60.0, 10, 150)
+    overscan_deg, start = DEFAULT_OVERSCAN_DEG, "entrance"
+    if mode == "hall":
+        overscan_deg = _num(msg, "overscan_deg", DEFAULT_OVERSCAN_DEG, 0.0, MAX_OVERSCAN_DEG)
+        if fov_deg + 2 * overscan_deg > MAX_RENDER_FOV_DEG:
+            raise ProtocolError(f"hello.fov_deg + 2 * overscan_deg must be at most {MAX_RENDER_FOV_DEG:g}, got "
+                                f"{fov_deg + 2 * overscan_deg:g}", CLOSE_BAD_HELLO)
+        start = msg.get("start", "entrance")
+        if not _is_id(start):
+            raise ProtocolError("hello.start must be a zone id", CLOSE_BAD_HELLO)
     return Hello(
         client=client, product=product, variant=variant, width_px=width, height_px=height, eyes=eyes,
-        fov_deg=_num(msg, "fov_deg", 90.0 if eyes == 2 else 60.0, 10, 150),
+        fov_deg=fov_deg,
         ipd_m=_num(msg, "ipd_m", 0.064, 0.0, 0.1), codec=codec,
         max_kbps=int(_num(msg, "max_kbps", 50_000, 100, 1_000_000)),
         target_fps=_num(msg, "target_fps", 60 if client == "vr" else 30, 1, 120),
         adaptive=bool(msg.get("adaptive", True)), mode=mode, consent=consent,
         intrinsics=_intrinsics(msg.get("intrinsics")) if camera else None, output=output, anchor=anchor,
-        finger=finger, mirrored=mirrored,
+        finger=finger, mirrored=mirrored, overscan_deg=overscan_deg, start=start,
     )
 
 
@@ -353,3 +398,174 @@ def parse_pose(msg: dict[str, Any]) -> Pose:
         raise ProtocolError("pose.orientation must be a unit quaternion [x, y, z, w]", CLOSE_INVALID_DATA)
     qn = (q[0] / norm, q[1] / norm, q[2] / norm, q[3] / norm)
     return Pose(seq, float(t), (position[0], position[1], position[2]), qn)
+
+
+# -- hall mode (HALL_VERSION) --------------------------------------------------------------------------------
+
+MAX_COORD_M = 1000.0
+"""Points on the wire lie within this many metres of the hall's origin (the hall itself is 26 m x 18 m)."""
+MAX_REQUEST_ID = 2**53 - 1
+"""Request ids are non-negative integers a JavaScript number holds exactly."""
+
+Vec3 = tuple[float, float, float]
+
+
+class BadMessage(ProtocolError):
+    """A hall message with a missing or bad field: the node answers `{"type": "error", "code": "bad_message",
+    "id"?, "message"}` and the session goes on (unknown message types still close it with 1008)."""
+
+    code = "bad_message"
+
+    def __init__(self, message: str, request_id: int | None = None) -> None:
+        super().__init__(message, CLOSE_INVALID_DATA)
+        self.request_id = request_id
+
+    def to_json(self) -> dict[str, Any]:
+        msg: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
+        if self.request_id is not None:
+            msg["id"] = self.request_id
+        return msg
+
+
+@dataclass(frozen=True)
+class Teleport:
+    id: int
+    to: str | None = None
+    """A zone id; or else `point`."""
+    point_m: Vec3 | None = None
+    yaw_deg: float | None = None
+
+
+@dataclass(frozen=True)
+class Pick:
+    id: int
+    origin_m: Vec3
+    direction: Vec3
+    """A unit vector (normalised by the parser)."""
+
+
+@dataclass(frozen=True)
+class Focus:
+    id: int
+    product: str
+    variant: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    yaw_deg: float
+    """Absolute, in (-180, 180]."""
+
+
+@dataclass(frozen=True)
+class Unfocus:
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Sit:
+    id: int
+    product: str
+
+
+@dataclass(frozen=True)
+class StandUp:
+    id: int
+
+
+HallMessage = Teleport | Pick | Focus | Turn | Unfocus | Sit | StandUp
+HALL_MESSAGE_TYPES: tuple[str, ...] = ("teleport", "pick", "focus", "turn", "unfocus", "sit", "stand_up")
+
+
+def _is_id(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and value.isprintable()
+
+
+def _request_id(msg: dict[str, Any], required: bool = True) -> int | None:
+    rid = msg.get("id")
+    if rid is None and not required:
+        return None
+    if isinstance(rid, bool) or not isinstance(rid, int) or not 0 <= rid <= MAX_REQUEST_ID:
+        raise BadMessage(f"{msg.get('type')}.id must be an integer from 0 to {MAX_REQUEST_ID}")
+    return rid
+
+
+def _finite(msg: dict[str, Any], key: str, rid: int | None, lo: float, hi: float) -> float:
+    value = msg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadMessage(f"{msg.get('type')}.{key} must be a finite number", rid)
+    if not lo <= value <= hi:
+        raise BadMessage(f"{msg.get('type')}.{key} must be between {lo:g} and {hi:g}", rid)
+    return float(value)
+
+
+def _point(msg: dict[str, Any], key: str, rid: int | None, limit: float = MAX_COORD_M) -> Vec3:
+    v = msg.get(key)
+    name = f"{msg.get('type')}.{key}"
+    if not isinstance(v, list) or len(v) != 3:
+        raise BadMessage(f"{name} must be a list of 3 numbers", rid)
+    out: list[float] = []
+    for x in v:
+        if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+            raise BadMessage(f"{name} must hold finite numbers", rid)
+        if abs(x) > limit:
+            raise BadMessage(f"{name} must lie within {limit:g} m of the hall's origin", rid)
+        out.append(float(x))
+    return (out[0], out[1], out[2])
+
+
+def _wrap_deg(angle_deg: float) -> float:
+    """`angle_deg` in (-180, 180]."""
+    a = math.fmod(angle_deg, 360.0)
+    if a <= -180.0:
+        a += 360.0
+    elif a > 180.0:
+        a -= 360.0
+    return a
+
+
+def _product(msg: dict[str, Any], rid: int | None) -> tuple[str, str | None]:
+    pid, vid = msg.get("product"), msg.get("variant")
+    if not _is_id(pid):
+        raise BadMessage(f"{msg.get('type')}.product must be a product id", rid)
+    if vid is not None and not _is_id(vid):
+        raise BadMessage(f"{msg.get('type')}.variant must be a variant id", rid)
+    return pid, vid
+
+
+def parse_hall_message(msg: dict[str, Any]) -> HallMessage:
+    """A hall control message -> its value; raises BadMessage naming the field (the session answers it with an
+    error and goes on). `msg["type"]` must be one of HALL_MESSAGE_TYPES."""
+    kind = msg.get("type")
+    if kind == "turn":
+        return Turn(_wrap_deg(_finite(msg, "yaw_deg", None, -1e6, 1e6)))
+    if kind == "unfocus":
+        return Unfocus(_request_id(msg, required=False))
+    rid = _request_id(msg)
+    assert rid is not None
+    if kind == "teleport":
+        to, has_point = msg.get("to"), "point" in msg
+        if (to is None) == (not has_point):
+            raise BadMessage("teleport needs either to (a zone id) or point ([x, y, z] on the floor)", rid)
+        yaw = None if msg.get("yaw_deg") is None else _wrap_deg(_finite(msg, "yaw_deg", rid, -1e6, 1e6))
+        if to is not None:
+            if not _is_id(to):
+                raise BadMessage("teleport.to must be a zone id", rid)
+            return Teleport(rid, to=to, yaw_deg=yaw)
+        return Teleport(rid, point_m=_point(msg, "point", rid), yaw_deg=yaw)
+    if kind == "pick":
+        origin = _point(msg, "origin", rid)
+        d = _point(msg, "direction", rid, limit=1e6)
+        norm = math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+        if not norm > 1e-9:
+            raise BadMessage("pick.direction must not be zero", rid)
+        return Pick(rid, origin, (d[0] / norm, d[1] / norm, d[2] / norm))
+    if kind == "focus":
+        pid, vid = _product(msg, rid)
+        return Focus(rid, pid, vid)
+    if kind == "sit":
+        pid, _ = _product(msg, rid)
+        return Sit(rid, pid)
+    if kind == "stand_up":
+        return StandUp(rid)
+    raise BadMessage(f"{kind!r} is not a hall message", rid)
