@@ -1,19 +1,25 @@
-// The branch kiosk: attract loop -> product wall by hall -> product page (360 spin, zoom, hotspots, live price,
-// quote countdown, loan overlay for cars, mirror try-on after consent) -> pay by QR on the phone, live status.
-// An idle timeout wipes the whole session (checkout, camera, customer data) and returns to the attract loop.
+// The branch kiosk: attract loop (a slow walk through the bank hall streamed by the node, with the featured
+// products in a card) -> product wall by hall, or "walk the hall" (the hall on the screen: drag to look, tap the
+// floor to walk, tap a product to see it on the stand, voice) -> product page (360 spin, zoom, hotspots, live
+// price, quote countdown, loan overlay for cars, mirror try-on after consent) -> pay by QR on the phone, live
+// status. An idle timeout wipes the whole session (checkout, camera, customer data) and returns to the attract loop.
 
 import { financePlans, formatCny, getProduct, getProducts, renderUrl } from "../common/api.js";
+import { ZONE_ORDER, attractPose } from "../common/hall.js";
+import { HallView } from "../common/hall-view.js";
 import { CameraStream } from "../common/camera-stream.js";
 import { canTryOn, depositOf, hallOf, isCar, kindLabel, loadThumb, priceOf, specsOf, thumbUrl, variantOf } from "../common/catalog.js";
 import { formatMobile, mobileNumber, renderPayPanel, showCountdown, startCheckout } from "../common/checkout.js";
 import { applyI18n, installToggles, onLangChange, pick, setLang, setLargeType, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
 import { askConsent, el, openDialog, showError } from "../common/ui.js";
+import { recogniseWav, recordWav } from "../common/voice.js";
 
 const params = new URLSearchParams(location.search);
 const IDLE_S = Number(params.get("idle_s") || 120);
 const IDLE_WARN_S = Math.min(15, Math.max(3, Math.floor(IDLE_S / 4)));
 const VIEW_SIZE = params.get("view_size") || "960x720";
+const HALL_ON = params.get("hall") !== "0"; // hall=0: the attract loop shows product stills only
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -27,6 +33,11 @@ const state = {
   camera: null, // the mirror try-on's CameraStream while it runs
   dialog: null,
   sessionId: newSessionId(),
+  attractHall: null, // the attract loop's walk through the hall (HallView) while it runs
+  noHall: false, // the node has no hall: the attract loop shows the stills alone
+  hallView: null, // the "walk the hall" screen's HallView
+  hallProduct: null,
+  hallTurnDeg: 0,
 };
 window.__kiosk = state; // for operators' diagnostics and the browser tests
 
@@ -35,10 +46,12 @@ function newSessionId() {
 }
 
 function show(screen) {
-  for (const id of ["attract", "wall", "product"]) $(id).hidden = id !== screen;
+  for (const id of ["attract", "wall", "hall", "product"]) $(id).hidden = id !== screen;
   document.body.dataset.screen = screen;
   if (screen === "attract") startAttract();
   else stopAttract();
+  if (screen === "hall") startHall();
+  else stopHall();
   if (screen === "wall" && !$("product-grid").children.length) renderWall();
 }
 
@@ -46,19 +59,25 @@ function show(screen) {
 let attractTimer = null;
 function startAttract() {
   const box = $("attract-slides");
-  if (!state.products.length) return;
-  if (!box.children.length) {
+  if (!state.products.length) return startAttractWalk();
+  if (!box.querySelector("img")) {
     // one large still per product, loaded one slide ahead of the one showing
     for (const p of state.products) box.append(el("img", { alt: pick(p.name), dataset: { url: thumbUrl(p, "960x600", "env") } }));
   }
-  const imgs = [...box.children];
+  const imgs = [...box.querySelectorAll("img")];
   const ensure = (k) => {
     const im = imgs[k % imgs.length];
     if (!im.getAttribute("src")) im.src = im.dataset.url;
   };
   let i = 0;
+  // the walk starts once the first two stills are in: on a CPU node its frames would hold the stills up
+  const second = imgs[1 % imgs.length];
+  const walk = () => document.body.dataset.screen === "attract" && startAttractWalk();
+  if (second.complete && second.getAttribute("src")) walk();
+  else for (const ev of ["load", "error"]) second.addEventListener(ev, walk, { once: true });
   ensure(0);
   imgs[0].addEventListener("load", () => ensure(1), { once: true });
+  imgs[0].addEventListener("error", () => ensure(1), { once: true });
   for (const im of imgs) im.classList.remove("on");
   imgs[0].classList.add("on");
   clearInterval(attractTimer);
@@ -72,7 +91,60 @@ function startAttract() {
 function stopAttract() {
   clearInterval(attractTimer);
   attractTimer = null;
+  stopAttractWalk();
 }
+
+/** The attract loop walks slowly through the hall (the welcome's attract_path, sent as poses); without a hall on the
+ * node the product stills fill the screen as before. */
+function startAttractWalk() {
+  if (!HALL_ON || state.attractHall || state.noHall) return;
+  const t0 = performance.now() / 1000;
+  let welcomed = false;
+  try {
+    const hv = new HallView({
+      canvas: $("attract-hall"),
+      eyes: 1,
+      eyeSize: [800, 450],
+      fovDeg: 62,
+      overscanDeg: 6,
+      codec: "jpeg",
+      client: "kiosk",
+      targetFps: 8,
+      maxKbps: 8000,
+      input: false,
+      handlers: {
+        onWelcome: () => (welcomed = true),
+        onFrame: () => $("attract").classList.add("hall-live"),
+        onStatus: (st) => {
+          if (!welcomed && (st === "disconnected" || st === "error")) hallUnavailable();
+        },
+        onError: () => {
+          if (!welcomed) hallUnavailable();
+        },
+      },
+    });
+    hv.poseSource = (tS) => {
+      const path = hv.client.hall?.attract_path; // the node's plan: [{point, yaw_deg}]
+      return path ? attractPose(tS - t0, path.map((w) => [w.point, w.yaw_deg])) : null;
+    };
+    hv.start();
+    state.attractHall = hv;
+  } catch (_) {
+    hallUnavailable();
+  }
+}
+
+function hallUnavailable() {
+  state.noHall = true;
+  stopAttractWalk();
+}
+
+function stopAttractWalk() {
+  state.attractHall?.stop();
+  state.attractHall = null;
+  $("attract").classList.remove("hall-live");
+}
+
 
 // ---- product wall -----------------------------------------------------------------------------
 function renderWall() {
@@ -101,6 +173,151 @@ function thumbImg(p) {
   const img = el("img", { class: "thumb", alt: "" });
   loadThumb(img, thumbUrl(p));
   return img;
+}
+
+// ---- walking the hall -----------------------------------------------------------------------------
+function hallSay(text, ms = 4000) {
+  const box = $("hall-toast");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(hallSay.timer);
+  hallSay.timer = setTimeout(() => (box.hidden = true), ms);
+}
+
+function renderHallZones() {
+  const nav = $("hall-zones");
+  nav.replaceChildren();
+  for (const id of ZONE_ORDER) {
+    const b = el("button", { class: "btn", type: "button", dataset: { zone: id }, text: t(`hall.zone.${id}`) });
+    b.addEventListener("click", () => hallGo(id));
+    nav.append(b);
+  }
+  markHallZone();
+}
+
+function markHallZone() {
+  const zone = state.hallView?.client.zone;
+  for (const b of $("hall-zones").querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.zone === zone));
+  $("hall-stage").dataset.zone = zone || "";
+}
+
+async function hallGo(id) {
+  try {
+    await state.hallView?.goZone(id);
+  } catch (e) {
+    hallSay(e.code === "not_walkable" ? t("hall.not_walkable") : t("common.error", { msg: e.message }));
+  }
+}
+
+function startHall() {
+  if (state.hallView) return;
+  $("hall-card").hidden = true;
+  $("hall-hint").hidden = false;
+  renderHallZones();
+  const box = $("hall-stage").getBoundingClientRect();
+  const aspect = box.width > 0 && box.height > 0 ? Math.min(2.4, Math.max(1, box.width / box.height)) : 16 / 9;
+  const hv = new HallView({
+    canvas: $("hall-view"),
+    stage: $("hall-stage"),
+    eyes: 1,
+    eyeSize: [960, Math.round(960 / aspect)],
+    fovDeg: 62,
+    overscanDeg: 10,
+    codec: "jpeg",
+    client: "kiosk",
+    targetFps: 20,
+    handlers: {
+      onFrame: () => ($("hall-stage").dataset.frames = String(hv.client.stats.frames)),
+      onWelcome: () => markHallZone(),
+      onTeleported: () => markHallZone(),
+      onChooseProduct: (id) => hallFocus(id),
+      onAction: (action) => hallSay(action === "call_advisor" ? t("hall.advisor_coming") : t("hall.appointment_note"), 6000),
+      onError: (e) => hallSay(e.code === "not_walkable" ? t("hall.not_walkable") : t("common.error", { msg: e.message || e.code })),
+    },
+  });
+  try {
+    hv.start();
+  } catch (e) {
+    hallSay(t("hall.unavailable"));
+    return;
+  }
+  state.hallView = hv;
+}
+
+function stopHall() {
+  state.hallView?.stop();
+  state.hallView = null;
+  state.hallProduct = null;
+}
+
+async function hallFocus(id) {
+  const hv = state.hallView;
+  if (!hv) return;
+  let f;
+  try {
+    f = await hv.client.focus(id);
+  } catch (e) {
+    return hallSay(t("common.error", { msg: e.message }));
+  }
+  state.hallTurnDeg = 0;
+  hv.turnYawDeg = 0;
+  const p = state.products.find((x) => x.id === f.product) || { id: f.product };
+  state.hallProduct = p;
+  $("hall-hint").hidden = true;
+  $("hall-card").hidden = false;
+  $("hall-card-kind").textContent = kindLabel(p);
+  $("hall-card-name").textContent = pick(p.name);
+  $("hall-card-price").textContent = formatCny(isCar(p) ? depositOf(variantOf(p)) : priceOf(variantOf(p)));
+  $("hall-card-scale").textContent = isCar(p) ? t("hall.walk_around") : f.scale > 1.05 ? t("hall.magnified", { x: Number(f.scale).toFixed(1) }) : "";
+  $("hall-stage").dataset.focused = f.product;
+  // a piece is seen on the stand from its view point; a car is already in view at full size: turn to it
+  if (f.view_point && !isCar(p)) {
+    try {
+      await hv.client.teleportPoint(f.view_point, f.view_yaw_deg);
+    } catch (_) {
+      /* stay where they are */
+    }
+  }
+  const at = hv.shownPoint();
+  if (at) hv.lookAt(at);
+}
+
+async function hallUnfocus() {
+  await state.hallView?.client.unfocus();
+  state.hallProduct = null;
+  $("hall-card").hidden = true;
+  delete $("hall-stage").dataset.focused;
+}
+
+function hallRotate(d) {
+  if (!state.hallView?.client.focused) return;
+  state.hallTurnDeg = (((state.hallTurnDeg + d) % 360) + 360) % 360;
+  state.hallView.turnYawDeg = state.hallTurnDeg;
+  state.hallView.client.turn(state.hallTurnDeg);
+}
+
+/** Voice: 3 s of the microphone to the node's offline recogniser; each command does what its button does. */
+async function hallVoice() {
+  const mic = $("hall-mic");
+  if (mic.dataset.state === "listening") return;
+  mic.dataset.state = "listening";
+  hallSay(t("hall.listening"), 3500);
+  try {
+    const reply = await recogniseWav(await recordWav(3), "en"); // English speech only (docs/voice.md)
+    const cmd = reply.command;
+    if (!cmd) return hallSay(t("hall.not_understood"));
+    hallSay(t("hall.heard", { text: reply.text || cmd.intent }));
+    if (cmd.intent === "go" && cmd.target) await hallGo(cmd.target);
+    else if (cmd.intent === "show" && cmd.target) await hallFocus(cmd.target);
+    else if ((cmd.intent === "price" || cmd.intent === "buy") && state.hallProduct) openProduct(state.hallProduct.id);
+    else if (cmd.intent === "call_advisor") hallSay(t("hall.advisor_coming"), 6000);
+    else if (cmd.intent === "back") await hallUnfocus();
+    else hallSay(t("hall.not_understood"));
+  } catch (e) {
+    hallSay(t("hall.voice_unavailable", { msg: e.message }));
+  } finally {
+    mic.dataset.state = "idle";
+  }
 }
 
 // ---- product page -----------------------------------------------------------------------------
@@ -507,6 +724,14 @@ $("attract").addEventListener("click", () => show("wall"));
 $("attract").addEventListener("keydown", (e) => {
   if (e.key === "Enter" || e.key === " ") show("wall");
 });
+$("walk-hall").addEventListener("click", () => show("hall"));
+$("hall-turn-left").addEventListener("click", () => state.hallView?.snapTurn(1));
+$("hall-turn-right").addEventListener("click", () => state.hallView?.snapTurn(-1));
+$("hall-mic").addEventListener("click", hallVoice);
+$("hall-card-left").addEventListener("click", () => hallRotate(-30));
+$("hall-card-right").addEventListener("click", () => hallRotate(30));
+$("hall-card-back").addEventListener("click", hallUnfocus);
+$("hall-card-details").addEventListener("click", () => state.hallProduct && openProduct(state.hallProduct.id));
 $("home").addEventListener("click", () => {
   stopCamera();
   closeCheckout();
@@ -533,6 +758,7 @@ document.addEventListener("click", (e) => {
   if (!e.target.closest?.(".hotspot")) document.querySelector(".hotspot-tip")?.remove();
 });
 onLangChange(() => {
+  if (document.body.dataset.screen === "hall") renderHallZones();
   if (document.body.dataset.screen === "wall") renderWall();
   else $("product-grid").replaceChildren();
   if (state.product) renderProductInfo();
@@ -548,6 +774,6 @@ async function main() {
   }
   const start = params.get("product");
   if (start) openProduct(start, params.get("variant"));
-  else show(params.get("screen") === "wall" ? "wall" : "attract");
+  else show(["wall", "hall"].includes(params.get("screen")) ? params.get("screen") : "attract");
 }
 main();

@@ -1,0 +1,544 @@
+// The VR page in the bank hall (/vr). The node streams the hall; this page draws every frame world-locked
+// (common/reproject.js) in the headset (xr-hall.js) or, without one, on a canvas: drag or arrow keys to look,
+// click the floor to walk, click a product to have it brought to the presentation stand. The side panel (and in
+// the headset an in-scene panel) shows the focused product with its live, locked price; "buy" places the order
+// for the VR channel and shows the QR and link to pay on the phone, then the order's status until it is paid.
+// Voice: the microphone button records 3 s for the node's offline recogniser; every command has a button or key.
+//
+// URL parameters: eyes=1|2 (default 2), eye_w, eye_h, fov (vertical degrees shown), overscan (degrees),
+// codec=jpeg|h264, start=<zone>, delay_ms=N (simulate link latency: each frame is held N ms before use),
+// reproject=0 (draw frames head-locked, for comparison), lang.
+
+import { formatCny, getProduct, getProducts } from "../common/api.js";
+import { isCar, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
+import { mobileFromInput, renderPayPanel, showCountdown, startCheckout } from "../common/checkout.js";
+import { ZONE_ORDER } from "../common/hall.js";
+import { HallView } from "../common/hall-view.js";
+import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
+import { el, showError } from "../common/ui.js";
+import { recogniseWav, recordWav } from "../common/voice.js";
+
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+const EYES = params.get("eyes") === "1" ? 1 : 2;
+const EYE_W = Number(params.get("eye_w") || (EYES === 2 ? 640 : 960));
+let EYE_H = Number(params.get("eye_h") || (EYES === 2 ? 720 : 0)); // mono: the stage's shape (main())
+const FOV_DEG = Number(params.get("fov") || (EYES === 2 ? 90 : 70));
+const OVERSCAN_DEG = Number(params.get("overscan") ?? 10);
+const DELAY_MS = Number(params.get("delay_ms") || 0);
+const REPROJECT = params.get("reproject") !== "0";
+
+const state = {
+  view: null,
+  products: [],
+  product: null, // the focused product (detail)
+  variantId: null,
+  focused: null, // the node's `focused` reply
+  seated: null,
+  turnDeg: 0,
+  checkout: null,
+  stopCountdown: null,
+  qrImage: null,
+  xr: null,
+  listening: false,
+  lastVoice: null,
+};
+
+async function pickCodec() {
+  const asked = params.get("codec");
+  if (asked) return asked;
+  try {
+    if (typeof VideoDecoder !== "undefined") {
+      const r = await VideoDecoder.isConfigSupported({ codec: "avc1.42E01E", optimizeForLatency: true });
+      if (r.supported) return "h264";
+    }
+  } catch (_) {
+    /* fall back */
+  }
+  return "jpeg";
+}
+
+// ---- messages on the stage ---------------------------------------------------------------------
+let toastTimer = null;
+function say(text, ms = 4000) {
+  const box = $("hall-toast");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (box.hidden = true), ms);
+  state.xr?.repaintPanel();
+}
+
+// ---- zones -----------------------------------------------------------------------------------
+/** A zone's short name for a button (the node's long name where there is no short one). */
+function zoneLabel(id) {
+  const key = `hall.zone.${id}`;
+  if (t(key) !== key) return t(key);
+  const z = state.view?.client.zoneInfo(id);
+  return z ? pick({ zh: z.zh, en: z.en }) : id;
+}
+
+function renderZones() {
+  const nav = $("zones");
+  nav.replaceChildren();
+  ZONE_ORDER.forEach((id, i) => {
+    const b = el("button", { class: "btn btn-small", type: "button", dataset: { zone: id }, title: String(i + 1), text: zoneLabel(id) });
+    b.addEventListener("click", () => goZone(id));
+    nav.append(b);
+  });
+  markZone();
+}
+
+function markZone() {
+  const zone = state.view?.client.zone;
+  for (const b of $("zones").querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.zone === zone));
+  $("stage").dataset.zone = zone || "";
+}
+
+async function goZone(id) {
+  try {
+    await state.view.goZone(id);
+  } catch (e) {
+    say(e.code === "not_walkable" ? t("hall.not_walkable") : t("common.error", { msg: e.message }));
+  }
+}
+
+// ---- focus, the product panel, turning, sitting ------------------------------------------------
+async function chooseProduct(productId, variant = undefined) {
+  const view = state.view;
+  let focused;
+  try {
+    focused = await view.client.focus(productId, variant);
+  } catch (e) {
+    say(t("common.error", { msg: e.message }));
+    return;
+  }
+  state.focused = focused;
+  state.turnDeg = 0;
+  view.turnYawDeg = 0;
+  $("stage").dataset.focused = focused.product;
+  const same = state.product?.id === focused.product;
+  await showProduct(focused.product, focused.variant);
+  if (!same) await lockPrice();
+  // walk to where the stand (or the car) is seen best, and look at it
+  if (focused.view_point) {
+    try {
+      await view.client.teleportPoint(focused.view_point, focused.view_yaw_deg);
+    } catch (_) {
+      /* the customer stays where they are */
+    }
+  }
+  lookAtShown();
+  state.xr?.placePanel();
+}
+
+function lookAtShown() {
+  const at = state.view.shownPoint();
+  if (at) state.view.lookAt(at);
+}
+
+async function showProduct(id, variantId) {
+  let p = state.products.find((x) => x.id === id) || { id, name: id };
+  try {
+    p = { ...p, ...(await getProduct(id)) };
+  } catch (_) {
+    /* keep the list entry */
+  }
+  if (state.product?.id !== id) closeCheckout();
+  state.product = p;
+  state.variantId = variantId || variantOf(p)?.id || null;
+  renderPanel();
+}
+
+function renderPanel() {
+  const p = state.product;
+  $("product-box").hidden = !p;
+  $("hall-intro").hidden = !!p;
+  if (!p) return state.xr?.repaintPanel();
+  const v = variantOf(p, state.variantId);
+  $("p-kind").textContent = kindLabel(p);
+  $("p-name").textContent = pick(p.name);
+  const scale = state.focused?.scale;
+  $("p-scale").textContent = isCar(p) ? t("hall.walk_around") : scale && scale > 1.05 ? t("hall.magnified", { x: Number(scale).toFixed(1) }) : "";
+  const dl = $("p-specs");
+  dl.replaceChildren();
+  for (const row of specsOf(p, v)) dl.append(el("dt", { text: row.label }), el("dd", { text: row.value, dataset: { spec: row.key } }));
+  $("p-price").textContent = formatCny(state.checkout?.quote?.total_cny ?? priceOf(v));
+  const car = isCar(p);
+  $("sit").hidden = !car || !!state.seated;
+  $("stand-up").hidden = !state.seated;
+  if (state.checkout?.payment) {
+    renderPayPanel($("pay"), state.checkout, { qrSize: 200 });
+    loadQr(state.checkout.payment.qr_png_url);
+  }
+  state.xr?.repaintPanel();
+}
+
+async function lockPrice() {
+  const p = state.product;
+  if (!p) return;
+  const co = newCheckout();
+  try {
+    await co.lockPrice();
+  } catch (e) {
+    if (co === state.checkout) $("p-countdown").textContent = t("common.error", { msg: e.message });
+  }
+}
+
+function newCheckout() {
+  closeCheckout();
+  const co = startCheckout(null, {
+    product: state.product.id,
+    variant: state.variantId,
+    channel: "vr",
+    // finished on the customer's phone: the QR and the link open the mobile-banking pay page (no amount cap of
+    // a scan-to-pay code: a 100 g bar is over 50,000 CNY)
+    method: "mobile_banking",
+    extra: () => ({ product_view: { client: "vr", hall_zone: state.view?.client.zone || null, yaw_deg: state.turnDeg } }),
+    onChange: () => onCheckoutChange(co),
+  });
+  state.checkout = co;
+  return co;
+}
+
+function onCheckoutChange(co) {
+  if (co !== state.checkout) return;
+  if (co.quote) $("p-price").textContent = formatCny(co.quote.total_cny ?? co.quote.unit_price_cny);
+  if (co.status === "quoted" && !state.stopCountdown && co.quoteExpiresMs) {
+    state.stopCountdown = showCountdown($("p-countdown"), co.quoteExpiresMs, { key: "product.quote_locked" });
+  }
+  $("product-box").classList.toggle("ordering", !!co.order);
+  if (co.order) {
+    state.stopCountdown?.();
+    state.stopCountdown = null;
+    $("p-countdown").textContent = "";
+    renderPayPanel($("pay"), co, { qrSize: 200 });
+    $("panel").scrollTop = 0; // the QR and the status first: details and the number field fold away
+    loadQr(co.payment?.qr_png_url);
+    $("stage").dataset.order = co.order.status || "";
+    if (co.paid) say(t("checkout.done"), 6000);
+  }
+  state.xr?.repaintPanel();
+}
+
+function closeCheckout() {
+  state.stopCountdown?.();
+  state.stopCountdown = null;
+  $("p-countdown").textContent = "";
+  state.checkout?.close();
+  state.checkout = null;
+  state.qrImage = null;
+  $("pay").replaceChildren();
+  $("product-box").classList.remove("ordering");
+  delete $("stage").dataset.order;
+}
+
+async function buy() {
+  if (!state.product) return say(t("hall.choose_first"));
+  const phone = mobileFromInput($("cust-phone"));
+  if (!phone) return;
+  let co = state.checkout;
+  if (!co || co.order || !co.quote || co.quoteSecondsLeft() === 0) co = newCheckout();
+  co.setPhone(phone);
+  try {
+    await co.buy();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function loadQr(url) {
+  if (!url || state.qrImage?.src === url) return;
+  const im = new Image();
+  im.src = url;
+  try {
+    await im.decode();
+    state.qrImage = im;
+    state.xr?.repaintPanel();
+  } catch (_) {
+    /* the DOM panel shows it anyway */
+  }
+}
+
+function rotateItem(dDeg) {
+  if (!state.focused) return;
+  state.turnDeg = (((state.turnDeg + dDeg) % 360) + 360) % 360;
+  state.view.turnYawDeg = state.turnDeg;
+  state.view.client.turn(state.turnDeg);
+}
+
+async function unfocus() {
+  if (!state.focused && !state.product) return;
+  const paying = state.checkout?.order && !state.checkout.paid;
+  await state.view.client.unfocus();
+  state.focused = null;
+  delete $("stage").dataset.focused;
+  if (!paying) {
+    closeCheckout();
+    state.product = null;
+  }
+  renderPanel();
+}
+
+async function sit() {
+  if (!state.product || !isCar(state.product)) return;
+  try {
+    const msg = await state.view.client.sit(state.product.id);
+    state.seated = msg.seated;
+    say(t("hall.seated"));
+  } catch (e) {
+    say(t("common.error", { msg: e.message }));
+  }
+  renderPanel();
+}
+
+async function standUp() {
+  try {
+    await state.view.client.standUp();
+  } catch (e) {
+    say(t("common.error", { msg: e.message }));
+  }
+  state.seated = null;
+  renderPanel();
+}
+
+function callAdvisor() {
+  say(t("hall.advisor_coming"), 7000);
+  goZone("service_counter");
+}
+
+function priceOfFocused() {
+  if (!state.product) return say(t("hall.choose_first"));
+  renderPanel();
+  lockPrice().then(() => state.checkout?.quote && say(`${pick(state.product.name)} · ${formatCny(state.checkout.quote.total_cny)}`));
+}
+
+// ---- voice -------------------------------------------------------------------------------------
+async function voice() {
+  if (state.listening) return;
+  const mic = $("mic");
+  state.listening = true;
+  mic.dataset.state = "listening";
+  say(t("hall.listening"), 3500);
+  try {
+    const wav = await recordWav(3);
+    mic.dataset.state = "thinking";
+    // the node's offline recogniser knows English speech only (docs/voice.md); Chinese is for typed text
+    const reply = await recogniseWav(wav, "en");
+    state.lastVoice = reply;
+    if (!reply.command) say(t("hall.not_understood"));
+    else {
+      say(t("hall.heard", { text: reply.text || reply.command.intent }));
+      await runCommand(reply.command);
+    }
+  } catch (e) {
+    say(t("hall.voice_unavailable", { msg: e.message }));
+  } finally {
+    state.listening = false;
+    mic.dataset.state = "idle";
+  }
+}
+
+/** A voice command ({intent, target?}) does what its button or key does. */
+export async function runCommand(cmd) {
+  switch (cmd.intent) {
+    case "go":
+      return cmd.target ? goZone(cmd.target) : say(t("hall.not_understood"));
+    case "show":
+      return cmd.target ? chooseProduct(cmd.target) : say(t("hall.not_understood"));
+    case "price":
+      return priceOfFocused();
+    case "buy":
+      return buy();
+    case "call_advisor":
+      return callAdvisor();
+    case "back":
+      return unfocus();
+    default:
+      return say(t("hall.not_understood"));
+  }
+}
+
+// ---- keys --------------------------------------------------------------------------------------
+function onKey(e) {
+  if (e.target.closest?.("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+  const k = e.key;
+  const zone = ZONE_ORDER[Number(k) - 1];
+  const actions = {
+    q: () => state.view.snapTurn(1),
+    e: () => state.view.snapTurn(-1),
+    "[": () => rotateItem(-30),
+    "]": () => rotateItem(30),
+    b: buy,
+    p: priceOfFocused,
+    a: callAdvisor,
+    v: voice,
+    s: () => (state.seated ? standUp() : sit()),
+    Escape: unfocus,
+    Backspace: unfocus,
+  };
+  const act = zone ? () => goZone(zone) : actions[k.length === 1 ? k.toLowerCase() : k];
+  if (!act) return;
+  e.preventDefault();
+  act();
+}
+
+// ---- HUD ---------------------------------------------------------------------------------------
+function hud() {
+  const c = state.view?.client;
+  const s = c?.stats;
+  if (s && s.latencyMs !== null) {
+    const ms = Math.round(s.latencyMs + DELAY_MS);
+    $("latency").textContent = t("vr.latency", { ms });
+    $("latency").dataset.ms = String(ms);
+  }
+  if (s) $("fps").textContent = `${t("vr.fps", { fps: s.fps })} · ${t("hall.reproject_hz", { hz: state.view.stats.reprojectFps })}`;
+}
+
+// ---- start ---------------------------------------------------------------------------------------
+export async function main() {
+  installToggles();
+  renderZones();
+  renderPanel();
+  $("note").hidden = true;
+  try {
+    state.products = await getProducts();
+  } catch (_) {
+    /* names come from each product's own detail */
+  }
+  if (!EYE_H) {
+    const box = $("stage").getBoundingClientRect();
+    const aspect = box.width > 0 && box.height > 0 ? Math.min(2.4, Math.max(0.8, box.width / box.height)) : 1.5;
+    EYE_H = Math.round(EYE_W / aspect);
+  }
+  const codec = await pickCodec();
+  $("stage").dataset.codec = codec;
+  const view = new HallView({
+    canvas: $("view"),
+    stage: $("stage"),
+    eyes: EYES,
+    eyeSize: [EYE_W, EYE_H],
+    fovDeg: FOV_DEG,
+    overscanDeg: OVERSCAN_DEG,
+    codec,
+    client: "vr",
+    delayMs: DELAY_MS,
+    reproject: REPROJECT,
+    start: params.get("start") || "entrance",
+    handlers: {
+      onFrame: () => ($("stage").dataset.frames = String(view.client.stats.frames)),
+      onWelcome: () => {
+        renderZones();
+        $("stage").dataset.hall = "ready";
+      },
+      onTeleported: (msg) => {
+        state.seated = msg.seated ?? null;
+        markZone();
+        if (state.product) renderPanel();
+      },
+      onFocused: (msg) => (state.focused = msg),
+      onChooseProduct: (id) => chooseProduct(id),
+      onAction: (action) => (action === "call_advisor" ? callAdvisor() : say(t("hall.appointment_note"), 6000)),
+      onStatus: (s) => {
+        const key = s === "live" ? null : s === "connecting" ? "vr.connecting" : "vr.disconnected";
+        $("status").textContent = key ? t(key) : "● LIVE";
+        $("status").dataset.state = s;
+      },
+      onError: (e) => {
+        if (e.code === "not_walkable") return say(t("hall.not_walkable"));
+        $("note").hidden = false;
+        $("note").textContent = t("common.error", { msg: e.message || e.code });
+      },
+    },
+  });
+  state.view = view;
+  window.__vr = view; // yawDeg, pitchDeg: the look-around the page's tests drive
+  window.__hall = {
+    state,
+    view,
+    get stats() {
+      return view.stats;
+    },
+    get client() {
+      return view.client;
+    },
+    goZone,
+    chooseProduct,
+    runCommand,
+    screenOf: (p) => view.screenOf(p),
+    capture: (y, rows) => view.capture(y, rows),
+    spin: (rateDegS, amplitudeDeg = 25) => (view.spin = { rateDegS, amplitudeDeg, t0: performance.now(), yaw0: view.yawDeg }),
+    stopSpin: () => (view.spin = null),
+    // bench/hall.py: turnHead(degPerS) turns the head steadily, turnHead(0) stops
+    test: { turnHead: (rateDegS) => (view.spin = rateDegS ? { rateDegS, amplitudeDeg: 0, t0: performance.now(), yaw0: view.yawDeg } : null) },
+    lookAt: (yawDeg, pitchDeg = 0) => {
+      view.yawDeg = yawDeg - view.client.rig.yawDeg;
+      view.pitchDeg = pitchDeg;
+    },
+  };
+  try {
+    view.start();
+  } catch (e) {
+    $("note").hidden = false;
+    $("note").textContent = t("common.error", { msg: e.message });
+    return;
+  }
+  if (DELAY_MS || !REPROJECT) {
+    $("note").hidden = false;
+    $("note").textContent = [DELAY_MS ? t("hall.delay", { ms: DELAY_MS }) : "", REPROJECT ? "" : t("hall.reproject_off")].filter(Boolean).join(" · ");
+  }
+  $("turn-left").addEventListener("click", () => view.snapTurn(1));
+  $("turn-right").addEventListener("click", () => view.snapTurn(-1));
+  $("rotate-left").addEventListener("click", () => rotateItem(-30));
+  $("rotate-right").addEventListener("click", () => rotateItem(30));
+  $("unfocus").addEventListener("click", unfocus);
+  $("sit").addEventListener("click", sit);
+  $("stand-up").addEventListener("click", standUp);
+  $("buy").addEventListener("click", buy);
+  $("advisor").addEventListener("click", callAdvisor);
+  $("mic").addEventListener("click", voice);
+  document.addEventListener("keydown", onKey);
+  onLangChange(() => {
+    renderZones();
+    renderPanel();
+  });
+  setInterval(hud, 250);
+  // the headset, where there is one
+  if (navigator.xr && window.isSecureContext) {
+    let ok = false;
+    try {
+      ok = await navigator.xr.isSessionSupported("immersive-vr");
+    } catch (_) {
+      ok = false;
+    }
+    if (ok) {
+      const { enterHallXr } = await import("./xr-hall.js");
+      $("enter-vr").addEventListener("click", () =>
+        enterHallXr({ view, state, panelContent }).then((xr) => (state.xr = xr), showError),
+      );
+      $("enter-vr").hidden = false;
+    }
+  }
+  if ($("enter-vr").hidden && !DELAY_MS && REPROJECT) {
+    $("note").hidden = false;
+    $("note").textContent = t("vr.no_xr");
+    setTimeout(() => ($("note").hidden = true), 8000);
+  }
+}
+
+/** What the in-scene panel shows (xr-hall.js paints it): the focused product, its price, QR and status. */
+function panelContent() {
+  const p = state.product;
+  const co = state.checkout;
+  if (!p) return { title: t("hall.welcome"), price: zoneLabel(state.view?.client.zone || "entrance"), lines: [t("hall.xr_intro")] };
+  const v = variantOf(p, state.variantId);
+  return {
+    title: pick(p.name),
+    price: formatCny(co?.quote?.total_cny ?? priceOf(v)),
+    sub: co?.status === "quoted" && co.quoteSecondsLeft() ? t("product.quote_locked", { s: co.quoteSecondsLeft() }) : "",
+    lines: specsOf(p, v).slice(0, 4).map((row) => `${row.label}: ${row.value}`),
+    qrImage: co?.order && !co.paid ? state.qrImage : null,
+    status: co?.order ? t(`status.${co.order.status}`) : "",
+    statusOk: !!co?.paid,
+  };
+}
