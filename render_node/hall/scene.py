@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 
 CAR_TURN_DEG_PER_S = 6.0
 """How fast an unattended car turns on its turntable."""
-LOD_DISTANCE_M = 6.0
+LOD_SPANS = ((2, 0.15), (1, 0.6))
+"""(LOD level, below this span): a product whose largest dimension spans less than 0.15 of its distance is drawn
+from its 1/16-triangle model, less than 0.6 from its 1/4 one, else in full (assets build writes the LODs)."""
 """Slots further than this from the head use the model's LOD 2 when it was built."""
 CHART_POINTS = 240
 """The gold chart keeps this many recorded prices (a new one at most every `CHART_STEP_S`)."""
@@ -149,7 +151,7 @@ class HallScene:
         self.models = models
         self.files = files
         self.series = series or GoldSeries()
-        self._lod: dict[Path, Path | None] = {}
+        self._lod: dict[tuple[Path, int], Path | None] = {}
         self._slots = {s.product: s for s in plan.slots if _in_catalog(catalog, s.product)}
         self._gold = tuple(s.product for s in plan.slots if catalog_kind(catalog, s.product) == "gold_bar")
         self._table: PriceTable = {}
@@ -262,15 +264,24 @@ class HallScene:
         return fallback
 
     def _model(self, product: Product, position_m: Vec3, head_m: Vec3 | None) -> Path:
+        """The model file to draw a product in its slot with: the coarsest LOD its size on screen allows (its
+        largest dimension over its distance, a fraction of the view: a ring on a tray 1.5 m away is a few pixels,
+        a car beside the customer fills the view); the full model when no LOD file was built."""
         path = self.models.model_path(product)
-        if head_m is None or math.dist(position_m, head_m) <= LOD_DISTANCE_M:
+        if head_m is None:
             return path
-        if path not in self._lod:
+        size_m = max((float(d) for d in product.dimensions_mm or ()), default=100.0) / 1000
+        span = size_m / max(0.1, math.dist(position_m, head_m))
+        level = next((lvl for lvl, most in LOD_SPANS if span < most), 0)
+        if level == 0:
+            return path
+        key = (path, level)
+        if key not in self._lod:
             from render_node.assets.build import lod_path  # trimesh behind it: imported when first needed
 
-            coarse = lod_path(path, 2)
-            self._lod[path] = coarse if coarse.is_file() else None
-        return self._lod[path] or path
+            coarse = lod_path(path, level)
+            self._lod[key] = coarse if coarse.is_file() else None
+        return self._lod[key] or path
 
     def _slot_placement(self, slot: Slot, head_m: Vec3 | None, car_yaws: Mapping[str, float]) -> Placement:
         product = self.catalog.get(slot.product)

@@ -95,14 +95,18 @@ def test_a_probe_file_lights_the_products_of_its_zone(tmp_path: Path, catalog: C
     assert envs["car-sedan-aurora.glb"] == "car", "its probe file is missing"
 
 
-def test_a_far_slot_uses_the_coarse_model_when_it_was_built(tmp_path: Path, catalog: Catalog) -> None:
+def test_products_small_on_screen_are_drawn_from_their_coarse_models_when_they_were_built(
+        tmp_path: Path, catalog: Catalog) -> None:
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "car-suv-summit.lod2.glb").write_bytes(b"coarse")
+    for name in ("ring-solitaire.lod2.glb", "car-suv-summit.lod1.glb", "car-suv-summit.lod2.glb"):
+        (tmp_path / "models" / name).write_bytes(b"coarse")
     scene = _scene(tmp_path, catalog)
-    names = {p.model_path.name for p in scene.request(_view(), (96, 108), head_m=(-8.4, 1.6, 0.2)).placements}
-    assert "car-suv-summit.lod2.glb" in names and "car-sedan-aurora.glb" in names, "only where the file exists"
+    counter = {p.model_path.name for p in scene.request(_view(), (96, 108), head_m=(-8.4, 1.6, 0.2)).placements}
+    assert "ring-solitaire.lod2.glb" in counter, "a ring 1.3 m away spans a few pixels"
+    assert "car-suv-summit.lod1.glb" in counter, "a car across the hall: a quarter of its triangles"
+    assert "car-sedan-aurora.glb" in counter and "ring-band-classic.glb" in counter, "only where the file exists"
     near = {p.model_path.name for p in scene.request(_view(), (96, 108), head_m=(8.0, 1.6, 1.0)).placements}
-    assert "car-suv-summit.glb" in near
+    assert "car-suv-summit.glb" in near, "a car beside the customer is drawn in full"
 
 
 def test_the_focused_bar_leaves_its_tray_for_the_stand_magnified_with_a_true_size_copy(

@@ -30,6 +30,7 @@ export class HallView {
     this.yawDeg = 0; // the head relative to the rig (drag, arrow keys)
     this.pitchDeg = 0;
     this.spin = null; // test hook: {rateDegS, t0, yaw0, amplitudeDeg}
+    this.holdPoses = false;
     this.poseSource = null; // (tS) -> {position, yawDeg, pitchDeg?} | null in the hall, replaces rig + head
     this.eyeHeightM = EYE_HEIGHT_M;
     this.frame = null; // the frame shown: {image, header, pose}
@@ -262,7 +263,7 @@ export class HallView {
     const dt = this._lastTick ? Math.min(0.1, (now - this._lastTick) / 1000) : 0;
     this._lastTick = now;
     const head = this.headPose(now);
-    this._send(head);
+    if (!this.holdPoses) this._send(head); // held (bench): the node renders nothing new, the last frame is reprojected
     this.current = head;
     const f = this.pendingFrame;
     if (f && f !== this.frame) {

@@ -469,8 +469,12 @@ export async function main() {
     capture: (y, rows) => view.capture(y, rows),
     spin: (rateDegS, amplitudeDeg = 25) => (view.spin = { rateDegS, amplitudeDeg, t0: performance.now(), yaw0: view.yawDeg }),
     stopSpin: () => (view.spin = null),
-    // bench/hall.py: turnHead(degPerS) turns the head steadily, turnHead(0) stops
-    test: { turnHead: (rateDegS) => (view.spin = rateDegS ? { rateDegS, amplitudeDeg: 0, t0: performance.now(), yaw0: view.yawDeg } : null) },
+    // bench/hall.py: turnHead(degPerS) turns the head steadily, turnHead(0) stops; holdPoses(true) stops sending
+    // poses (the node goes idle) while the page keeps reprojecting its last frame
+    test: {
+      turnHead: (rateDegS) => (view.spin = rateDegS ? { rateDegS, amplitudeDeg: 0, t0: performance.now(), yaw0: view.yawDeg } : null),
+      holdPoses: (on) => (view.holdPoses = !!on),
+    },
     lookAt: (yawDeg, pitchDeg = 0) => {
       view.yawDeg = yawDeg - view.client.rig.yawDeg;
       view.pitchDeg = pitchDeg;
