@@ -130,7 +130,7 @@ def add_web_clients(app: web.Application, web_root: Path) -> None:
     /static/ -> all."""
     router = app.router
     router.add_get("/", _redirect_to_kiosk, name="root")
-    for page in ("kiosk", "phone", "vr", "staff"):
+    for page in ("kiosk", "phone", "vr", "staff", "certificate", "verify"):
         handler = _page_handler(web_root, page)
         router.add_get(f"/{page}", handler, name=f"page_{page}")
         router.add_get(f"/{page}/", handler)

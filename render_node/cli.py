@@ -16,7 +16,7 @@ from render_node.errors import NodeError
 from render_node.render.errors import RenderError
 from showroom.errors import ShowroomError
 
-QUIET_COMMANDS = frozenset({"staff", "audit", "rates", "secrets"})
+QUIET_COMMANDS = frozenset({"staff", "audit", "rates", "secrets", "branches"})
 
 
 def build_parser() -> argparse.ArgumentParser:

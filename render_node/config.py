@@ -65,6 +65,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOWROOM_SHARE_SECRET_PREVIOUS", "(none)",
             "rotation: the replaced share secret; links signed with it open until ..._PREVIOUS_UNTIL"),
     Setting("SHOWROOM_SHARE_SECRET_PREVIOUS_UNTIL", "(none)", "end of the previous share secret's grace, ISO 8601"),
+    Setting("SHOWROOM_CERTIFICATE_KEY", "(generated: <data dir>/secrets/certificate)",
+            "PEM file (PKCS#8, mode 0600) of the Ed25519 key that signs item certificates; required for a public "
+            "start; unset: generated once (0600) and reused"),
+    Setting("SHOWROOM_CERTIFICATE_RETIRED_KEYS", "(none; generated: <data dir>/secrets/certificate.retired.json)",
+            "JSON file of retired certificate public keys, still published so their certificates verify"),
     Setting("SHOWROOM_DEMO", "0",
             "1: allow a public start (not loopback) with the payment sandbox or generated secrets, loudly logged"),
     Setting("SHOWROOM_TRUSTED_PROXIES", "127.0.0.1,::1",
@@ -113,6 +118,8 @@ class Config:
     webhook_secret_configured: bool = False
     """True when the operator set SHOWROOM_PAYMENT_WEBHOOK_SECRET; else `showroom serve` uses the generated one."""
     share_secret_configured: bool = False
+    certificate_key_configured: bool = False
+    """True when SHOWROOM_CERTIFICATE_KEY names the bank's key file; else `showroom serve` uses the generated one."""
     payment_sandbox: bool = False
     """True when this process started the built-in payment sandbox (test mode) on loopback: only then does
     `/healthz` name the payment backend (the sandbox's test controls need it)."""
@@ -232,6 +239,16 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         secrets["payment_webhook_secret"] = webhook_secret
     if share_secret is not None:
         secrets["share_secret"] = share_secret
+    certificate_key_file = pick("certificate_key", "SHOWROOM_CERTIFICATE_KEY", "")
+    if certificate_key_file:
+        from showroom.adapters.certificate_keys import load_pem_seed
+
+        secrets["certificate_key"] = load_pem_seed(Path(certificate_key_file).expanduser())
+    retired_file = pick("certificate_retired_keys", "SHOWROOM_CERTIFICATE_RETIRED_KEYS", "")
+    if retired_file:
+        from showroom.adapters.certificate_keys import load_retired
+
+        secrets["certificate_retired_keys"] = load_retired(Path(retired_file).expanduser())
     commerce = CommerceSettings(
         database_url=db_url,
         payment_backend_url=pick("payment_backend_url", "SHOWROOM_PAYMENT_BACKEND_URL", "") or None,
@@ -252,6 +269,7 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         teller_refund_limit_cny=_cny("SHOWROOM_TELLER_REFUND_LIMIT_CNY",
                                      pick("teller_refund_limit_cny", "SHOWROOM_TELLER_REFUND_LIMIT_CNY", "5000")),
         data_dir=data_dir,
+        branches_file=assets_dir / "branches.toml",
     )
     return Config(
         host=host,
@@ -274,5 +292,6 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         rate_limits=_bool(pick("rate_limits", "SHOWROOM_RATE_LIMITS", "1")),
         webhook_secret_configured=webhook_secret is not None,
         share_secret_configured=share_secret is not None,
+        certificate_key_configured=bool(certificate_key_file),
         commerce=commerce,
     )

@@ -28,11 +28,11 @@ _FILE = {"200": {"description": "the file"}, "404": {"description": "no such fil
 WEB_PAGES: dict[str, dict[str, Any]] = {
     "/": {"summary": "Redirects to /kiosk", "responses": {"302": {"description": "to /kiosk"}}},
     **{f"/{page}": {"summary": f"The {page} web client", "responses": _HTML}
-       for page in ("kiosk", "phone", "vr", "staff")},
+       for page in ("kiosk", "phone", "vr", "staff", "certificate", "verify")},
     **{f"/{page}/": {"summary": f"The {page} web client (its index.html)", "responses": _HTML}
-       for page in ("kiosk", "phone", "vr", "staff")},
+       for page in ("kiosk", "phone", "vr", "staff", "certificate", "verify")},
     **{f"/{page}/{{filename}}": {"summary": f"Files of the {page} web client", "responses": _FILE}
-       for page in ("kiosk", "phone", "vr", "staff", "static")},
+       for page in ("kiosk", "phone", "vr", "staff", "certificate", "verify", "static")},
     "/s/{token}": {"summary": "Share landing page", "responses": _HTML},
 }
 """The web clients (clients/web): pages and their files, served by aiohttp's static handler."""

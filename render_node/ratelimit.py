@@ -53,6 +53,8 @@ LIMITS: tuple[Limit, ...] = (
     _limit("camera", "POST", r"/api/(tryon|ar/overlay)", 30, 60),
     _limit("voice", "POST", r"/api/voice/(commands|text)", 30, 60),
     _limit("shares", "POST", r"/api/shares", 20, 20),
+    _limit("coupons", "POST", r"/api/(coupons/(claim|mine)|quotes/[^/]+/discounts)", 20, 20),
+    _limit("appointments", "POST", r"/api/(appointments(/[^/]+/cancel)?|orders/[^/]+/pickup/move)", 20, 20),
     _limit("staff_sign_in", "POST", r"/api/staff/(sign-?in|login|sessions?)", 10, 10),
 )
 """The one table of limits (docs/security.md lists it). Sized for people: a kiosk's product wall loads every

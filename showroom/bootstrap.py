@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,8 @@ from showroom.adapters.prices import HttpPriceFeed, JsonFilePriceFeed, SandboxPr
 from showroom.adapters.sql import SqlDatabase
 from showroom.audit import ChainHead
 from showroom.catalog import Catalog
+from showroom.certificates import Signer
+from showroom.events import ORDERS_CHANNEL
 from showroom.ports import (
     Clock,
     CreatedPayment,
@@ -33,7 +37,9 @@ from showroom.ports import (
     SettlementLine,
 )
 from showroom.services import Commerce, recovery
+from showroom.services import certificates as certificate_service
 from showroom.services.audit import AuditKeeping
+from showroom.services.certificates import CertificateBook, signer_from_keys
 from showroom.settings import CommerceSettings
 
 if TYPE_CHECKING:
@@ -142,6 +148,55 @@ async def _sweeper(commerce: Commerce, interval_s: float) -> None:
             log.exception("sweeper run failed; trying again in %.0f s", interval_s)
 
 
+def certificate_book(commerce: Commerce) -> CertificateBook:
+    """The certificate use cases over the SQL database (`certificates` table), signed with the settings' key."""
+    from showroom.adapters.certificate_sql import SqlCertificates
+    from showroom.adapters.sql import SqlUnitOfWork
+
+    def repo(uow: object) -> SqlCertificates:
+        if not isinstance(uow, SqlUnitOfWork):
+            raise TypeError("certificates are stored in the SQL database")
+        return SqlCertificates(uow.conn, uow._is_sqlite)
+
+    settings = commerce.settings
+    return CertificateBook(commerce, _certificate_signer(settings.certificate_key, settings.certificate_retired_keys),
+                           repo)
+
+
+@cache
+def _certificate_signer(seed: bytes, retired: tuple[tuple[bytes, datetime], ...]) -> Signer:
+    return signer_from_keys(seed, retired)
+
+
+async def _certificate_issuer(book: CertificateBook) -> None:
+    """Issues certificates when an order becomes due one (its `paid` event); a lost event is made up when the
+    customer first asks (services/certificates.py)."""
+    sub = await book.ctx.bus.subscribe(ORDERS_CHANNEL)
+    try:
+        async for event in sub:
+            try:
+                await certificate_service.on_order_event(book, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not settle the certificates of %s", event.get("id"))
+    finally:
+        await sub.close()
+
+
+async def load_branches_file(commerce: Commerce, *, reset_stock: bool = False) -> int:
+    """Loads `settings.branches_file` (assets/branches.toml) into the database: the branches' details, and their
+    shelves where they have none yet (`reset_stock`: set again from the file). 0 when there is no file."""
+    from showroom.branches import load_branches
+    from showroom.services import pickups
+
+    path = commerce.settings.branches_file
+    if path is None or not path.is_file():
+        return 0
+    return await pickups.load_branches(commerce, load_branches(path.read_text(encoding="utf-8")),
+                                       reset_stock=reset_stock)
+
+
 async def start_commerce(
     settings: CommerceSettings,
     catalog: Catalog,
@@ -174,6 +229,11 @@ async def start_commerce(
                         prices=prices or price_feed(settings, clock, session), bus=bus, clock=clock,
                         customers=customers or customer_directory(settings, session))
     runtime = CommerceRuntime(commerce, db, bus, audit=keeping)
+    try:
+        await load_branches_file(commerce)
+    except BaseException:
+        await runtime.close()
+        raise
     if recover_on_start:
         try:
             counts = await recovery.recover(commerce)
@@ -183,4 +243,5 @@ async def start_commerce(
             log.exception("startup recovery failed; the sweeper will try again")
     if run_sweeper:
         runtime.tasks.append(asyncio.get_running_loop().create_task(_sweeper(commerce, settings.sweep_interval_s)))
+        runtime.tasks.append(asyncio.get_running_loop().create_task(_certificate_issuer(certificate_book(commerce))))
     return runtime

@@ -25,6 +25,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from showroom.branch_ports import BranchRepository
 from showroom.errors import ShowroomError
 from showroom.pricing import PriceSnapshot
 from showroom.pricing import PriceUnavailable as PriceUnavailable  # where the adapters raise it from
@@ -422,7 +423,7 @@ class AuditLog(Protocol):
         ...
 
 
-class UnitOfWork(OrderRepository, StaffRepository, AuditLog, Protocol):
+class UnitOfWork(OrderRepository, StaffRepository, AuditLog, BranchRepository, Protocol):
     """One database transaction: `async with uow_factory() as uow: ...; await uow.commit()`.
 
     Leaving the block without `commit()` rolls back. Order events collected during the transaction are

@@ -87,6 +87,20 @@ class CommerceSettings:
     teller_refund_limit_cny: Decimal = Decimal("5000")
     """A staff refund up to this amount (counting the order's earlier staff refunds) goes ahead; above it a
     manager other than the requester approves (four eyes)."""
+    certificate_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    """Certificates: the 32-byte Ed25519 seed the bank signs item certificates with (SHOWROOM_CERTIFICATE_KEY, a
+    PEM file, or generated in the data folder); built without one, a random key of this process."""
+    certificate_retired_keys: tuple[tuple[bytes, datetime], ...] = ()
+    """Certificates: (raw public key, retired at) of keys a rotation replaced, still published for verification."""
+    points_earn_fen_per_point: int = 1000
+    """Campaigns: paid fen per point earned (1000: 1 point per 10.00 CNY paid; docs/commerce.md)."""
+    points_per_cny: int = 100
+    """Campaigns: points that take 1.00 CNY off at checkout (100: 1 point = 0.01 CNY)."""
+    points_max_share: Decimal = Decimal("0.5")
+    """Campaigns: points pay at most this share of what is left after the coupon."""
+    branches_file: Path | None = None
+    """Branches: `<assets dir>/branches.toml`, loaded into the database on start (details replaced, shelves
+    stocked where they have no row yet; `showroom/branches.py`). None: no branches are loaded."""
     data_dir: Path | None = None
     """The node's data folder: the audit key and the kept audit-chain head live in `secrets/` there. None (tests,
     tools): a throwaway audit key for this process, and no kept head."""

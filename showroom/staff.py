@@ -33,10 +33,14 @@ class Permission(StrEnum):
     VIEW_RECONCILIATION = "view_reconciliation"
     VIEW_AUDIT = "view_audit"
     VIEW_STOCK = "view_stock"
+    ADJUST_STOCK = "adjust_stock"
+    """Set a branch shelf's on-hand count after counting it (audited)."""
     MANAGE_STAFF = "manage_staff"
     MANAGE_SETTINGS = "manage_settings"
     VIEW_INTERNALS = "view_internals"
     """Operational details such as the payment backend's address."""
+    MANAGE_CAMPAIGNS = "manage_campaigns"
+    """Create, approve (four eyes: not one's own) and disable coupon campaigns."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -44,7 +48,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                             Permission.VIEW_STOCK}),
     Role.MANAGER: frozenset({Permission.VIEW_ORDERS, Permission.FULFIL_ORDERS, Permission.REQUEST_REFUND,
                              Permission.APPROVE_REFUND, Permission.VIEW_COMPLIANCE, Permission.VIEW_RECONCILIATION,
-                             Permission.VIEW_AUDIT, Permission.VIEW_STOCK}),
+                             Permission.VIEW_AUDIT, Permission.VIEW_STOCK, Permission.MANAGE_CAMPAIGNS,
+                             Permission.ADJUST_STOCK}),
     Role.AUDITOR: frozenset({Permission.VIEW_ORDERS, Permission.VIEW_COMPLIANCE, Permission.VIEW_RECONCILIATION,
                              Permission.VIEW_AUDIT, Permission.VIEW_STOCK}),
     Role.ADVISOR: frozenset({Permission.VIEW_ORDERS}),

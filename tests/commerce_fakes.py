@@ -71,6 +71,7 @@ from showroom.settings import CommerceSettings
 from showroom.sharing import Share, ShareInvalid
 from showroom.signing import sign
 from showroom.staff import ApprovalState, RefundApproval, SignInState, StaffAccount, StaffExists, StaffSession
+from tests.branch_fakes import FakeBranchMixin
 
 SECRET = "test-webhook-secret"
 
@@ -256,8 +257,8 @@ def make_catalog(bar_stock: int = 0) -> Catalog:
 # -- an in-memory database ----------------------------------------------------------------------------------------
 
 Table = Literal["quotes", "orders", "payments", "refunds", "events", "idempotency", "shares", "staff", "sessions",
-                "throttles", "approvals", "loan_rates"]
-VERSIONED: tuple[Table, ...] = ("orders", "staff", "approvals")
+                "throttles", "approvals", "loan_rates", "branches", "slots", "pickups", "appointments"]
+VERSIONED: tuple[Table, ...] = ("orders", "staff", "approvals", "pickups")
 """Tables whose rows carry a version that a concurrent commit must not have moved."""
 AUDIT_KEY = b"fake-audit-key-for-the-unit-tests"
 
@@ -289,6 +290,11 @@ class FakeTables:
     sessions: dict[str, StaffSession] = field(default_factory=dict)
     throttles: dict[str, SignInState] = field(default_factory=dict)
     approvals: dict[str, RefundApproval] = field(default_factory=dict)
+    # branches, slots ((branch, purpose, start) -> taken), pick-ups, appointments ((appointment, token hash))
+    branches: dict[str, Any] = field(default_factory=dict)
+    slots: dict[tuple[str, str, datetime], int] = field(default_factory=dict)
+    pickups: dict[str, Any] = field(default_factory=dict)
+    appointments: dict[str, Any] = field(default_factory=dict)
 
 
 class FakeDatabase:
@@ -310,7 +316,7 @@ class FakeDatabase:
         return self.tables.stock.get((branch_id, product_id, variant_id), (0, 0))
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeBranchMixin):
     """One transaction of `FakeDatabase` (implements `showroom.ports.UnitOfWork`)."""
 
     def __init__(self, db: FakeDatabase) -> None:

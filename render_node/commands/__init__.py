@@ -8,6 +8,7 @@ from types import ModuleType
 from render_node.commands import (
     assets,
     audit,
+    branches,
     catalog,
     commerce,
     payments,
@@ -19,4 +20,4 @@ from render_node.commands import (
 )
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (serve, render, assets, catalog, commerce, payments, secrets, rates, staff,
-                                          audit)
+                                          audit, branches)

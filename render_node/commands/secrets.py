@@ -50,6 +50,13 @@ def resolve_secrets(config: Config) -> Config:
         changes[secret_field] = _text(ring.current)
         if getattr(commerce, previous_field) is None and ring.previous is not None and ring.previous_until:
             changes[previous_field] = PreviousSecret(_text(ring.previous), ring.previous_until)
+    if not config.certificate_key_configured:
+        from showroom.adapters.certificate_keys import load_generated
+
+        seed, retired = load_generated(config.data_dir)
+        changes["certificate_key"] = seed
+        if not commerce.certificate_retired_keys:
+            changes["certificate_retired_keys"] = retired
     return replace(config, commerce=replace(commerce, **changes)) if changes else config
 
 
@@ -64,6 +71,24 @@ def register(sub: Any) -> None:
                    help="how long the old secret is still accepted (default 24)")
     r.add_argument("--data-dir", dest="data_dir", help="the node's data folder (SHOWROOM_DATA_DIR)")
     r.set_defaults(func=rotate)
+    c = ssub.add_parser("rotate-certificate-key",
+                        help="a new generated certificate-signing key; the old one stays published as retired")
+    c.add_argument("--data-dir", dest="data_dir", help="the node's data folder (SHOWROOM_DATA_DIR)")
+    c.set_defaults(func=rotate_certificate_key)
+
+
+def rotate_certificate_key(args: argparse.Namespace) -> int:
+    from showroom.adapters.certificate_keys import rotate_generated
+
+    config = load_config({"data_dir": args.data_dir})
+    if config.certificate_key_configured:
+        raise BadRequest("the certificate key is set by SHOWROOM_CERTIFICATE_KEY, so it is rotated there: point it "
+                         "at the new key's PEM file and list the old public key, with when it was retired, in the "
+                         "file SHOWROOM_CERTIFICATE_RETIRED_KEYS names (docs/commerce.md, \"Certificates\")")
+    rotate_generated(config.data_dir)
+    print(f"showroom secrets: new certificate key in {config.data_dir / 'secrets' / 'certificate'}; the old one "
+          f"is published as retired (certificates it signed still verify). Restart the node to use it.")
+    return 0
 
 
 def rotate(args: argparse.Namespace) -> int:

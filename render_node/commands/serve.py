@@ -107,6 +107,8 @@ def public_start_problem(config: Config) -> str | None:
         missing.append("SHOWROOM_PAYMENT_WEBHOOK_SECRET (>= 32 bytes)")
     if config.role in ("all", "commerce") and not config.share_secret_configured:
         missing.append("SHOWROOM_SHARE_SECRET (>= 32 bytes)")
+    if config.role in ("all", "commerce") and not config.certificate_key_configured:
+        missing.append("SHOWROOM_CERTIFICATE_KEY (the bank's Ed25519 certificate key, a PEM file)")
     if config.role in ("all", "commerce") and not config.commerce.payment_backend_url:
         missing.append("SHOWROOM_PAYMENT_BACKEND_URL (the bank's payment backend; unset, the test-mode sandbox "
                        "would take the payments)")

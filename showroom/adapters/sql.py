@@ -44,6 +44,8 @@ from showroom.adapters._rows import (
     utc_req,
 )
 from showroom.adapters._versioned import update_versioned
+from showroom.adapters.branch_sql import BranchSqlMixin
+from showroom.adapters.campaign_sql import CampaignSql
 from showroom.adapters.staff_sql import StaffSqlMixin
 from showroom.audit import AuditEvent, ChainHead
 from showroom.compliance import CustomerActivity
@@ -98,7 +100,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-class SqlUnitOfWork(StaffSqlMixin):
+class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
     """One transaction. Use as `async with db.uow() as uow: ...; await uow.commit()`."""
 
     @property
@@ -123,6 +125,11 @@ class SqlUnitOfWork(StaffSqlMixin):
     def conn(self) -> AsyncConnection:
         assert self._conn is not None, "unit of work used outside `async with`"
         return self._conn
+
+    @property
+    def campaigns(self) -> CampaignSql:
+        """Campaigns, coupons, points and orders' discount lines, in this transaction."""
+        return CampaignSql(self.conn, self._db.is_sqlite)
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._db._write_lock is not None:

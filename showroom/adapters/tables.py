@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -257,4 +258,162 @@ loan_rates = Table(
     Column("set_by", String(64), nullable=False),
     Column("set_at", DateTime(timezone=True), nullable=False),
     Index("ix_loan_rates_applies_term", "applies_to", "term_months"),
+)
+
+
+# -- campaigns, coupons and points (revision 0006) ---------------------------------------------------------------
+
+campaigns = Table(
+    # remaining_fen only moves by conditional updates (`remaining_fen >= amount`): it never goes below zero.
+    "campaigns", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("budget_fen", BigInteger, nullable=False),
+    Column("remaining_fen", BigInteger, nullable=False),
+    Column("per_customer_limit", Integer, nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("amount_off_fen", BigInteger, nullable=False),
+    Column("percent", String(20), nullable=False),
+    Column("cap_fen", BigInteger, nullable=False),
+    Column("ecny_only", Boolean, nullable=False),
+    Column("min_spend_fen", BigInteger, nullable=False),
+    Column("product_ids", Text, nullable=False),
+    Column("kinds", Text, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, default=0),
+)
+
+coupons = Table(
+    "coupons", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("campaign_id", String(40), nullable=False),
+    Column("customer_id", String(100), nullable=False, index=True),
+    Column("slot", Integer, nullable=False),
+    Column("reserved_fen", BigInteger, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Column("order_id", String(40)),
+    Column("discount_fen", BigInteger, nullable=False, default=0),
+    Column("version", Integer, nullable=False, default=0),
+    # one row per (campaign, verified customer, slot 1..limit): concurrent claims cannot pass the limit
+    Index("ux_coupons_campaign_customer_slot", "campaign_id", "customer_id", "slot", unique=True),
+)
+
+points_accounts = Table(
+    # balance only goes down by a conditional update (`balance >= points`)
+    "points_accounts", metadata,
+    Column("customer_id", String(100), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+)
+
+points_ledger = Table(
+    "points_ledger", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(100), nullable=False, index=True),
+    Column("delta", BigInteger, nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("ref", String(100), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # a grant or a take-back happens once per (reason, ref): replays change nothing
+    Index("ux_points_ledger_reason_ref", "reason", "ref", unique=True),
+)
+
+order_discounts = Table(
+    "order_discounts", metadata,
+    Column("order_id", String(40), primary_key=True),
+    Column("customer_id", String(100), nullable=False),
+    Column("lines", Text, nullable=False),
+    Column("points_earned", BigInteger, nullable=False, default=0),
+    Column("points_returned", BigInteger, nullable=False, default=0),
+    Column("earned_reversed", BigInteger, nullable=False, default=0),
+    Column("coupon_returned", Boolean, nullable=False, default=False),
+)
+
+
+# -- certificates (revision 0004) ----------------------------------------------------------------------------------
+
+certificates = Table(
+    # One row per certificate issued: one per unit of a paid order (generation 0), and a new one per transfer
+    # (generation + 1; the one it replaces is revoked, `superseded_by` the new one). `document` is the signed
+    # certificate exactly as issued (showroom/certificates.py); the serial stays with the unit across owners.
+    "certificates", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("serial", String(40), nullable=False, index=True),
+    Column("order_id", String(40), nullable=False, index=True),
+    Column("unit", Integer, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("owner_name", String(100), nullable=False),
+    Column("owner_phone", String(32), nullable=False),
+    Column("holder_token_sha256", String(64)),
+    Column("document", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoke_reason", String(200)),
+    Column("superseded_by", String(40)),
+    UniqueConstraint("order_id", "unit", "generation", name="uq_certificates_order_unit_generation"),
+)
+
+
+# -- branches, pick-ups and appointments (revision 0005) ----------------------------------------------------------
+
+branches = Table(
+    # The branch's details as JSON (`showroom.branches.Branch.document`), loaded from assets/branches.toml.
+    "branches", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+branch_slots = Table(
+    # taken only moves by conditional updates (`taken < capacity`): a slot is never overbooked.
+    "branch_slots", metadata,
+    Column("branch_id", String(64), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("taken", Integer, nullable=False),
+    PrimaryKeyConstraint("branch_id", "purpose", "starts_at"),
+)
+
+pickups = Table(
+    "pickups", metadata,
+    Column("order_id", String(40), primary_key=True),
+    Column("branch_id", String(64), nullable=False),
+    Column("slot_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("code_sha256", String(64), nullable=False),
+    Column("extended", Boolean, nullable=False, default=False),
+    Column("missed_slots", Text, nullable=False),
+    Column("history", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("handed_over_at", DateTime(timezone=True)),
+    Column("handed_over_by", String(64)),
+    Column("version", Integer, nullable=False, default=0),
+    Index("ix_pickups_status_slot", "status", "slot_at"),
+    Index("ix_pickups_branch_slot", "branch_id", "slot_at"),
+)
+
+appointments = Table(
+    "appointments", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("branch_id", String(64), nullable=False),
+    Column("slot_at", DateTime(timezone=True), nullable=False),
+    Column("topic", String(32), nullable=False),
+    Column("name", String(100)),
+    Column("phone", String(32), nullable=False),
+    Column("customer_key", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("note", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_appointments_branch_slot", "branch_id", "slot_at"),
 )

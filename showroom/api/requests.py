@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from showroom.customers import normalise_mobile
 from showroom.errors import InvalidInput, ShowroomError
@@ -157,6 +157,11 @@ class OrderBody(BodyModel):
     product_view: dict[str, Any] | None = None
     share_token: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
     finance: LoanBody | None = None
+    coupon: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\- ]+$")] | None = None
+    """A coupon id (`cpn_...`) of this customer's or a campaign code: at most one coupon per order."""
+    points: Annotated[int, Field(strict=True, ge=0, le=100_000_000)] = 0
+    pickup_slot: AwareDatetime | None = None
+    """A branch pick-up: the start of a slot of `branch` (`GET /api/branches/{id}/slots`), taken with the order."""
 
     @field_validator("product_view")
     @classmethod
@@ -248,7 +253,8 @@ def place_order(body: Body) -> PlaceOrder:
     o = parse(OrderBody, body)
     return PlaceOrder(o.quote_id, Customer(o.customer.name, o.customer.phone), channel=o.channel.value,
                       branch_id=o.branch, product_view=o.product_view, share_token=o.share_token,
-                      finance=None if o.finance is None else o.finance.terms())
+                      finance=None if o.finance is None else o.finance.terms(), coupon=o.coupon, points=o.points,
+                      pickup_slot=o.pickup_slot)
 
 
 def start_payment(order_id: str, body: Body) -> StartPayment:

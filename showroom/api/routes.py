@@ -351,3 +351,12 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/ws/orders/{order_id}", ws_order)
     add_staff_routes(app)  # fulfilment, refunds and reconciliation are staff routes
     add_rate_routes(app)  # the loan rate table (MANAGE_SETTINGS)
+    from showroom.api.branch_routes import add_branch_routes  # it imports this module's helpers
+
+    add_branch_routes(app)  # branches, slots, pick-ups, appointments and their staff side
+    from showroom.api.campaign_routes import add_campaign_routes  # it imports `guarded` from here
+
+    add_campaign_routes(app)  # coupons, campaigns and points
+    from showroom.api.certificate_routes import add_certificate_routes  # it imports this module
+
+    add_certificate_routes(app)  # item certificates, /.well-known keys and revocations, verification

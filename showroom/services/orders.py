@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from showroom.errors import InvalidInput, NotFound, ShowroomError
 from showroom.orders import OPEN_STATUSES, Order, OrderNotFound, OrderStatus, Payment, Refund, new_id
 from showroom.ports import UnitOfWork
 from showroom.pricing import Quote, make_quote, quote_to_dict, snapshot_to_dict
+from showroom.services import campaigns, pickups
 from showroom.services._idempotency import Claim
 from showroom.services._uow import Commerce, Outcome, transact
 from showroom.services.finance import LoanTerms, plan_document, plan_for, rates_for
@@ -66,6 +67,12 @@ class PlaceOrder:
     share_token: str | None = None
     finance: LoanTerms | None = None
     """Cars: a loan pre-application sent with the reservation deposit."""
+    coupon: str | None = None
+    """A coupon id of this customer's, or a campaign code (`services.campaigns`: at most one per order)."""
+    points: int = 0
+    """Points to redeem (`services.campaigns`)."""
+    pickup_slot: datetime | None = None
+    """A branch pick-up: the slot (its start) at `branch_id`, taken with the order (`services.pickups`)."""
 
 
 @dataclass(frozen=True)
@@ -180,11 +187,16 @@ async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] 
                       channel=cmd.channel, created_at=now, updated_at=now,
                       expires_at=now + timedelta(seconds=ctx.settings.reservation_ttl_s),
                       aml_review=check.aml_review, share_token_id=share_id, finance=plan)
+        if cmd.coupon or cmd.points:  # the discount lines (coupon, points) come off what is paid
+            order.amount_fen -= (await campaigns.redeem_at_order(ctx, uow, order.id, facts.customer_id, q,
+                                                                 cmd.coupon, cmd.points)).discount_fen
         initial = variant.stock if variant.stock > 0 else ctx.settings.default_branch_stock
         await uow.reserve_stock(branch, product.id, variant.id, q.quantity, initial)
         order.reserve(now)
         token, digest = new_order_token()
         await uow.add_order(order, facts.customer_id, digest)
+        if cmd.pickup_slot is not None:  # the branch pick-up's slot, taken in this transaction
+            await pickups.book_with_order(ctx, uow, order, cmd.pickup_slot, token)
         record = compliance.audit_record(quote=quote_to_dict(q), snapshot=snapshot_to_dict(q.snapshot),
                                          view=cmd.product_view, check=check, customer_kyc=facts.kyc_level,
                                          customer_id=facts.customer_id, facts_source=facts.source)
@@ -232,6 +244,8 @@ async def cancel(ctx: Commerce, order_id: str, token: str | None) -> OrderDetail
         order = await uow.get_order(order_id, for_update=True)
         order.cancel(now)
         await uow.release_stock(order.branch_id, order.product_id, order.variant_id, order.quantity)
+        await campaigns.on_released(ctx, uow, order, now)
+        await pickups.release_with_order(uow, order, now)
         await uow.save_order(order)
         await uow.add_audit(order.id, "cancelled", {"by": "customer"}, now)
         out.events.extend(order.events)
@@ -282,6 +296,8 @@ async def expire_due(ctx: Commerce, limit: int = 200) -> int:
                 return False
             order.expire(now)
             await uow.release_stock(order.branch_id, order.product_id, order.variant_id, order.quantity)
+            await campaigns.on_released(ctx, uow, order, now)
+            await pickups.release_with_order(uow, order, now)
             await uow.save_order(order)
             out.events.extend(order.events)
             return True

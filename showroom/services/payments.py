@@ -29,7 +29,7 @@ from showroom.ports import (
     UnitOfWork,
     WalletFacts,
 )
-from showroom.services import refunds
+from showroom.services import campaigns, refunds
 from showroom.services._uow import Commerce, Outcome, transact
 
 log = logging.getLogger("showroom.commerce")
@@ -60,6 +60,7 @@ async def start_payment(ctx: Commerce, cmd: StartPayment, client_key: str) -> Pa
         now = ctx.clock.now()
         order = await uow.get_order(cmd.order_id, for_update=True)
         order.ensure_payable(now)
+        await campaigns.check_payment_method(uow, order, cmd.method)
         payment = Payment(id=new_id("pay"), order_id=order.id, method=cmd.method, amount_fen=order.amount_fen,
                           status=PaymentStatus.INTENT, idempotency_key=gateway_key, created_at=now,
                           updated_at=now)
@@ -192,6 +193,7 @@ async def apply_payment_status(ctx: Commerce, uow: UnitOfWork, out: Outcome, ord
                    "gateway_payment_id": payment.gateway_payment_id}))
         if order.share_token_id:
             await uow.count_share(order.share_token_id, purchases=1)
+        await campaigns.on_paid(ctx, uow, order, now)
     if refund_fen > 0:
         await _refund_extra_payment(uow, out, order, payment, refund_fen, now)
     await uow.save_order(order)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from showroom.errors import ShowroomError
 from showroom.orders import PaymentStatus, RefundStatus
-from showroom.services import payments, refunds
+from showroom.services import payments, pickups, refunds
 from showroom.services._uow import Commerce
 from showroom.services.orders import expire_due
 
@@ -56,6 +56,7 @@ async def sweep(ctx: Commerce) -> dict[str, int]:
     a day old dropped."""
     counts = await recover(ctx, intent_age_s=SWEEP_INTENT_AGE_S)
     counts["orders_expired"] = await expire_due(ctx)
+    counts.update(await pickups.sweep_missed(ctx))  # missed branch pick-ups: extended once, then refunded
     async with ctx.uow() as uow:
         counts["quotes_deleted"] = await uow.delete_quotes_expired_before(ctx.clock.now() - QUOTES_KEPT)
         counts["idempotency_deleted"] = await uow.delete_idempotency_before(ctx.clock.now() - IDEMPOTENCY_KEPT)

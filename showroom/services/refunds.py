@@ -19,6 +19,7 @@ from showroom.audit import PAYMENT_BACKEND, SYSTEM, Actor, order_subject
 from showroom.errors import ShowroomError
 from showroom.orders import Order, Refund, RefundNotAllowed, RefundStatus, new_id
 from showroom.ports import PaymentGatewayUnavailable, PaymentRejected, RefundReply, RefundRequest, UnitOfWork
+from showroom.services import campaigns
 from showroom.services._uow import Commerce, Outcome, transact
 from showroom.staff import (
     ApprovalState,
@@ -252,6 +253,8 @@ async def apply_refund_status(ctx: Commerce, uow: UnitOfWork, out: Outcome, orde
         refund.status, refund.succeeded_at, refund.updated_at = RefundStatus.SUCCEEDED, now, now
         order.apply_refund_succeeded(refund, now)
         await uow.save_order(order)
+        if refund.payment_id == order.paid_payment_id and not refund.automatic:
+            await campaigns.on_refunded(ctx, uow, order, refund.id, now)
         await uow.append_audit(PAYMENT_BACKEND.event(
             now, "refunded", order_subject(order.id), before=before,
             after={"status": order.status.value, "refunded_fen": order.refunded_fen, "refund_id": refund.id,

@@ -229,6 +229,7 @@ def test_kiosk_purchase_is_paid_on_the_phone_and_the_kiosk_shows_paid(server: Se
     else:  # the sandbox's test control, as a card network's test helpers would
         server.post_json(f"{_sandbox_base(server)}/payments/{payment['payment_id']}/complete", {"outcome": "approved"})
     kiosk.page.wait_for_selector('.pay-status[data-status="paid"]', timeout=30_000)
+    assert kiosk.page.locator('[data-role="certificate-link"]').count() == 0  # a shared screen: not there
     kiosk.screenshot(artifacts, "kiosk-paid")
     _assert_clean(kiosk, "kiosk purchase")
 
@@ -519,6 +520,8 @@ def test_phone_checkout_through_the_pay_page_shows_paid_on_return(server: Server
     w.page.wait_for_selector('#pay .pay-status[data-status="paid"]', timeout=30_000)
     w.page.wait_for_selector("#pay .price", timeout=10_000)  # the amount: the page read the order with its token
     assert w.page.evaluate("JSON.parse(sessionStorage.getItem('showroom.order_token')).token") == token
+    cert = w.page.get_attribute('#pay [data-role="certificate-link"]', "href")  # the signed certificate
+    assert cert == f"/certificate#order={order_id}&token={token}"
     w.screenshot(artifacts, "phone-paid")
     _assert_clean(w, "phone checkout (with the pay page)")
 

@@ -306,7 +306,7 @@ async def test_db_upgrade_and_reconcile_commands(stack: Stack, tmp_path: Any) ->
     fresh = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     for _ in range(2):  # idempotent
         code, out = await _showroom("db", "upgrade", "--database-url", fresh)
-        assert code == 0 and "revision 0003" in out, out
+        assert code == 0 and "revision 0006" in out, out
     order = await _order(stack)
     await _pay(stack, order["id"])
     await stack.wait_status(order["id"], "paid")

@@ -9,7 +9,9 @@
 // `token` query parameter of the order WebSocket. Without it the node answers the status alone.
 
 import { api, createOrder, createQuote, formatCny, newIdempotencyKey, startPayment, wsUrl } from "./api.js";
+import { discountLinesEl } from "./coupons.js";
 import { t } from "./i18n.js";
+import { pickupPanel } from "./pickup.js";
 import { toast } from "./ui.js";
 
 export const TERMINAL = new Set(["paid", "expired", "cancelled", "payment_failed", "refunded", "partially_refunded", "fulfilling", "completed"]);
@@ -292,7 +294,7 @@ export class Checkout {
  * Renders the pay panel for a checkout into `el`: amount, quote countdown, QR code (PNG from the commerce
  * side), a link to the pay page, and the live status. Returns a stop function for its timers.
  */
-export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
+export function renderPayPanel(el, co, { showLink = true, qrSize = 280, certificate = false } = {}) {
   el.replaceChildren();
   el.classList.add("pay-panel");
   const amount = co.order?.total_cny ?? co.order?.amount_cny ?? co.quote?.total_cny;
@@ -308,6 +310,8 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
   status.setAttribute("aria-live", "polite");
   status.textContent = t(`status.${co.order?.status || "pending_payment"}`);
   el.append(h, total);
+  const discounts = discountLinesEl(co.discounts); // coupons and points the order took off (coupons.js)
+  if (discounts) el.append(discounts);
   // Any manual check (AML review or another) reads the same to the customer: no tipping-off.
   const review = co.order?.review === "under_review" ? document.createElement("p") : null;
   if (review) {
@@ -327,7 +331,20 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280 } = {}) {
     ord.className = "order-id";
     ord.textContent = `${t("checkout.order")} ${co.order.id}`;
     el.append(ok, status, thanks, ord);
+    if (co.token) el.append(pickupPanel(co.order.id, co.token)); // a branch pick-up: its code (pickup.js)
     if (review) el.append(review);
+    if (certificate && co.token) {
+      // the item's signed certificate (docs/commerce.md, "Certificates"): the token rides in the fragment; a
+      // customer's own device only (`certificate`), never a shared kiosk whose next user would find it open
+      const cert = document.createElement("a");
+      cert.className = "btn btn-ghost";
+      cert.href = `/certificate#order=${encodeURIComponent(co.order.id)}&token=${encodeURIComponent(co.token)}`;
+      cert.target = "_blank";
+      cert.rel = "noopener noreferrer";
+      cert.dataset.role = "certificate-link";
+      cert.textContent = t("checkout.certificate");
+      el.append(cert);
+    }
     return () => {};
   }
   const qrUrl = qrSize > 0 ? co.payment?.qr_png_url : null;  // a phone pays on itself: no code to scan

@@ -10,6 +10,8 @@ import { HallView } from "../common/hall-view.js";
 import { CameraStream } from "../common/camera-stream.js";
 import { canTryOn, depositOf, hallOf, isCar, kindLabel, loadThumb, priceOf, specsOf, thumbUrl, variantOf } from "../common/catalog.js";
 import { formatMobile, mobileNumber, renderPayPanel, showCountdown, startCheckout } from "../common/checkout.js";
+import { couponBox } from "../common/coupons.js";
+import { pickupBox } from "../common/pickup.js";
 import { applyI18n, installToggles, onLangChange, pick, setLang, setLargeType, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
 import { askConsent, el, openDialog, showError } from "../common/ui.js";
@@ -267,7 +269,8 @@ async function hallFocus(id) {
   $("hall-card").hidden = false;
   $("hall-card-kind").textContent = kindLabel(p);
   $("hall-card-name").textContent = pick(p.name);
-  $("hall-card-price").textContent = formatCny(isCar(p) ? depositOf(variantOf(p)) : priceOf(variantOf(p)));
+  const price = formatCny(isCar(p) ? depositOf(variantOf(p)) : priceOf(variantOf(p)));
+  $("hall-card-price").textContent = isCar(p) ? `${t("checkout.deposit")} ${price}` : price;
   $("hall-card-scale").textContent = isCar(p) ? t("hall.walk_around") : f.scale > 1.05 ? t("hall.magnified", { x: Number(f.scale).toFixed(1) }) : "";
   $("hall-stage").dataset.focused = f.product;
   // a piece is seen on the stand from its view point; a car is already in view at full size: turn to it
@@ -455,6 +458,8 @@ function newCheckout() {
       product_view: productView(),
       branch: params.get("branch") || undefined,
       finance: isCar(p) && state.loanChoice ? state.loanChoice : undefined, // the loan pre-application
+      ...(co.coupons?.orderExtra() || {}), // a coupon and points (common/coupons.js)
+      ...(co.pickup?.orderExtra() || {}), // a branch and slot to pick up at (common/pickup.js)
     }),
     onChange: () => onCheckoutChange(co),
   });
@@ -495,9 +500,16 @@ async function buy() {
   state.dialog = { content, ...openDialog(content, { labelKey: "checkout.title", onClose: () => (state.dialog = null) }) };
   try {
     if (!co.quote) await co.lockPrice();
+    co.coupons = couponBox({ getPhone: () => mobileNumber($("phone-number")?.textContent || ""), getQuoteId: () => co.quote?.id });
+    if (!isCar(state.product)) co.pickup = pickupBox({ getItem: () => ({ product: co.product, variant: co.variant }), branch: params.get("branch") });
     const phone = await askPhone(content, co);
     if (!phone || !state.dialog) return;
     co.setPhone(phone);
+    if (co.pickup?.customerName()) co.customer = { ...co.customer, name: co.pickup.customerName() };
+    if (co.coupons.active) {
+      co.discounts = await co.coupons.refresh(co.quote.id); // the discount lines of the locked quote
+      if (co.discounts?.ecny_only) co.method = "ecny_wallet"; // an e-CNY coupon: the QR opens an e-CNY payment
+    }
     content.replaceChildren(el("div", { class: "spinner" }));
     await co.buy();
     if (state.dialog) renderPayPanel(content, co);
@@ -530,6 +542,7 @@ function askPhone(content, co) {
     }
     const onKey = (e) => {
       if (!content.isConnected) return document.removeEventListener("keydown", onKey); // session wiped
+      if (e.target instanceof HTMLInputElement) return; // typing a coupon code or points, not the number
       if (/^\d$/.test(e.key)) press(e.key);
       else if (e.key === "Backspace") press("del");
       else if (e.key === "Enter" && !ok.disabled) ok.click();
@@ -538,6 +551,7 @@ function askPhone(content, co) {
     const countdownEl = el("p", { class: "countdown" });
     const stop = showCountdown(countdownEl, co.quoteExpiresMs);
     ok.addEventListener("click", () => {
+      if (co.pickup && !co.pickup.ready()) return; // a branch pick-up needs its slot and the name on the ID
       document.removeEventListener("keydown", onKey);
       stop();
       resolve(digits);
@@ -550,6 +564,8 @@ function askPhone(content, co) {
       pad,
       hint,
       el("div", { class: "btn-row" }, ok),
+      co.coupons?.el || null,
+      co.pickup?.el || null,
     );
     paint();
   });

@@ -9,6 +9,7 @@ import {
   expiryMs,
   forgetOrderToken,
   mobileFromInput,
+  mobileNumber,
   readOrder,
   rememberedOrderToken,
   rememberOrderToken,
@@ -17,6 +18,8 @@ import {
   startCheckout,
   watchOrder,
 } from "../common/checkout.js";
+import { couponBox } from "../common/coupons.js";
+import { pickupBox, pickupPanel } from "../common/pickup.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
 import { askConsent, el, showError, toast } from "../common/ui.js";
@@ -269,12 +272,16 @@ function renderBuy() {
   for (const m of ["mobile_banking", "card", "ecny_wallet"]) {
     box.append(el("button", { class: m === "mobile_banking" ? "btn btn-gold" : "btn", type: "button", dataset: { method: m }, text: t(`checkout.method.${m}`), onclick: () => buy(m) }));
   }
-  if (state.checkout?.payment) renderPayPanel($("pay"), state.checkout, { showLink: true, qrSize: 0 });
+  if (state.checkout?.payment) renderPayPanel($("pay"), state.checkout, { showLink: true, qrSize: 0, certificate: true });
+  state.pickup?.setAvailable(state.product?.kind !== "car"); // a car is not picked up at a branch
+  state.pickup?.refresh(); // the chosen variant's pieces at the branch
 }
 
 async function buy(method) {
   const phone = mobileFromInput($("cust-phone"));
   if (!phone) return;
+  if (state.coupons && !state.coupons.checkMethod(method)) return; // an e-CNY coupon: the e-CNY wallet only
+  if (state.pickup && !state.pickup.ready()) return; // a branch pick-up needs its slot and the name on the ID
   state.stopCountdown?.();
   const co = startCheckout(state.checkout, {
     product: state.product.id,
@@ -285,13 +292,15 @@ async function buy(method) {
     extra: () => ({
       ...(params.get("share") ? { share_token: params.get("share") } : {}),
       product_view: { view_set_hash: state.spinner?.manifestKey || null, yaw_deg: state.spinner?.yawDeg ?? null, client: "phone" },
+      ...(state.coupons?.orderExtra() || {}),
+      ...(state.pickup?.orderExtra() || {}),
     }),
     onChange: () => {
       if (co !== state.checkout) return;
       $("p-price").textContent = formatCny(co.quote?.total_cny ?? priceOf(variantOf(state.product, state.variantId)));
       if (co.quote) $("buy-total").textContent = formatCny(co.quote.total_cny);
       if (co.order) {
-        renderPayPanel($("pay"), co, { showLink: false, qrSize: 0 });
+        renderPayPanel($("pay"), co, { showLink: false, qrSize: 0, certificate: true });
         if (co.payment?.pay_url && !co.paid) {
           const a = el("a", { class: "btn btn-gold", href: co.payment.pay_url, text: t("checkout.open_pay"), dataset: { role: "pay-link" } });
           $("pay").append(a);
@@ -300,9 +309,14 @@ async function buy(method) {
     },
   });
   state.checkout = co;
+  if (state.pickup?.customerName()) co.customer = { ...co.customer, name: state.pickup.customerName() };
   try {
     await co.lockPrice();
     state.stopCountdown = showCountdown($("p-countdown"), co.quoteExpiresMs);
+    if (state.coupons?.active) {
+      co.discounts = await state.coupons.refresh(co.quote.id); // the lines of the locked quote (coupons.js)
+      if (!state.coupons.checkMethod(method)) return;
+    }
     await co.buy();
     sessionStorage.setItem("showroom.order", co.order.id);
     rememberOrderToken(co.order.id, co.token); // for the return from the pay page (this tab's life only)
@@ -330,6 +344,14 @@ function resumeOrder(orderId) {
         o.total_cny ? el("p", {}, el("span", { class: "muted", text: `${t("checkout.total")} ` }), el("strong", { class: "price", text: formatCny(o.total_cny) })) : null,
         el("p", { class: "muted small order-id", text: `${t("checkout.order")} ${o.id || orderId}` }),
         paid ? el("p", { text: t("status.paid_thanks") }) : null,
+        paid && token ? el("a", {
+          class: "btn btn-ghost",
+          href: `/certificate#order=${encodeURIComponent(o.id || orderId)}&token=${encodeURIComponent(token)}`,
+          rel: "noopener noreferrer",
+          dataset: { role: "certificate-link" },
+          text: t("checkout.certificate"),
+        }) : null,
+        paid && token ? pickupPanel(o.id || orderId, token) : null,
         el("button", {
           class: "btn",
           type: "button",
@@ -393,6 +415,10 @@ async function main() {
   $("product-select").addEventListener("change", (e) => selectProduct(e.target.value));
   $("ar-stage").addEventListener("click", onArTap);
   $("share").addEventListener("click", share);
+  state.coupons = couponBox({ getPhone: () => mobileNumber($("cust-phone").value), getQuoteId: () => state.quote?.id });
+  $("coupons").append(state.coupons.el);
+  state.pickup = pickupBox({ getItem: () => ({ product: state.product?.id, variant: state.variantId }), branch: params.get("branch") });
+  $("pickup").append(state.pickup.el);
   onLangChange(() => state.product && renderInfo());
   try {
     state.products = await getProducts();

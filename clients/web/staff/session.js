@@ -12,7 +12,7 @@ const SESSION = "/api/staff/session";
 const ROLE_PERMISSIONS = {
   teller: ["view_orders", "fulfil_orders", "request_refund", "view_stock"],
   manager: ["view_orders", "fulfil_orders", "request_refund", "approve_refund", "view_compliance",
-    "view_reconciliation", "view_audit", "view_stock"],
+    "view_reconciliation", "view_audit", "view_stock", "manage_campaigns", "adjust_stock"],
   auditor: ["view_orders", "view_compliance", "view_reconciliation", "view_audit", "view_stock"],
   advisor: ["view_orders"],
   admin: ["manage_staff", "manage_settings", "view_audit", "view_internals", "view_stock"],

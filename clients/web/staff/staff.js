@@ -7,8 +7,11 @@ import { el } from "../common/ui.js";
 import { renderAccounts } from "./accounts.js";
 import { renderApprovals } from "./approvals.js";
 import { renderAudit } from "./audit.js";
+import { renderCampaigns } from "./campaigns.js";
+import { renderCertificates } from "./certificates.js";
 import { zoneName } from "./format.js";
 import { renderOrder, renderOrders } from "./orders.js";
+import { renderPickups } from "./pickups.js";
 import { renderReconciliation, renderStock } from "./reports.js";
 import { ApiError, currentStaff, may, onSessionEnded, restore, signIn, signOut } from "./session.js";
 import { applyStrings, roleLabel, s } from "./strings.js";
@@ -23,6 +26,9 @@ const SECTIONS = [
   { id: "reconciliation", permission: "view_reconciliation", render: renderReconciliation },
   { id: "audit", permission: "view_audit", render: renderAudit },
   { id: "stock", permission: "view_stock", render: renderStock },
+  { id: "pickups", permission: "view_orders", render: renderPickups },
+  { id: "certificates", permission: "view_orders", render: renderCertificates },
+  { id: "campaigns", permission: "manage_campaigns", render: renderCampaigns },
   { id: "accounts", permission: "manage_staff", render: renderAccounts },
 ];
 
