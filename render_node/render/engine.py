@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import panda3d.core as p3d
 
 from render_node.render import cameras
 from render_node.render._geom import make_geom, sphere_mesh
+from render_node.render._pipe import headless_pipe
 from render_node.render.bake import Baker
 from render_node.render.env_files import prefiltered_env_file
 from render_node.render.environment import (
@@ -71,51 +70,6 @@ reflection probe per zone."""
 MAX_PLACEMENT_MODELS = 32
 """Models kept for placements (a hall's products, apart from the main model's LRU)."""
 SHADOW_OPACITY = 0.75
-_PRC = """
-load-display p3headlessgl
-aux-display p3headlessgl
-window-type none
-audio-library-name null
-framebuffer-srgb false
-sync-video false
-textures-power-2 none
-gl-cube-map-seamless true
-model-cache-dir
-notify-level warning
-notify-level-glgsg error
-notify-level-display error
-"""
-_lock = threading.Lock()
-_local = threading.local()
-_every_pipe: list[p3d.GraphicsPipe] = []
-"""Pipes are never let go: EGL hands every pipe of a process the same display, and a pipe's destructor
-terminates it (eglTerminate), which would break every other thread's renderer."""
-
-
-def _headless_pipe() -> p3d.GraphicsPipe:
-    """This thread's headless GL pipe (EGL display); made on first use, shared by the thread's renderers.
-
-    One pipe per thread: a GL context made current by a renderer on one thread (an in-process pool's render
-    thread) must not be what a renderer on another thread draws with (seen: blank frames after such a thread).
-    """
-    pipe: p3d.GraphicsPipe | None = getattr(_local, "pipe", None)
-    if pipe is not None:
-        return pipe
-    with _lock:  # panda3d's pipe selection and prc loading are process-wide
-        os.environ.setdefault("EGL_PLATFORM", "surfaceless")
-        p3d.load_prc_file_data("showroom-render", _PRC)
-        try:
-            pipe = p3d.GraphicsPipeSelection.get_global_ptr().make_module_pipe("p3headlessgl")
-        except Exception as exc:  # panda3d raises plain exceptions here
-            raise RenderError(f"cannot open headless GL (p3headlessgl/EGL): {exc}") from None
-    if pipe is None:
-        raise RenderError("cannot open headless GL: panda3d's p3headlessgl pipe is unavailable")
-    with _lock:
-        _every_pipe.append(pipe)
-    _local.pipe = pipe
-    return pipe
-
-
 def _file_stamp(path: Path, missing: RenderError) -> tuple[str, int, int]:
     """(resolved path, mtime ns, size): a cache key that changes when the file does; `missing` when it is absent."""
     try:
@@ -188,7 +142,7 @@ class PandaRenderer:
         if not environments_present(self.env_dir):
             log.info("environment maps missing in %s: building them", self.env_dir)
             build_environments(self.env_dir)
-        self._pipe = _headless_pipe()
+        self._pipe = headless_pipe()
         # panda3d's one graphics engine; other renderers in this process keep their buffers inactive between frames.
         self._engine = p3d.GraphicsEngine.get_global_ptr()
         fb = p3d.FrameBufferProperties()

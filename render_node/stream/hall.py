@@ -25,19 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import showroom_protocol as protocol
-from showroom_protocol import Focus as FocusMessage
-from showroom_protocol import (
-    HallMessage,
-    Hello,
-    Pick,
-    Pose,
-    ProtocolError,
-    Sit,
-    StandUp,
-    Teleport,
-    Turn,
-    Unfocus,
-)
+from showroom_protocol import Hello, Pose, ProtocolError
+from showroom_protocol.hall import Focus as FocusMessage
+from showroom_protocol.hall import HallMessage, Pick, Sit, StandUp, Teleport, Turn, Unfocus
 
 from render_node.errors import NodeError
 from render_node.hall.files import hall_paths

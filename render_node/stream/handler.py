@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import showroom_protocol as protocol
+import showroom_protocol.hall as hall_protocol
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from showroom_protocol import Hello, ProtocolError
 
@@ -320,10 +321,10 @@ async def _hall_messages(ws: web.WebSocketResponse, session: HallSession, app: w
             correction = session.take_correction()
             if correction is not None:
                 await ws.send_json(correction)
-        elif kind in protocol.HALL_MESSAGE_TYPES:
+        elif kind in hall_protocol.HALL_MESSAGE_TYPES:
             try:
-                reply = session.handle(protocol.parse_hall_message(msg))
-            except protocol.BadMessage as exc:
+                reply = session.handle(hall_protocol.parse_hall_message(msg))
+            except hall_protocol.BadMessage as exc:
                 reply = exc.to_json()
             except (NodeError, RenderError, ValueError, KeyError, ArithmeticError):
                 session.log.exception("[%s] %s failed", session.session_id, kind)

@@ -7,18 +7,17 @@ from typing import Any
 
 import pytest
 import showroom_protocol as protocol
-from showroom_protocol import (
+from showroom_protocol import ProtocolError, parse_hello
+from showroom_protocol.hall import (
     BadMessage,
     Focus,
     Pick,
-    ProtocolError,
     Sit,
     StandUp,
     Teleport,
     Turn,
     Unfocus,
     parse_hall_message,
-    parse_hello,
 )
 
 HALL_HELLO: dict[str, Any] = {"type": "hello", "client": "vr", "mode": "hall", "viewport": {"width": 480, "height": 540},
