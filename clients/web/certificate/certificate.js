@@ -2,6 +2,8 @@
 // referrer): #order=<order id>&token=<order token> (the buyer) or #id=<certificate id>&token=<holder token>
 // (someone who received the item as a gift). docs/commerce.md, "Certificates".
 
+import { formatCny } from "../common/api.js";
+
 const LABELS = {
   serial: "序列号 Serial", product: "产品 Product", variant: "规格 Variant", fineness: "成色 Fineness",
   weight_g: "重量 Weight", hallmark: "印记 Hallmark", price_paid_cny: "成交价 Price paid",
@@ -40,9 +42,19 @@ function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
+/** A signed timestamp (ISO, UTC) as the branch reads it: Beijing time, with the zone named. */
+function beijingTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const parts = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(d);
+  return `${parts.replaceAll("/", "-")} 北京时间 Beijing time`;
+}
+
 function shown(name, value) {
   if (name === "weight_g") return `${value} g`;
-  if (name === "price_paid_cny") return `¥${value}`;
+  if (name === "price_paid_cny") return formatCny(value);
+  if (name === "purchased_at" || name === "issued_at") return beijingTime(value);
   return value;
 }
 
