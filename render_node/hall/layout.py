@@ -266,7 +266,10 @@ def _showcases() -> list[Box]:
     boxes += [
         Box("gold-backwall", (_x0, 0, -4.2), (_x0 + 0.3, 3.2, 4.6), "wood"),
         Box("gold-backwall-band", (_x0 + 0.3, 2.55, -4.2), (_x0 + 0.34, 2.75, 4.6), "brass", solid=False),
-        Box("gold-stand", (-6.95, 0, -4.55), (-6.25, 1.0, -3.85), "stone"),
+        # the presentation stand: a granite pedestal, a brass band, a velvet top at 1.0 m
+        Box("gold-stand", (-6.95, 0, -4.55), (-6.25, 0.98, -3.85), "stone"),
+        Box("gold-stand-band", (-6.96, 0.88, -4.56), (-6.24, 0.92, -3.84), "brass", solid=False),
+        Box("gold-stand-tray", (-6.97, 0.98, -4.57), (-6.23, 1.0, -3.83), "fabric", solid=False),
     ]
     return boxes
 
