@@ -22,7 +22,6 @@ import asyncio
 import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from node import free_port, get_json, machine, stream_run, wait_healthy
-from showroom_client.stream import percentile, play_vr
-from showroom_client.traces import PoseSample, load_trace, resample
+from node import free_port, get_json, machine, stream_run, summarise, wait_healthy
+from showroom_client.stream import play_vr
+from showroom_client.traces import PoseSample, load_trace, quat_mul, resample
 from showroom_protocol import Hello
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,19 +41,11 @@ COUNTER_YAW_DEG = 90.0
 """The gold counter's customer point and facing (render_node/hall/layout.py, zone gold_counter)."""
 
 
-def _mul(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float, float]:
-    """Quaternion product a * b, (x, y, z, w)."""
-    ax, ay, az, aw = a
-    bx, by, bz, bw = b
-    return (aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz)
-
-
 def hall_poses(trace: Path, hz: float, seconds: float, start_s: float) -> list[PoseSample]:
     """The trace's head rotation, turned to face the showcases, at the counter's head point."""
     times, quats = load_trace(trace)
     turn = (0.0, math.sin(math.radians(COUNTER_YAW_DEG) / 2), 0.0, math.cos(math.radians(COUNTER_YAW_DEG) / 2))
-    return [PoseSample(p.t_s, _mul(turn, p.orientation_xyzw), COUNTER_HEAD_M)
+    return [PoseSample(p.t_s, quat_mul(turn, p.orientation_xyzw), COUNTER_HEAD_M)
             for p in resample(times, quats, hz, seconds, start_s=start_s)]
 
 
@@ -64,21 +55,7 @@ async def hall_run(base: str, traces: list[Path], sessions: int, seconds: float,
         poses = hall_poses(traces[i % len(traces)], hz, seconds, 20.0 + 37.0 * i)
         hello = Hello("vr", "", None, 960, 1080, 2, 90.0, 0.064, "jpeg", 200_000, hz, adaptive=False, mode="hall")
         runs.append(play_vr(base, hello, poses, hz, drain_s=2.0))
-    reports = await asyncio.gather(*runs)
-    frames = sum(r.frames for r in reports)
-    duration = max(r.duration_s for r in reports)
-    server = [x for r in reports for x in r.server_latencies_s]
-    client = [x for r in reports for x in r.latencies_s]
-    return {
-        "sessions": sessions, "codec": "jpeg", "pairs_per_s": frames / duration if duration else 0.0,
-        "per_session_fps": statistics.mean(r.fps for r in reports),
-        "send_p50_ms": percentile(server, 50) * 1000, "send_p99_ms": percentile(server, 99) * 1000,
-        "client_p50_ms": percentile(client, 50) * 1000, "client_p99_ms": percentile(client, 99) * 1000,
-        "kbps": sum(r.bandwidth_kbps for r in reports), "dropped": sum(r.poses_dropped for r in reports),
-        "poses": sum(r.poses_sent for r in reports),
-        "render_p50_ms": statistics.median(r.stage_ms["render"]["p50"] for r in reports),
-        "encode_p50_ms": statistics.median(r.stage_ms["encode"]["p50"] for r in reports),
-    }
+    return summarise(await asyncio.gather(*runs), sessions, "jpeg")
 
 
 def browser_run(base: str, seconds: float, delay_ms: int) -> dict[str, float]:

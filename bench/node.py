@@ -37,7 +37,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Literal
 
-from showroom_client.stream import percentile, play_vr
+from showroom_client.stream import StreamReport, percentile, play_vr
 from showroom_client.traces import load_trace, resample
 from showroom_protocol import Hello
 
@@ -227,7 +227,11 @@ async def stream_run(base: str, product: dict[str, Any], traces: list[Path], ses
                          target_m=(0.0, dims[1] / 2, 0.0))
         hello = Hello("vr", product["id"], None, 960, 1080, 2, 90.0, 0.064, codec, 200_000, hz, adaptive=False)
         runs.append(play_vr(base, hello, poses, hz, drain_s=2.0))
-    reports = await asyncio.gather(*runs)
+    return summarise(await asyncio.gather(*runs), sessions, codec)
+
+
+def summarise(reports: list[StreamReport], sessions: int, codec: str) -> dict[str, Any]:
+    """One table row of concurrent stream sessions: pairs/s over all, latencies, stage times, bandwidth."""
     frames = sum(r.frames for r in reports)
     duration = max(r.duration_s for r in reports)
     server = [x for r in reports for x in r.server_latencies_s]

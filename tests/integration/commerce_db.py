@@ -5,13 +5,22 @@ afterwards); PostgreSQL tests skip with the reason when the server cannot be rea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from showroom.adapters import migrate
+from showroom.adapters.bus import InProcessBus
+from showroom.adapters.sql import SqlDatabase
+from showroom.catalog import Catalog
+from showroom.services import Commerce
+from showroom.settings import CommerceSettings
+from tests.commerce_fakes import SECRET, FakeCustomers, FakeGateway, FixedPrices, ManualClock, make_catalog
 from tests.conftest import service_unreachable
 
 PG_URL = os.environ.get("SHOWROOM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
@@ -42,3 +51,37 @@ async def database_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 DB_KINDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
+
+
+@dataclass
+class CommerceParts:
+    """The commerce use cases on a real, migrated database, with the fake gateway, clock and customers."""
+
+    ctx: Commerce
+    gw: FakeGateway
+    clock: ManualClock
+    db: SqlDatabase
+    bus: InProcessBus
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def commerce_on(kind: str, tmp_path: Path, catalog: Catalog | None = None) -> AsyncIterator[CommerceParts]:
+    """`kind` ("sqlite" or "postgres") migrated and wired into `Commerce`; closed and dropped afterwards."""
+    gen = database_url(kind, tmp_path)
+    url = await gen.__anext__()
+    clock = ManualClock()
+    db = SqlDatabase(url)
+    await migrate.upgrade(db)
+    settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url="http://node")
+    gw = FakeGateway(clock)
+    bus = InProcessBus()
+    ctx = Commerce(catalog=catalog or make_catalog(), settings=settings, uow=db.uow, gateway=gw,
+                   prices=FixedPrices(clock), bus=bus, clock=clock, customers=FakeCustomers())
+    try:
+        yield CommerceParts(ctx, gw, clock, db, bus, url)
+    finally:
+        await db.close()
+        await bus.close()
+        with contextlib.suppress(StopAsyncIteration):
+            await gen.__anext__()

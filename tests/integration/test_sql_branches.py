@@ -5,7 +5,6 @@ hand-over, the missed-pick-up rule) survives the SQL round trip."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,8 +13,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from showroom.adapters import migrate
-from showroom.adapters.bus import InProcessBus
 from showroom.adapters.sql import SqlDatabase
 from showroom.audit import Actor
 from showroom.branches import PickupStatus, load_branches
@@ -24,9 +21,8 @@ from showroom.orders import OrderStatus, RefundStatus
 from showroom.services import Commerce, appointments, notices, orders, payments, pickups, recovery
 from showroom.services.orders import Customer, PlacedOrder, PlaceOrder
 from showroom.services.payments import StartPayment
-from showroom.settings import CommerceSettings
-from tests.commerce_fakes import SECRET, FakeCustomers, FakeGateway, FixedPrices, ManualClock, make_catalog
-from tests.integration.commerce_db import DB_KINDS, database_url
+from tests.commerce_fakes import FakeGateway, ManualClock
+from tests.integration.commerce_db import DB_KINDS, commerce_on
 from tests.unit.test_branches import BRANCH, TUESDAY, at_local
 from tests.unit.test_services_pickups import THURSDAY
 
@@ -45,24 +41,10 @@ class World:
 
 @pytest_asyncio.fixture(params=DB_KINDS)
 async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
-    gen = database_url(request.param, tmp_path)
-    url = await gen.__anext__()
-    clock = ManualClock()
-    db = SqlDatabase(url)
-    await migrate.upgrade(db)
-    settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url="http://node")
-    gw = FakeGateway(clock)
-    bus = InProcessBus()
-    ctx = Commerce(catalog=make_catalog(), settings=settings, uow=db.uow, gateway=gw, prices=FixedPrices(clock),
-                   bus=bus, clock=clock, customers=FakeCustomers())
-    await pickups.load_branches(ctx, load_branches(BRANCH.replace("pickup_capacity = 2", "pickup_capacity = 50")))
-    try:
-        yield World(ctx, gw, clock, db)
-    finally:
-        await db.close()
-        await bus.close()
-        with contextlib.suppress(StopAsyncIteration):
-            await gen.__anext__()
+    async with commerce_on(request.param, tmp_path) as c:
+        await pickups.load_branches(c.ctx, load_branches(BRANCH.replace("pickup_capacity = 2",
+                                                                        "pickup_capacity = 50")))
+        yield World(c.ctx, c.gw, c.clock, c.db)
 
 
 async def _order(w: World, i: int, slot: Any = TEN) -> PlacedOrder:

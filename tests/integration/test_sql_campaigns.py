@@ -5,7 +5,6 @@ refunds, cancellation and expiry give back."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -14,21 +13,17 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from showroom.adapters import migrate
-from showroom.adapters.bus import InProcessBus
-from showroom.adapters.sql import SqlDatabase
 from showroom.audit import Actor
 from showroom.campaigns import Campaign, CampaignKind, CampaignState, CouponState
 from showroom.errors import ShowroomError
 from showroom.orders import OrderStatus
-from showroom.services import Commerce, campaigns, orders, payments, refunds
+from showroom.services import campaigns, orders, payments, refunds
 from showroom.services.orders import Customer, PlaceOrder
 from showroom.services.payments import StartPayment
 from showroom.services.refunds import RequestRefund
-from showroom.settings import CommerceSettings
 from showroom.staff import FourEyesViolation, Role, StaffMember
-from tests.commerce_fakes import SECRET, FakeCustomers, FakeGateway, FixedPrices, ManualClock, make_catalog
-from tests.integration.commerce_db import DB_KINDS, database_url
+from tests.commerce_fakes import make_catalog
+from tests.integration.commerce_db import DB_KINDS, commerce_on
 from tests.integration.test_sql_commerce import World, notify
 
 pytestmark = pytest.mark.asyncio
@@ -40,24 +35,8 @@ TELLER = StaffMember("tom", Role.TELLER)
 
 @pytest_asyncio.fixture(params=DB_KINDS)
 async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
-    gen = database_url(request.param, tmp_path)
-    url = await gen.__anext__()
-    clock = ManualClock()
-    db = SqlDatabase(url)
-    await migrate.upgrade(db)
-    settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url="http://node")
-    gw = FakeGateway(clock)
-    bus = InProcessBus()
-    ctx = Commerce(catalog=make_catalog(bar_stock=500), settings=settings, uow=db.uow, gateway=gw,
-                   prices=FixedPrices(clock), bus=bus, clock=clock, customers=FakeCustomers())
-    w = World(ctx, gw, clock, db, bus, url)
-    try:
-        yield w
-    finally:
-        await db.close()
-        await bus.close()
-        with contextlib.suppress(StopAsyncIteration):
-            await gen.__anext__()
+    async with commerce_on(request.param, tmp_path, make_catalog(bar_stock=500)) as c:
+        yield World(c.ctx, c.gw, c.clock, c.db, c.bus, c.url)
 
 
 async def live_campaign(w: World, **kw: object) -> Campaign:

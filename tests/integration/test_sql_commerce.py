@@ -4,7 +4,6 @@ in-memory unit tests check, here with real transactions, row locks and concurren
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -41,8 +40,8 @@ from showroom.services.orders import Customer, OrderDetails, PlaceOrder
 from showroom.services.payments import StartPayment
 from showroom.services.refunds import RequestRefund
 from showroom.settings import CommerceSettings
-from tests.commerce_fakes import SECRET, FakeCustomers, FakeGateway, FixedPrices, ManualClock, make_catalog
-from tests.integration.commerce_db import DB_KINDS, database_url
+from tests.commerce_fakes import FakeGateway, ManualClock
+from tests.integration.commerce_db import DB_KINDS, commerce_on
 
 
 @dataclass
@@ -71,24 +70,8 @@ pytestmark = pytest.mark.asyncio
 
 @pytest_asyncio.fixture(params=DB_KINDS)
 async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
-    gen = database_url(request.param, tmp_path)
-    url = await gen.__anext__()
-    clock = ManualClock()
-    db = SqlDatabase(url)
-    await migrate.upgrade(db)
-    settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url="http://node")
-    gw = FakeGateway(clock)
-    bus = InProcessBus()
-    ctx = Commerce(catalog=make_catalog(), settings=settings, uow=db.uow, gateway=gw, prices=FixedPrices(clock),
-                   bus=bus, clock=clock, customers=FakeCustomers())
-    w = World(ctx, gw, clock, db, bus, url)
-    try:
-        yield w
-    finally:
-        await db.close()
-        await bus.close()
-        with contextlib.suppress(StopAsyncIteration):
-            await gen.__anext__()
+    async with commerce_on(request.param, tmp_path) as c:
+        yield World(c.ctx, c.gw, c.clock, c.db, c.bus, c.url)
 
 
 WANG = Customer("王芳", "13800000000")

@@ -109,7 +109,8 @@ def _axis_angle(axis: tuple[float, float, float], angle_rad: float) -> Quat:
     return (axis[0] * s, axis[1] * s, axis[2] * s, math.cos(angle_rad / 2))
 
 
-def _mul(a: Quat, b: Quat) -> Quat:
+def quat_mul(a: Quat, b: Quat) -> Quat:
+    """The product a * b of two (x, y, z, w) quaternions: b first, then a."""
     ax, ay, az, aw = a
     bx, by, bz, bw = b
     return (aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
@@ -124,6 +125,6 @@ def synthetic_motion(hz: float, seconds: float, *, distance_m: float = 0.35,
         t = i / hz
         yaw = math.radians(70) * math.sin(2 * math.pi * 0.33 * t)
         pitch = -math.radians(15 + 15 * math.sin(2 * math.pi * 0.21 * t))
-        q = _mul(_axis_angle((0, 1, 0), yaw), _axis_angle((1, 0, 0), pitch))
+        q = quat_mul(_axis_angle((0, 1, 0), yaw), _axis_angle((1, 0, 0), pitch))
         out.append(PoseSample(t, q, orbit_position(q, distance_m, target_m)))
     return out

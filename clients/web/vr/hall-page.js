@@ -17,6 +17,7 @@ import { HallView } from "../common/hall-view.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { el, showError } from "../common/ui.js";
 import { recogniseWav, recordWav } from "../common/voice.js";
+import { loadQr as loadPanelQr } from "./panel.js";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -247,17 +248,8 @@ async function buy() {
   }
 }
 
-async function loadQr(url) {
-  if (!url || state.qrImage?.src === url) return;
-  const im = new Image();
-  im.src = url;
-  try {
-    await im.decode();
-    state.qrImage = im;
-    state.xr?.repaintPanel();
-  } catch (_) {
-    /* the DOM panel shows it anyway */
-  }
+function loadQr(url) {
+  return loadPanelQr(state, url, () => state.xr?.repaintPanel());
 }
 
 function rotateItem(dDeg) {

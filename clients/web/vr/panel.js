@@ -49,3 +49,20 @@ export function paintPanel(ctx, x, y, w, h, content) {
   }
   ctx.restore();
 }
+
+/**
+ * The payment QR as a decoded image for the in-scene panel (`state.qrImage`), loaded once per URL; `onLoaded` runs
+ * when a new one is in (repaint the panel). A QR that cannot be decoded is left out: the DOM panel shows it anyway.
+ */
+export async function loadQr(state, url, onLoaded = () => {}) {
+  if (!url || state.qrImage?.src === url) return;
+  const im = new Image();
+  im.src = url;
+  try {
+    await im.decode();
+    state.qrImage = im;
+    onLoaded();
+  } catch (_) {
+    /* the DOM panel shows it anyway */
+  }
+}

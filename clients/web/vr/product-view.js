@@ -8,7 +8,7 @@ import { mobileFromInput, renderPayPanel, startCheckout } from "../common/checko
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { StreamClient } from "../common/stream.js";
 import { el, showError } from "../common/ui.js";
-import { paintPanel } from "./panel.js";
+import { loadQr as loadPanelQr, paintPanel } from "./panel.js";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -337,16 +337,8 @@ async function buy() {
   }
 }
 
-async function loadQr(url) {
-  if (!url || state.qrImage?.src === url) return;
-  const im = new Image();
-  im.src = url;
-  try {
-    await im.decode();
-    state.qrImage = im;
-  } catch (_) {
-    /* the DOM panel shows it anyway */
-  }
+function loadQr(url) {
+  return loadPanelQr(state, url);
 }
 
 async function selectProduct(id) {
