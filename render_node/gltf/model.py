@@ -25,7 +25,9 @@ from render_node.gltf.accessors import read_accessor
 from render_node.gltf.document import Document, parse_document, read_document
 from render_node.gltf.images import check_image
 from render_node.gltf.materials import Material, TextureRef, read_material
+from render_node.gltf.rigging import read_rig
 from render_node.render.errors import ModelInvalid
+from render_node.render.rig import Rig
 
 F32 = npt.NDArray[np.float32]
 U32 = npt.NDArray[np.uint32]
@@ -58,6 +60,9 @@ class Primitive:
     colors: F32 | None
     indices: U32
     material: int | None
+    rows: U32 | None = None
+    """Where the reader unwelded the triangles (no NORMAL in the file: flat shading), the file's vertex of each
+    row; skin weights and morph targets are read through it (`rigging.py`)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class GltfAsset:
     extensions_used: tuple[str, ...] = ()
     document: Document | None = field(default=None, repr=False)
     """The checked document it was read from (its JSON and buffers), for tools that rewrite the file."""
+    rig: Rig | None = field(default=None, repr=False)
+    """Skins, morph targets and animations (None when nothing moves); see `render_node/render/rig.py`."""
     _world: dict[int, F64] = field(default_factory=dict, repr=False)
 
     def world_matrices(self) -> dict[int, F64]:
@@ -123,12 +130,13 @@ class GltfAsset:
         """(min xyz, max xyz) in metres of every drawn vertex in world space."""
         lo = np.full(3, np.inf)
         hi = np.full(3, -np.inf)
+        rest = {(d.mesh, d.primitive): d.positions for d in self.rig.deform()} if self.rig and self.rig.moves else {}
         for idx, world in self.world_matrices().items():
             mesh = self.nodes[idx].mesh
             if mesh is None:
                 continue
-            for prim in self.meshes[mesh]:
-                p = prim.positions.astype(np.float64) @ world[:3, :3].T + world[:3, 3]
+            for pi, prim in enumerate(self.meshes[mesh]):  # skinned and morphed meshes: in their rest pose
+                p = rest.get((mesh, pi), prim.positions).astype(np.float64) @ world[:3, :3].T + world[:3, 3]
                 lo = np.minimum(lo, p.min(axis=0))
                 hi = np.maximum(hi, p.max(axis=0))
         if not np.all(np.isfinite(lo)):
@@ -249,6 +257,7 @@ def _primitive(doc: Document, mi: int, pi: int, p: dict[str, Any]) -> Primitive:
         return np.ascontiguousarray(arrays[name], dtype=np.float32) if name in arrays else None
 
     normals, uv0, uv1, tangents, colors = opt("NORMAL"), opt("TEXCOORD_0"), opt("TEXCOORD_1"), opt("TANGENT"), None
+    rows = None
     if "COLOR_0" in arrays:
         c = arrays["COLOR_0"].astype(np.float32)
         if arrays["COLOR_0"].dtype.kind in "iu":  # colours are normalized by definition
@@ -257,7 +266,7 @@ def _primitive(doc: Document, mi: int, pi: int, p: dict[str, Any]) -> Primitive:
             c = np.concatenate([c, np.ones((len(c), 1), np.float32)], axis=1)
         colors = np.ascontiguousarray(c)
     if normals is None:
-        sel = indices
+        sel = rows = indices
         pos, normals, indices = _flat_normals(pos, indices)
         uv0 = uv0[sel] if uv0 is not None else None
         uv1 = uv1[sel] if uv1 is not None else None
@@ -268,7 +277,7 @@ def _primitive(doc: Document, mi: int, pi: int, p: dict[str, Any]) -> Primitive:
         normals = np.where(lengths > 1e-12, normals / np.maximum(lengths, 1e-12),
                            np.array([0, 1, 0], np.float32)).astype(np.float32)
     return Primitive(positions=pos, normals=normals, texcoords=(uv0, uv1), tangents=tangents, colors=colors,
-                     indices=indices, material=mat)
+                     indices=indices, material=mat, rows=rows)
 
 
 def _camera(doc: Document, i: int, c: dict[str, Any]) -> Camera:
@@ -364,6 +373,8 @@ def build_model(doc: Document, path: Path) -> GltfAsset:
                       cameras=cameras, extensions_used=tuple(doc.json.get("extensionsUsed", [])), document=doc)
     if asset.triangle_count == 0:
         raise doc.fail("scene", "draws no triangles (no node of the scene refers to a mesh)")
+    asset.rig = read_rig(doc, meshes, [n.matrix for n in nodes], [n.children for n in nodes], roots,
+                         set(asset.world_matrices()))
     return asset
 
 

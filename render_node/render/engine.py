@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import panda3d.core as p3d
 
-from render_node.render import cameras
+from render_node.render import cameras, posing
 from render_node.render._geom import make_geom, sphere_mesh
 from render_node.render._pipe import headless_pipe
 from render_node.render.bake import Baker
@@ -283,7 +283,8 @@ class PandaRenderer:
         if model is not None:
             self._models.move_to_end(key)
             return model
-        model = self._builder.build(read_gltf(path))
+        model = self._builder.build(posing.rest_posed(read_gltf(path)))
+        posing.attach(model)
         self._models[key] = model
         while len(self._models) > self.max_models:
             _, old = self._models.popitem(last=False)
@@ -299,7 +300,8 @@ class PandaRenderer:
         if model is not None:
             self._placement_models.move_to_end(key)
             return key, model
-        model = self._builder.build(read_gltf(path))
+        model = self._builder.build(posing.rest_posed(read_gltf(path)))
+        posing.attach(model)
         self._placement_models[key] = model
         while len(self._placement_models) > self.max_placement_models:
             old_key, old = self._placement_models.popitem(last=False)
@@ -435,6 +437,7 @@ class PandaRenderer:
             model.root.reparent_to(self._scene)
             self._current = model
         model.apply_overrides(request.overrides)
+        posing.apply(model, request.pose)
         quad = self._shadow_node(model)
         if request.shadow:
             quad.reparent_to(self._scene)

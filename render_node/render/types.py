@@ -170,6 +170,17 @@ class PanelQuad:
 
 
 @dataclass(frozen=True)
+class ModelPose:
+    """How an animated model stands (skins, morph targets): its `animation` (name or index in the file; None: the
+    rest pose) at `time_s` seconds, clamped to its keys, then morph target weights by target name (the mesh's
+    `extras.targetNames`, e.g. a face's visemes). See docs/rendering.md, "Skins, morph targets and animation"."""
+
+    animation: str | int | None = None
+    time_s: float = 0.0
+    morph: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class RenderRequest:
     """One frame: a model file, how its materials are varied, a view, a size and the surroundings."""
 
@@ -186,6 +197,8 @@ class RenderRequest:
     """More models in the same frame (the hall's products), each at its matrix and lit by its own environment."""
     panels: tuple[PanelQuad, ...] = ()
     """Live panels (price tags, the gold chart): unlit textured quads."""
+    pose: ModelPose | None = None
+    """The main model's pose when it is animated (None: its rest pose); models that do not move ignore it."""
 
 
 class Renderer(Protocol):
