@@ -59,6 +59,10 @@ SETTINGS: tuple[Setting, ...] = (
             "end of the previous webhook secret's grace period, ISO 8601 (e.g. 2026-12-01T12:00:00Z)"),
     Setting("SHOWROOM_CUSTOMER_INFO_URL", "(sandbox register)",
             "the bank's customer-information service (KYC level, limits); unset: the packaged test register"),
+    Setting("SHOWROOM_SMS_URL", "(payment sandbox's SMS outbox)",
+            "the bank's SMS service that sends one-time codes (proof of the phone for coupons and points)"),
+    Setting("SHOWROOM_SMS_API_KEY", "(none; required with SHOWROOM_SMS_URL)",
+            "bearer key of the bank's SMS service, at least 32 bytes"),
     Setting("SHOWROOM_PUBLIC_URL", "http://HOST:PORT", "base URL customers reach (pay return, share links, QR codes)"),
     Setting("SHOWROOM_SHARE_SECRET", "(generated: <data dir>/secrets/share)",
             "key that signs share links, at least 32 bytes; unset: generated once (0600) and reused"),
@@ -239,6 +243,10 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         secrets["payment_webhook_secret"] = webhook_secret
     if share_secret is not None:
         secrets["share_secret"] = share_secret
+    sms_url = _url("SHOWROOM_SMS_URL", pick("sms_url", "SHOWROOM_SMS_URL", ""))
+    sms_api_key = _secret("SHOWROOM_SMS_API_KEY", pick("sms_api_key", "SHOWROOM_SMS_API_KEY", ""))
+    if sms_url and sms_api_key is None:
+        raise BadRequest("SHOWROOM_SMS_URL needs SHOWROOM_SMS_API_KEY (the SMS service's key; there is no default)")
     certificate_key_file = pick("certificate_key", "SHOWROOM_CERTIFICATE_KEY", "")
     if certificate_key_file:
         from showroom.adapters.certificate_keys import load_pem_seed
@@ -254,6 +262,8 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         payment_backend_url=pick("payment_backend_url", "SHOWROOM_PAYMENT_BACKEND_URL", "") or None,
         customer_info_url=_url("SHOWROOM_CUSTOMER_INFO_URL",
                                pick("customer_info_url", "SHOWROOM_CUSTOMER_INFO_URL", "")) or None,
+        sms_url=sms_url or None,
+        sms_api_key=sms_api_key,
         payment_webhook_previous=_previous("SHOWROOM_PAYMENT_WEBHOOK_SECRET",
                                            env.get("SHOWROOM_PAYMENT_WEBHOOK_SECRET_PREVIOUS", ""),
                                            env.get("SHOWROOM_PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL", "")),

@@ -54,6 +54,8 @@ LIMITS: tuple[Limit, ...] = (
     _limit("voice", "POST", r"/api/voice/(commands|text)", 30, 60),
     _limit("shares", "POST", r"/api/shares", 20, 20),
     _limit("coupons", "POST", r"/api/(coupons/(claim|mine)|quotes/[^/]+/discounts)", 20, 20),
+    _limit("phone_codes", "POST", r"/api/phone/codes", 10, 6),
+    _limit("phone_verify", "POST", r"/api/phone/verify", 20, 20),
     _limit("appointments", "POST", r"/api/(appointments(/[^/]+/cancel)?|orders/[^/]+/pickup/move)", 20, 20),
     _limit("staff_sign_in", "POST", r"/api/staff/(sign-?in|login|sessions?)", 10, 10),
 )

@@ -18,7 +18,6 @@ from showroom.adapters.bus import InProcessBus, RedisBus
 from showroom.adapters.clock import SystemClock
 from showroom.adapters.prices import HttpPriceFeed, JsonFilePriceFeed, SandboxPriceFeed
 from showroom.adapters.sql import SqlDatabase
-from showroom.audit import ChainHead
 from showroom.catalog import Catalog
 from showroom.certificates import Signer
 from showroom.events import ORDERS_CHANNEL
@@ -40,6 +39,7 @@ from showroom.services import Commerce, recovery
 from showroom.services import certificates as certificate_service
 from showroom.services.audit import AuditKeeping
 from showroom.services.certificates import CertificateBook, signer_from_keys
+from showroom.services.phone_proofs import PhoneProofs
 from showroom.settings import CommerceSettings
 
 if TYPE_CHECKING:
@@ -102,6 +102,8 @@ class CommerceRuntime:
     bus: EventBus
     audit: AuditKeeping | None = None
     """The audit chain's key and kept head (what `GET /api/staff/audit/verify` checks against)."""
+    phones: PhoneProofs | None = None
+    """One-time codes by SMS and phone proofs (`services.phone_proofs`); None: no SMS service, no proof."""
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -123,16 +125,9 @@ def audited_database(settings: CommerceSettings) -> tuple[SqlDatabase, AuditKeep
         db = SqlDatabase(settings.database_url)
         return db, AuditKeeping(db.audit_key, lambda: None)
     key = secret_files.load_or_create(data_dir, secret_files.AUDIT_KEY_NAME)
-    url = settings.database_url
-
-    def keep(head: ChainHead) -> None:
-        try:
-            secret_files.save_audit_head(data_dir, url, head)
-        except OSError:
-            log.exception("could not keep the audit head %s in %s", head.seq, data_dir)
-
-    return (SqlDatabase(url, audit_key=key, on_audit_head=keep),
-            AuditKeeping(key, lambda: secret_files.load_audit_head(data_dir, url)))
+    keeper = secret_files.AuditHeadKeeper(data_dir, settings.database_url)
+    return (SqlDatabase(settings.database_url, audit_key=key, on_audit_head=keeper.keep, on_close=keeper.flush),
+            AuditKeeping(key, keeper.kept))
 
 
 async def _sweeper(commerce: Commerce, interval_s: float) -> None:
@@ -169,8 +164,9 @@ def _certificate_signer(seed: bytes, retired: tuple[tuple[bytes, datetime], ...]
 
 
 async def _certificate_issuer(book: CertificateBook) -> None:
-    """Issues certificates when an order becomes due one (its `paid` event); a lost event is made up when the
-    customer first asks (services/certificates.py)."""
+    """Issues certificates when an order becomes due one (its `paid` event; a branch pick-up's `completed` one,
+    sent by the teller's hand-over: `certificate_due`); a lost event is made up when the customer first asks
+    (services/certificates.py)."""
     sub = await book.ctx.bus.subscribe(ORDERS_CHANNEL)
     try:
         async for event in sub:
@@ -182,6 +178,42 @@ async def _certificate_issuer(book: CertificateBook) -> None:
                 log.exception("could not settle the certificates of %s", event.get("id"))
     finally:
         await sub.close()
+
+
+def phone_proof_book(commerce: Commerce, session: aiohttp.ClientSession | None,
+                     payment_backend_url: str | None) -> PhoneProofs | None:
+    """One-time codes through the bank's SMS service (`settings.sms_url`), or, unset, the payment sandbox's SMS
+    outbox at the payment backend's URL (test mode); None without an HTTP session or either URL."""
+    from showroom.adapters.phone_sql import PhoneSql
+    from showroom.adapters.sms_gateway import HttpSmsSender
+    from showroom.adapters.sql import SqlUnitOfWork
+
+    settings = commerce.settings
+    url = settings.sms_url or payment_backend_url
+    if session is None or not url:
+        return None
+
+    def repo(uow: object) -> PhoneSql:
+        if not isinstance(uow, SqlUnitOfWork):
+            raise TypeError("phone codes are stored in the SQL database")
+        return PhoneSql(uow.conn)
+
+    sender = HttpSmsSender(url, session, api_key=settings.sms_api_key if settings.sms_url else None)
+    return PhoneProofs(commerce, sender, repo)
+
+
+async def _phone_purger(book: PhoneProofs, interval_s: float = 3600.0) -> None:
+    """Deletes one-time codes and phone proofs a day past their expiry, hourly."""
+    from showroom.services import phone_proofs
+
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await phone_proofs.purge(book)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("could not purge expired phone codes; trying again in %.0f s", interval_s)
 
 
 async def load_branches_file(commerce: Commerce, *, reset_stock: bool = False) -> int:
@@ -228,7 +260,7 @@ async def start_commerce(
     commerce = Commerce(catalog=catalog, settings=settings, uow=db.uow, gateway=gateway,
                         prices=prices or price_feed(settings, clock, session), bus=bus, clock=clock,
                         customers=customers or customer_directory(settings, session))
-    runtime = CommerceRuntime(commerce, db, bus, audit=keeping)
+    runtime = CommerceRuntime(commerce, db, bus, audit=keeping, phones=phone_proof_book(commerce, session, base_url))
     try:
         await load_branches_file(commerce)
     except BaseException:
@@ -244,4 +276,6 @@ async def start_commerce(
     if run_sweeper:
         runtime.tasks.append(asyncio.get_running_loop().create_task(_sweeper(commerce, settings.sweep_interval_s)))
         runtime.tasks.append(asyncio.get_running_loop().create_task(_certificate_issuer(certificate_book(commerce))))
+        if runtime.phones is not None:
+            runtime.tasks.append(asyncio.get_running_loop().create_task(_phone_purger(runtime.phones)))
     return runtime

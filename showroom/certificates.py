@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -183,8 +184,9 @@ class Signer:
             raise InvalidInput("an Ed25519 key seed is 32 bytes")
         return Signer(Ed25519PrivateKey.from_private_bytes(seed[:32]), tuple(retired))
 
-    @property
+    @functools.cached_property
     def kid(self) -> str:
+        """The key's id (derived from its public key once: a derivation is a scalar multiplication)."""
         return key_id(public_raw(self.private))
 
     def published(self) -> tuple[PublishedKey, ...]:

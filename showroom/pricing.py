@@ -51,12 +51,23 @@ class PriceSnapshot:
     source: str
     as_of: datetime
     cny_per_g: Mapping[Metal, Decimal] = field(default_factory=dict)
+    bid_cny_per_g: Mapping[Metal, Decimal] = field(default_factory=dict)
+    """The bank's buy-back (bid) price of each pure metal per gram, below the spot (ask) price by the bank's
+    spread; empty when the feed publishes none (then no buy-back is quoted: `showroom.buyback`)."""
 
     def price_cny_per_g(self, metal: Metal) -> Decimal:
         try:
             return self.cny_per_g[metal]
         except KeyError:
             raise PriceUnavailable(f"the price feed {self.source!r} has no price for {metal.value}") from None
+
+    def bid_price_cny_per_g(self, metal: Metal) -> Decimal:
+        """The buy-back price of the pure metal per gram; `PriceUnavailable` when the feed gives none."""
+        try:
+            return self.bid_cny_per_g[metal]
+        except KeyError:
+            raise PriceUnavailable(f"the price feed {self.source!r} has no buy-back price for {metal.value}; "
+                                   "buy-backs cannot be quoted now") from None
 
 
 def to_fen(amount_cny: Decimal) -> int:
@@ -183,13 +194,17 @@ def make_quote(
 
 def snapshot_to_dict(s: PriceSnapshot) -> dict[str, Any]:
     """The JSON form of a price snapshot, kept with quotes and in audit records."""
-    return {"snapshot_id": s.snapshot_id, "source": s.source, "as_of": s.as_of.isoformat(),
-            "cny_per_g": {m.value: str(v) for m, v in s.cny_per_g.items()}}
+    out: dict[str, Any] = {"snapshot_id": s.snapshot_id, "source": s.source, "as_of": s.as_of.isoformat(),
+                           "cny_per_g": {m.value: str(v) for m, v in s.cny_per_g.items()}}
+    if s.bid_cny_per_g:
+        out["bid_cny_per_g"] = {m.value: str(v) for m, v in s.bid_cny_per_g.items()}
+    return out
 
 
 def snapshot_from_dict(d: dict[str, Any]) -> PriceSnapshot:
     return PriceSnapshot(d["snapshot_id"], d["source"], datetime.fromisoformat(d["as_of"]),
-                         {Metal(k): Decimal(v) for k, v in d["cny_per_g"].items()})
+                         {Metal(k): Decimal(v) for k, v in d["cny_per_g"].items()},
+                         {Metal(k): Decimal(v) for k, v in (d.get("bid_cny_per_g") or {}).items()})
 
 
 def iso_utc(value: datetime | None) -> str | None:

@@ -44,6 +44,11 @@ class CommerceSettings:
     """Base URL of the bank's customer-information service (KYC level, limits); None: the packaged sandbox
     register of test customers (docs/commerce.md)."""
     customer_info_timeout_s: float = 3.0
+    sms_url: str | None = None
+    """Base URL of the bank's SMS service (one-time codes that prove a customer holds the phone); None: the
+    payment sandbox's SMS outbox at `payment_backend_url` (test mode; docs/commerce.md, "Proof of the phone")."""
+    sms_api_key: str | None = field(default=None, repr=False)
+    """Bearer key of the bank's SMS service (SHOWROOM_SMS_API_KEY); required with `sms_url`, no default."""
     payment_webhook_secret: str = field(default_factory=ephemeral_secret, repr=False)
     """HMAC-SHA256 key of payment notifications. `showroom serve` sets it from SHOWROOM_PAYMENT_WEBHOOK_SECRET or
     from the secret it generated in the data folder; there is no published default."""

@@ -97,12 +97,15 @@ class FixedPrices:
         self.au = Decimal(au)
         self.fresh = True
         """False: the feed has no fresh price (`PriceUnavailable`)."""
+        self.bid_spread: Decimal | None = None
+        """Set: the feed also publishes buy-back prices, spot minus this per gram (None: no bid, as before)."""
 
     async def snapshot(self) -> PriceSnapshot:
         if not self.fresh:
             raise PriceUnavailable("the fixed feed is switched off")
-        return PriceSnapshot(f"fixed-{self.au}", "fixed", self.clock.now(),
-                             {Metal.GOLD: self.au, Metal.SILVER: Decimal("11.50"), Metal.PLATINUM: Decimal("350.00")})
+        spot = {Metal.GOLD: self.au, Metal.SILVER: Decimal("11.50"), Metal.PLATINUM: Decimal("350.00")}
+        bids = {} if self.bid_spread is None else {m: p - self.bid_spread for m, p in spot.items() if p > self.bid_spread}
+        return PriceSnapshot(f"fixed-{self.au}", "fixed", self.clock.now(), spot, bids)
 
 
 @dataclass

@@ -112,6 +112,9 @@ def public_start_problem(config: Config) -> str | None:
     if config.role in ("all", "commerce") and not config.commerce.payment_backend_url:
         missing.append("SHOWROOM_PAYMENT_BACKEND_URL (the bank's payment backend; unset, the test-mode sandbox "
                        "would take the payments)")
+    if config.role in ("all", "commerce") and not config.commerce.sms_url:
+        missing.append("SHOWROOM_SMS_URL and SHOWROOM_SMS_API_KEY (the bank's SMS service; unset, one-time codes "
+                       "would go to the sandbox's outbox)")
     if config.role == "payments":
         return (f"refusing to listen on {config.host or 'every interface'}: role payments is the payment sandbox "
                 f"(test mode); pass --demo / SHOWROOM_DEMO=1 to run it in the open"

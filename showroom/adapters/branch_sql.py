@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from showroom.adapters import _statements as st
 from showroom.adapters import tables as t
 from showroom.adapters._rows import utc, utc_req
 from showroom.adapters._versioned import update_versioned
@@ -162,7 +163,7 @@ class BranchSqlMixin:
         pickup.version = 0
 
     async def get_pickup(self, order_id: str) -> Pickup | None:
-        row = (await self.conn.execute(select(t.pickups).where(t.pickups.c.order_id == order_id))).mappings().first()
+        row = (await self.conn.execute(st.PICKUP_OF_ORDER, {"b_id": order_id})).mappings().first()
         return None if row is None else _pickup(row)
 
     async def save_pickup(self, pickup: Pickup) -> None:

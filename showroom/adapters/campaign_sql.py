@@ -16,10 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from showroom.adapters import _statements as st
 from showroom.adapters import tables as t
 from showroom.adapters._rows import utc, utc_req
 from showroom.adapters._versioned import update_versioned
@@ -170,20 +169,17 @@ class CampaignSql:
         return 0 if value is None else int(value)
 
     async def _ledger(self, customer_id: str, delta: int, reason: str, ref: str, at: datetime) -> bool:
-        dialect_insert = sqlite_insert if self.is_sqlite else pg_insert
-        res = await self.conn.execute(dialect_insert(t.points_ledger).values(
-            customer_id=customer_id, delta=delta, reason=reason, ref=ref, at=at).on_conflict_do_nothing())
+        values = dict(customer_id=customer_id, delta=delta, reason=reason, ref=ref, at=at)
+        res = await self.conn.execute(st.insert_new(t.points_ledger, values), values)
         return bool(res.rowcount == 1)
 
     async def grant_points(self, customer_id: str, points: int, reason: str, ref: str, at: datetime) -> bool:
         """Adds `points` once per (reason, ref); False when that grant was made already."""
         if points <= 0 or not await self._ledger(customer_id, points, reason, ref, at):
             return False
-        dialect_insert = sqlite_insert if self.is_sqlite else pg_insert
-        stmt = dialect_insert(t.points_accounts).values(customer_id=customer_id, balance=points)
-        await self.conn.execute(stmt.on_conflict_do_update(
-            index_elements=[t.points_accounts.c.customer_id],
-            set_={"balance": t.points_accounts.c.balance + points}))
+        values = {"customer_id": customer_id, "balance": points}
+        await self.conn.execute(st.upsert(t.points_accounts, values, ("customer_id",),
+                                          (("balance", "points_accounts.balance + excluded.balance"),)), values)
         return True
 
     async def take_points(self, customer_id: str, points: int, reason: str, ref: str, at: datetime, *,
@@ -212,8 +208,7 @@ class CampaignSql:
     # -- orders' discount lines -------------------------------------------------------------------------------------
 
     async def order_state(self, order_id: str) -> tuple[str, OrderCampaignState] | None:
-        row = (await self.conn.execute(select(t.order_discounts).where(t.order_discounts.c.order_id == order_id))
-               ).mappings().first()
+        row = (await self.conn.execute(st.ORDER_DISCOUNTS, {"b_id": order_id})).mappings().first()
         if row is None:
             return None
         lines = tuple(_line(d) for d in json.loads(row["lines"]))
@@ -225,7 +220,6 @@ class CampaignSql:
                   "lines": json.dumps([{**asdict(line), "kind": line.kind.value} for line in s.lines]),
                   "points_earned": s.points_earned, "points_returned": s.points_returned,
                   "earned_reversed": s.earned_reversed, "coupon_returned": s.coupon_returned}
-        dialect_insert = sqlite_insert if self.is_sqlite else pg_insert
-        stmt = dialect_insert(t.order_discounts).values(order_id=order_id, **values)
-        await self.conn.execute(stmt.on_conflict_do_update(index_elements=[t.order_discounts.c.order_id],
-                                                           set_=values))
+        row = {"order_id": order_id, **values}
+        await self.conn.execute(st.upsert(t.order_discounts, row, ("order_id",),
+                                          tuple((c, f"excluded.{c}") for c in values)), row)

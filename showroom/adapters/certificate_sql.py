@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from showroom.adapters import _statements as st
 from showroom.adapters import tables as t
 from showroom.adapters._rows import utc, utc_req
 from showroom.certificates import CertificateRecord, CertificateStatus
@@ -39,15 +38,13 @@ class SqlCertificates:
 
     async def add(self, record: CertificateRecord) -> bool:
         """Inserts unless (order, unit, generation) exists already (a concurrent issuer won): True when new."""
-        dialect_insert = sqlite_insert if self.is_sqlite else pg_insert
         values = dict(id=record.id, serial=record.serial, order_id=record.order_id, unit=record.unit,
                       generation=record.generation, owner_name=record.owner_name, owner_phone=record.owner_phone,
                       holder_token_sha256=record.holder_token_sha256,
                       document=json.dumps(record.document, ensure_ascii=False, sort_keys=True),
                       status=record.status, issued_at=record.issued_at, revoked_at=record.revoked_at,
                       revoke_reason=record.revoke_reason, superseded_by=record.superseded_by)
-        res = await self.conn.execute(dialect_insert(C).values(**values).on_conflict_do_nothing(
-            index_elements=["order_id", "unit", "generation"]))
+        res = await self.conn.execute(st.insert_new(C, values, ("order_id", "unit", "generation")), values)
         return bool(res.rowcount == 1)
 
     async def get(self, certificate_id: str, *, for_update: bool = False) -> CertificateRecord:
@@ -60,8 +57,7 @@ class SqlCertificates:
         return _from_row(row)
 
     async def of_order(self, order_id: str) -> list[CertificateRecord]:
-        rows = (await self.conn.execute(select(C).where(C.c.order_id == order_id)
-                                        .order_by(C.c.unit, C.c.generation))).mappings().all()
+        rows = (await self.conn.execute(st.CERTIFICATES_OF_ORDER, {"b_id": order_id})).mappings().all()
         return [_from_row(r) for r in rows]
 
     async def by_serial(self, serial: str) -> list[CertificateRecord]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from showroom.buyback_ports import PayoutReply, PayoutRequest
 from showroom.ports import (
     PAYMENT_METHODS,
     CreatedPayment,
@@ -88,6 +89,15 @@ def _gateway_payment(body: Mapping[str, Any]) -> GatewayPayment:
         method=method if isinstance(method, str) else None,
         failure_code=failure if isinstance(failure, str) else None,
     )
+
+
+def _payout(body: Mapping[str, Any]) -> PayoutReply:
+    status = body.get("status")
+    if status not in ("pending", "succeeded", "failed"):
+        raise PaymentGatewayError(f"payment backend sent an unknown payout status {status!r}")
+    masked, failure = body.get("account_masked"), body.get("failure_code")
+    return PayoutReply(_field(body, "payout_id", str), status, masked if isinstance(masked, str) else None,
+                       failure if isinstance(failure, str) else None)
 
 
 def _limit(doc: Mapping[str, Any], name: str) -> int | None:
@@ -188,6 +198,23 @@ class HttpPaymentGateway:
         if status >= 400:
             raise _rejection(status, text)
         return parse_settlement_csv(text)
+
+    # --- payouts (the buy-back's `PayoutGateway` port, showroom/buyback_ports.py) ---------------------------
+
+    async def create_payout(self, request: PayoutRequest) -> PayoutReply:
+        """`POST /payouts`: pays the customer's account of record (the backend knows it by customer id)."""
+        body = {"reference": request.reference, "customer_id": request.customer_id, "amount_fen": request.amount_fen,
+                "currency": request.currency, "description": request.description, "notify_url": request.notify_url}
+        status, reply = await self._json("POST", "/payouts", body, idempotency_key=request.idempotency_key)
+        if status == 404:
+            raise PaymentRejected("payment backend has no /payouts endpoint (wrong base URL?)")
+        return _payout(reply)
+
+    async def query_payout(self, payout_id: str) -> PayoutReply:
+        status, reply = await self._json("GET", f"/payouts/{_segment(payout_id)}", None)
+        if status == 404:
+            raise GatewayPaymentNotFound(f"payment backend knows no payout {payout_id!r}")
+        return _payout(reply)
 
     # --- test helpers (the sandbox's test-control endpoint; not part of the port) --------------------------
 

@@ -4,8 +4,11 @@
   `tick_s` seconds, anchored to Shanghai Gold Exchange levels of late 2025: Au 930, Ag 11.5, Pt 350 CNY per
   gram of pure metal. Daily volatility about 1.2 % (Au), 2 % (Ag), 1.8 % (Pt); it stays near its anchor, so demos
   and tests see a moving but plausible price. The same seed and time give the same price.
-- `JsonFilePriceFeed`: reads `{"as_of": ISO-8601, "source": str, "cny_per_g": {"Au": "930.12", ...}}` from a
-  file (re-read when it changes) - what a bank's market-data job drops on disk.
+  It also publishes the bank's buy-back (bid) price: spot minus the bank's spread per gram (`bid_spread`, default
+  `BID_SPREAD_CNY_PER_G`: Au 4.00, Ag 0.20, Pt 5.00).
+- `JsonFilePriceFeed`: reads `{"as_of": ISO-8601, "source": str, "cny_per_g": {"Au": "930.12", ...},
+  "bid_cny_per_g"?: {"Au": "926.12", ...}}` from a file (re-read when it changes) - what a bank's market-data job
+  drops on disk. Without `bid_cny_per_g` the snapshot has no buy-back price (buy-backs are not quoted).
 - `HttpPriceFeed`: GETs the same JSON from a URL (cached for `cache_s`).
 Both real feeds refuse snapshots older than `max_age_s` (`PriceUnavailable`): no quote on a stale price.
 """
@@ -30,14 +33,19 @@ from showroom.pricing import PriceSnapshot, PriceUnavailable
 ANCHORS_CNY_PER_G: dict[Metal, Decimal] = {Metal.GOLD: Decimal("930.00"), Metal.SILVER: Decimal("11.50"),
                                            Metal.PLATINUM: Decimal("350.00")}
 DAILY_VOL: dict[Metal, float] = {Metal.GOLD: 0.012, Metal.SILVER: 0.020, Metal.PLATINUM: 0.018}
+BID_SPREAD_CNY_PER_G: dict[Metal, Decimal] = {Metal.GOLD: Decimal("4.00"), Metal.SILVER: Decimal("0.20"),
+                                              Metal.PLATINUM: Decimal("5.00")}
+"""The sandbox's buy-back spread: the bid is the spot price minus this, per gram of pure metal."""
 MEAN_REVERSION_PER_DAY = 0.5
 _DAY_S = 86400.0
 
 
 class SandboxPriceFeed:
     def __init__(self, clock: Clock, *, seed: int = 2026, tick_s: float = 10.0,
-                 anchors: dict[Metal, Decimal] | None = None) -> None:
+                 anchors: dict[Metal, Decimal] | None = None,
+                 bid_spread: dict[Metal, Decimal] | None = None) -> None:
         self._clock = clock
+        self._bid_spread = dict(BID_SPREAD_CNY_PER_G if bid_spread is None else bid_spread)
         self._seed = seed
         self._tick_s = tick_s
         self._anchors = dict(anchors or ANCHORS_CNY_PER_G)
@@ -67,7 +75,9 @@ class SandboxPriceFeed:
         prices = {m: (a * Decimal(repr(math.exp(self._log_dev[m])))).quantize(Decimal("0.01"), ROUND_HALF_UP)
                   for m, a in self._anchors.items()}
         as_of = datetime.fromtimestamp(tick * self._tick_s, tz=UTC)
-        return PriceSnapshot(f"sbx-{self._seed}-{tick}", "sandbox", as_of, prices)
+        bids = {m: p - self._bid_spread[m] for m, p in prices.items()
+                if m in self._bid_spread and p - self._bid_spread[m] > 0}
+        return PriceSnapshot(f"sbx-{self._seed}-{tick}", "sandbox", as_of, prices, bids)
 
 
 def parse_price_document(doc: Any, source: str) -> PriceSnapshot:
@@ -76,12 +86,15 @@ def parse_price_document(doc: Any, source: str) -> PriceSnapshot:
         if as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=UTC)
         prices = {Metal(k): Decimal(str(v)) for k, v in doc["cny_per_g"].items()}
+        bids = {Metal(k): Decimal(str(v)) for k, v in (doc.get("bid_cny_per_g") or {}).items()}
     except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError):
         raise PriceUnavailable(f"the price feed {source} sent a malformed document") from None
-    if any(p <= 0 for p in prices.values()):
+    if any(not p.is_finite() or p <= 0 for p in (*prices.values(), *bids.values())):
         raise PriceUnavailable(f"the price feed {source} sent a non-positive price")
+    if any(m not in prices or b > prices[m] for m, b in bids.items()):
+        raise PriceUnavailable(f"the price feed {source} sent a buy-back price above its spot price")
     return PriceSnapshot(f"{doc.get('source', source)}@{as_of.isoformat()}", str(doc.get("source", source)),
-                         as_of.astimezone(UTC), prices)
+                         as_of.astimezone(UTC), prices, bids)
 
 
 def _fresh(snapshot: PriceSnapshot, clock: Clock, max_age_s: float) -> PriceSnapshot:

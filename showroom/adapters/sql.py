@@ -15,19 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import and_, delete, event, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from showroom.adapters import _statements as st
 from showroom.adapters import tables as t
 from showroom.adapters._rows import (
     loan_rate_from_row,
@@ -45,6 +44,7 @@ from showroom.adapters._rows import (
 )
 from showroom.adapters._versioned import update_versioned
 from showroom.adapters.branch_sql import BranchSqlMixin
+from showroom.adapters.buyback_sql import SqlBuybacks
 from showroom.adapters.campaign_sql import CampaignSql
 from showroom.adapters.staff_sql import StaffSqlMixin
 from showroom.audit import AuditEvent, ChainHead
@@ -56,25 +56,31 @@ from showroom.ports import ConcurrentUpdate, IdempotencyRecord, OutOfStock
 from showroom.pricing import Quote
 from showroom.sharing import Share, ShareInvalid
 
+POOL_SIZE, POOL_OVERFLOW = 10, 20
+"""PostgreSQL connections kept open, and opened beyond them under a burst (bench/commerce.py measures both)."""
+
 
 class SqlDatabase:
     """The engine plus what a unit of work needs; `uow()` opens one transaction."""
 
     def __init__(self, url: str, *, echo: bool = False, audit_key: bytes | None = None,
-                 on_audit_head: Callable[[ChainHead], None] | None = None) -> None:
+                 on_audit_head: Callable[[ChainHead], None] | None = None,
+                 on_close: Callable[[], Awaitable[None]] | None = None) -> None:
         """`audit_key` signs the audit chain (None: a throwaway key for this process, for tests and tools that
         append nothing worth keeping); `on_audit_head` is told the chain's new head after each commit that
-        extended it (the node keeps it in the data folder)."""
+        extended it (the node keeps it in the data folder); `on_close` runs when the database closes (the keeper
+        writes the last head)."""
         self.url = url
         self.audit_key = audit_key if audit_key is not None else secrets.token_bytes(32)
         self.on_audit_head = on_audit_head
+        self.on_close = on_close
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -90,6 +96,8 @@ class SqlDatabase:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.on_close is not None:
+            await self.on_close()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -109,8 +117,7 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
 
     async def _insert_new(self, table: Any, **values: Any) -> bool:
         """INSERT ... ON CONFLICT DO NOTHING (one round trip, no savepoint); True when the row is new."""
-        dialect_insert = sqlite_insert if self._db.is_sqlite else pg_insert
-        res = await self.conn.execute(dialect_insert(table).values(**values).on_conflict_do_nothing())
+        res = await self.conn.execute(st.insert_new(table, values), values)
         return bool(res.rowcount == 1)
 
     def __init__(self, db: SqlDatabase) -> None:
@@ -130,6 +137,11 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
     def campaigns(self) -> CampaignSql:
         """Campaigns, coupons, points and orders' discount lines, in this transaction."""
         return CampaignSql(self.conn, self._db.is_sqlite)
+
+    @property
+    def buybacks(self) -> SqlBuybacks:
+        """Buy-backs and the serials bought back, in this transaction (`showroom.buyback_ports`)."""
+        return SqlBuybacks(self.conn, self._db.is_sqlite)
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._db._write_lock is not None:
@@ -179,13 +191,13 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
 
     async def add_quote(self, quote: Quote) -> None:
         breakdown, snapshot = quote_to_json(quote)
-        await self.conn.execute(insert(t.quotes).values(
+        await self.conn.execute(st.QUOTE_INSERT, dict(
             id=quote.id, product_id=quote.product_id, variant_id=quote.variant_id, quantity=quote.quantity,
             unit_price_fen=quote.unit_price_fen, total_fen=quote.total_fen, breakdown=breakdown, snapshot=snapshot,
             created_at=quote.created_at, expires_at=quote.expires_at))
 
     async def get_quote(self, quote_id: str) -> Quote:
-        row = (await self.conn.execute(select(t.quotes).where(t.quotes.c.id == quote_id))).mappings().first()
+        row = (await self.conn.execute(st.QUOTE_BY_ID, {"b_id": quote_id})).mappings().first()
         if row is None:
             raise NotFound(f"no quote {quote_id!r}; quotes are kept for a day after they expire")
         return quote_from_row(row)
@@ -203,21 +215,19 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
     # -- orders -----------------------------------------------------------------------------------------------
 
     async def add_order(self, order: Order, customer_key: str, token_sha256: str | None = None) -> None:
-        await self.conn.execute(insert(t.orders).values(id=order.id, customer_key=customer_key, version=0,
-                                                         token_sha256=token_sha256, **order_values(order)))
+        await self.conn.execute(st.ORDER_INSERT, dict(id=order.id, customer_key=customer_key, version=0,
+                                                      token_sha256=token_sha256, **order_values(order)))
         order.version = 0
 
     async def order_token_sha256(self, order_id: str) -> str | None:
-        row = (await self.conn.execute(select(t.orders.c.token_sha256).where(t.orders.c.id == order_id))).first()
+        row = (await self.conn.execute(st.ORDER_TOKEN, {"b_id": order_id})).first()
         if row is None:
             raise OrderNotFound(f"no order {order_id!r}")
         return None if row[0] is None else str(row[0])
 
     async def get_order(self, order_id: str, *, for_update: bool = False) -> Order:
-        q = select(t.orders).where(t.orders.c.id == order_id)
-        if for_update and not self._db.is_sqlite:
-            q = q.with_for_update()
-        row = (await self.conn.execute(q)).mappings().first()
+        q = st.ORDER_BY_ID_LOCKED if for_update and not self._db.is_sqlite else st.ORDER_BY_ID
+        row = (await self.conn.execute(q, {"b_id": order_id})).mappings().first()
         if row is None:
             raise OrderNotFound(f"no order {order_id!r}")
         return order_from_row(row)
@@ -233,26 +243,15 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
         return [r[0] for r in res]
 
     async def order_for_quote(self, quote_id: str) -> str | None:
-        res = await self.conn.execute(select(t.orders.c.id).where(t.orders.c.quote_id == quote_id))
-        row = res.first()
+        row = (await self.conn.execute(st.ORDER_FOR_QUOTE, {"b_quote": quote_id})).first()
         return None if row is None else str(row[0])
 
     async def customer_activity(self, customer_key: str, now: datetime) -> CustomerActivity:
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         hour_ago = now - timedelta(hours=1)
-        c = t.orders.c
-        mine = c.customer_key == customer_key
-        live = c.status.not_in([OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value])
-        last_hour = (await self.conn.execute(select(func.count()).where(and_(mine, c.created_at >= hour_ago)))).scalar_one()
-        today, amount = (await self.conn.execute(
-            select(func.count(), func.coalesce(func.sum(c.amount_fen), 0)).where(
-                and_(mine, c.created_at >= day_start, live)))).one()
-        p = t.payments.c
-        wallet = (await self.conn.execute(
-            select(func.coalesce(func.sum(p.amount_fen), 0)).select_from(t.payments.join(t.orders, p.order_id == c.id))
-            .where(and_(mine, p.method == "ecny_wallet", p.created_at >= day_start,
-                        p.status.in_([PaymentStatus.INTENT.value, PaymentStatus.PENDING.value,
-                                      PaymentStatus.SUCCEEDED.value]))))).scalar_one()
+        last_hour, today, amount, wallet = (await self.conn.execute(st.CUSTOMER_ACTIVITY, {
+            "b_customer": customer_key, "b_hour_ago": hour_ago, "b_day_start": day_start,
+            "b_since": min(hour_ago, day_start)})).one()
         return CustomerActivity(int(last_hour), int(today), Decimal(int(amount)) / 100, Decimal(int(wallet)) / 100)
 
     # -- stock ------------------------------------------------------------------------------------------------
@@ -263,14 +262,16 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
 
     async def reserve_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int,
                             initial_on_hand: int) -> None:
-        key = self._stock_key(branch_id, product_id, variant_id)
-        exists = (await self.conn.execute(select(t.stock.c.on_hand).where(key))).first()
+        key = {"b_branch": branch_id, "b_product": product_id, "b_variant": variant_id}
+        res = await self.conn.execute(st.STOCK_RESERVE, {**key, "b_quantity": quantity})
+        if res.rowcount == 1:
+            return
+        exists = (await self.conn.execute(st.STOCK_ON_HAND, key)).first()
         if exists is None:  # the first order at this branch stocks the shelf (unless another just did)
             await self._insert_new(t.stock, branch_id=branch_id, product_id=product_id, variant_id=variant_id,
                                    on_hand=initial_on_hand, reserved=0)
-        s = t.stock.c
-        res = await self.conn.execute(update(t.stock).where(and_(key, s.on_hand - s.reserved >= quantity))
-                                      .values(reserved=s.reserved + quantity))
+        # again: the row may have been made (and committed) by a concurrent first order since the first try
+        res = await self.conn.execute(st.STOCK_RESERVE, {**key, "b_quantity": quantity})
         if res.rowcount != 1:
             raise OutOfStock(f"{product_id} / {variant_id} is out of stock at branch {branch_id}")
 
@@ -281,44 +282,46 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
                                         else func.greatest(s.reserved - quantity, 0)))
 
     async def take_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int) -> None:
-        s = t.stock.c
-        await self.conn.execute(update(t.stock).where(self._stock_key(branch_id, product_id, variant_id))
-                                .values(on_hand=s.on_hand - quantity, reserved=s.reserved - quantity))
+        await self.conn.execute(st.STOCK_TAKE, {"b_branch": branch_id, "b_product": product_id,
+                                                "b_variant": variant_id, "b_quantity": quantity})
 
     async def stock_level(self, branch_id: str, product_id: str, variant_id: str) -> tuple[int, int]:
-        row = (await self.conn.execute(select(t.stock.c.on_hand, t.stock.c.reserved)
-                                       .where(self._stock_key(branch_id, product_id, variant_id)))).first()
+        row = (await self.conn.execute(st.STOCK_LEVEL, {"b_branch": branch_id, "b_product": product_id,
+                                                        "b_variant": variant_id})).first()
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
     # -- payments ---------------------------------------------------------------------------------------------
 
     async def add_payment(self, payment: Payment) -> None:
-        await self.conn.execute(insert(t.payments).values(id=payment.id, **payment_values(payment)))
+        await self.conn.execute(st.PAYMENT_INSERT, dict(id=payment.id, **payment_values(payment)))
 
     async def _payments(self, *where: Any) -> list[Payment]:
         res = await self.conn.execute(select(t.payments).where(*where).order_by(t.payments.c.created_at))
         return [payment_from_row(r) for r in res.mappings()]
 
+    async def _payments_by(self, column: str, value: str) -> list[Payment]:
+        res = await self.conn.execute(st.PAYMENTS_BY[column], {"b_value": value})
+        return [payment_from_row(r) for r in res.mappings()]
+
     async def get_payment(self, payment_id: str) -> Payment:
-        found = await self._payments(t.payments.c.id == payment_id)
+        found = await self._payments_by("id", payment_id)
         if not found:
             raise NotFound(f"no payment {payment_id!r}")
         return found[0]
 
     async def payment_by_key(self, idempotency_key: str) -> Payment | None:
-        found = await self._payments(t.payments.c.idempotency_key == idempotency_key)
+        found = await self._payments_by("idempotency_key", idempotency_key)
         return found[0] if found else None
 
     async def payment_by_gateway_id(self, gateway_payment_id: str) -> Payment | None:
-        found = await self._payments(t.payments.c.gateway_payment_id == gateway_payment_id)
+        found = await self._payments_by("gateway_payment_id", gateway_payment_id)
         return found[0] if found else None
 
     async def save_payment(self, payment: Payment) -> None:
-        await self.conn.execute(update(t.payments).where(t.payments.c.id == payment.id)
-                                .values(**payment_values(payment)))
+        await self.conn.execute(st.PAYMENT_UPDATE, {"b_id": payment.id, **payment_values(payment)})
 
     async def payments_for_order(self, order_id: str) -> list[Payment]:
-        return await self._payments(t.payments.c.order_id == order_id)
+        return await self._payments_by("order_id", order_id)
 
     async def payments_in(self, statuses: tuple[PaymentStatus, ...], updated_before: datetime) -> list[Payment]:
         return await self._payments(t.payments.c.status.in_([s.value for s in statuses]),
@@ -337,22 +340,25 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
     async def add_refund(self, refund: Refund) -> None:
         await self.conn.execute(insert(t.refunds).values(id=refund.id, **refund_values(refund)))
 
+    async def _refunds_by(self, column: str, value: str) -> list[Refund]:
+        res = await self.conn.execute(st.REFUNDS_BY[column], {"b_value": value})
+        return [refund_from_row(r) for r in res.mappings()]
+
     async def get_refund(self, refund_id: str) -> Refund:
-        found = await self._refunds(t.refunds.c.id == refund_id)
+        found = await self._refunds_by("id", refund_id)
         if not found:
             raise NotFound(f"no refund {refund_id!r}")
         return found[0]
 
     async def refund_by_gateway_id(self, gateway_refund_id: str) -> Refund | None:
-        found = await self._refunds(t.refunds.c.gateway_refund_id == gateway_refund_id)
+        found = await self._refunds_by("gateway_refund_id", gateway_refund_id)
         return found[0] if found else None
 
     async def save_refund(self, refund: Refund) -> None:
-        await self.conn.execute(update(t.refunds).where(t.refunds.c.id == refund.id)
-                                .values(**refund_values(refund)))
+        await self.conn.execute(st.REFUND_UPDATE, {"b_id": refund.id, **refund_values(refund)})
 
     async def refunds_for_order(self, order_id: str) -> list[Refund]:
-        return await self._refunds(t.refunds.c.order_id == order_id)
+        return await self._refunds_by("order_id", order_id)
 
     async def refunds_in(self, statuses: tuple[RefundStatus, ...], updated_before: datetime) -> list[Refund]:
         return await self._refunds(t.refunds.c.status.in_([s.value for s in statuses]),
@@ -370,28 +376,24 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
 
     async def idempotency_begin(self, scope: str, key: str, request_hash: str, now: datetime,
                                 stale_after_s: float) -> IdempotencyRecord | None:
-        c = t.idempotency.c
         if await self._insert_new(t.idempotency, scope=scope, key=key, request_hash=request_hash, state="in_flight",
                                   created_at=now):
             return None
-        q = select(t.idempotency).where(and_(c.scope == scope, c.key == key))
-        if not self._db.is_sqlite:
-            q = q.with_for_update()
-        row = (await self.conn.execute(q)).mappings().one()
+        q = st.IDEMPOTENCY_BY_KEY if self._db.is_sqlite else st.IDEMPOTENCY_BY_KEY_LOCKED
+        row = (await self.conn.execute(q, {"b_scope": scope, "b_key": key})).mappings().one()
         record = IdempotencyRecord(row["scope"], row["key"], row["request_hash"], row["state"],
                                    utc_req(row["created_at"]), row["response_status"],
                                    None if row["response_body"] is None else json.loads(row["response_body"]))
         if (record.state == "in_flight" and record.request_hash == request_hash
                 and (now - record.created_at).total_seconds() > stale_after_s):
-            await self.conn.execute(update(t.idempotency).where(and_(c.scope == scope, c.key == key))
-                                    .values(created_at=now))
+            await self.conn.execute(st.IDEMPOTENCY_UPDATE, {"b_scope": scope, "b_key": key, "created_at": now})
             return None
         return record
 
     async def idempotency_finish(self, scope: str, key: str, status: int, body: dict[str, Any]) -> None:
-        c = t.idempotency.c
-        await self.conn.execute(update(t.idempotency).where(and_(c.scope == scope, c.key == key)).values(
-            state="done", response_status=status, response_body=json.dumps(body, ensure_ascii=False)))
+        await self.conn.execute(st.IDEMPOTENCY_UPDATE, {
+            "b_scope": scope, "b_key": key, "state": "done", "response_status": status,
+            "response_body": json.dumps(body, ensure_ascii=False)})
 
     async def idempotency_abort(self, scope: str, key: str) -> None:
         c = t.idempotency.c

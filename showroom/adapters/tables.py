@@ -417,3 +417,89 @@ appointments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_appointments_branch_slot", "branch_id", "slot_at"),
 )
+
+
+# -- phone one-time codes and proofs (revision 0007) --------------------------------------------------------------
+
+phone_codes = Table(
+    # One row per code sent. Only a salted SHA-256 of the 6-digit code is kept; `attempts` counts wrong guesses,
+    # `state` is pending, used, burned (too many wrong guesses) or superseded (a newer code was sent).
+    "phone_codes", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("phone", String(32), nullable=False),
+    Column("client_key", String(128), nullable=False),
+    Column("salt", String(64), nullable=False),
+    Column("code_sha256", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    Index("ix_phone_codes_phone_created", "phone", "created_at"),
+)
+
+phone_proofs = Table(
+    # A proof token (stored as its SHA-256) that the holder received the code sent to `phone`, bound to the bank's
+    # customer id for that number at the time of verification.
+    "phone_proofs", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("phone", String(32), nullable=False),
+    Column("customer_id", String(100), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_phone_proofs_expires_at", "expires_at"),
+)
+
+
+# -- buy-backs (revision 0008) ------------------------------------------------------------------------------------
+
+buybacks = Table(
+    # One row per buy-back, from its quote (the locked bid) to its payout. Decimals as strings; `pieces` is the
+    # teller's inspection as JSON; only the SHA-256 of the customer's token and of the booking code are kept.
+    "buybacks", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("product_id", String(100), nullable=False),
+    Column("variant_id", String(100), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("metal", String(4), nullable=False),
+    Column("fineness", String(12), nullable=False),
+    Column("nominal_weight_g", String(20), nullable=False),
+    Column("bid_cny_per_g", String(20), nullable=False),
+    Column("quoted_fen", BigInteger, nullable=False),
+    Column("snapshot", Text, nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("quote_expires_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("customer_name", String(100)),
+    Column("phone", String(32)),
+    Column("customer_id", String(128)),
+    Column("branch_id", String(64)),
+    Column("slot_at", DateTime(timezone=True)),
+    Column("lock_until", DateTime(timezone=True)),
+    Column("code_sha256", String(64)),
+    Column("pieces", Text, nullable=False),
+    Column("inspected_at", DateTime(timezone=True)),
+    Column("inspected_by", String(64)),
+    Column("id_kind", String(32)),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("rejection_reason", Text),
+    Column("payout_attempt", Integer, nullable=False),
+    Column("payout_id", String(64), unique=True),
+    Column("payout_failure", String(64)),
+    Column("account_masked", String(64)),
+    Column("paid_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, default=0),
+    Index("ix_buybacks_branch_slot", "branch_id", "slot_at"),
+    Index("ix_buybacks_status_updated", "status", "updated_at"),
+    Index("ix_buybacks_customer_status", "customer_id", "status"),
+)
+
+buyback_serials = Table(
+    # A serial the bank bought back: the primary key makes a second buy-back of the same piece impossible.
+    "buyback_serials", metadata,
+    Column("serial", String(40), primary_key=True),
+    Column("buyback_id", String(40), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)

@@ -1,7 +1,8 @@
 """Coupons, campaigns and points over HTTP (contract: docs/commerce.md, "Coupons and points").
 
 Customers: `GET /api/campaigns` (public campaigns, one-click claims), `POST /api/coupons/claim` (by campaign id or
-code, for the verified holder of the mobile number), `POST /api/coupons/mine` (points balance and coupons; the
+code, for the verified holder of the mobile number; this, `mine` and the discounts need the `X-Phone-Proof` of
+`POST /api/phone/verify`: `showroom.api.phone_routes`), `POST /api/coupons/mine` (points balance and coupons; the
 number goes in the body, not the URL), `POST /api/quotes/{quote_id}/discounts` (the discount lines and the total
 after them). The order itself takes `coupon` and `points` (`POST /api/orders`).
 Staff (MANAGE_CAMPAIGNS, managers): `GET|POST /api/staff/campaigns`, `POST /api/staff/campaigns/{id}/state`
@@ -18,6 +19,7 @@ from aiohttp import web
 from pydantic import Field, model_validator
 
 from showroom.api.keys import RUNTIME
+from showroom.api.phone_routes import PHONE_PROOF, proven
 from showroom.api.requests import AmountCny, BodyModel, CustomerBody, Id, Name, parse, read_json
 from showroom.api.routes import guarded
 from showroom.api.schema import BODY_ERRORS
@@ -121,7 +123,9 @@ def discounts_view(quote_id: str, d: Discounts) -> dict[str, Any]:
             "payable_cny": format_cny(d.payable_fen), "ecny_only": d.ecny_only, "points_balance": d.points_balance}
 
 
-_CUSTOMER_ERRORS = {403: "customer_refused", 503: "the bank's customer-information service cannot answer"}
+_CUSTOMER_ERRORS = {401: "phone_proof_required, phone_proof_invalid or phone_proof_expired (X-Phone-Proof)",
+                    403: "customer_refused, or phone_proof_mismatch (the proof is for another number)",
+                    503: "the bank's customer-information service cannot answer"}
 
 
 @operation(Operation("Public campaigns now running (one-click claims)", ("campaigns",),
@@ -133,22 +137,24 @@ async def get_campaigns(request: web.Request) -> web.Response:
 
 @operation(Operation(
     "Claim a coupon (a public campaign by id, any running one by code) for the verified customer",
-    ("campaigns",), body=ClaimBody, replies={201: HttpReply("the coupon", _ANY)},
+    ("campaigns",), body=ClaimBody, headers=(PHONE_PROOF,), replies={201: HttpReply("the coupon", _ANY)},
     errors={404: "no such campaign (or not public)", 409: "campaign_not_active, campaign_exhausted or "
             "claim_limit_reached", **BODY_ERRORS, **_CUSTOMER_ERRORS}))
 @guarded
 async def post_claim(request: web.Request) -> web.Response:
     b = parse(ClaimBody, await read_json(request))
+    await proven(request, b.customer.phone)
     claimed = await svc.claim(_ctx(request), b.customer.phone, campaign_id=b.campaign_id, code=b.code)
     return web.json_response(coupon_view(claimed.coupon, claimed.campaign), status=201)
 
 
 @operation(Operation("The verified customer's points balance and available coupons", ("campaigns",),
-                     body=PhoneBody, replies={200: HttpReply("points and coupons", _ANY)},
+                     body=PhoneBody, headers=(PHONE_PROOF,), replies={200: HttpReply("points and coupons", _ANY)},
                      errors={**BODY_ERRORS, **_CUSTOMER_ERRORS}))
 @guarded
 async def post_mine(request: web.Request) -> web.Response:
     b = parse(PhoneBody, await read_json(request))
+    await proven(request, b.customer.phone)
     balance, coupons = await svc.my_coupons(_ctx(request), b.customer.phone)
     return web.json_response({"points_balance": balance, "points_per_cny": svc.rules(_ctx(request)).points_per_cny,
                               "coupons": [coupon_view(cp, c) for cp, c in coupons]})
@@ -156,12 +162,13 @@ async def post_mine(request: web.Request) -> web.Response:
 
 @operation(Operation(
     "The discount lines of a quote (one coupon at most, then points) and the total after them", ("campaigns",),
-    body=DiscountsBody, replies={200: HttpReply("the lines", _ANY)},
+    body=DiscountsBody, headers=(PHONE_PROOF,), replies={200: HttpReply("the lines", _ANY)},
     errors={404: "unknown quote", 409: "quote expired, not_enough_points, campaign exhausted or limit reached",
             **BODY_ERRORS, **_CUSTOMER_ERRORS}))
 @guarded
 async def post_discounts(request: web.Request) -> web.Response:
     b = parse(DiscountsBody, await read_json(request))
+    await proven(request, b.customer.phone)
     quote_id = request.match_info["quote_id"]
     found = await svc.preview(_ctx(request), quote_id, b.customer.phone, b.coupon, b.points)
     return web.json_response(discounts_view(quote_id, found))

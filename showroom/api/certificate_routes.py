@@ -25,6 +25,7 @@ from showroom.http_schema import IDEMPOTENCY_KEY, ORDER_TOKEN, Header, Operation
 from showroom.http_schema import Reply as HttpReply
 from showroom.services import certificates as svc
 from showroom.services import check_key, run_once
+from showroom.services import orders as order_service
 from showroom.services.certificates import CertificateBook
 from showroom.staff import Permission
 
@@ -104,6 +105,19 @@ async def get_certificate(request: web.Request) -> web.Response:
 async def get_certificate_qr(request: web.Request) -> web.Response:
     record = await svc.holder_certificate(_book(request), request.match_info["certificate_id"], bearer_token(request))
     png = await asyncio.to_thread(qr_png, verify_url(_base(request), record.document))
+    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@operation(Operation("A QR code of the buyer's certificate page (`/certificate#order=…&token=…`), for a shared screen "
+                     "(the kiosk) to show instead of a link", ("certificates",), headers=(ORDER_TOKEN,),
+                     replies={200: HttpReply("the QR code", media=("image/png",))},
+                     errors={404: "unknown order, or a missing or wrong token (answered alike)"}))
+@guarded
+async def get_certificate_page_qr(request: web.Request) -> web.Response:
+    order_id, token = request.match_info["order_id"], bearer_token(request)
+    await order_service.customer_order(request.app[RUNTIME].commerce, order_id, token)  # the token's holder only
+    page = f"{_base(request)}/certificate#order={quote(order_id, safe='')}&token={quote(token or '', safe='')}"
+    png = await asyncio.to_thread(qr_png, page, 360)
     return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
 
 
@@ -199,6 +213,7 @@ async def get_staff_certificates(request: web.Request, call: StaffCall) -> web.R
 def add_certificate_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/orders/{order_id}/certificates", get_order_certificates)
+    r.add_get("/api/orders/{order_id}/certificate-qr.png", get_certificate_page_qr)  # the kiosk's QR of the page
     r.add_get("/api/certificates/{certificate_id}", get_certificate)
     r.add_get("/api/certificates/{certificate_id}/qr.png", get_certificate_qr)
     r.add_get("/api/certificates/{certificate_id}/pdf", get_certificate_pdf)

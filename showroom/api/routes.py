@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -124,7 +123,9 @@ async def get_catalog_prices(request: web.Request) -> web.Response:
 
 @operation(Operation(
     "Place an order from a quote (the reply carries the order's token, once)", ("commerce",),
-    operation_id="placeOrder", body=requests.OrderBody, headers=(IDEMPOTENCY_KEY,),
+    operation_id="placeOrder", body=requests.OrderBody, headers=(IDEMPOTENCY_KEY, Header(
+        "X-Phone-Proof", "with a coupon or points: the proof of `POST /api/phone/verify` for the customer's number",
+        required=False)),
     replies={201: HttpReply("the order and its order_token", PlacedOrderReply, links={
         "GetOrder": {"operationId": "getOrder", "parameters": {
             "path.order_id": "$response.body#/id", "header.Authorization": "Bearer {$response.body#/order_token}"}},
@@ -136,14 +137,19 @@ async def get_catalog_prices(request: web.Request) -> web.Response:
              200: HttpReply("the quote's order existed already: its status alone (the token went with the first answer)",
                         OrderStatusReply)},
     errors={**KEY_ERRORS, 404: "unknown quote", 409: "quote expired or used, out of stock, or in flight",
+            401: "a coupon or points without a valid X-Phone-Proof", 403: "the phone proof is for another number",
             **BODY_ERRORS, 503: "the bank's customer-information service cannot answer"}))
 @guarded
 async def post_order(request: web.Request) -> web.Response:
     ctx, body = _ctx(request), await requests.read_json(request)
     key = _key(request)
     cmd = requests.place_order(body)
+    if cmd.coupon or cmd.points:  # redeeming coupons or points needs proof that the customer holds the phone
+        from showroom.api.phone_routes import proven
+
+        await proven(request, cmd.customer.phone)
     return _reply(await run_once(ctx, "orders", key, body, lambda claim: orders.place_order(ctx, cmd, claim),
-                                 views.placed_order_reply))
+                                 views.placed_order_reply, in_transaction=True))
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -191,7 +197,8 @@ async def post_payment(request: web.Request) -> web.Response:
     cmd = requests.start_payment(order_id, body)
     key = _key(request)
     return _reply(await run_once(ctx, f"payments:{order_id}", key, body,
-                                 lambda claim: payments.start_payment(ctx, cmd, claim.key), views.payment_reply))
+                                 lambda claim: payments.start_payment(ctx, cmd, claim.key, claim), views.payment_reply,
+                                 in_transaction=True))
 
 
 @operation(Operation(
@@ -296,11 +303,8 @@ async def ws_order(request: web.Request) -> web.StreamResponse:
     order_id = request.match_info["order_id"]
     token = request.query.get("token") or bearer_token(request)
 
-    async def current() -> dict[str, Any]:
-        return views.order_view(await orders.customer_order(ctx, order_id, token))
-
     try:
-        first = await current()
+        first = views.order_view(await orders.customer_order(ctx, order_id, token))
     except ShowroomError as exc:
         return _error(exc.code, exc.message, exc.http_status)
     ws = web.WebSocketResponse(heartbeat=20.0)
@@ -312,9 +316,10 @@ async def ws_order(request: web.Request) -> web.StreamResponse:
 
     async def pump() -> None:
         async for _message in sub:
-            # Re-read so the client always sees the committed state, whatever order events arrived in.
+            # Re-read so the client always sees the committed state, whatever order events arrived in (the
+            # token was checked when the socket opened: the socket is the customer's capability now).
             try:
-                fresh = await current()
+                fresh = views.order_view(await orders.get_order(ctx, order_id))
             except ShowroomError:
                 continue  # the next change (or the client's poll) brings the state; raw events are not sent
             await ws.send_json(events.order_event(order_id, fresh["status"], order=fresh))
@@ -357,6 +362,12 @@ def add_routes(app: web.Application) -> None:
     from showroom.api.campaign_routes import add_campaign_routes  # it imports `guarded` from here
 
     add_campaign_routes(app)  # coupons, campaigns and points
+    from showroom.api.phone_routes import add_phone_routes  # it imports `guarded` from here
+
+    add_phone_routes(app)  # one-time codes by SMS and phone proofs (coupons and points need one)
     from showroom.api.certificate_routes import add_certificate_routes  # it imports this module
 
     add_certificate_routes(app)  # item certificates, /.well-known keys and revocations, verification
+    from showroom.api.buyback_routes import add_buyback_routes  # it imports this module
+
+    add_buyback_routes(app)  # buy-backs: quote, booking, inspection, payout notifications

@@ -69,6 +69,18 @@ class CustomerReply(_Reply):
     phone: str | None
 
 
+class DiscountLineReply(_Reply):
+    """One discount the order took off (`showroom.campaigns.line_dict`)."""
+
+    kind: Literal["coupon", "points"]
+    amount_cny: str
+    label: str
+    campaign_id: str | None
+    coupon_id: str | None
+    points: int
+    ecny_only: bool
+
+
 class OrderReply(_Reply):
     """The order as its customer (the holder of its token) sees it; a manual check shows as `under_review`."""
 
@@ -89,6 +101,10 @@ class OrderReply(_Reply):
     updated_at: str | None
     expires_at: str | None
     customer: CustomerReply
+    subtotal_cny: str = Field(description="before the discount lines; `total_cny` and `amount_cny` are after them")
+    discounts: list[DiscountLineReply] = Field(description="every discount line (coupon, points), in the order "
+                                                           "they were taken off")
+    discount_cny: str
     finance: dict[str, Any] | None
     payments: list[PaymentReply]
     refunds: list[RefundReply]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from showroom.campaigns import DiscountLine, line_dict
 from showroom.orders import Order, Payment, Refund
 from showroom.pricing import PriceBreakdown, PriceSnapshot, Quote, format_cny, iso_utc, quote_to_dict
 from showroom.services import Reply
@@ -42,6 +43,14 @@ def order_status_view(o: Order) -> dict[str, Any]:
     return {"id": o.id, "status": o.status.value}
 
 
+def discounts_view(o: Order, lines: tuple[DiscountLine, ...]) -> dict[str, Any]:
+    """Every discount line (coupon, points) and the total before them (`subtotal_cny`); `total_cny` and
+    `amount_cny` are what is paid, after them."""
+    off = sum(line.amount_fen for line in lines)
+    return {"subtotal_cny": format_cny(o.amount_fen + off), "discounts": [line_dict(line) for line in lines],
+            "discount_cny": format_cny(off)}
+
+
 def order_view(d: OrderDetails) -> dict[str, Any]:
     """The order as its customer (the holder of its token) sees it. A manual check shows as the neutral
     `"review": "under_review"`; no compliance flag, reason, level or limit is in it."""
@@ -53,6 +62,7 @@ def order_view(d: OrderDetails) -> dict[str, Any]:
         "paid_cny": format_cny(o.paid_fen), "refunded_cny": format_cny(o.refunded_fen),
         "created_at": iso_utc(o.created_at), "updated_at": iso_utc(o.updated_at), "expires_at": iso_utc(o.expires_at),
         "customer": {"name": o.customer.get("name"), "phone": o.customer.get("phone")},
+        **discounts_view(o, d.discounts),
         "finance": o.finance,
         "payments": [payment_view(p) for p in d.payments], "refunds": [refund_view(r) for r in d.refunds],
     }

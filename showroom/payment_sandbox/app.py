@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
-from showroom.payment_sandbox import errors, pay_routes, routes
+from showroom.payment_sandbox import errors, pay_routes, payouts, routes, sms
 from showroom.payment_sandbox._http import NOTIFIER_KEY, SETTINGS_KEY, STORE_KEY, error_middleware, log
 from showroom.payment_sandbox.notifier import Notifier
 from showroom.payment_sandbox.settings import SandboxSettings
@@ -101,4 +101,6 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
     r.add_post("/pay/{payment_id}/approve", pay_routes.pay_approve)
     r.add_post("/pay/{payment_id}/decline", pay_routes.pay_decline)
     r.add_post("/pay/{payment_id}/card", pay_routes.pay_card)
+    sms.add_routes(app)  # the bank's SMS service in test mode (the outbox of one-time codes)
+    payouts.install(app)  # POST /payouts (buy-backs paid to the account of record), after the store's lifecycle
     return app

@@ -81,10 +81,12 @@ def signer_from(settings: CommerceSettings) -> Signer:
     return signer_from_keys(settings.certificate_key, settings.certificate_retired_keys)
 
 
-def certificate_due(order: Order) -> bool:
-    """THE trigger: whether `order` is owed its certificates now. Today: once it is paid (and stays so while
-    partly refunded or being fulfilled). Branch pick-up (physical delivery) extends this one place: such an
-    order is due once it was handed over."""
+def certificate_due(order: Order, *, pickup: bool = False) -> bool:
+    """THE trigger: whether `order` is owed its certificates now. Once it is paid (and stays so while partly
+    refunded or being fulfilled); a branch pick-up (`pickup`: the order has one) only once the teller handed the
+    goods over (`Order.handed_over`: the hand-over completes the order, and its `completed` event issues them)."""
+    if pickup:
+        return order.status in PAID_STATUSES and order.handed_over
     return order.status in PAID_STATUSES
 
 
@@ -164,7 +166,8 @@ async def settle(book: CertificateBook, order_id: str) -> list[CertificateRecord
     """Issues what `order_id` is due and revokes what a full refund took back; returns its certificates."""
     async def work(uow: UnitOfWork, _out: Any) -> list[CertificateRecord]:
         order = await uow.get_order(order_id)
-        if certificate_due(order):
+        find_pickup = getattr(uow, "get_pickup", None)  # a store without branches has no pick-ups
+        if certificate_due(order, pickup=find_pickup is not None and await find_pickup(order_id) is not None):
             await _issue_missing(book, uow, order)
         await _revoke_if_refunded(book, uow, order)
         return await book.repo(uow).of_order(order_id)

@@ -20,6 +20,7 @@ from typing import Any
 
 from showroom import compliance
 from showroom.audit import SYSTEM, Actor, order_subject
+from showroom.campaigns import DiscountLine
 from showroom.catalog import ProductKind
 from showroom.customers import CustomerFacts, CustomerInfoUnavailable
 from showroom.errors import InvalidInput, NotFound, ShowroomError
@@ -81,6 +82,8 @@ class OrderDetails:
     payments: tuple[Payment, ...] = ()
     refunds: tuple[Refund, ...] = ()
     audit: tuple[dict[str, Any], ...] | None = None
+    discounts: tuple[DiscountLine, ...] = ()
+    """The discount lines the order took off (coupon, points: `services.campaigns`); `amount_fen` is after them."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +143,9 @@ async def quote(ctx: Commerce, product_id: str, variant_id: str | None, quantity
 
 
 async def details(uow: UnitOfWork, order: Order) -> OrderDetails:
+    held = await campaigns.order_discounts(uow, order.id)
     return OrderDetails(order, tuple(await uow.payments_for_order(order.id)),
-                        tuple(await uow.refunds_for_order(order.id)))
+                        tuple(await uow.refunds_for_order(order.id)), discounts=() if held is None else held.lines)
 
 
 async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] | None = None) -> PlacedOrder:
@@ -162,6 +166,8 @@ async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] 
         return placed
 
     async def work(uow: UnitOfWork, out: Outcome) -> PlacedOrder:
+        if claim is not None:
+            await claim.begin(uow)  # an in-transaction claim takes its Idempotency-Key here
         now = ctx.clock.now()
         q = await uow.get_quote(cmd.quote_id)
         existing_id = await uow.order_for_quote(q.id)
@@ -187,9 +193,11 @@ async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] 
                       channel=cmd.channel, created_at=now, updated_at=now,
                       expires_at=now + timedelta(seconds=ctx.settings.reservation_ttl_s),
                       aml_review=check.aml_review, share_token_id=share_id, finance=plan)
+        taken_off: tuple[DiscountLine, ...] = ()
         if cmd.coupon or cmd.points:  # the discount lines (coupon, points) come off what is paid
-            order.amount_fen -= (await campaigns.redeem_at_order(ctx, uow, order.id, facts.customer_id, q,
-                                                                 cmd.coupon, cmd.points)).discount_fen
+            found = await campaigns.redeem_at_order(ctx, uow, order.id, facts.customer_id, q, cmd.coupon, cmd.points)
+            order.amount_fen -= found.discount_fen
+            taken_off = found.lines
         initial = variant.stock if variant.stock > 0 else ctx.settings.default_branch_stock
         await uow.reserve_stock(branch, product.id, variant.id, q.quantity, initial)
         order.reserve(now)
@@ -204,14 +212,15 @@ async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] 
         if share_id:
             await uow.count_share(share_id, orders=1)
         out.events.extend(order.events)
-        return await answer(uow, PlacedOrder(OrderDetails(order), created=True, token=token))
+        return await answer(uow, PlacedOrder(OrderDetails(order, discounts=taken_off), created=True, token=token))
 
     placed, _ = await transact(ctx, work)
     return placed
 
 
 async def get_order(ctx: Commerce, order_id: str, *, with_audit: bool = False) -> OrderDetails:
-    """The whole order (bank-side use: staff views, recovery, tests). Customers go through `customer_order`."""
+    """The whole order (bank-side use: staff views, recovery, tests, and the order socket once `customer_order`
+    checked its token). Customers go through `customer_order`."""
     async with ctx.uow() as uow:
         found = await details(uow, await uow.get_order(order_id))
         if with_audit:

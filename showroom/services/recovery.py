@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from showroom.errors import ShowroomError
 from showroom.orders import PaymentStatus, RefundStatus
-from showroom.services import payments, pickups, refunds
+from showroom.services import buyback_payouts, payments, pickups, refunds
 from showroom.services._uow import Commerce
 from showroom.services.orders import expire_due
 
@@ -52,11 +52,12 @@ async def recover(ctx: Commerce, *, intent_age_s: float = 0.0) -> dict[str, int]
 
 
 async def sweep(ctx: Commerce) -> dict[str, int]:
-    """One sweeper run: recovery of older intents, expiry of unpaid orders, unused quotes and idempotency records
-    a day old dropped."""
+    """One sweeper run: recovery of older intents, expiry of unpaid orders, missed pick-ups, buy-back payouts that
+    never reached the backend, unused quotes and idempotency records a day old dropped."""
     counts = await recover(ctx, intent_age_s=SWEEP_INTENT_AGE_S)
     counts["orders_expired"] = await expire_due(ctx)
     counts.update(await pickups.sweep_missed(ctx))  # missed branch pick-ups: extended once, then refunded
+    counts["payouts_sent"] = await buyback_payouts.send_due_payouts(ctx)  # accepted buy-backs never paid out
     async with ctx.uow() as uow:
         counts["quotes_deleted"] = await uow.delete_quotes_expired_before(ctx.clock.now() - QUOTES_KEPT)
         counts["idempotency_deleted"] = await uow.delete_idempotency_before(ctx.clock.now() - IDEMPOTENCY_KEPT)

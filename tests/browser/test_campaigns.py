@@ -1,6 +1,6 @@
 """Campaigns in headless Chromium against a real node: a manager creates an e-CNY campaign in the console's
 Campaigns page, cannot approve it herself, a second manager approves it; on the phone the customer claims the
-coupon with one click, sees the discount line and the total after it, is told the coupon needs the e-CNY wallet
+coupon with one click once the phone is proven by an SMS code (read from the sandbox outbox), sees the discount line and the total after it, is told the coupon needs the e-CNY wallet
 when choosing a card, and orders with the e-CNY wallet at the discounted amount. Screenshots:
 test-artifacts/browser/campaigns-*.png."""
 
@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser.conftest import Server, StaffLogin
 from tests.browser.test_staff_console import _clean, sign_in
+from tests.phone_proof_http import newest_sms_id_sync, sandbox_code_sync
 
 pytestmark = pytest.mark.browser
 
@@ -68,6 +69,16 @@ def test_console_campaigns_then_phone_checkout_with_an_ecny_coupon(server: Serve
     p.page.goto(f"{server.base}/phone?product={coin['id']}&view=buy&lang=zh", wait_until="domcontentloaded")
     p.page.wait_for_function("document.querySelector('#buy-total').textContent.includes('¥')", timeout=30_000)
     p.page.fill("#cust-phone", TIER1)
+    assert p.page.locator('[data-role="coupon-content"]').is_hidden()  # coupons and points wait for the SMS check
+    sandbox = str(server.get_json("/healthz")["payment_backend"]).rstrip("/")
+    before = newest_sms_id_sync(sandbox, TIER1)
+    p.page.click('[data-role="send-code"]')
+    p.page.wait_for_selector('[data-role="verify-status"]:not(:empty)')
+    p.page.fill("#coupon-otp", sandbox_code_sync(sandbox, TIER1, after=before))
+    p.page.click('[data-role="verify-code"]')
+    p.page.wait_for_selector('[data-role="coupon-content"]:not([hidden])', timeout=20_000)
+    p.page.locator('[data-role="coupon-box"]').scroll_into_view_if_needed()
+    p.screenshot(artifacts, "campaigns-phone-verified")
     p.page.click(f'.coupon-offer[data-campaign="{campaign_id}"] [data-role="coupon-claim"]')
     p.page.wait_for_selector('[data-role="discount-lines"] .discount-line[data-kind="coupon"]', timeout=20_000)
     line = p.page.inner_text('[data-role="discount-lines"] .discount-line[data-kind="coupon"]')
@@ -95,6 +106,11 @@ def test_console_campaigns_then_phone_checkout_with_an_ecny_coupon(server: Serve
     k.page.click("#buy")
     k.page.wait_for_selector(".keypad", timeout=30_000)
     k.page.keyboard.type("13900000000")  # a sandbox customer with a tier-1 e-CNY wallet
+    before = newest_sms_id_sync(sandbox, "13900000000")
+    k.page.click('[data-role="send-code"]')
+    for digit in sandbox_code_sync(sandbox, "13900000000", after=before):  # tapped on the box's own keys
+        k.page.click(f'.otp-keys [data-otp-key="{digit}"]')
+    k.page.wait_for_selector('[data-role="coupon-content"]:not([hidden])', timeout=20_000)
     k.page.click(f'.coupon-offer[data-campaign="{campaign_id}"] [data-role="coupon-claim"]')
     k.page.wait_for_selector('[data-role="discount-lines"] .discount-line[data-kind="coupon"]', timeout=20_000)
     assert k.page.input_value("#coupon-code") == "" and "1390000" in k.page.inner_text("#phone-number").replace(" ", "")

@@ -129,7 +129,7 @@ def test_a_large_refund_waits_for_a_manager_and_lands_in_the_verified_audit_log(
 
     # ---- the teller finds the paid order and asks for a refund of all of it (above the teller limit)
     t = console(new_page, server, sessions, teller)
-    assert nav_sections(t.page) == ["orders", "stock", "pickups", "certificates"]  # no approvals, reconciliation, audit or accounts
+    assert nav_sections(t.page) == ["orders", "stock", "pickups", "buybacks", "certificates"]  # no approvals, reconciliation, audit or accounts
     t.page.wait_for_selector(f'tr[data-order="{order["id"]}"]')
     t.page.fill("#f-q", order["id"])
     t.page.click(".filters button[type=submit]")
@@ -187,7 +187,7 @@ def test_a_large_refund_waits_for_a_manager_and_lands_in_the_verified_audit_log(
 
     # ---- the auditor reads both actions with their actors, and the chain verifies
     a = console(new_page, server, sessions, auditor, viewport=(1366, 900))
-    assert nav_sections(a.page) == ["orders", "reconciliation", "audit", "stock", "pickups", "certificates"]
+    assert nav_sections(a.page) == ["orders", "reconciliation", "audit", "stock", "pickups", "buybacks", "certificates"]
     a.page.click("#nav-audit")
     a.page.wait_for_selector("#audit-verify .notice-ok")
     assert "审计链校验通过" in a.page.inner_text("#audit-verify")

@@ -1,11 +1,13 @@
 """Coupons, campaigns and points over real HTTP with the payment sandbox: a manager creates a campaign, another
-approves it; 200 concurrent claims never spend more than its 1,000 CNY budget (SQLite and PostgreSQL); claim ->
+approves it; every customer step carries the proof of the phone (tests/phone_proof_http.py); 200 concurrent
+claims never spend more than its 1,000 CNY budget (SQLite and PostgreSQL); claim ->
 quote with its discount lines -> order -> the e-CNY coupon refused for a card -> paid with the e-CNY wallet ->
 a full refund gives the coupon back."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest_asyncio
 
 from showroom.staff import Role
 from tests.integration.commerce_db import DB_KINDS
+from tests.phone_proof_http import phone_proof, proof_headers
 from tests.staff_http import Staff, StaffStack, staff_stack_on
 
 pytestmark = pytest.mark.asyncio
@@ -51,8 +54,21 @@ async def live(stack: StaffStack, alice: Staff, bob: Staff, **kw: Any) -> dict[s
     return dict(approved)
 
 
+_PROOFS: dict[tuple[str, str], str] = {}
+_NEEDS_PROOF = re.compile(r"/api/(coupons/(claim|mine)|quotes/[^/]+/discounts)")
+
+
 async def post(stack: StaffStack, path: str, body: Any, key: str | None = None) -> tuple[int, Any]:
-    return await stack._post(path, body, key)
+    """POST as the customer: coupons and points carry the proof of the phone (read from the sandbox's SMS)."""
+    headers = {"Idempotency-Key": key} if key else {}
+    if _NEEDS_PROOF.fullmatch(path) or (path == "/api/orders" and (body.get("coupon") or body.get("points"))):
+        phone = body["customer"]["phone"]
+        held = (stack.database_url, phone)  # one database per test
+        if held not in _PROOFS:
+            _PROOFS[held] = await phone_proof(stack.http, stack.base, stack.pay, phone)
+        headers.update(proof_headers(_PROOFS[held]))
+    async with stack.http.post(stack.base + path, json=body, headers=headers) as r:
+        return r.status, await r.json()
 
 
 async def test_200_concurrent_claims_never_spend_more_than_1000_cny(stack: StaffStack) -> None:

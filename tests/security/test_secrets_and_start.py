@@ -162,7 +162,8 @@ def test_a_public_start_with_the_sandbox_or_generated_secrets_names_every_settin
     problem = public_start_problem(load_config({"host": host}, environ={}))
     assert problem is not None and problem.startswith("refusing to listen on")
     for name in ("SHOWROOM_PAYMENT_WEBHOOK_SECRET (>= 32 bytes)", "SHOWROOM_SHARE_SECRET (>= 32 bytes)",
-                 "SHOWROOM_PAYMENT_BACKEND_URL", "SHOWROOM_CERTIFICATE_KEY", "--demo / SHOWROOM_DEMO=1"):
+                 "SHOWROOM_PAYMENT_BACKEND_URL", "SHOWROOM_CERTIFICATE_KEY", "SHOWROOM_SMS_URL",
+                 "--demo / SHOWROOM_DEMO=1"):
         assert name in problem
     only_backend = load_config({"host": host}, environ={"SHOWROOM_PAYMENT_WEBHOOK_SECRET": SECRET_A,
                                                         "SHOWROOM_SHARE_SECRET": SECRET_B})
@@ -180,7 +181,8 @@ def test_loopback_demo_and_fully_configured_starts_are_allowed(tmp_path: Path) -
     write_pem(tmp_path / "certificate-key.pem", bytes(range(32)))
     live = {"SHOWROOM_PAYMENT_WEBHOOK_SECRET": SECRET_A, "SHOWROOM_SHARE_SECRET": SECRET_B,
             "SHOWROOM_PAYMENT_BACKEND_URL": "https://payments.bank.internal/v1",
-            "SHOWROOM_CERTIFICATE_KEY": str(tmp_path / "certificate-key.pem")}
+            "SHOWROOM_CERTIFICATE_KEY": str(tmp_path / "certificate-key.pem"),
+            "SHOWROOM_SMS_URL": "https://sms.bank.internal/v1", "SHOWROOM_SMS_API_KEY": SECRET_A}
     assert public_start_problem(load_config({"host": "0.0.0.0"}, environ=live)) is None
     assert public_start_problem(load_config({"host": "0.0.0.0", "role": "edge"}, environ={})) is None
     sandbox_role = public_start_problem(load_config({"host": "0.0.0.0", "role": "payments"}, environ=live))

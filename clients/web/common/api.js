@@ -144,8 +144,8 @@ export function renderUrl(productId, variant, { yawDeg = 30, pitchDeg = 15, size
 // ---- commerce ---------------------------------------------------------------------------------
 export const createQuote = (product, variant, quantity = 1) =>
   api("/api/quotes", { method: "POST", body: { product, variant, quantity } });
-export const createOrder = (body, key) =>
-  api("/api/orders", { method: "POST", body, headers: { "Idempotency-Key": key } });
+export const createOrder = (body, key, headers = {}) =>
+  api("/api/orders", { method: "POST", body, headers: { ...headers, "Idempotency-Key": key } });
 export const getOrder = (id) => api(`/api/orders/${encodeURIComponent(id)}`);
 export const cancelOrder = (id) => api(`/api/orders/${encodeURIComponent(id)}/cancel`, { method: "POST", body: {} });
 export const startPayment = (orderId, method, key) =>

@@ -251,7 +251,8 @@ export class Checkout {
     if (!this.quote || this.quoteSecondsLeft() === 0) await this.lockPrice();
     const extra = typeof this.extra === "function" ? this.extra() : this.extra;
     const body = { ...extra, quote_id: this.quote.id, customer: this.customer, channel: this.channel };
-    const { order_token: token, ...order } = await createOrder(body, this._orderKey);
+    const headers = typeof this.orderHeaders === "function" ? this.orderHeaders() : {}; // X-Phone-Proof (coupons.js)
+    const { order_token: token, ...order } = await createOrder(body, this._orderKey, headers);
     this.order = order;
     if (token) this.token = token;
     this.status = "ordered";
@@ -302,7 +303,9 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280, certific
   h.textContent = t("checkout.title");
   const total = document.createElement("p");
   total.className = "pay-total";
-  total.innerHTML = `<span class="muted">${t("checkout.total")}</span> <strong class="price">${formatCny(amount)}</strong>`;
+  // once paid, the amount is what was paid, not what is due
+  const label = co.paid ? t("checkout.total_paid") : t("checkout.total");
+  total.innerHTML = `<span class="muted">${label}</span> <strong class="price">${formatCny(amount)}</strong>`;
   const status = document.createElement("p");
   status.className = `pay-status status-${co.order?.status || "pending_payment"}`;
   status.dataset.status = co.order?.status || "pending_payment";
@@ -310,7 +313,7 @@ export function renderPayPanel(el, co, { showLink = true, qrSize = 280, certific
   status.setAttribute("aria-live", "polite");
   status.textContent = t(`status.${co.order?.status || "pending_payment"}`);
   el.append(h, total);
-  const discounts = discountLinesEl(co.discounts); // coupons and points the order took off (coupons.js)
+  const discounts = discountLinesEl(co.order?.discounts?.length ? co.order : co.discounts); // coupons, points (coupons.js)
   if (discounts) el.append(discounts);
   // Any manual check (AML review or another) reads the same to the customer: no tipping-off.
   const review = co.order?.review === "under_review" ? document.createElement("p") : null;

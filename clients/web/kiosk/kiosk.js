@@ -12,7 +12,7 @@ import { canTryOn, depositOf, hallOf, isCar, kindLabel, loadThumb, priceOf, spec
 import { formatMobile, mobileNumber, renderPayPanel, showCountdown, startCheckout } from "../common/checkout.js";
 import { couponBox } from "../common/coupons.js";
 import { pickupBox } from "../common/pickup.js";
-import { applyI18n, installToggles, onLangChange, pick, setLang, setLargeType, t } from "../common/i18n.js";
+import { applyI18n, getLang, installToggles, onLangChange, pick, setLang, setLargeType, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
 import { askConsent, el, openDialog, showError } from "../common/ui.js";
 import { recogniseWav, recordWav } from "../common/voice.js";
@@ -463,6 +463,7 @@ function newCheckout() {
     }),
     onChange: () => onCheckoutChange(co),
   });
+  co.orderHeaders = () => co.coupons?.orderHeaders() || {}; // the phone proof for a coupon or points
   state.checkout = co;
   return co;
 }
@@ -491,7 +492,31 @@ function onCheckoutChange(co) {
       onExpire: () => $("p-price").classList.add("stale"),
     });
   }
-  if (state.dialog && co.order) renderPayPanel(state.dialog.content, co);
+  if (state.dialog && co.order) {
+    renderPayPanel(state.dialog.content, co);
+    showCertificateQr(state.dialog.content, co);
+  }
+}
+
+// ---- the certificate: a QR code for the customer's own phone, never a link on this shared screen ----------
+const CERTIFICATE_QR = {
+  zh: "请用您的手机扫码，查看并保存本件商品的证书（可验证）",
+  en: "Scan with your own phone to open and keep this item's certificate (verifiable)",
+};
+
+function fetchCertificateQr(co) {
+  const url = `/api/orders/${encodeURIComponent(co.order.id)}/certificate-qr.png`;
+  return fetch(url, { headers: { Authorization: `Bearer ${co.token}` }, cache: "no-store" }).then(async (r) => (r.ok ? URL.createObjectURL(await r.blob()) : null));
+}
+
+/** Once paid: the QR code of the certificate page (the order's capability rides in it, shown during this session only). */
+async function showCertificateQr(content, co) {
+  if (!co.paid || !co.token || !co.order) return;
+  co.certificateQr = co.certificateQr || fetchCertificateQr(co);
+  const src = await co.certificateQr.catch(() => null);
+  if (!src || !content.isConnected || co !== state.checkout || content.querySelector('[data-role="certificate-qr"]')) return;
+  const text = CERTIFICATE_QR[getLang() === "en" ? "en" : "zh"];
+  content.append(el("figure", { class: "qr certificate-qr", dataset: { role: "certificate-qr" } }, el("img", { src, width: "220", height: "220", alt: text }), el("figcaption", { text })));
 }
 
 async function buy() {
@@ -500,7 +525,9 @@ async function buy() {
   state.dialog = { content, ...openDialog(content, { labelKey: "checkout.title", onClose: () => (state.dialog = null) }) };
   try {
     if (!co.quote) await co.lockPrice();
-    co.coupons = couponBox({ getPhone: () => mobileNumber($("phone-number")?.textContent || ""), getQuoteId: () => co.quote?.id });
+    // the number on the keypad; once the keypad is gone (ordering), the order's number
+    const phoneOf = () => mobileNumber($("phone-number")?.textContent || "") || mobileNumber(co.customer?.phone || "");
+    co.coupons = couponBox({ getPhone: phoneOf, getQuoteId: () => co.quote?.id, keypad: true });
     if (!isCar(state.product)) co.pickup = pickupBox({ getItem: () => ({ product: co.product, variant: co.variant }), branch: params.get("branch") });
     const phone = await askPhone(content, co);
     if (!phone || !state.dialog) return;
@@ -512,7 +539,10 @@ async function buy() {
     }
     content.replaceChildren(el("div", { class: "spinner" }));
     await co.buy();
-    if (state.dialog) renderPayPanel(content, co);
+    if (state.dialog) {
+      renderPayPanel(content, co);
+      showCertificateQr(content, co);
+    }
   } catch (e) {
     content.replaceChildren(el("p", { class: "error-text", text: t("common.error", { msg: e.message }) }));
   }
@@ -528,6 +558,7 @@ function askPhone(content, co) {
     const paint = () => {
       shown.textContent = formatMobile(digits) || "1__ ____ ____";
       ok.disabled = !mobileNumber(digits);
+      co.coupons?.phoneChanged(); // another number needs its own SMS check before coupons and points
     };
     const press = (k) => {
       if (k === "del") digits = digits.slice(0, -1);
@@ -575,6 +606,7 @@ function closeCheckout() {
   state.stopCountdown?.();
   state.stopCountdown = null;
   $("p-countdown").textContent = "";
+  state.checkout?.certificateQr?.then((url) => url && URL.revokeObjectURL(url), () => {});
   state.checkout?.close();
   state.checkout = null;
 }

@@ -18,7 +18,7 @@ import {
   startCheckout,
   watchOrder,
 } from "../common/checkout.js";
-import { couponBox } from "../common/coupons.js";
+import { couponBox, discountLinesEl } from "../common/coupons.js";
 import { pickupBox, pickupPanel } from "../common/pickup.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
@@ -308,6 +308,7 @@ async function buy(method) {
       }
     },
   });
+  co.orderHeaders = () => state.coupons?.orderHeaders() || {}; // the phone proof for a coupon or points
   state.checkout = co;
   if (state.pickup?.customerName()) co.customer = { ...co.customer, name: state.pickup.customerName() };
   try {
@@ -331,7 +332,9 @@ function resumeOrder(orderId) {
   const box = $("pay");
   const form = $("buy-form");
   form.hidden = true;
-  const render = (o) => {
+  let known = {}; // the order as read with its token; live events carry the status alone
+  const render = (update) => {
+    const o = (known = { ...known, ...update });
     if (o.status !== "pending_payment") sessionStorage.removeItem("showroom.order");
     const paid = ["paid", "fulfilling", "completed"].includes(o.status);
     box.replaceChildren(
@@ -342,6 +345,7 @@ function resumeOrder(orderId) {
         el("h2", { text: pick(state.products.find((x) => x.id === o.product)?.name) || "" }),
         el("p", { class: `pay-status status-${o.status}`, dataset: { status: o.status }, text: t(`status.${o.status}`) }),
         o.total_cny ? el("p", {}, el("span", { class: "muted", text: `${t("checkout.total")} ` }), el("strong", { class: "price", text: formatCny(o.total_cny) })) : null,
+        discountLinesEl(o), // every coupon and points line, after the total before them (coupons.js)
         el("p", { class: "muted small order-id", text: `${t("checkout.order")} ${o.id || orderId}` }),
         paid ? el("p", { text: t("status.paid_thanks") }) : null,
         paid && token ? el("a", {
@@ -416,6 +420,7 @@ async function main() {
   $("ar-stage").addEventListener("click", onArTap);
   $("share").addEventListener("click", share);
   state.coupons = couponBox({ getPhone: () => mobileNumber($("cust-phone").value), getQuoteId: () => state.quote?.id });
+  $("cust-phone").addEventListener("input", () => state.coupons?.phoneChanged()); // a new number: a new SMS check
   $("coupons").append(state.coupons.el);
   state.pickup = pickupBox({ getItem: () => ({ product: state.product?.id, variant: state.variantId }), branch: params.get("branch") });
   $("pickup").append(state.pickup.el);

@@ -7,6 +7,7 @@ import { el } from "../common/ui.js";
 import { renderAccounts } from "./accounts.js";
 import { renderApprovals } from "./approvals.js";
 import { renderAudit } from "./audit.js";
+import { renderBuybacks } from "./buybacks.js";
 import { renderCampaigns } from "./campaigns.js";
 import { renderCertificates } from "./certificates.js";
 import { zoneName } from "./format.js";
@@ -27,6 +28,7 @@ const SECTIONS = [
   { id: "audit", permission: "view_audit", render: renderAudit },
   { id: "stock", permission: "view_stock", render: renderStock },
   { id: "pickups", permission: "view_orders", render: renderPickups },
+  { id: "buybacks", permission: "view_orders", render: renderBuybacks },
   { id: "certificates", permission: "view_orders", render: renderCertificates },
   { id: "campaigns", permission: "manage_campaigns", render: renderCampaigns },
   { id: "accounts", permission: "manage_staff", render: renderAccounts },
