@@ -1,14 +1,19 @@
 """Commerce benchmark: one run, two tables, one plot, the machine named.
 
-1. Checkout end to end over real HTTP on loopback - quote -> order (Idempotency-Key) -> payment -> the payment
-   sandbox approves (test control) -> signed notification -> order paid - with C concurrent customers, on
-   SQLite (the default) and on PostgreSQL side by side: orders/s and p50/p99 latency of the whole checkout.
+1. Checkout end to end over real HTTP on loopback, the commerce service and the payment sandbox each its own
+   process (bench/_commerce_load.py) - quote -> order (Idempotency-Key) -> follow it on /ws/orders -> payment ->
+   the sandbox approves (test control) -> signed notification -> "paid" on the socket - with C concurrent
+   customers, on SQLite (the default) and on PostgreSQL side by side: orders/s, p50/p99 latency of the whole
+   checkout, and each process's CPU per checkout.
 2. A notification-fault run: orders with 1-3 payments each, every genuine notification delivered, plus N injected
    faults (duplicates, reordering, late delivery after expiry, forged and stale signatures, amount/order/currency
    mismatches) delivered concurrently; reports double-paid, lost and wrong-state orders (each must be 0).
 
-Usage: .venv/bin/python bench/commerce.py [--checkouts 200] [--concurrency 8] [--faults 10000]
-       [--postgres postgresql://127.0.0.1:5432/test] [--out bench/results]
+3. The limit: a bare asyncpg loop doing the same inserts and updates in the same transactions (bench/_pg_limit.py),
+   and our share of it.
+
+Usage: .venv/bin/python bench/commerce.py [--checkouts 600] [--concurrency 32] [--faults 10000]
+       [--postgres postgresql://127.0.0.1:5432/test] [--out bench/results] [--profile]
 Writes <out>/commerce.md and commerce.png.
 """
 
@@ -19,37 +24,24 @@ import asyncio
 import os
 import platform
 import secrets
-import socket
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
-from aiohttp import web  # noqa: E402
-from aiohttp.test_utils import TestServer  # noqa: E402
-
-from showroom import api  # noqa: E402
-from showroom.adapters.clock import SystemClock  # noqa: E402
-from showroom.settings import CommerceSettings  # noqa: E402
-from tests.commerce_fakes import SECRET, FixedPrices, make_catalog  # noqa: E402
+from bench._commerce_load import checkout_run  # noqa: E402
+from bench._pg_limit import limit_run  # noqa: E402
+from showroom.adapters import migrate  # noqa: E402
+from showroom.adapters.sql import POOL_SIZE, SqlDatabase  # noqa: E402
 from tests.commerce_faults import as_row, run_faults  # noqa: E402
 
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     return f"{platform.node()}: {os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _pg_database(admin_url: str) -> tuple[str, Any] | None:
@@ -72,84 +64,34 @@ async def _drop(handle: Any) -> None:
     await admin.close()
 
 
-async def checkout_run(url: str, checkouts: int, concurrency: int) -> dict[str, Any]:
-    from showroom.payment_sandbox import SandboxSettings
-    from showroom.payment_sandbox.app import create_sandbox_app
-
-    sandbox = TestServer(create_sandbox_app(SandboxSettings(webhook_secret=SECRET,
-                                                            notify_retry_schedule_s=(0.05, 0.1, 0.2, 0.4, 0.8))),
-                         host="127.0.0.1")
-    await sandbox.start_server()
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url=base)
-    app = web.Application()
-    clock = SystemClock()
-    api.setup(app, settings, make_catalog(bar_stock=checkouts + 10), clock=clock,
-              payment_backend_url=str(sandbox.make_url("")).rstrip("/"), prices=FixedPrices(clock),  # type: ignore[arg-type]
-              run_sweeper=False)
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
-    pay = str(sandbox.make_url("")).rstrip("/")
-    latencies: list[float] = []
-    failures = 0
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(http: aiohttp.ClientSession, i: int) -> None:
-        nonlocal failures
-        async with sem:
-            t0 = time.perf_counter()
-            async with http.post(f"{base}/api/quotes", json={"product": "bar-50g", "variant": "au9999-10g"}) as r:
-                quote = await r.json()
-            body = {"quote_id": quote["id"], "customer": {"phone": f"13{i:09d}"}, "channel": "bench"}
-            async with http.post(f"{base}/api/orders", json=body, headers={"Idempotency-Key": f"o{i}"}) as r:
-                order = await r.json()
-            async with http.post(f"{base}/api/orders/{order['id']}/payments", json={"method": "qr"},
-                                 headers={"Idempotency-Key": f"p{i}"}) as r:
-                payment = await r.json()
-            async with http.post(f"{pay}/payments/{payment['payment_id']}/complete", json={"outcome": "approved"}) as r:
-                await r.read()
-            for _ in range(2000):
-                async with http.get(f"{base}/api/orders/{order['id']}") as r:
-                    if (await r.json())["status"] == "paid":
-                        latencies.append(time.perf_counter() - t0)
-                        return
-                await asyncio.sleep(0.005)
-            failures += 1
-
-    try:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
-            t_start = time.perf_counter()
-            await asyncio.gather(*(one(http, i) for i in range(checkouts)))
-            wall = time.perf_counter() - t_start
-    finally:
-        await server.close()
-        await sandbox.close()
-    latencies.sort()
-    ms = [x * 1000 for x in latencies]
-    return {"checkouts": checkouts, "paid": len(latencies), "failed": failures, "orders_per_s": len(latencies) / wall,
-            "p50_ms": statistics.median(ms) if ms else float("nan"),
-            "p99_ms": ms[min(len(ms) - 1, int(len(ms) * 0.99))] if ms else float("nan"), "latencies_ms": ms}
-
-
 async def main_async(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, Any]] = {}
     faults: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        rows["SQLite"] = await checkout_run(f"sqlite+aiosqlite:///{tmp}/bench.db", args.checkouts, args.concurrency)
+        rows["SQLite"] = await checkout_run(f"sqlite+aiosqlite:///{tmp}/bench.db", args.checkouts, args.concurrency,
+                                            Path(tmp) / "sqlite", profile=args.profile)
         fault_orders = max(50, args.faults // 15)
         faults["SQLite"] = as_row(await run_faults(f"sqlite+aiosqlite:///{tmp}/faults.db", orders=fault_orders,
                                                    faults=args.faults, seed=args.seed))
+    limit: dict[str, Any] | None = None
     if args.postgres:
-        for label in ("checkout", "faults"):
+        for label in ("checkout", "limit", "faults"):
             pg = await _pg_database(args.postgres)
             if pg is None:
                 break
             try:
                 if label == "checkout":
-                    rows["PostgreSQL"] = await checkout_run(pg[0], args.checkouts, args.concurrency)
+                    with tempfile.TemporaryDirectory() as tmp:
+                        rows["PostgreSQL"] = await checkout_run(pg[0], args.checkouts, args.concurrency,
+                                                                Path(tmp) / "pg", profile=args.profile)
+                elif label == "limit":
+                    db = SqlDatabase(pg[0])
+                    await migrate.upgrade(db)
+                    await db.close()
+                    limit = await limit_run(pg[0].replace("+asyncpg", ""), args.checkouts, args.concurrency,
+                                            POOL_SIZE)
                 else:
                     faults["PostgreSQL"] = as_row(await run_faults(pg[0], orders=max(50, args.faults // 15),
                                                                    faults=args.faults, seed=args.seed))
@@ -158,10 +100,24 @@ async def main_async(args: argparse.Namespace) -> int:
     lines = [f"# Commerce benchmark\n\nMachine: {machine()}\n",
              f"## Checkout end to end (quote -> order -> sandbox pay -> signed notice -> paid), "
              f"{args.checkouts} checkouts, {args.concurrency} concurrent\n",
-             "| database | paid | failed | orders/s | p50 ms | p99 ms |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+             "Processes: the commerce service and the payment sandbox (`showroom serve --role commerce|payments`), "
+             "the customers in the bench process; CPU is each one's user+system time per paid checkout. The limit: "
+             f"a bare asyncpg loop doing the same inserts and updates in the same transactions "
+             f"({POOL_SIZE} connections, bench/_pg_limit.py).\n",
+             "| run | paid | failed | orders/s | p50 ms | p99 ms | CPU ms/checkout: commerce | sandbox "
+             "| customers | share of the limit |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in rows.items():
+        cpu = r["cpu_ms_per_checkout"]
+        share = f"{100 * r['orders_per_s'] / limit['orders_per_s']:.0f} %" if limit and name == "PostgreSQL" else ""
         lines.append(f"| {name} | {r['paid']} | {r['failed']} | {r['orders_per_s']:.1f} | {r['p50_ms']:.0f} | "
-                     f"{r['p99_ms']:.0f} |")
+                     f"{r['p99_ms']:.0f} | {cpu['commerce']:.1f} | {cpu['payments']:.1f} | {cpu['customers']:.1f} "
+                     f"| {share} |")
+    if limit:
+        lines.append(f"| bare PostgreSQL (the limit) | {limit['paid']} | 0 | {limit['orders_per_s']:.1f} | "
+                     f"{limit['p50_ms']:.0f} | {limit['p99_ms']:.0f} | | | | 100 % |")
+    for name, r in rows.items():
+        if r["errors"]:
+            lines.append(f"\n{name} failures (first {len(r['errors'])}): " + "; ".join(r["errors"]))
     lines += ["", f"## Notification faults ({args.faults} injected, seed {args.seed})\n",
               "| database | orders | payments | deliveries | faults | auto refunds | double-paid | lost | wrong state |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -194,14 +150,23 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkouts", type=int, default=200)
-    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--checkouts", type=int, default=600)
+    p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--faults", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--postgres", default=os.environ.get("SHOWROOM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test"),
                    help="admin URL of a PostgreSQL server ('' to skip)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
-    return asyncio.run(main_async(p.parse_args()))
+    p.add_argument("--profile", action="store_true",
+                   help="sample the commerce process with py-spy while it runs (<work dir>/commerce.folded)")
+    try:  # the customers on uvloop too, as the services run: less of the shared CPU goes to the load itself
+        import uvloop
+
+        factory: Any = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main_async(p.parse_args()))
 
 
 if __name__ == "__main__":

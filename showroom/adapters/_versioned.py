@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Table, and_, update
+from sqlalchemy import Column, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from showroom.adapters._statements import update_versioned as versioned_statement
 from showroom.ports import ConcurrentUpdate
 
 
@@ -14,8 +15,8 @@ async def update_versioned(conn: AsyncConnection, table: Table, key: Column[Any]
                            values: dict[str, Any], what: str) -> int:
     """Writes `values` to the row whose `key` is `key_value` if its version is still `version`; returns the new
     version. ConcurrentUpdate (the caller's transaction retries) when another transaction changed it first."""
-    res = await conn.execute(update(table).where(and_(key == key_value, table.c.version == version))
-                             .values(version=version + 1, **values))
+    res = await conn.execute(versioned_statement(table, key.name),
+                             {"b_key": key_value, "b_version": version, **values, "version": version + 1})
     if res.rowcount != 1:
         raise ConcurrentUpdate(f"{what} was changed by someone else")
     return version + 1

@@ -9,11 +9,13 @@ still verify.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import stat
@@ -23,6 +25,8 @@ from pathlib import Path
 
 from showroom.audit import ChainHead
 from showroom.errors import ShowroomError
+
+log = logging.getLogger("showroom.audit")
 
 SECRET_BYTES = 32
 MIN_SECRET_BYTES = 32
@@ -130,14 +134,7 @@ def _head_path(data_dir: Path, database_url: str) -> Path:
 
 def load_audit_head(data_dir: Path, database_url: str) -> ChainHead | None:
     """The audit chain's head as last kept (None: nothing appended yet from this data folder)."""
-    path = _head_path(data_dir, database_url)
-    if not path.exists():
-        return None
-    info = path.lstat()
-    if not stat.S_ISREG(info.st_mode):
-        raise SecretFileUnsafe(f"{path} is not a regular file")
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    return ChainHead(int(doc["seq"]), str(doc["digest"]))
+    return _read_head(_head_path(data_dir, database_url))
 
 
 def save_audit_head(data_dir: Path, database_url: str, head: ChainHead) -> None:
@@ -148,12 +145,25 @@ def save_audit_head(data_dir: Path, database_url: str, head: ChainHead) -> None:
     a truncation below it, but only the newest head (of whichever replica appended last) guards the very end of
     the log. A bank running several commerce replicas ships the heads to a store the database's writers cannot
     change (WORM storage, its SIEM) and verifies against the newest."""
-    path = _head_path(data_dir, database_url)
+    _save_head(_head_path(data_dir, database_url), head)
+
+
+def _read_head(path: Path) -> ChainHead | None:
+    if not path.exists():
+        return None
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        raise SecretFileUnsafe(f"{path} is not a regular file")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return ChainHead(int(doc["seq"]), str(doc["digest"]))
+
+
+def _save_head(path: Path, head: ChainHead) -> None:
     lock = path.with_suffix(".lock")
     fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        kept = load_audit_head(data_dir, database_url)
+        kept = _read_head(path)
         if kept is not None and kept.seq >= head.seq:
             return
         tmp = path.with_suffix(".tmp")
@@ -165,6 +175,59 @@ def save_audit_head(data_dir: Path, database_url: str, head: ChainHead) -> None:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+class AuditHeadKeeper:
+    """Keeps the audit chain's newest head in the data folder without blocking the event loop: one write at a
+    time in a worker thread, and the newest head that arrived meanwhile written next (the heads in between are
+    superseded by it: each head covers every entry below it). `kept()` answers the newest head known, written
+    or still pending; `flush()` (at shutdown) waits until it is on disk. Outside an event loop it writes at once."""
+
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        self.path = _head_path(data_dir, database_url)
+        self._pending: ChainHead | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    def keep(self, head: ChainHead) -> None:
+        if self._pending is None or head.seq > self._pending.seq:
+            self._pending = head
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write_pending()
+            return
+        if self._writer is None:
+            self._writer = loop.create_task(self._drain())
+
+    def kept(self) -> ChainHead | None:
+        on_disk = _read_head(self.path)
+        pending = self._pending
+        if pending is not None and (on_disk is None or pending.seq > on_disk.seq):
+            return pending
+        return on_disk
+
+    async def flush(self) -> None:
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    def _write_pending(self) -> None:
+        head, self._pending = self._pending, None
+        if head is not None:
+            try:
+                _save_head(self.path, head)
+            except OSError:
+                log.exception("could not keep the audit head %s in %s", head.seq, self.path)
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending is not None:
+                head, self._pending = self._pending, None
+                try:
+                    await asyncio.to_thread(_save_head, self.path, head)
+                except OSError:
+                    log.exception("could not keep the audit head %s in %s", head.seq, self.path)
+        finally:
+            self._writer = None
 
 
 def has_secret(data_dir: Path, name: str) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from showroom.adapters import _statements as st
 from showroom.adapters import tables as t
 from showroom.adapters._rows import (
     approval_from_row,
@@ -228,10 +229,7 @@ class StaffSqlMixin:
         """Chains and writes the transaction's audit events (called by `commit`); returns the new head."""
         if not self._pending_audit:
             return None
-        h = t.audit_head.c
-        q = select(h.seq, h.digest).where(h.id == 1)
-        if not self._is_sqlite:
-            q = q.with_for_update()
+        q = st.AUDIT_HEAD if self._is_sqlite else st.AUDIT_HEAD_LOCKED
         row = (await self.conn.execute(q)).first()
         if row is None:  # a schema made by create_all (tests): start the head row
             await self._insert_new(t.audit_head, id=1, seq=0, digest=GENESIS)
@@ -246,11 +244,11 @@ class StaffSqlMixin:
             head = ChainHead(entry.seq, entry.digest)
         assert head is not None
         try:
-            await self.conn.execute(insert(t.audit_log), rows)
+            await self.conn.execute(st.AUDIT_INSERT, rows)
         except IntegrityError as exc:
             raise ConcurrentUpdate("another transaction extended the audit chain; try again") from exc
-        res = await self.conn.execute(update(t.audit_head).where(and_(h.id == 1, h.seq == start.seq))
-                                      .values(seq=head.seq, digest=head.digest))
+        res = await self.conn.execute(st.AUDIT_HEAD_MOVE, {"b_seq": start.seq, "b_new_seq": head.seq,
+                                                           "b_new_digest": head.digest})
         if res.rowcount != 1:
             raise ConcurrentUpdate("another transaction extended the audit chain; try again")
         self._pending_audit = []

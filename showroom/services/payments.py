@@ -30,6 +30,7 @@ from showroom.ports import (
     WalletFacts,
 )
 from showroom.services import campaigns, refunds
+from showroom.services._idempotency import Claim
 from showroom.services._uow import Commerce, Outcome, transact
 
 log = logging.getLogger("showroom.commerce")
@@ -48,12 +49,18 @@ class StartPayment:
     method: PaymentMethod
 
 
-async def start_payment(ctx: Commerce, cmd: StartPayment, client_key: str) -> Payment:
+async def start_payment(ctx: Commerce, cmd: StartPayment, client_key: str,
+                        claim: Claim[Payment] | None = None) -> Payment:
     """Writes the payment as an intent (once per `client_key`, the request's Idempotency-Key), then creates it
-    at the backend."""
+    at the backend. With the request's `claim`, the key is taken in the intent's transaction and the answer
+    stored in the one that records the backend's reply."""
     gateway_key = f"{cmd.order_id}:{client_key}"
+    written: list[Order] = []
 
     async def work(uow: UnitOfWork, out: Outcome) -> Payment:
+        written.clear()
+        if claim is not None:
+            await claim.begin(uow)
         existing = await uow.payment_by_key(gateway_key)
         if existing is not None:
             return existing
@@ -68,19 +75,29 @@ async def start_payment(ctx: Commerce, cmd: StartPayment, client_key: str) -> Pa
         await uow.save_order(order)
         await uow.add_payment(payment)
         out.events.extend(order.events)
+        written.append(order)
         return payment
 
     payment, _ = await transact(ctx, work)
+    if claim is not None:
+        claim.committed()
     if payment.status is PaymentStatus.INTENT:
-        payment = await submit_payment(ctx, payment.id)
+        # the intent and its order as this transaction committed them: no need to read them again
+        payment = await submit_payment(ctx, payment.id, (payment, written[0]) if written else None, claim)
     return payment
 
 
-async def submit_payment(ctx: Commerce, payment_id: str) -> Payment:
-    """Creates an intent payment at the backend (idempotent by its key) and records the backend's ids."""
-    async with ctx.uow() as uow:
-        payment = await uow.get_payment(payment_id)
-        order = await uow.get_order(payment.order_id)
+async def submit_payment(ctx: Commerce, payment_id: str, committed: tuple[Payment, Order] | None = None,
+                         claim: Claim[Payment] | None = None) -> Payment:
+    """Creates an intent payment at the backend (idempotent by its key) and records the backend's ids.
+    `committed`: the payment and its order as the caller's transaction just committed them (else read here);
+    `claim`: the request's Idempotency-Key, whose answer is stored with the backend's ids."""
+    if committed is not None:
+        payment, order = committed
+    else:
+        async with ctx.uow() as uow:
+            payment = await uow.get_payment(payment_id)
+            order = await uow.get_order(payment.order_id)
     if payment.status is not PaymentStatus.INTENT:
         return payment
     left_s = int((order.expires_at - ctx.clock.now()).total_seconds())
@@ -127,6 +144,8 @@ async def submit_payment(ctx: Commerce, payment_id: str) -> Payment:
             p.status = PaymentStatus.PENDING
         p.updated_at = ctx.clock.now()
         await uow.save_payment(p)
+        if claim is not None:
+            await claim.finish(uow, p)
         return p
 
     done, _ = await transact(ctx, record)

@@ -22,7 +22,7 @@ from showroom.adapters.sql import SqlDatabase
 from showroom.api import requests, views
 from showroom.errors import ShowroomError
 from showroom.finance import LoanRate
-from showroom.orders import OrderStatus, PaymentStatus, RefundStatus
+from showroom.orders import OrderStatus, Payment, PaymentStatus, RefundStatus, new_id
 from showroom.services import (
     Commerce,
     Reply,
@@ -81,7 +81,7 @@ async def post_order(w: World, body: dict[str, Any], key: str) -> Reply:
     """What `POST /api/orders` does with a body and its Idempotency-Key."""
     cmd = requests.place_order(body)
     return await run_once(w.ctx, "orders", key, body, lambda claim: orders.place_order(w.ctx, cmd, claim),
-                          views.placed_order_reply)
+                          views.placed_order_reply, in_transaction=True)
 
 
 async def order(w: World, product: str = "bar-50g", variant: str = "au9999-50g", **extra: Any) -> str:
@@ -372,3 +372,49 @@ async def test_the_order_token_is_kept_as_its_hash_and_only_the_idempotency_answ
         stored = (await conn.execute(text("SELECT response_body FROM idempotency_keys WHERE key = 'k-token'"))).one()
     assert token in stored[0]  # the one place: the first answer, replayed to the same key
     assert (await orders.customer_order(world.ctx, first["id"], token)).order.id == first["id"]
+
+
+async def test_a_customers_activity_counts_the_hour_the_day_and_todays_wallet_payments(world: World) -> None:
+    """The compliance inputs (one round trip in SQL): orders in the last hour, live orders and their total today,
+    e-CNY wallet payments today; another customer's orders, cancelled ones and yesterday's count nowhere."""
+    clock = world.clock
+    clock.t = clock.t.replace(hour=1, minute=0)
+    early = await order(world)  # 01:00 today, cancelled below
+    clock.advance(3 * 3600)  # 04:00
+    morning = await order(world, variant="au9999-10g")
+    clock.advance(2 * 3600 + 30 * 60)  # 06:30
+    recent = await order(world, variant="au9999-10g")
+    async with world.db.uow() as uow:  # a pending e-CNY wallet payment of 12.34 CNY (the backend's split)
+        await uow.add_payment(Payment(id=new_id("pay"), order_id=recent, method="ecny_wallet", amount_fen=1234,
+                                      status=PaymentStatus.PENDING, idempotency_key="w1", created_at=clock.now(),
+                                      updated_at=clock.now()))
+        await uow.commit()
+    other = await orders.quote(world.ctx, "bar-50g", "au9999-50g", 1)
+    await orders.place_order(world.ctx, PlaceOrder(other.id, Customer("李雷", "13900000000")))
+    async with world.db.uow() as uow:  # the first order is cancelled
+        first = await uow.get_order(early, for_update=True)
+        first.cancel(clock.now())
+        await uow.save_order(first)
+        await uow.commit()
+    async with world.db.uow() as uow:
+        key = (await uow.get_order(morning)).customer["customer_id"]
+        activity = await uow.customer_activity(key, clock.now())
+        yesterday = await uow.customer_activity(key, clock.now() + timedelta(days=1))
+    async with world.db.uow() as uow:
+        tenth = (await uow.get_order(recent)).amount_fen
+    assert activity.orders_last_hour == 1  # 06:30 only (04:00 is past the hour)
+    assert activity.orders_today == 2  # 04:00 and 06:30; 01:00 was cancelled
+    assert activity.ordered_today_cny == Decimal(2 * tenth) / 100
+    assert activity.wallet_paid_today_cny == Decimal("12.34")
+    assert (yesterday.orders_last_hour, yesterday.orders_today, yesterday.wallet_paid_today_cny) == (0, 0, 0)
+
+
+async def test_concurrent_first_orders_at_a_branch_all_find_the_shelf_stocked(world: World) -> None:
+    """The first order at a branch stocks its shelf; orders racing it must still reserve, not see it as empty
+    (the row appears, committed by another transaction, between their first try and their second)."""
+    quotes = [await orders.quote(world.ctx, "bar-50g", "au9999-10g", 1) for _ in range(3)]
+    placed = await asyncio.gather(*(orders.place_order(world.ctx, PlaceOrder(q.id, Customer(None, f"1390000000{i}")))
+                                    for i, q in enumerate(quotes)))
+    assert all(p.created for p in placed)
+    async with world.db.uow() as uow:
+        assert await uow.stock_level("online", "bar-50g", "au9999-10g") == (3, 3)

@@ -315,3 +315,46 @@ def test_a_paid_order_moves_through_fulfilment_only_in_order() -> None:
 def test_a_customer_needs_a_name_or_a_phone() -> None:
     with pytest.raises(InvalidInput):
         Customer(None, None)
+
+
+def test_an_order_takes_its_idempotency_key_in_its_own_transaction_and_a_replay_changes_nothing() -> None:
+    """`in_transaction`: one commit less; the replay is answered from the stored reply and writes nothing, and a
+    request that fails inside the transaction leaves no key behind (the next try runs)."""
+    w = fake_world()
+
+    async def go() -> None:
+        q = await orders.quote(w.ctx, "bar-50g", "au9999-10g")
+        body = {"quote_id": q.id, "customer": {"phone": "13800000002"}}
+        calls = 0
+
+        async def place(claim: Any) -> PlacedOrder:
+            nonlocal calls
+            calls += 1
+            return await orders.place_order(w.ctx, PlaceOrder(q.id, Customer(None, "13800000002")), claim)
+
+        first = await run_once(w.ctx, "orders", "t1", body, place, _reply, in_transaction=True)
+        assert first[0] == 201 and w.db.tables.idempotency[("orders", "t1")].state == "done"
+        orders_before = dict(w.db.tables.orders)
+        again = await run_once(w.ctx, "orders", "t1", body, place, _reply, in_transaction=True)
+        assert again == first and calls == 2 and w.db.tables.orders == orders_before  # ran, rolled back, replayed
+        with pytest.raises(ShowroomError) as err:
+            await run_once(w.ctx, "orders", "t1", {**body, "channel": "vr"}, place, _reply, in_transaction=True)
+        assert err.value.code == "idempotency_key_reused"
+
+        expired = await orders.quote(w.ctx, "bar-50g", "au9999-10g")
+        w.clock.advance(w.ctx.settings.quote_ttl_s + 1)
+
+        async def too_late(claim: Any) -> PlacedOrder:
+            return await orders.place_order(w.ctx, PlaceOrder(expired.id, Customer(None, "13800000002")), claim)
+
+        with pytest.raises(QuoteExpired):
+            await run_once(w.ctx, "orders", "t2", {"q": expired.id}, too_late, _reply, in_transaction=True)
+        assert ("orders", "t2") not in w.db.tables.idempotency  # rolled back with the order's transaction
+
+        async def forgets(_claim: Any) -> PlacedOrder:
+            return await _order(w)
+
+        with pytest.raises(AssertionError, match="never took"):
+            await run_once(w.ctx, "orders", "t3", {"a": 1}, forgets, _reply, in_transaction=True)
+
+    run(go())

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from showroom.api import views
 from showroom.compliance import LimitExceeded
 from showroom.errors import ShowroomError
 from showroom.orders import IllegalTransition, OrderStatus, PaymentStatus, RefundStatus
 from showroom.ports import PaymentGatewayUnavailable
-from showroom.services import notices, orders, payments, recovery
+from showroom.services import notices, orders, payments, recovery, run_once
 from showroom.services.orders import Customer, PlaceOrder
 from showroom.services.payments import StartPayment
 from showroom.signing import PaymentSignatureInvalid, sign
@@ -275,5 +276,33 @@ def test_recovery_sends_intents_again_and_queries_payments_pending_too_long() ->
         w.clock.advance(w.ctx.settings.pending_query_after_s + 1)
         counts = await recovery.sweep(w.ctx)
         assert counts["payments_queried"] == 1 and await _status(w, order_id) is OrderStatus.PAID
+
+    run(go())
+
+
+def test_a_payment_request_holds_its_key_while_the_backend_is_asked_and_releases_it_when_the_backend_fails() -> None:
+    """The route's claim (`in_transaction`): taken with the intent, answered with the backend's ids in the same
+    transaction that records them; a backend failure after the intent committed releases the key, so the
+    customer's retry with the same key goes through (and the backend sees one idempotent payment)."""
+    w = fake_world()
+
+    async def go() -> None:
+        order_id = await _order(w)
+        cmd = StartPayment(order_id, "qr")
+        scope, body = f"payments:{order_id}", {"method": "qr"}
+
+        def start(claim: Any) -> Any:
+            return payments.start_payment(w.ctx, cmd, claim.key, claim)
+
+        w.gw.unavailable = True
+        with pytest.raises(PaymentGatewayUnavailable):
+            await run_once(w.ctx, scope, "k", body, start, views.payment_reply, in_transaction=True)
+        assert (scope, "k") not in w.db.tables.idempotency  # released
+        w.gw.unavailable = False
+        status, reply = await run_once(w.ctx, scope, "k", body, start, views.payment_reply, in_transaction=True)
+        assert status == 201 and reply["status"] == "pending"
+        assert w.db.tables.idempotency[(scope, "k")].state == "done"  # stored with the backend's ids
+        assert await run_once(w.ctx, scope, "k", body, start, views.payment_reply, in_transaction=True) == (status, reply)
+        assert len(w.gw.by_key) == 1
 
     run(go())
