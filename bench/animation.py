@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._machine import machine  # noqa: E402
 from render_node.render.morph import MorphTarget, morph  # noqa: E402
 from render_node.render.skinning import Skin, joint_matrices, skin_vertices  # noqa: E402
 
@@ -69,17 +69,6 @@ void main() {
 """
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start, Python {platform.python_version()}"
 
 
 def tube(vertices: int) -> tuple[F32, F32, npt.NDArray[np.uint32], npt.NDArray[np.uint16], F32]:

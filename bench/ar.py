@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._machine import machine  # noqa: E402
+
 os.environ.setdefault("EGL_PLATFORM", "surfaceless")
 
 import cv2  # noqa: E402
@@ -43,19 +45,6 @@ from render_node.tryon.landmarks import LandmarkModels  # noqa: E402
 from render_node.tryon.pipeline import detect_fit, finish_tryon, plan_tryon, render_job  # noqa: E402
 from tests import ar_models  # noqa: E402
 from tests.unit.test_tryon_fitting import right_hand_back_to_camera  # noqa: E402
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return f"{os.cpu_count()} CPU cores ({cpu}){load}, Python {platform.python_version()}"
 
 
 def model_for(kind_file: str, make: Callable[[Path], Path], tmp: Path, assets: Path) -> tuple[Path, str]:

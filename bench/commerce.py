@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import secrets
 import sys
 import tempfile
@@ -33,15 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._commerce_load import checkout_run  # noqa: E402
+from bench._machine import machine  # noqa: E402
 from bench._pg_limit import limit_run  # noqa: E402
 from showroom.adapters import migrate  # noqa: E402
 from showroom.adapters.sql import POOL_SIZE, SqlDatabase  # noqa: E402
 from tests.commerce_faults import as_row, run_faults  # noqa: E402
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    return f"{platform.node()}: {os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}"
 
 
 async def _pg_database(admin_url: str) -> tuple[str, Any] | None:

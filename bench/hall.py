@@ -153,7 +153,7 @@ def main() -> int:
             proc.kill()
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [f"# VR hall benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
-             f"Machine: {machine()}; load average {load} (1/5/15 min) at the end; {args.workers} render workers.", ""]
+             f"Machine: {machine(gpu=True)}; load average {load} (1/5/15 min) at the end; {args.workers} render workers.", ""]
     if streams:
         lines += ["## (a) Stereo stream, 2 x (960 x 1080), JPEG, real head traces at 72 Hz, quality pinned", "",
                   "| stream | sessions | pairs/s | pose->sent p50 | p99 | pose->received p50 | p99 | render p50 "

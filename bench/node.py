@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import re
 import shutil
 import socket
@@ -42,6 +41,9 @@ from showroom_client.traces import load_trace, resample
 from showroom_protocol import Hello
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._machine import machine  # noqa: E402
 
 
 def free_port() -> int:
@@ -50,19 +52,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    gpu = "no GPU: Mesa llvmpipe (software GL)"
-    if shutil.which("nvidia-smi"):
-        with contextlib.suppress(Exception):
-            gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                                 text=True, timeout=10).stdout.strip() or gpu
-    return f"{cpu}, {os.cpu_count()} cores, {gpu}, Python {platform.python_version()}, {platform.system()}"
 
 
 def get_json(url: str, timeout_s: float = 900) -> Any:
@@ -411,7 +400,7 @@ def main() -> int:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    mach = machine()
+    mach = machine(gpu=True)
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [f"# Edge node benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
              f"Machine: {mach}; load average {load} (1/5/15 min) at the end; {args.workers} render workers; "

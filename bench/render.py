@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench._machine import machine  # noqa: E402
 
 RENDERERS = ("ours", "ours-exact", "fixed", "simplepbr", "open3d")
 SIZES: tuple[tuple[str, int, int, int], ...] = (("1280x720", 1280, 720, 1), ("1920x1080", 1920, 1080, 1), ("stereo 2x960x1080", 960, 1080, 2))
@@ -274,17 +275,6 @@ def worker(args: argparse.Namespace) -> None:
 # --- orchestration -----------------------------------------------------------------------------------------
 
 
-def _machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start, Python {platform.python_version()}"
 
 
 def _run_worker(name: str, cell: dict[str, Any], env_dir: Path, seconds: float) -> list[dict[str, Any]]:
@@ -331,8 +321,8 @@ def main() -> None:
     scene_paths = scenes(work)
     sizes = [s for s in SIZES if args.sizes == "all" or any(k in s[0] for k in args.sizes.split(","))]
     cells = [{"scene": sn, "model": str(sp), "size": label, "w": w, "h": h, "eyes": e} for sn, sp in scene_paths.items() for label, w, h, e in sizes]
-    machine = _machine()
-    print(f"bench/render: {machine}", file=sys.stderr)
+    who = machine()
+    print(f"bench/render: {who}", file=sys.stderr)
     peers = [p for p in args.peers.split(",") if p]
     rows: list[dict[str, Any]] = []
     for cell in cells:
@@ -353,7 +343,7 @@ def main() -> None:
             for res in _run_worker("open3d", cell, env_dir, args.seconds):
                 rows.append(res)
                 _report(res)
-    _write(args.out, rows, machine)
+    _write(args.out, rows, who)
 
 
 def _write(out: Path, rows: list[dict[str, Any]], machine: str) -> None:
