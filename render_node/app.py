@@ -23,6 +23,8 @@ from render_node import ar_routes
 from render_node.config import PROJECT_ROOT, Config
 from render_node.encoding import encode_png
 from render_node.errors import NodeError, Overloaded, status_and_code
+from render_node.guide import ask_routes as guide_ask_routes
+from render_node.guide import routes as guide_routes
 from render_node.keys import (
     CATALOG,
     CONFIG,
@@ -206,6 +208,8 @@ def create_app(
         stream_handler.setup(app)
         ar_routes.setup(app)
         voice_routes.setup(app)
+        guide_routes.setup(app)
+        guide_ask_routes.setup(app)
         add_web_clients(app, app[WEB_ROOT])
     add_operations_routes(app)
     return app

@@ -52,6 +52,8 @@ LIMITS: tuple[Limit, ...] = (
     _limit("view_sets", "GET", r"/api/products/[^/]+/views", 60, 60),
     _limit("camera", "POST", r"/api/(tryon|ar/overlay)", 30, 60),
     _limit("voice", "POST", r"/api/voice/(commands|text)", 30, 60),
+    _limit("guide_speech", "POST", r"/api/guide/speech", 20, 30),
+    _limit("guide", "POST", r"/api/guide/ask", 30, 60),
     _limit("shares", "POST", r"/api/shares", 20, 20),
     _limit("coupons", "POST", r"/api/(coupons/(claim|mine)|quotes/[^/]+/discounts)", 20, 20),
     _limit("phone_codes", "POST", r"/api/phone/codes", 10, 6),
