@@ -40,10 +40,10 @@ Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 DEFAULT_BANK = Path(__file__).resolve().parents[2] / "assets" / "guide" / "questions.toml"
 THRESHOLD = 0.45
-CUE_BONUS = 0.3
-"""What each cue word of an intent found in the question adds to its score (at most two count)."""
 """Below this confidence the guide does not answer the intent: it says so and offers an advisor
 (bench/results/guide_intents.md shows the held-out accuracy and false-advisor rate at this value)."""
+CUE_BONUS = 0.3
+"""What each cue word of an intent found in the question adds to its score (at most two count)."""
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"[a-z]+")
@@ -61,6 +61,9 @@ class Intent:
     advisor: bool = False
     cues: tuple[str, ...] = ()
     """Key words of the intent (the rule layer): each one in a question adds `CUE_BONUS` to its score."""
+    overrides: bool = False
+    """A rule, not a score: a question with one of this intent's cue words IS this intent, whatever scores higher
+    (the bank's no-advice answer: "will gold go up?" must never be answered with a price)."""
 
 
 @dataclass(frozen=True)
@@ -101,13 +104,14 @@ def parse_bank(text: str) -> QuestionBank:
                 raise BankInvalid(f"intents.{name}.{lang} needs at least 4 phrasings")
             phrasings[lang] = tuple(items)
         templates = {key: _texts(value, f"intents.{name}.{key}") for key, value in raw.items()
-                     if key not in (*LANGS, "advisor", "cues")}
+                     if key not in (*LANGS, "advisor", "cues", "overrides")}
         if "answer" not in templates:
             raise BankInvalid(f"intents.{name} has no answer")
         cues = raw.get("cues", [])
         if not isinstance(cues, list) or not all(isinstance(c, str) and normalize(c) for c in cues):
             raise BankInvalid(f"intents.{name}.cues must be a list of words")
-        intents[name] = Intent(name, phrasings, templates, bool(raw.get("advisor", False)), tuple(cues))
+        intents[name] = Intent(name, phrasings, templates, bool(raw.get("advisor", False)), tuple(cues),
+                               bool(raw.get("overrides", False)))
     messages = {key: _texts(value, f"messages.{key}") for key, value in doc.get("messages", {}).items()}
     if not intents:
         raise BankInvalid("the bank has no intents")
@@ -168,12 +172,13 @@ class IntentModel:
     """TF-IDF (sublinear tf, smoothed idf, L2-normalised) over `features`, nearest phrasing by cosine."""
 
     def __init__(self, examples: Iterable[tuple[str, str]], threshold: float = THRESHOLD,
-                 cues: Mapping[str, Sequence[str]] | None = None) -> None:
+                 cues: Mapping[str, Sequence[str]] | None = None, overrides: Iterable[str] = ()) -> None:
         pairs = list(examples)
         if not pairs:
             raise ValueError("no examples")
         self.threshold = threshold
         self.cues = {intent: tuple(_cue_pattern(c) for c in words) for intent, words in (cues or {}).items()}
+        self.overrides = tuple(overrides)
         self.labels = [intent for intent, _ in pairs]
         self.intents = sorted(set(self.labels))
         counts = [features(text) for _, text in pairs]
@@ -209,6 +214,11 @@ class IntentModel:
 
     def classify(self, text: str) -> Match:
         scores = self.scores(text)
+        norm = f" {normalize(text)} "
+        for intent in self.overrides:  # a rule intent's cue word decides, before any score
+            if any(cue.search(norm) for cue in self.cues.get(intent, ())):
+                confidence = round(max(scores.get(intent, 0.0), self.threshold), 4)
+                return Match(intent, intent, confidence, scores)
         best = max(scores, key=lambda k: scores[k])
         confidence = round(scores[best], 4)
         return Match(best if confidence >= self.threshold else None, best, confidence, scores)
@@ -218,7 +228,8 @@ def model_of(bank: QuestionBank, threshold: float = THRESHOLD,
              examples: Iterable[tuple[str, Lang, str]] | None = None) -> IntentModel:
     """The model of `examples` (default: every phrasing of the bank) with the bank's cue words."""
     pairs = ((intent, text) for intent, _lang, text in (bank.examples() if examples is None else examples))
-    return IntentModel(pairs, threshold, {name: i.cues for name, i in bank.intents.items()})
+    return IntentModel(pairs, threshold, {name: i.cues for name, i in bank.intents.items()},
+                       [name for name, i in bank.intents.items() if i.overrides])
 
 
 def _cue_pattern(cue: str) -> re.Pattern[str]:

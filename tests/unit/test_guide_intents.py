@@ -90,6 +90,14 @@ def test_should_i_buy_gold_now_is_the_no_advice_intent(question: str) -> None:
     assert match.intent == "investment_advice"
 
 
+@pytest.mark.parametrize("question", ["金价走势", "今天的金价走势", "100克金条价格走势", "how much is gold, will it go up",
+                                      "金条多少钱，会涨吗"])
+def test_a_question_about_where_prices_go_is_never_answered_with_a_price(question: str) -> None:
+    """The no-advice intent is a rule: its cue words win over a price intent that scores higher."""
+    match = model_of(load_bank()).classify(question)
+    assert match.intent == "investment_advice" and match.confidence >= THRESHOLD
+
+
 @pytest.mark.parametrize("question", ["qwxz blorp vrrk", "asdkjh qwe zxc", "嗯嗯啊啊呃", "今天天气怎么样", "book me a taxi"])
 def test_gibberish_and_strangers_have_low_confidence(question: str) -> None:
     match = model_of(load_bank()).classify(question)
