@@ -32,6 +32,18 @@ class PayloadTooLarge(NodeError):
     http_status = 413
 
 
+class UnsupportedMediaType(NodeError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class InvalidInput(NodeError):
+    """A body that is not the route's shape: not JSON, or a field named."""
+
+    code = "invalid_input"
+    http_status = 422
+
+
 class Overloaded(NodeError):
     """No render worker could take the job in time; the client should retry later."""
 

@@ -8,39 +8,28 @@ not understand is `"intent": null` with `"offer_advisor": true`, never an error.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from render_node.errors import NodeError, PayloadTooLarge
+from render_node.errors import InvalidInput
 from render_node.guide.answers import Guide
 from render_node.guide.facts import facts_of
 from render_node.guide.intents import load_bank, model_of
 from render_node.keys import CATALOG
+from render_node.request_body import read_model
 from showroom.errors import UnknownProduct, UnknownVariant
 from showroom.http_schema import Operation, Reply, operation
 
 MAX_QUESTION_CHARS = 500
 MAX_BODY_BYTES = 4 * 1024
-_CHUNK_BYTES = 16 * 1024
 
 GUIDE: web.AppKey[Guide] = web.AppKey("guide", Guide)
 """The guide: question bank, intent model, live fact sources (built on startup)."""
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
-
-
-class UnsupportedMediaType(NodeError):
-    code = "unsupported_media_type"
-    http_status = 415
-
-
-class InvalidInput(NodeError):
-    code = "invalid_input"
-    http_status = 422
 
 
 class AskBody(BaseModel):
@@ -73,19 +62,6 @@ class AskReply(BaseModel):
     offer_advisor: bool
 
 
-async def _read_capped(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; at most {MAX_BODY_BYTES} bytes")
-    buf = bytearray()
-    while True:
-        chunk = await request.content.read(min(_CHUNK_BYTES, MAX_BODY_BYTES + 1 - len(buf)))
-        if not chunk:
-            return bytes(buf)
-        buf.extend(chunk)
-        if len(buf) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
-
-
 @operation(Operation(
     "The digital guide answers a question (zh or en) from the bank's live facts", ("guide",),
     body=AskBody, replies={200: Reply("the answer; a question not understood offers an advisor", AskReply)},
@@ -97,16 +73,7 @@ async def _read_capped(request: web.Request) -> bytes:
                  "or a field named"}))
 async def ask(request: web.Request) -> web.Response:
     """POST /api/guide/ask: the answer to a question."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("send the body as application/json: {\"text\": ..., \"lang\": \"zh\" | \"en\"}")
-    raw = await _read_capped(request)
-    try:
-        body = AskBody.model_validate(json.loads(raw))
-    except (ValueError, RecursionError) as exc:
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            raise InvalidInput(f"{'.'.join(str(x) for x in first['loc']) or 'body'}: {first['msg']}") from None
-        raise InvalidInput("the body is not valid JSON") from None
+    body = await read_model(request, AskBody, MAX_BODY_BYTES, '{"text": ..., "lang": "zh" | "en"}')
     text = body.text.strip()
     if not text:
         raise InvalidInput("text: the question is empty")

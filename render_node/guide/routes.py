@@ -13,7 +13,6 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from render_node.errors import PayloadTooLarge
 from render_node.guide.speech import (
     MAX_TEXT_CHARS,
     LanguageUnsupported,
@@ -22,16 +21,12 @@ from render_node.guide.speech import (
     clean_text,
 )
 from render_node.guide.visemes import VISEMES, track
+from render_node.request_body import first_error, read_capped, require_json
 from showroom.http_schema import Operation, Reply, operation
 
 MAX_BODY_BYTES = 4 * 1024
 SPEECH_ENGINE: web.AppKey[SpeechEngine] = web.AppKey("guide_speech_engine")
 """espeak-ng behind one worker thread (the library is not thread-safe)."""
-
-
-class UnsupportedMediaType(TextInvalid):
-    code = "unsupported_media_type"
-    http_status = 415
 
 
 class SpeechRequest(BaseModel):
@@ -68,13 +63,12 @@ class SpeechReply(BaseModel):
 def _request(raw: bytes) -> SpeechRequest:
     try:
         return SpeechRequest.model_validate(json.loads(raw))
-    except (ValueError, RecursionError) as exc:
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "body"
-            if where == "lang":
-                raise LanguageUnsupported(f"lang must be en or zh ({first['msg']})") from None
-            raise TextInvalid(f"{where}: {first['msg']}") from None
+    except ValidationError as exc:
+        where, message = first_error(exc)
+        if where == "lang":
+            raise LanguageUnsupported(f"lang must be en or zh ({message})") from None
+        raise TextInvalid(f"{where}: {message}") from None
+    except (ValueError, RecursionError):
         raise TextInvalid("the body is not valid JSON") from None
 
 
@@ -89,14 +83,8 @@ def _request(raw: bytes) -> SpeechRequest:
             503: "speech_unavailable: espeak-ng is not installed on this node"}))
 async def guide_speech(request: web.Request) -> web.Response:
     """POST /api/guide/speech {"text", "lang"}: the spoken text and its viseme track, together."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("send the body as application/json: {\"text\": ..., \"lang\": \"en\" | \"zh\"}")
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; at most {MAX_BODY_BYTES} bytes")
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
-    body = _request(raw)
+    require_json(request, '{"text": ..., "lang": "en" | "zh"}')
+    body = _request(await read_capped(request, MAX_BODY_BYTES))
     text = clean_text(body.text, body.lang)
     speech = await request.app[SPEECH_ENGINE].synthesize(text, body.lang)
     keys = track(speech.phonemes, body.lang, speech.duration_ms)

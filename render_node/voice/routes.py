@@ -10,14 +10,14 @@ shape, `{"lang", "text", "command": null | {"intent", "target"?}}`; no command i
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from render_node.errors import BadRequest, NodeError, PayloadTooLarge
+from render_node.errors import BadRequest, NodeError, UnsupportedMediaType
+from render_node.request_body import read_capped, read_model
 from render_node.voice.commands import MAX_TEXT_CHARS, Intent, Lang, parse
 from render_node.voice.recognizer import Recognition, VoiceWorkers
 from render_node.voice.wav import MAX_DURATION_S, MAX_WAV_BYTES, read_wav, to_16k_mono
@@ -25,24 +25,13 @@ from showroom.http_schema import Operation, Reply, operation
 
 WAV_TYPES = frozenset({"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"})
 MAX_TEXT_BODY_BYTES = 4 * 1024
-_CHUNK_BYTES = 64 * 1024
 
 VOICE_WORKERS: web.AppKey[VoiceWorkers] = web.AppKey("voice_workers")
 """Threads that parse WAVs and run the recognisers (one pocketsphinx decoder per thread)."""
 
 
-class UnsupportedMediaType(NodeError):
-    code = "unsupported_media_type"
-    http_status = 415
-
-
 class LanguageNotRecognised(NodeError):
     code = "language_not_recognised"
-    http_status = 422
-
-
-class InvalidInput(NodeError):
-    code = "invalid_input"
     http_status = 422
 
 
@@ -91,20 +80,6 @@ def _query(request: web.Request) -> VoiceQuery:
         raise BadRequest(f"{'.'.join(str(x) for x in first['loc']) or 'query'}: {first['msg']}") from None
 
 
-async def _read_capped(request: web.Request, limit: int) -> bytes:
-    """The body, at most `limit` bytes: 413 from Content-Length before reading, or as soon as it is past."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; at most {limit} bytes")
-    buf = bytearray()
-    while True:
-        chunk = await request.content.read(min(_CHUNK_BYTES, limit + 1 - len(buf)))
-        if not chunk:
-            return bytes(buf)
-        buf.extend(chunk)
-        if len(buf) > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-
-
 def _recognise(workers: VoiceWorkers, data: bytes) -> Recognition:
     """In a voice thread: parse the WAV, resample it to 16 kHz mono, recognise it."""
     return workers.recognise(to_16k_mono(read_wav(data)))
@@ -133,7 +108,7 @@ async def voice_command(request: web.Request) -> web.Response:
     if request.content_type not in WAV_TYPES:
         sent = request.content_type or "no content type"
         raise UnsupportedMediaType(f"send the audio as audio/wav (PCM 16-bit), not {sent}")
-    data = await _read_capped(request, MAX_WAV_BYTES)
+    data = await read_capped(request, MAX_WAV_BYTES)
     if not data:
         raise BadRequest("the body is empty: send a WAV file (PCM 16-bit, mono or stereo, 8-48 kHz)")
     workers = request.app[VOICE_WORKERS]
@@ -148,16 +123,7 @@ async def voice_command(request: web.Request) -> web.Response:
             422: "invalid_input: not JSON, or a field named"}))
 async def voice_text(request: web.Request) -> web.Response:
     """POST /api/voice/text {"text", "lang"}: the command the text says, through the same grammar."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("send the body as application/json: {\"text\": ..., \"lang\": \"en\" | \"zh\"}")
-    raw = await _read_capped(request, MAX_TEXT_BODY_BYTES)
-    try:
-        body = VoiceText.model_validate(json.loads(raw))
-    except (ValueError, RecursionError) as exc:
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            raise InvalidInput(f"{'.'.join(str(x) for x in first['loc']) or 'body'}: {first['msg']}") from None
-        raise InvalidInput("the body is not valid JSON") from None
+    body = await read_model(request, VoiceText, MAX_TEXT_BODY_BYTES, '{"text": ..., "lang": "en" | "zh"}')
     return _reply(body.lang, body.text.strip())
 
 
