@@ -17,7 +17,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,14 +28,10 @@ from typing import Any
 
 import aiohttp
 
+from bench.node import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT, VARIANT = "bar-au9999-10g", "au9999-10g"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _showroom() -> list[str]:
@@ -86,7 +81,7 @@ async def _wait_healthy(http: aiohttp.ClientSession, p: Process, timeout_s: floa
 async def services(database_url: str, work: Path, stock: int) -> AsyncIterator[tuple[Process, Process]]:
     """The payment sandbox and the commerce service, started and healthy; stopped (SIGTERM) on exit."""
     secret = secrets.token_urlsafe(48)
-    pay_port, shop_port = _free_port(), _free_port()
+    pay_port, shop_port = free_port(), free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("SHOWROOM_")}
     started: list[Process] = []
 

@@ -6,7 +6,6 @@ redelivered duplicate changes nothing); an expired quote refused; no account num
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -14,20 +13,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from showroom import api
 from showroom.compliance import KycLevel
-from showroom.settings import CommerceSettings
 from showroom.staff import Role
-from tests.commerce_fakes import SECRET, FakeCustomers, FixedPrices, make_catalog
-from tests.e2e.test_pickups_api import ALL_DAY, ShiftedClock, _first_slot
-from tests.integration.commerce_db import DB_KINDS, database_url
-from tests.staff_http import StaffStack, _free_port
+from tests.commerce_fakes import FakeCustomers, FixedPrices
+from tests.e2e.test_pickups_api import ShiftedClock, _first_slot, branch_stack
+from tests.integration.commerce_db import DB_KINDS
+from tests.staff_http import StaffStack
 
 pytestmark = pytest.mark.asyncio
 SELLER = {"name": "王芳", "phone": "13800000000"}
@@ -36,39 +31,13 @@ SELLER = {"name": "王芳", "phone": "13800000000"}
 @asynccontextmanager
 async def buyback_stack(kind: str, tmp_path: Path, clock: ShiftedClock) -> AsyncIterator[tuple[StaffStack,
                                                                                                TestServer]]:
-    from showroom.payment_sandbox import SandboxSettings
-    from showroom.payment_sandbox.app import create_sandbox_app
-
-    branches = tmp_path / "branches.toml"
-    branches.write_text(ALL_DAY, encoding="utf-8")
-    gen = database_url(kind, tmp_path)
-    url = await gen.__anext__()
-    sandbox = TestServer(create_sandbox_app(SandboxSettings(webhook_secret=SECRET,
-                                                            notify_retry_schedule_s=(0.05, 0.1, 0.2, 0.4),
-                                                            refund_processing_s=0.1)), host="127.0.0.1")
-    await sandbox.start_server()
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = CommerceSettings(database_url=url, payment_webhook_secret=SECRET, public_base_url=base,
-                                data_dir=tmp_path / "data", branches_file=branches)
+    """The branch stack with a bid in the price feed and a register where only the seller is a customer."""
     prices = FixedPrices(clock)  # type: ignore[arg-type]
     prices.bid_spread = Decimal("4.00")
     customers = FakeCustomers(unknown_level=None)
     customers.add("13800000000", KycLevel.L1)
-    app = web.Application()
-    pay = str(sandbox.make_url("")).rstrip("/")
-    api.setup(app, settings, make_catalog(), payment_backend_url=pay, clock=clock, prices=prices,
-              customers=customers, run_sweeper=False)
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            yield StaffStack(base, pay, http, app, tmp_path / "data", url), sandbox
-    finally:
-        await server.close()
-        await sandbox.close()
-        with contextlib.suppress(StopAsyncIteration):
-            await gen.__anext__()
+    async with branch_stack(kind, tmp_path, clock, prices=prices, customers=customers) as pair:
+        yield pair
 
 
 Node = tuple[StaffStack, TestServer, ShiftedClock]

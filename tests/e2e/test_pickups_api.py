@@ -45,7 +45,10 @@ class ShiftedClock:
 
 
 @asynccontextmanager
-async def pickup_stack(kind: str, tmp_path: Path, clock: ShiftedClock) -> AsyncIterator[StaffStack]:
+async def branch_stack(kind: str, tmp_path: Path, clock: ShiftedClock, *, prices: Any = None,
+                       customers: Any = None) -> AsyncIterator[tuple[StaffStack, TestServer]]:
+    """The commerce API with the all-day branches file, the payment sandbox (also yielded: tests look into its
+    store) and the moved clock; `prices` and `customers` replace the fixed prices and the fake register."""
     from showroom.payment_sandbox import SandboxSettings
     from showroom.payment_sandbox.app import create_sandbox_app
 
@@ -64,18 +67,25 @@ async def pickup_stack(kind: str, tmp_path: Path, clock: ShiftedClock) -> AsyncI
                                 data_dir=tmp_path / "data", branches_file=branches)
     app = web.Application()
     pay = str(sandbox.make_url("")).rstrip("/")
-    api.setup(app, settings, make_catalog(), payment_backend_url=pay, clock=clock, prices=FixedPrices(clock),  # type: ignore[arg-type]
-              customers=FakeCustomers(), run_sweeper=False)
+    api.setup(app, settings, make_catalog(), payment_backend_url=pay, clock=clock,
+              prices=prices or FixedPrices(clock),  # type: ignore[arg-type]
+              customers=customers or FakeCustomers(), run_sweeper=False)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            yield StaffStack(base, pay, http, app, tmp_path / "data", url)
+            yield StaffStack(base, pay, http, app, tmp_path / "data", url), sandbox
     finally:
         await server.close()
         await sandbox.close()
         with contextlib.suppress(StopAsyncIteration):
             await gen.__anext__()
+
+
+@asynccontextmanager
+async def pickup_stack(kind: str, tmp_path: Path, clock: ShiftedClock) -> AsyncIterator[StaffStack]:
+    async with branch_stack(kind, tmp_path, clock) as (stack, _sandbox):
+        yield stack
 
 
 @pytest_asyncio.fixture(params=DB_KINDS)
