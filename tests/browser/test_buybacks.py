@@ -13,6 +13,7 @@ import pytest
 
 from showroom.certificates import new_serial
 from tests.browser.conftest import Server
+from tests.browser.test_staff_console import sign_in
 
 pytestmark = pytest.mark.browser
 BRANCH = "sh-lujiazui"
@@ -64,12 +65,7 @@ def test_the_phone_books_a_buyback_and_the_teller_inspects_it_and_pays(
     teller = staff_account("zhou.min", "teller", "周敏")
     c = new_page((1366, 900))
     cp = c.page
-    cp.goto(f"{server.base}/staff?lang=zh", wait_until="domcontentloaded")
-    cp.wait_for_selector("#signin-form")
-    cp.fill("#signin-name", teller.name)
-    cp.fill("#signin-password", teller.password)
-    cp.fill("#signin-otp", teller.code())
-    cp.click("#signin-submit")
+    sign_in(cp, server, teller)
     cp.wait_for_selector("#nav-buybacks")
     cp.click("#nav-buybacks")
     cp.wait_for_selector("#buybacks-branch option", state="attached")

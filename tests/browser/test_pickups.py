@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Server
+from tests.browser.test_staff_console import sign_in
 
 pytestmark = pytest.mark.browser
 PRODUCT, VARIANT, BRANCH = "bar-au9999-10g", "au9999-10g", "sh-lujiazui"
@@ -78,12 +79,7 @@ def test_phone_checkout_with_branch_and_slot_then_the_teller_hands_over(
     teller = staff_account("chen.jing", "teller", "陈静")
     c = new_page((1366, 900))
     cp = c.page
-    cp.goto(f"{server.base}/staff?lang=zh", wait_until="domcontentloaded")
-    cp.wait_for_selector("#signin-form")
-    cp.fill("#signin-name", teller.name)
-    cp.fill("#signin-password", teller.password)
-    cp.fill("#signin-otp", teller.code())
-    cp.click("#signin-submit")
+    sign_in(cp, server, teller)
     cp.wait_for_selector("#nav-pickups")
     cp.click("#nav-pickups")
     cp.wait_for_selector("#pickups-branch option", state="attached")

@@ -5,8 +5,7 @@
 // record at the bank through the payment backend; this page shows the amount and follows the payout.
 
 import { el, toast } from "../common/ui.js";
-import { getLang } from "../common/i18n.js";
-import { bankDay, formatTime, money, zoneName } from "./format.js";
+import { bankDay, formatTime, localStrings, money, pickText, queryString, zoneName } from "./format.js";
 import { call, may } from "./session.js";
 import { dataTable, errorText, facts, failure, heading, ident, loading, notice } from "./widgets.js";
 
@@ -79,19 +78,11 @@ const KINDS = ["resident_id", "passport", "hk_macao_permit", "taiwan_permit", "f
 const CONDITIONS = ["intact", "worn", "damaged", "not_genuine"];
 const STATUS_CLASS = { paid_out: "paid", payout_pending: "pending", accepted: "pending", booked: "pending", payout_failed: "failed", rejected: "rejected", expired: "expired", cancelled: "cancelled", quoted: "created" };
 
-function p(key, vars = {}) {
-  const table = S[getLang() === "en" ? "en" : "zh"];
-  return (table[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
-}
-const pickText = (lt) => (lt ? (getLang() === "en" ? lt.en : lt.zh) : "");
-const q = (params) => {
-  const u = new URLSearchParams(Object.entries(params).filter(([, v]) => v));
-  return u.toString() ? `?${u}` : "";
-};
+const p = localStrings(S);
 const badge = (status) => el("span", { class: `badge st-${STATUS_CLASS[status] || status}`, dataset: { buyback: status } }, p(`st.${status}`));
 const explain = (ex) => (S.en[`err.${ex?.code}`] ? p(`err.${ex.code}`) : errorText(ex));
-const dayOf = (branch, date) => call(`/api/staff/buybacks${q({ branch, date })}`);
-const lookup = (branch, code) => call(`/api/staff/buybacks/lookup${q({ branch, code })}`);
+const dayOf = (branch, date) => call(`/api/staff/buybacks${queryString({ branch, date })}`);
+const lookup = (branch, code) => call(`/api/staff/buybacks/lookup${queryString({ branch, code })}`);
 const inspect = (body) => call("/api/staff/buybacks/inspect", { method: "POST", body });
 const payAgain = (id) => call(`/api/staff/buybacks/${encodeURIComponent(id)}/payout`, { method: "POST", body: {} });
 

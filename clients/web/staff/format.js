@@ -103,3 +103,20 @@ export function actorName(a) {
   if (typeof a === "string") return a;
   return a.display_name ? `${a.display_name} (${a.name})` : a.name || "—";
 }
+
+/** A page's own zh/en strings as a lookup `(key, {vars}) -> text` in the current language ({name} filled in). */
+export function localStrings(table) {
+  return (key, vars = {}) => {
+    const strings = table[getLang() === "en" ? "en" : "zh"];
+    return (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+  };
+}
+
+/** A `{zh, en}` text from the API in the current language ("" for none). */
+export const pickText = (lt) => (lt ? (getLang() === "en" ? lt.en : lt.zh) : "");
+
+/** `?a=1&b=2` from the set values of `params` ("" when none is set). */
+export function queryString(params) {
+  const u = new URLSearchParams(Object.entries(params).filter(([, v]) => v));
+  return u.toString() ? `?${u}` : "";
+}

@@ -4,9 +4,8 @@
 // branch's shelves (on hand, reserved, free), which a manager counts (adjust_stock). Times are the bank's.
 
 import { el, toast } from "../common/ui.js";
-import { bankDay, formatTime, money, zoneName } from "./format.js";
+import { bankDay, formatTime, localStrings, money, pickText, queryString, zoneName } from "./format.js";
 import { call, may } from "./session.js";
-import { getLang } from "../common/i18n.js";
 import { dataTable, dialog, errorText, failure, heading, ident, loading, notice, statusBadge } from "./widgets.js";
 
 const S = {
@@ -105,18 +104,10 @@ const S = {
 };
 const KINDS = ["resident_id", "passport", "hk_macao_permit", "taiwan_permit", "foreign_permanent_id"];
 
-function p(key, vars = {}) {
-  const table = S[getLang() === "en" ? "en" : "zh"];
-  return (table[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
-}
-const pickText = (lt) => (lt ? (getLang() === "en" ? lt.en : lt.zh) : "");
+const p = localStrings(S);
 
-const q = (params) => {
-  const u = new URLSearchParams(Object.entries(params).filter(([, v]) => v));
-  return u.toString() ? `?${u}` : "";
-};
-const dayOf = (branch, date) => call(`/api/staff/pickups${q({ branch, date })}`);
-const branchStock = (branch) => call(`/api/staff/branches/stock${q({ branch })}`);
+const dayOf = (branch, date) => call(`/api/staff/pickups${queryString({ branch, date })}`);
+const branchStock = (branch) => call(`/api/staff/branches/stock${queryString({ branch })}`);
 const handOver = (body) => call("/api/staff/pickups/handover", { method: "POST", body });
 const countShelf = (body) => call("/api/staff/branches/stock", { method: "PUT", body });
 
