@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from render_node.render.animation import Animation, NodePose, trs_matrix
 from render_node.render.morph import MorphTarget, morph
-from render_node.render.skinning import Skin, joint_matrices, skin_vertices
+from render_node.render.skinning import Skin, joint_matrices, normal_matrices, skin_vertices
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -158,7 +158,8 @@ class Rig:
         for n in sorted(self.node_mesh):
             if n in world:  # drawn by the scene
                 first_node.setdefault(self.node_mesh[n], n)
-        mats: dict[int, npt.NDArray[np.float32]] = {}
+        mats: dict[int, tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = {}
+        """Per skinned node: its joint matrices and their normal matrices, once per pose for all its primitives."""
         out: list[Deformed] = []
         for d in self.deformables:
             if d.mesh not in first_node:
@@ -170,8 +171,10 @@ class Rig:
             skin = self.node_skin.get(node)
             if skin is not None and d.joints is not None and d.weights is not None:
                 if node not in mats:
-                    mats[node] = joint_matrices(self.skins[skin], world, world[node])
-                pos, nrm, tan = skin_vertices(pos, nrm, tan, d.joints, d.weights, mats[node])
+                    jm = joint_matrices(self.skins[skin], world, world[node])
+                    mats[node] = (jm, normal_matrices(jm))
+                jm, nm = mats[node]
+                pos, nrm, tan = skin_vertices(pos, nrm, tan, d.joints, d.weights, jm, nm)
             if d.flat:
                 tri = pos.reshape(-1, 3, 3)
                 face = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
