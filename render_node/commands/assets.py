@@ -4,6 +4,7 @@
   (assets/thumbnails/), the environment maps (assets/env/) and the bank hall (assets/hall/: baked GLB and
   reflection probes; see docs/hall.md), with a progress bar;
 - `hall [--force]` builds only the hall (when stale, or always with --force);
+- `guide [--force]` builds only the digital guide's character (assets/guide/guide.glb; docs/guide.md);
 - `import FILE.glb --id ID` validates and normalises an operator's glTF/GLB (units, up axis, centre, ground)
   into assets/models/ID.glb;
 - `validate FILE` checks a glTF/GLB and prints its bounds, triangles and materials, or what is wrong.
@@ -37,6 +38,7 @@ def register(sub: Any) -> None:
     build.add_argument("--no-thumbnails", action="store_true", help="skip the thumbnails (no GL needed)")
     build.add_argument("--no-env", action="store_true", help="skip the environment maps")
     build.add_argument("--no-hall", action="store_true", help="skip the bank hall (assets/hall/)")
+    build.add_argument("--no-guide", action="store_true", help="skip the guide's character (assets/guide/)")
     build.add_argument(
         "--no-lods",
         action="store_true",
@@ -54,6 +56,13 @@ def register(sub: Any) -> None:
         "--assets-dir", type=Path, default=None, help="assets folder (default: SHOWROOM_ASSETS_DIR)"
     )
     hall.set_defaults(func=_hall)
+
+    guide = inner.add_parser("guide", help="build the digital guide's character (assets/guide/guide.glb)")
+    guide.add_argument("--force", action="store_true", help="rebuild even when the character is up to date")
+    guide.add_argument(
+        "--assets-dir", type=Path, default=None, help="assets folder (default: SHOWROOM_ASSETS_DIR)"
+    )
+    guide.set_defaults(func=_guide)
 
     imp = inner.add_parser("import", help="validate + normalise a glTF/GLB into assets/models/ID.glb")
     imp.add_argument("file", type=Path, metavar="FILE")
@@ -142,6 +151,8 @@ def _build(args: argparse.Namespace) -> int:
             _build_hall(assets_dir, force=not args.if_stale)
         except (NodeError, RenderError) as exc:
             print(f"assets: hall skipped: {exc.message}", file=sys.stderr)
+    if not (args.no_guide or args.only):
+        _build_guide(assets_dir, force=not args.if_stale)
     print(f"assets: done in {time.monotonic() - started:.1f} s")
     return 0
 
@@ -165,6 +176,25 @@ def _build_hall(assets_dir: Path, *, force: bool) -> None:
         f"{report.glb_bytes / 1e6:.1f} MB, {report.probes} probes) in {time.monotonic() - t:.1f} s "
         f"(geometry {report.geometry_s:.1f} s, bake {report.bake_s:.1f} s, GLB {report.write_s:.1f} s, "
         f"probes {report.probes_s:.1f} s)"
+    )
+
+
+def _guide(args: argparse.Namespace) -> int:
+    config = load_config({"assets_dir": args.assets_dir})
+    _build_guide(config.assets_dir, force=args.force)
+    return 0
+
+
+def _build_guide(assets_dir: Path, *, force: bool) -> None:
+    from render_node.guide.character.build import ensure_guide
+
+    report = ensure_guide(assets_dir, force=force)
+    if report.skipped:
+        print(f"assets: the guide is up to date in {report.glb.parent}")
+        return
+    print(
+        f"assets: built the guide in {report.glb} ({report.triangles:,} triangles, {report.glb_bytes / 1e6:.1f} MB) "
+        f"in {report.build_s:.1f} s"
     )
 
 
