@@ -24,6 +24,7 @@ from render_node.config import PROJECT_ROOT, Config
 from render_node.encoding import encode_png
 from render_node.errors import NodeError, Overloaded, status_and_code
 from render_node.guide import ask_routes as guide_ask_routes
+from render_node.guide import portrait_routes as guide_portrait_routes
 from render_node.guide import routes as guide_routes
 from render_node.keys import (
     CATALOG,
@@ -209,6 +210,7 @@ def create_app(
         ar_routes.setup(app)
         voice_routes.setup(app)
         guide_routes.setup(app)
+        guide_portrait_routes.setup(app)
         guide_ask_routes.setup(app)
         add_web_clients(app, app[WEB_ROOT])
     add_operations_routes(app)
