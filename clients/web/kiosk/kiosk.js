@@ -12,9 +12,10 @@ import { canTryOn, depositOf, hallOf, isCar, kindLabel, loadThumb, priceOf, spec
 import { formatMobile, mobileNumber, renderPayPanel, showCountdown, startCheckout } from "../common/checkout.js";
 import { couponBox } from "../common/coupons.js";
 import { pickupBox } from "../common/pickup.js";
+import { GuideWidget } from "../common/guide.js";
 import { applyI18n, getLang, installToggles, onLangChange, pick, setLang, setLargeType, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
-import { askConsent, el, openDialog, showError } from "../common/ui.js";
+import { askConsent, el, openDialog, showError, toast } from "../common/ui.js";
 import { recogniseWav, recordWav } from "../common/voice.js";
 
 const params = new URLSearchParams(location.search);
@@ -40,6 +41,7 @@ const state = {
   hallView: null, // the "walk the hall" screen's HallView
   hallProduct: null,
   hallTurnDeg: 0,
+  guide: null, // the digital guide beside the products (common/guide.js)
 };
 window.__kiosk = state; // for operators' diagnostics and the browser tests
 
@@ -48,8 +50,12 @@ function newSessionId() {
 }
 
 function show(screen) {
+  const from = document.body.dataset.screen;
   for (const id of ["attract", "wall", "hall", "product"]) $(id).hidden = id !== screen;
   document.body.dataset.screen = screen;
+  // the guide stands beside the products (the hall has its own); it greets a customer who leaves the attract loop
+  state.guide?.setVisible(screen === "wall" || screen === "product");
+  if (from === "attract" && screen !== "attract") state.guide?.greet();
   if (screen === "attract") startAttract();
   else stopAttract();
   if (screen === "hall") startHall();
@@ -739,6 +745,7 @@ function wipeSession() {
     /* ignore */
   }
   state.hall = "metals";
+  state.guide?.reset();
   setLargeType(false);
   setLang(document.documentElement.dataset.defaultLang || "zh");
   $("product-grid").replaceChildren();
@@ -766,6 +773,17 @@ setInterval(() => {
   }
 }, 1000);
 for (const ev of ["pointerdown", "keydown", "wheel", "touchstart"]) document.addEventListener(ev, activity, { capture: true, passive: true });
+
+/** "Call an advisor" outside the hall (the guide's advisor offer): the same message the hall's button gives. */
+function callAdvisor() {
+  if (document.body.dataset.screen === "hall") hallSay(t("hall.advisor_coming"), 6000);
+  else toast(t("hall.advisor_coming"), { ms: 8000 });
+}
+
+/** The product (and variant) the customer is looking at, for the guide's questions that name none. */
+function guideFocus() {
+  return document.body.dataset.screen === "product" && state.product ? { product: state.product.id, variant: state.variantId } : {};
+}
 
 // ---- wiring -------------------------------------------------------------------------------------
 $("attract").addEventListener("click", () => show("wall"));
@@ -815,6 +833,8 @@ onLangChange(() => {
 async function main() {
   installToggles();
   applyI18n();
+  state.guide = new GuideWidget({ size: "kiosk", getFocus: guideFocus, onAdvisor: callAdvisor });
+  state.guide.setVisible(false);
   try {
     state.products = await getProducts();
   } catch (e) {

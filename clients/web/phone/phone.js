@@ -20,6 +20,7 @@ import {
 } from "../common/checkout.js";
 import { couponBox, discountLinesEl } from "../common/coupons.js";
 import { pickupBox, pickupPanel } from "../common/pickup.js";
+import { GuideWidget } from "../common/guide.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
 import { askConsent, el, showError, toast } from "../common/ui.js";
@@ -425,6 +426,15 @@ async function main() {
   state.pickup = pickupBox({ getItem: () => ({ product: state.product?.id, variant: state.variantId }), branch: params.get("branch") });
   $("pickup").append(state.pickup.el);
   onLangChange(() => state.product && renderInfo());
+  // the digital guide: a small figure in the corner (x closes it, remembered); asking an advisor from a phone
+  // gives the branches' phone numbers and hours
+  const guide = new GuideWidget({
+    size: "phone",
+    getFocus: () => (state.product ? { product: state.product.id, variant: state.variantId } : {}),
+    onAdvisor: () => guide.ask(t("guide.branch_q")),
+    advisorText: null,
+  });
+  state.guide = guide;
   try {
     state.products = await getProducts();
   } catch (e) {
