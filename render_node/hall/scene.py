@@ -4,7 +4,8 @@
     scene.set_prices(table, now_s=time.time())          # live prices (CatalogPrices port), every few seconds
     request = scene.request(view, (960, 1080), head_m=(x, y, z), focus=focus, car_yaws=yaws)
 
-`request` is a `RenderRequest` of `hall.glb` (static, baked, unlit) with one `Placement` per product: its model
+`request` is a `RenderRequest` of `hall.glb` (static, baked, unlit) with one `Placement` per product (and the
+digital guide, `guide=GuideFigure(glb, pose)`: posed, where `guide_walk.pose_at` says it stands): its model
 (the coarse LOD 2 when the slot is far from the head and the file exists), the default variant's materials, at
 its slot's position and yaw, lit by its zone's reflection probe (the built-in "counter"/"car" light when the probe
 file is missing). A focused product leaves its tray for the zone's presentation stand: magnified so its largest
@@ -27,11 +28,13 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from render_node.hall.guide_walk import GuidePose
 from render_node.hall.layout import HallPlan, Panel, Slot, Stand, Vec3
 from render_node.render.types import (
     EnvFile,
     EnvName,
     MaterialOverride,
+    ModelPose,
     PanelContent,
     PanelQuad,
     Placement,
@@ -56,6 +59,9 @@ CHART_POINTS = 240
 CHART_STEP_S = 30.0
 FEN = Decimal("0.01")
 GOLD_STAND_PROBE = "probe-stand"
+GUIDE_HEIGHT_M = 1.7
+GUIDE_ENV: EnvName = "studio"
+"""The guide's light where no zone probe reaches (the entrance, the wealth corner)."""
 
 
 class HallFilesLike(Protocol):
@@ -74,6 +80,14 @@ class ModelSource(Protocol):
     def model_path(self, product: Product) -> Path: ...
 
     def overrides(self, product: Product, variant: Any) -> tuple[MaterialOverride, ...]: ...
+
+
+@dataclass(frozen=True)
+class GuideFigure:
+    """The digital guide in a frame: its model file (`<assets>/guide/guide.glb`) and its pose now."""
+
+    glb: Path
+    pose: GuidePose
 
 
 @dataclass(frozen=True)
@@ -339,17 +353,50 @@ class HallScene:
             out.extend(self._stand_placements(focus, stand))
         return tuple(out)
 
+    def guide_placement(self, guide: GuideFigure) -> Placement:
+        """The guide standing at its pose's floor point, turned to its yaw, in its clip and with its mouth's
+        weights, lit by the reflection probe of the zone it stands in (the built-in studio light elsewhere)."""
+        pose = guide.pose
+        x, _, z = pose.position_m
+        zone = self.plan.zone_at(x, z)
+        return Placement(guide.glb, yaw_matrix(pose.position_m, pose.yaw_deg), (),
+                         self._env(zone.id if zone else None, GUIDE_ENV),
+                         ModelPose(pose.animation, pose.clip_s, pose.morph))
+
     # -- the frame ------------------------------------------------------------------------------------------
     def request(self, view: StereoView | PoseView, size_px: tuple[int, int], *, head_m: Vec3 | None = None,
-                focus: Focus | None = None, car_yaws: Mapping[str, float] | None = None) -> RenderRequest:
+                focus: Focus | None = None, car_yaws: Mapping[str, float] | None = None,
+                guide: GuideFigure | None = None) -> RenderRequest:
         zone = self.plan.zone_at(head_m[0], head_m[2]) if head_m is not None else None
+        placements = self.placements(head_m, focus, car_yaws or {})
+        if guide is not None and in_view(view, guide.pose.position_m):
+            placements += (self.guide_placement(guide),)
         return RenderRequest(self.files.glb, view, size_px=size_px, background="white", shadow=False,
                              env=self._env(zone.id if zone else None, "counter"),
-                             placements=self.placements(head_m, focus, car_yaws or {}),
-                             panels=self.panels(focus))
+                             placements=placements, panels=self.panels(focus))
 
     def has_product(self, product_id: str) -> bool:
         return product_id in self._slots
+
+
+def in_view(view: StereoView | PoseView, feet_m: Vec3, height_m: float = GUIDE_HEIGHT_M) -> bool:
+    """Whether a standing figure (a sphere around it) can show in the view: a cone test against the view's
+    half diagonal field of view. A guide out of view is left out of the frame, so its pose costs nothing."""
+    pose = view.head if isinstance(view, StereoView) else view.pose
+    k = view.intrinsics
+    x, y, z, w = pose.orientation_xyzw
+    forward = (-2 * (x * z + y * w), -2 * (y * z - x * w), -(1 - 2 * (x * x + y * y)))  # rotates (0, 0, -1)
+    radius = height_m / 2 + 0.2
+    centre = (feet_m[0], feet_m[1] + height_m / 2, feet_m[2])
+    to = tuple(c - e for c, e in zip(centre, pose.position_m, strict=True))
+    dist = math.sqrt(sum(v * v for v in to))
+    if dist <= radius:
+        return True
+    half_diag = math.atan(math.hypot(k.width_px / 2 / k.fx, k.height_px / 2 / k.fy))
+    if isinstance(view, StereoView):
+        half_diag += math.atan2(view.ipd_m / 2, dist)
+    cos_angle = sum(f * t for f, t in zip(forward, to, strict=True)) / dist
+    return math.acos(max(-1.0, min(1.0, cos_angle))) <= half_diag + math.asin(min(1.0, radius / dist))
 
 
 def _in_catalog(catalog: Catalog, product_id: str) -> bool:

@@ -2,7 +2,10 @@
 environment) and live panels (unlit textured quads drawn from `PanelContent`).
 
 Both keep their nodes between frames: a request that repeats the previous frame's placements or panels (a head
-that only turned) changes nothing in the scene graph, sets no shader input and uploads no texture. A request
+that only turned) changes nothing in the scene graph, sets no shader input and uploads no texture. A posed
+placement (`Placement.pose`: the hall's guide) draws its own copy of its model, posed before every frame; a pose
+that changed from the last frame rewrites that copy's vertices only (panda3d copies shared vertex arrays on the
+first write), so the model's other placements and the main model keep their own poses. A request
 without them detaches everything, so a single-product frame after a hall frame is the frame it was before.
 """
 
@@ -11,18 +14,19 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import panda3d.core as p3d
 
+from render_node.render import posing
 from render_node.render._geom import make_geom
 from render_node.render.errors import RequestInvalid
 from render_node.render.scene import LoadedModel, mat4
 from render_node.render.shaders import ShaderCache
-from render_node.render.types import RGBA8, EnvFile, EnvName, PanelContent, PanelQuad, Placement
+from render_node.render.types import RGBA8, EnvFile, EnvName, ModelPose, PanelContent, PanelQuad, Placement
 
 F64 = npt.NDArray[np.float64]
 
@@ -103,6 +107,14 @@ def ensure_shadow_bin() -> None:
 class _Placed:
     placement: Placement
     holder: p3d.NodePath
+    poser: posing.Poser | None = None
+    """A posed placement's own Poser (on its own copy of the model)."""
+    nth: int = 0
+    """Which posed placement of its model file in the frame (each has its own copy)."""
+
+
+def _unposed(p: Placement) -> Placement:
+    return p if p.pose is None else replace(p, pose=None)
 
 
 class PlacementLayer:
@@ -125,28 +137,47 @@ class PlacementLayer:
         self._shadow = shadow
         self._placed: list[_Placed] = []
         self._variants: OrderedDict[tuple[Hashable, object], p3d.NodePath] = OrderedDict()
+        self._posed: OrderedDict[tuple[Hashable, object, int], tuple[p3d.NodePath, posing.Poser | None]] = (
+            OrderedDict())
+        """Posed placements' copies: (model key, overrides, nth) -> the copy and its Poser."""
         self._shadows: dict[Hashable, p3d.NodePath | None] = {}
 
     def update(self, placements: tuple[Placement, ...]) -> None:
-        """Makes the scene show exactly `placements` (unchanged ones are left alone)."""
+        """Makes the scene show exactly `placements` (unchanged ones are left alone; a posed one whose pose alone
+        changed is posed again, nothing else)."""
+        posed: dict[Path, int] = {}
         for i, p in enumerate(placements):
+            nth = 0
+            if p.pose is not None:
+                nth = posed[Path(p.model_path)] = posed.get(Path(p.model_path), -1) + 1
             if i < len(self._placed):
                 placed = self._placed[i]
                 if placed.placement == p:
                     continue
+                if (_unposed(placed.placement) == _unposed(p) and placed.nth == nth
+                        and (placed.placement.pose is None) == (p.pose is None)):
+                    _pose(placed.poser, p.pose)
+                    placed.placement = p
+                    continue
             else:
                 placed = _Placed(p, self.root.attach_new_node(f"placement{i}"))
                 self._placed.append(placed)
-            self._place(placed.holder, p)
+            placed.poser = self._place(placed.holder, p, nth)
+            placed.nth = nth
             placed.placement = p
         for placed in self._placed[len(placements):]:
             placed.holder.remove_node()
         del self._placed[len(placements):]
 
-    def _place(self, holder: p3d.NodePath, p: Placement) -> None:
+    def _place(self, holder: p3d.NodePath, p: Placement, nth: int = 0) -> posing.Poser | None:
         key, model = self._load(Path(p.model_path))
         env = self._env_inputs(p.env)
-        variant = self._variant(key, model, p)
+        poser = None
+        if p.pose is None:
+            variant = self._variant(key, model, p)
+        else:
+            variant, poser = self._posed_copy(key, model, p, nth)
+            _pose(poser, p.pose)
         holder.node().remove_all_children()
         holder.set_mat(mat4(placement_matrix(p)))
         variant.instance_to(holder)
@@ -166,6 +197,24 @@ class PlacementLayer:
         holder.set_shader_input("u_envInfo", env.info)
         holder.set_shader_input("u_envRot", env.rotation)
         holder.set_shader_input("u_lut", env.lut)
+        return poser
+
+    def _posed_copy(self, key: Hashable, model: LoadedModel, p: Placement, nth: int
+                    ) -> tuple[p3d.NodePath, posing.Poser | None]:
+        """The nth posed copy of a model with the placement's overrides, and its own Poser (None: it does not
+        move). Kept like the variants; the copy's vertex arrays become its own on its first pose."""
+        pkey = (key, p.overrides, nth)
+        found = self._posed.get(pkey)
+        if found is None:
+            copy = model.copy_with(p.overrides, self._shaders)
+            rig = model.asset.rig
+            found = (copy, posing.Poser(rig, copy) if rig is not None and (rig.moves or rig.animations) else None)
+            self._posed[pkey] = found
+            while len(self._posed) > MAX_VARIANTS:
+                self._posed.popitem(last=False)
+        else:
+            self._posed.move_to_end(pkey)
+        return found
 
     def _variant(self, key: Hashable, model: LoadedModel, p: Placement) -> p3d.NodePath:
         vkey = (key, p.overrides)
@@ -183,10 +232,17 @@ class PlacementLayer:
         """Drops the copies of an evicted model (nodes in use by the current frame stay until replaced)."""
         for vkey in [k for k in self._variants if k[0] == key]:
             del self._variants[vkey]
+        for pkey in [k for k in self._posed if k[0] == key]:
+            del self._posed[pkey]
         self._shadows.pop(key, None)
 
     def clear(self) -> None:
         self.update(())
+
+
+def _pose(poser: posing.Poser | None, pose: ModelPose | None) -> None:
+    if poser is not None and pose is not None:
+        poser.pose(pose.time_s, pose.animation, pose.morph)
 
 
 def panel_texture_size(quad: PanelQuad) -> tuple[int, int]:

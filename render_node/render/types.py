@@ -136,6 +136,9 @@ class Placement:
     overrides: tuple[MaterialOverride, ...] = ()
     env: EnvName | EnvFile = "studio"
     """Its light: a zone's reflection probe file in the hall."""
+    pose: ModelPose | None = None
+    """An animated model's pose (the hall's guide); None: its rest pose. A posed placement draws its own copy of
+    the model's vertices, so other placements of the same file (and the main model) keep theirs."""
 
 
 PanelKind = Literal["price_tag", "gold_chart", "loan", "notices", "button", "text"]

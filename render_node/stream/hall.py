@@ -7,6 +7,11 @@ keeps its own customer: the rig's floor point and facing, the focused product, t
 The rules (`render_node.hall.walkable`, `.picking`) decide where the customer may stand and what a ray hits;
 the control messages (teleport, pick, focus, turn, unfocus, sit, stand_up) are answered by `handle`.
 
+The digital guide (when the asset build wrote `<assets>/guide/guide.glb`) is per session too: it stands at the
+plan's `guide_m`, walks to a zone on `guide_walk` (`render_node.hall.guide_walk`: the path, its pose at a time),
+the customer's rig following when asked (node-side corrections, never the client's word), moves its lips on
+`guide_say`, and is drawn in every frame at its pose at the frame's start.
+
 `HallService` is the node's one hall: the plan, the catalog, the files the asset build wrote, the scene (shared:
 it holds the live prices and the gold price series), the price refresh (at most every `PRICE_REFRESH_S`) and the
 first render that loads the hall on the workers. No aiohttp here (the handler owns the socket).
@@ -27,13 +32,33 @@ from typing import TYPE_CHECKING, Any
 import showroom_protocol as protocol
 from showroom_protocol import Hello, Pose, ProtocolError
 from showroom_protocol.hall import Focus as FocusMessage
-from showroom_protocol.hall import HallMessage, Pick, Sit, StandUp, Teleport, Turn, Unfocus
+from showroom_protocol.hall import (
+    GuideReset,
+    GuideSay,
+    GuideWalk,
+    HallMessage,
+    Pick,
+    Sit,
+    StandUp,
+    Teleport,
+    Turn,
+    Unfocus,
+)
 
 from render_node.errors import NodeError
+from render_node.guide.character.build import guide_paths
+from render_node.hall import guide_walk
 from render_node.hall.files import hall_paths
 from render_node.hall.layout import EYE_HEIGHT_M, HallPlan, Vec3, hall_plan
 from render_node.hall.picking import HallPicker
-from render_node.hall.scene import CAR_TURN_DEG_PER_S, Focus, HallFilesLike, HallScene, ModelSource
+from render_node.hall.scene import (
+    CAR_TURN_DEG_PER_S,
+    Focus,
+    GuideFigure,
+    HallFilesLike,
+    HallScene,
+    ModelSource,
+)
 from render_node.hall.walkable import HallFloor, door_point_m, seat_eye_m
 from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_LIVE, RenderPool
@@ -54,6 +79,9 @@ LEAN_M = 0.35
 SEATED_LEAN_M = 0.35
 CORRECTED_EVERY_S = 0.5
 """At most two `corrected` messages a second."""
+FOLLOW_CORRECTED_EVERY_S = 0.2
+"""While the customer follows the guide, the rig is moved five times a second (the frames are drawn from the
+follow point whatever the client sends)."""
 PRICE_REFRESH_S = 3.0
 HALL_RENDER_TIMEOUT_S = 60.0
 """A hall frame's render limit: the first frame on a worker loads the hall and every product model."""
@@ -94,6 +122,12 @@ class HallService:
                 raise HallNotBuilt(f"the hall is not built ({files.glb} is missing): run `showroom assets build`")
             self._scene = HallScene(self.plan, self.catalog, self.models, files)
         return self._scene
+
+    def guide_glb(self) -> Path | None:
+        """The guide's model file when the asset build wrote it (a stat: a guide built later shows up in the
+        next session), else None: the hall without a guide."""
+        path = guide_paths(self.assets_dir).glb
+        return path if path.is_file() else None
 
     def welcome_zones(self) -> list[dict[str, Any]]:
         return [{"id": z.id, "zh": z.zh, "en": z.en, "point": [z.point_m[0], 0.0, z.point_m[2]],
@@ -199,6 +233,15 @@ class HallSession(PoseSession):
         self._corrected: Vec3 | None = None
         self._corrected_sent_at = -math.inf
         self.head_m: Vec3 = (zone.point_m[0], EYE_HEIGHT_M, zone.point_m[2])
+        self.clock: Callable[[], float] = time.monotonic
+        self.guide_glb = hall.guide_glb()
+        self.guide = guide_walk.at_entrance(self.plan, self.clock())
+        self._guide_told: tuple[int, str] | None = None
+        """(walk number, activity) the client was last told of."""
+        self._walks = 0
+        self._following = False
+        self._corrected_follow = False
+        """The pending correction is the follow's (sent with the rig's yaw)."""
 
     # -- the world of this customer -------------------------------------------------------------------------
     def car_yaws(self) -> dict[str, float]:
@@ -236,12 +279,37 @@ class HallSession(PoseSession):
         x, z = floor.allowed_head(head[0], head[2], LEAN_M)
         return (x, head[1], z)
 
+    def _follow(self, y_m: float) -> Vec3 | None:
+        """The head's place while the customer follows the guide (None: not following). The first pose after
+        the walk is over gets the walk's last place, and following stops."""
+        if not self._following:
+            return None
+        now = self.clock()
+        at = guide_walk.follow_at(self.guide, now)
+        walk = self.guide.activity
+        if at is None or not isinstance(walk, guide_walk.Walking) or now >= walk.done_s:
+            self._following = False
+        if at is None:
+            return None
+        (x, z), yaw = at
+        self.customer.position_m, self.customer.yaw_deg = (x, 0.0, z), yaw
+        self._corrected_follow = True
+        return (x, y_m, z)
+
     def offer(self, pose: Pose) -> None:
         """Checks the head against the walkable area (leaning `LEAN_M` is fine) and stores the pose, moved to the
-        nearest allowed point when it is not; `take_correction` then says where."""
+        nearest allowed point when it is not; `take_correction` then says where. While the customer follows
+        the guide, the head is where the follow puts it."""
         head = pose.position_m
         y = min(max(head[1], 0.3), 2.5)
         head = (head[0], y, head[2])
+        follow = self._follow(y)
+        if follow is not None:
+            self._corrected = follow
+            self.head_m = follow
+            self._head_checked = None
+            super().offer(Pose(pose.seq, pose.t, follow, pose.orientation_xyzw))
+            return
         checked = self._head_checked
         if checked is not None and checked[0] == head:
             allowed = checked[1] or head
@@ -257,19 +325,34 @@ class HallSession(PoseSession):
 
     def take_correction(self) -> dict[str, Any] | None:
         """The `corrected` message to send now, if the head was moved and none went out in the last half second."""
+        told = self._guide_news()
+        if told is not None:
+            return told
         if self._corrected is None:
             return None
         now = time.monotonic()
-        if now - self._corrected_sent_at < CORRECTED_EVERY_S:
+        following = self._following or self._corrected_follow
+        if now - self._corrected_sent_at < (FOLLOW_CORRECTED_EVERY_S if following else CORRECTED_EVERY_S):
             return None
         self._corrected_sent_at = now
         position, self._corrected = self._corrected, None
-        return {"type": "corrected", "position": [round(c, 4) for c in position]}
+        self._corrected_follow = False
+        msg: dict[str, Any] = {"type": "corrected", "position": [round(c, 4) for c in position]}
+        if following:
+            msg["yaw_deg"] = round(self.customer.yaw_deg, 3)
+            msg["follow"] = True
+        return msg
 
     def request_for(self, pose: Pose) -> RenderRequest:
         view, (w, h) = self.view_for(pose, self.hello.render_fov_deg)
         return self.scene.request(view, (w, h), head_m=pose.position_m, focus=self.customer.focus,
-                                  car_yaws=self.car_yaws())
+                                  car_yaws=self.car_yaws(), guide=self.guide_figure())
+
+    def guide_figure(self) -> GuideFigure | None:
+        """The guide at its pose now (None without a guide model)."""
+        if self.guide_glb is None:
+            return None
+        return GuideFigure(self.guide_glb, guide_walk.pose_at(self.guide, self.clock()))
 
     def start_request(self) -> RenderRequest:
         """The frame of the start pose (the rig's point, eye height, facing its zone): the warm-up render."""
@@ -285,7 +368,7 @@ class HallSession(PoseSession):
         return {"version": protocol.HALL_VERSION, "render_fov_deg": self.hello.render_fov_deg,
                 "overscan_deg": self.hello.overscan_deg, "position": [c.position_m[0], 0.0, c.position_m[2]],
                 "yaw_deg": c.yaw_deg, "zone": zone.id if zone else None, "eye_height_m": EYE_HEIGHT_M,
-                "zones": self.hall.welcome_zones(),
+                "zones": self.hall.welcome_zones(), "guide": self._guide_block(),
                 "attract_path": [{"point": list(p), "yaw_deg": yaw} for p, yaw in self.plan.attract_path]}
 
     # -- control messages -----------------------------------------------------------------------------------
@@ -311,6 +394,8 @@ class HallSession(PoseSession):
                 return self._sit(msg)
             if isinstance(msg, StandUp):
                 return self._stand_up(msg)
+            if isinstance(msg, GuideWalk | GuideReset | GuideSay):
+                return self._guide(msg)
         except Refused as exc:
             reply: dict[str, Any] = {"type": "refused", "code": exc.code, "message": exc.message}
             if rid is not None:
@@ -319,6 +404,8 @@ class HallSession(PoseSession):
         raise AssertionError(f"unhandled hall message {msg!r}")
 
     def _teleported(self, rid: int, position: Vec3, yaw_deg: float, eye: Vec3 | None = None) -> dict[str, Any]:
+        self._following = False  # a teleport (or sitting down) leaves the guide's walk
+        self._corrected = None
         c = self.customer
         c.position_m, c.yaw_deg = position, yaw_deg
         head = eye or (position[0], EYE_HEIGHT_M, position[2])
@@ -405,3 +492,68 @@ class HallSession(PoseSession):
         self.customer.seated = None
         yaw = math.degrees(math.atan2(-(slot.position_m[0] - x), -(slot.position_m[2] - z)))
         return self._teleported(msg.id, (x, 0.0, z), yaw)
+
+    # -- the guide ------------------------------------------------------------------------------------------
+    def _guide_block(self) -> dict[str, Any] | None:
+        """The guide now, as the `guide` reply and the welcome say it; None without a guide model."""
+        if self.guide_glb is None:
+            return None
+        now = self.clock()
+        pose = guide_walk.pose_at(self.guide, now)
+        walk = self.guide.activity
+        return {"at": [round(pose.position_m[0], 4), 0.0, round(pose.position_m[2], 4)],
+                "yaw_deg": round(pose.yaw_deg, 3), "activity": pose.activity,
+                "to": walk.zone if isinstance(walk, guide_walk.Walking) else None,
+                "eta_s": round(guide_walk.eta_s(self.guide, now), 3), "follow": self._following,
+                "speaking": guide_walk.speaking(self.guide, now)}
+
+    def _guide_reply(self, rid: int | None) -> dict[str, Any]:
+        block = self._guide_block()
+        assert block is not None
+        reply = {"type": "guide", **block}
+        if rid is not None:
+            reply["id"] = rid
+        walk = self.guide.activity
+        self._guide_told = (self._walks, str(block["activity"])) if isinstance(walk, guide_walk.Walking) else None
+        return reply
+
+    def _guide(self, msg: GuideWalk | GuideReset | GuideSay) -> dict[str, Any]:
+        if self.guide_glb is None:
+            raise Refused("no_guide", "this node has no guide character (run `showroom assets build`)")
+        now = self.clock()
+        if isinstance(msg, GuideSay):
+            self.guide = guide_walk.say(self.guide, msg.visemes, now)
+            return self._guide_reply(msg.id)
+        self._following = False
+        self._corrected_follow = False
+        if isinstance(msg, GuideReset):
+            self.guide = guide_walk.reset(self.plan, self.guide, now)
+            return self._guide_reply(msg.id)
+        try:
+            self.plan.zone(msg.to)
+        except KeyError:
+            raise Refused("unknown_zone", f"no zone {msg.to!r}; zones: "
+                                          f"{', '.join(z.id for z in self.plan.zones)}") from None
+        follow = msg.follow and self.customer.seated is None
+        customer = (self.customer.position_m[0], self.customer.position_m[2]) if follow else None
+        self.car_yaws()
+        try:
+            self.guide = guide_walk.walk_to(self.guide, self.plan, self.floor(), msg.to, now, customer_m=customer)
+        except guide_walk.NoPath as exc:
+            raise Refused("no_path", f"the guide cannot reach {msg.to}: {exc}") from None
+        self._walks += 1
+        self._following = follow
+        return self._guide_reply(msg.id)
+
+    def _guide_news(self) -> dict[str, Any] | None:
+        """A `guide` message when a walk the client was told of has moved on (arrived and turned to point, back
+        at rest), else None."""
+        if self._guide_told is None or self.guide_glb is None:
+            return None
+        activity = guide_walk.activity_at(self.guide, self.clock())
+        if self._guide_told == (self._walks, activity) or activity == "turning":
+            return None
+        reply = self._guide_reply(None)
+        if activity == "idle":
+            self._guide_told = None
+        return reply

@@ -424,3 +424,56 @@ def test_in_a_headset_frames_are_drawn_per_view_and_the_controller_walks(server:
     w.page.evaluate("window.__hall.state.xr.end()")
     w.page.wait_for_function("window.__hall.view.paused === false && window.__hall.state.xr === null")
     _assert_clean(w, "hall in a headset")
+
+
+def test_the_guide_greets_the_customer_and_walks_them_to_the_gold_counter(server: Server, new_page: Any,
+                                                                           artifacts: Path) -> None:
+    """The digital guide (assets/guide/guide.glb from the asset build) greets once with a caption, and "take me to
+    the gold counter" has it walk there with the customer's rig following, then point and say where they are."""
+    import time
+
+    w = new_page((1360, 820))
+    sent: list[str] = []
+    w.page.on("websocket", lambda ws: ws.on("framesent", lambda p: sent.append(p) if isinstance(p, str) else None)
+              if "/ws/stream" in ws.url else None)
+    _open_hall(w, server, "eyes=1&eye_w=800&fov=70&codec=jpeg&lang=en")
+    assert w.page.evaluate("window.__hall.client.guide !== null"), "the node has no guide (run showroom assets build)"
+    w.page.wait_for_function("(document.querySelector('#guide-caption')?.textContent || '').includes('digital guide')",
+                             timeout=30_000)
+    w.screenshot(artifacts, "hall-guide-01-greeting")
+
+    w.page.click('#guide-bar [data-guide-to="gold_counter"]')
+    w.page.wait_for_selector('#stage[data-guide="walking"]', timeout=30_000)
+    walk = next(m for m in sent if '"guide_walk"' in m)
+    assert '"gold_counter"' in walk and '"follow":true' in walk.replace(" ", "")
+    w.page.wait_for_selector('#stage[data-guide="pointing"]', timeout=90_000)
+    w.page.wait_for_function(
+        "(document.querySelector('#guide-caption')?.textContent || '').includes('precious-metals counter')",
+        timeout=30_000)
+    rig = w.page.evaluate("window.__hall.client.rig.position")
+    assert math.dist((rig[0], rig[2]), (-8.4, 0.2)) < 2.5, f"the customer stayed behind: {rig}"
+    assert w.page.evaluate("window.__hall.client.zone") == "gold_counter"
+    _wait_settled(w, frames=3)
+    w.screenshot(artifacts, "hall-guide-02-pointing")
+    deadline = time.monotonic() + 30
+    while not any('"guide_say"' in m for m in sent) and time.monotonic() < deadline:
+        w.page.wait_for_timeout(200)
+    assert any('"guide_say"' in m for m in sent), "the guide's lips never got the speech track"
+
+    # off: silent and captionless, remembered across a reload, one button brings the guide back
+    w.page.click("#guide-bar [data-guide-off]")
+    w.page.wait_for_selector('#stage[data-guide-off="true"]')
+    assert w.page.evaluate("document.querySelector('#guide-caption').hidden")
+    assert w.page.locator("#guide-bar [data-guide-to]").count() == 0
+    said = w.page.evaluate("window.__guideLog.said.length")
+    w.page.evaluate("sessionStorage.clear()")  # a new visit would be greeted: off keeps the guide quiet
+    _open_hall(w, server, "eyes=1&eye_w=800&fov=70&codec=jpeg&lang=en")
+    w.page.wait_for_selector('#stage[data-guide-off="true"]')
+    w.page.wait_for_timeout(1500)
+    assert w.page.evaluate("window.__guideLog.said.length") == 0, "the guide spoke while turned off"
+    w.page.click("#guide-bar [data-guide-on]")
+    w.page.wait_for_selector('#guide-bar [data-guide-to="car_studio"]')
+    w.page.click("#guide-bar [data-guide-mute]")
+    assert w.page.evaluate("localStorage.getItem('showroom.guide.vr.muted')") == "1"
+    assert said >= 2
+    _assert_clean(w, "guide walk")

@@ -4,6 +4,7 @@ the head kept out of the counters, bad values answered without ending the sessio
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import AsyncIterator
@@ -317,3 +318,117 @@ async def test_spoken_commands_drive_the_hall(hall_node: HallNode) -> None:
         assert (await command("go back"))["intent"] == "back"
         await ws.send_json({"type": "unfocus"})
         assert (await _reply(ws, "unfocused"))["type"] == "unfocused"
+
+
+# -- the digital guide ---------------------------------------------------------------------------------------------
+
+def _guide_file(node: HallNode) -> Path:
+    path = node.assets_dir / "guide" / "guide.glb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"stand-in guide")
+    return path
+
+
+def _guide_of(request: RenderRequest, glb: Path) -> Any:
+    found = [p for p in request.placements if p.model_path == glb]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+async def test_the_guide_waits_at_the_entrance_and_leads_the_customer_to_the_car_studio(hall_node: HallNode) -> None:
+    glb = _guide_file(hall_node)
+    plan = hall_plan()
+    async with aiohttp.ClientSession() as s, s.ws_connect(hall_node.base + "/ws/stream") as ws:
+        await ws.send_json(_hello())
+        guide = (await _reply(ws, "welcome"))["hall"]["guide"]
+        assert guide["at"] == [plan.guide_m[0], 0.0, plan.guide_m[2]] and guide["activity"] == "idle"
+        await ws.send_json(_pose(1, [0.0, 1.6, 6.4]))
+        await _frame(ws)
+        standing = _guide_of(SEEN[-1], glb)
+        assert standing is not None and standing.pose.animation == "idle"
+        assert standing.matrix[3] == pytest.approx(plan.guide_m[0]) and standing.matrix[11] == pytest.approx(
+            plan.guide_m[2])
+
+        await ws.send_json({"type": "guide_walk", "id": 1, "to": "car_studio", "follow": True})
+        walking = await _reply(ws, "guide")
+        assert walking["id"] == 1 and walking["activity"] == "walking" and walking["to"] == "car_studio"
+        assert walking["follow"] is True and 3.0 < walking["eta_s"] < 8.0
+        # the client keeps sending its old place; the node moves the rig behind the guide
+        corrections: list[dict[str, Any]] = []
+        arrived: dict[str, Any] | None = None
+        seq = 2
+        deadline = time.monotonic() + walking["eta_s"] + 10.0
+        while arrived is None and time.monotonic() < deadline:
+            await ws.send_json(_pose(seq, [0.0, 1.6, 6.4]))
+            seq += 1
+            try:
+                msg = await _reply(ws, ("corrected", "guide"), timeout_s=0.1)
+            except TimeoutError:
+                continue
+            if msg["type"] == "corrected":
+                corrections.append(msg)
+            elif msg["activity"] == "pointing":
+                arrived = msg
+        assert arrived is not None, "the guide never arrived"
+        point = plan.zone("car_studio").point_m
+        assert arrived["at"] == [point[0], 0.0, point[2]] and arrived["eta_s"] == 0.0
+        assert len(corrections) >= 5 and all(c.get("follow") is True for c in corrections)
+        firsts = [math.dist(c["position"][::2], point[::2]) for c in corrections]
+        assert firsts[0] > firsts[-1], "the customer did not come along"
+        for c in corrections[1:]:  # behind the guide: never closer than the follow distance
+            assert math.dist(c["position"][::2], point[::2]) > 1.0
+        # the frames show the guide on its way (walk clip) and the head where the node put it
+        walked = [r for r in SEEN if (p := _guide_of(r, glb)) is not None and p.pose.animation == "walk"]
+        assert walked
+        heads = [r.view.head.position_m for r in walked]  # type: ignore[union-attr]
+        assert any(math.dist((h[0], h[2]), (0.0, 6.4)) > 1.0 for h in heads)
+        # then it stops there: the last correction puts the rig 1.2 m short of the guide, facing it
+        for _ in range(6):
+            await ws.send_json(_pose(seq, [0.0, 1.6, 6.4]))
+            seq += 1
+            await asyncio.sleep(0.1)
+        await ws.send_json({"type": "guide_reset", "id": 2})
+        reset = await _reply(ws, "guide")
+        assert reset["id"] == 2 and reset["at"] == [plan.guide_m[0], 0.0, plan.guide_m[2]]
+        assert reset["activity"] == "idle" and reset["follow"] is False
+
+
+async def test_the_guide_moves_its_lips_with_the_track_and_bad_guide_messages_are_answered(
+        hall_node: HallNode) -> None:
+    glb = _guide_file(hall_node)
+    async with aiohttp.ClientSession() as s, s.ws_connect(hall_node.base + "/ws/stream") as ws:
+        await ws.send_json(_hello())
+        await _reply(ws, "welcome")
+        await ws.send_json({"type": "guide_say", "id": 1,
+                            "visemes": [[0, "aa", 1.0], [20000, "aa", 1.0], [0, "sil", 0.0], [20000, "sil", 0.0]]})
+        said = await _reply(ws, "guide")
+        assert said["id"] == 1 and said["speaking"] is True
+        await ws.send_json(_pose(1, [0.0, 1.6, 6.4]))
+        await _frame(ws)
+        guide = _guide_of(SEEN[-1], glb)
+        assert guide is not None and guide.pose.animation == "talk"
+        assert dict(guide.pose.morph) == {"viseme_aa": 1.0, "viseme_sil": 0.0}
+        for rid, bad in ((2, '{"type": "guide_say", "id": 2, "visemes": [[0, "blah", 1]]}'),
+                         (3, '{"type": "guide_say", "id": 3, "visemes": [[70000, "aa", 1]]}'),
+                         (4, '{"type": "guide_say", "id": 4, "visemes": [[0, "aa", 2]]}'),
+                         (5, '{"type": "guide_walk", "id": 5, "to": "gold_counter", "follow": 1}')):
+            await ws.send_str(bad)
+            error = await _reply(ws, "error")
+            assert error["code"] == "bad_message" and error["id"] == rid, bad
+        await ws.send_json({"type": "guide_walk", "id": 6, "to": "the_vault"})
+        refused = await _reply(ws, "refused")
+        assert refused["id"] == 6 and refused["code"] == "unknown_zone"
+        await ws.send_json({"type": "guide_walk", "id": 7, "to": "gold_counter"})
+        assert (await _reply(ws, "guide"))["follow"] is False, "still in session"
+
+
+async def test_without_a_guide_model_the_hall_is_drawn_without_one_and_says_so(hall_node: HallNode) -> None:
+    async with aiohttp.ClientSession() as s, s.ws_connect(hall_node.base + "/ws/stream") as ws:
+        await ws.send_json(_hello())
+        assert (await _reply(ws, "welcome"))["hall"]["guide"] is None
+        await ws.send_json(_pose(1, [0.0, 1.6, 6.4]))
+        await _frame(ws)
+        assert all(Path(p.model_path).name != "guide.glb" for p in SEEN[-1].placements)
+        await ws.send_json({"type": "guide_walk", "id": 1, "to": "gold_counter", "follow": True})
+        refused = await _reply(ws, "refused")
+        assert refused["id"] == 1 and refused["code"] == "no_guide"

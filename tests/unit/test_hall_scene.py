@@ -174,3 +174,31 @@ def test_the_products_on_the_trays_face_the_customer_at_the_counter(tmp_path: Pa
         front = (p.matrix[2], p.matrix[10])  # the model's +Z in the world (x, z)
         to_customer = (x0 - p.matrix[3], z0 - p.matrix[11])
         assert front[0] * to_customer[0] + front[1] * to_customer[1] > 0, slot.product
+
+
+def test_the_guide_stands_posed_in_the_frame_lit_by_its_zone_and_is_left_out_when_out_of_view(
+        tmp_path: Path, catalog: Catalog) -> None:
+    from render_node.hall.guide_walk import GuidePose
+    from render_node.hall.scene import GUIDE_ENV, GuideFigure
+    from render_node.render.types import ModelPose
+
+    probe = tmp_path / "probe-gold.hdr"
+    probe.write_bytes(b"#?RADIANCE stand-in")
+    scene = _scene(tmp_path, catalog, {"probe-gold": probe})
+    glb = tmp_path / "guide.glb"
+    pose = GuidePose((-8.4, 0.0, -1.0), 0.0, "point", 1.25, (("viseme_aa", 0.5),), "pointing")
+    looking_west = StereoView(CameraPose((-6.0, 1.6, -1.0), (0.0, math.sin(math.pi / 4), 0.0, math.cos(math.pi / 4))),
+                              Intrinsics.from_fov(110, 96, 108), 0.063)
+    request = scene.request(looking_west, (96, 108), head_m=(-6.0, 1.6, -1.0), guide=GuideFigure(glb, pose))
+    guide = request.placements[-1]
+    assert guide.model_path == glb and guide.pose == ModelPose("point", 1.25, (("viseme_aa", 0.5),))
+    assert guide.matrix == yaw_matrix((-8.4, 0.0, -1.0), 0.0)
+    assert guide.env == EnvFile(probe), "at the gold counter, the gold counter's probe"
+    at_door = GuidePose((1.2, 0.0, 5.2), -45.0, "idle", 0.0)
+    request = scene.request(looking_west, (96, 108), head_m=(-6.0, 1.6, -1.0), guide=GuideFigure(glb, at_door))
+    assert all(p.model_path != glb for p in request.placements), "behind the customer: not drawn, not posed"
+    facing_door = StereoView(CameraPose((0.0, 1.6, 8.0)), Intrinsics.from_fov(110, 96, 108), 0.063)
+    request = scene.request(facing_door, (96, 108), head_m=(0.0, 1.6, 8.0), guide=GuideFigure(glb, at_door))
+    assert request.placements[-1].model_path == glb and request.placements[-1].env == GUIDE_ENV
+    assert len(scene.request(facing_door, (96, 108), head_m=(0.0, 1.6, 8.0)).placements) == len(
+        request.placements) - 1

@@ -1,5 +1,5 @@
-"""The hall mode's control messages (`HALL_VERSION`): teleport, pick, focus, turn, unfocus, sit, stand_up, parsed
-into values with every field bounded (docs/streams.md, "Hall mode"). Re-exported by the package."""
+"""The hall mode's control messages (`HALL_VERSION`): teleport, pick, focus, turn, unfocus, sit, stand_up and the
+guide's guide_walk, guide_reset, guide_say, parsed into values with every field bounded (docs/streams.md, "Hall mode"). Re-exported by the package."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ MAX_COORD_M = 1000.0
 """Points on the wire lie within this many metres of the hall's origin (the hall itself is 26 m x 18 m)."""
 MAX_REQUEST_ID = 2**53 - 1
 """Request ids are non-negative integers a JavaScript number holds exactly."""
+VISEMES: tuple[str, ...] = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou")
+"""The 15 Oculus/Meta visemes of the speech reply's track (docs/guide.md); the model's targets are `viseme_<name>`."""
+MAX_VISEME_KEYS = 2000
+MAX_VISEME_T_MS = 60000.0
+"""A guide_say track: at most this many keys, none later than 60 s (one speech reply's piece is far shorter)."""
 
 Vec3 = tuple[float, float, float]
 
@@ -80,8 +85,33 @@ class StandUp:
     id: int
 
 
-HallMessage = Teleport | Pick | Focus | Turn | Unfocus | Sit | StandUp
-HALL_MESSAGE_TYPES: tuple[str, ...] = ("teleport", "pick", "focus", "turn", "unfocus", "sit", "stand_up")
+@dataclass(frozen=True)
+class GuideWalk:
+    """The guide walks to a zone's counter (the entrance: back to its place), the customer behind it if `follow`."""
+
+    to: str
+    follow: bool = False
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class GuideReset:
+    """The guide back at the entrance at once."""
+
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class GuideSay:
+    """The speech reply's viseme track, started when the node receives it: (t_ms, viseme, weight) keys."""
+
+    visemes: tuple[tuple[float, str, float], ...]
+    id: int | None = None
+
+
+HallMessage = Teleport | Pick | Focus | Turn | Unfocus | Sit | StandUp | GuideWalk | GuideReset | GuideSay
+HALL_MESSAGE_TYPES: tuple[str, ...] = ("teleport", "pick", "focus", "turn", "unfocus", "sit", "stand_up", "guide_walk",
+                                       "guide_reset", "guide_say")
 
 
 def _request_id(msg: dict[str, Any], required: bool = True) -> int | None:
@@ -144,6 +174,8 @@ def parse_hall_message(msg: dict[str, Any]) -> HallMessage:
         return Turn(_wrap_deg(_finite(msg, "yaw_deg", None, -1e6, 1e6)))
     if kind == "unfocus":
         return Unfocus(_request_id(msg, required=False))
+    if kind in ("guide_walk", "guide_reset", "guide_say"):
+        return _guide_message(msg, _request_id(msg, required=False))
     rid = _request_id(msg)
     assert rid is not None
     if kind == "teleport":
@@ -172,3 +204,38 @@ def parse_hall_message(msg: dict[str, Any]) -> HallMessage:
     if kind == "stand_up":
         return StandUp(rid)
     raise BadMessage(f"{kind!r} is not a hall message", rid)
+
+
+def _guide_message(msg: dict[str, Any], rid: int | None) -> GuideWalk | GuideReset | GuideSay:
+    kind = msg.get("type")
+    if kind == "guide_reset":
+        return GuideReset(rid)
+    if kind == "guide_walk":
+        to, follow = msg.get("to"), msg.get("follow", False)
+        if not _is_id(to):
+            raise BadMessage("guide_walk.to must be a zone id", rid)
+        if not isinstance(follow, bool):
+            raise BadMessage("guide_walk.follow must be true or false", rid)
+        return GuideWalk(to, follow, rid)
+    keys = msg.get("visemes")
+    if not isinstance(keys, list):
+        raise BadMessage("guide_say.visemes must be a list of [t_ms, viseme, weight]", rid)
+    if len(keys) > MAX_VISEME_KEYS:
+        raise BadMessage(f"guide_say.visemes holds {len(keys)} keys; at most {MAX_VISEME_KEYS}", rid)
+    out: list[tuple[float, str, float]] = []
+    for i, key in enumerate(keys):
+        where = f"guide_say.visemes[{i}]"
+        if not isinstance(key, list) or len(key) != 3:
+            raise BadMessage(f"{where} must be [t_ms, viseme, weight]", rid)
+        t_ms, name, w = key
+        for value, what in ((t_ms, "t_ms"), (w, "weight")):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise BadMessage(f"{where}: {what} must be a finite number", rid)
+        if not 0 <= t_ms <= MAX_VISEME_T_MS:
+            raise BadMessage(f"{where}: t_ms must be between 0 and {MAX_VISEME_T_MS:g}", rid)
+        if not 0 <= w <= 1:
+            raise BadMessage(f"{where}: weight must be between 0 and 1", rid)
+        if name not in VISEMES:
+            raise BadMessage(f"{where}: {str(name)[:20]!r} is not a viseme ({', '.join(VISEMES)})", rid)
+        out.append((float(t_ms), str(name), float(w)))
+    return GuideSay(tuple(out), rid)

@@ -16,7 +16,7 @@ export class HallView {
    * @param {object} o canvas, stage (element for pointer input), eyes (1|2), eyeSize [w, h] (per eye, also what the
    *   node renders), fovDeg (vertical, displayed), overscanDeg, codec, client, delayMs, reproject (bool), start
    *   (zone), targetFps, input (false: no pointer or key input, e.g. the attract walk), handlers {onFrame, onStatus, onError, onTeleported, onFocused, onUnfocused, onPicked,
-   *   onCorrected, onWelcome}.
+   *   onCorrected, onWelcome, onGuide}.
    */
   constructor(o) {
     this.o = o;
@@ -77,12 +77,24 @@ export class HallView {
           this.h.onTeleported?.(msg);
         },
         onCorrected: (msg) => {
-          if (!this.poseSource && !this.o.xr) {
+          if (msg.follow && !this.poseSource) {
+            // walking behind the guide: the rig moves so the head is where the node put it (in a headset too,
+            // keeping the tracked offset; the facing turns along the path only on a screen, never in a headset)
+            const rig = this.client.rig;
+            const head = this.client.lastHead || [rig.position[0], 0, rig.position[2]];
+            const off = [head[0] - rig.position[0], head[2] - rig.position[2]];
+            this.client.rig = {
+              position: [msg.position[0] - off[0], rig.position[1], msg.position[2] - off[1]],
+              yawDeg: !this.o.xr && typeof msg.yaw_deg === "number" ? msg.yaw_deg : rig.yawDeg,
+            };
+            if (!this.o.xr) this.yawDeg *= 0.8; // on a screen the look eases back to where the walk faces
+          } else if (!this.poseSource && !this.o.xr) {
             const rig = this.client.rig;
             this.client.rig = { ...rig, position: [msg.position[0], rig.position[1], msg.position[2]] };
           }
           this.h.onCorrected?.(msg);
         },
+        onGuide: (msg) => this.h.onGuide?.(msg),
         onFocused: (msg) => this.h.onFocused?.(msg),
         onUnfocused: (msg) => this.h.onUnfocused?.(msg),
         onStatus: (s) => this.h.onStatus?.(s),

@@ -2,7 +2,9 @@
 // customer's floor point and facing are in the hall), sends head poses in hall coordinates (rig transform times
 // the tracked pose) at the display rate, and remembers the orientation it sent with each pose `seq` so that every
 // frame can be drawn world-locked (reproject.js). Teleport, pick, focus, sit and stand-up are requests with ids
-// whose replies resolve promises; `turn` and `unfocus` have no id. `delayMs` holds each decoded frame back before
+// whose replies resolve promises; `turn` and `unfocus` have no id. The digital guide: guideWalk(zone, follow) and
+// guideReset() are requests answered by a `guide` message (the node sends another when the guide arrives and
+// points, and when it is idle again); guideSay(visemes) starts the guide's mouth on the node's frames. `delayMs` holds each decoded frame back before
 // it is used (simulated link latency: ?delay_ms=N on the pages).
 
 import { StreamClient } from "./stream.js";
@@ -74,12 +76,14 @@ export class HallRefused extends Error {
   }
 }
 
-const REPLY_TYPES = new Set(["teleported", "picked", "focused", "refused", "unfocused"]);
+const REPLY_TYPES = new Set(["teleported", "picked", "focused", "refused", "unfocused", "guide"]);
+const GUIDE_SAY_MAX_KEYS = 2000; // the node's bound on a guide_say track (docs/streams.md)
 const REQUEST_TIMEOUT_MS = 20000;
 
 /**
  * One hall session. handlers: onFrame({image, header, pose, latencyMs}) (after the delay), onWelcome(hall),
- * onTeleported(msg), onCorrected(msg), onFocused(msg), onUnfocused(), onStatus(s), onError(e), onMessage(msg).
+ * onTeleported(msg), onCorrected(msg), onFocused(msg), onUnfocused(), onGuide(msg), onStatus(s), onError(e),
+ * onMessage(msg).
  */
 export class HallClient {
   constructor(hello, handlers = {}, { delayMs = 0 } = {}) {
@@ -91,6 +95,8 @@ export class HallClient {
     this.zone = null;
     this.seated = null;
     this.focused = null; // the last `focused` reply
+    this.guide = null; // the guide as the node last said (welcome.hall.guide, `guide` messages); null: no guide
+    this.lastHead = null; // the head position sent last (hall coordinates)
     this.poses = new Map(); // seq -> {position, orientation} sent with it
     this.minSeq = 0; // frames of poses before a teleport show the old place: not drawn
     this.nextId = 1;
@@ -145,6 +151,7 @@ export class HallClient {
     if (!this.ready) return { seq: null, ...pose };
     const seq = this.stream.sendPose(pose.position, pose.orientation);
     if (seq !== null) {
+      this.lastHead = pose.position;
       this.poses.set(seq, pose);
       if (this.poses.size > 600) this.poses.delete(this.poses.keys().next().value);
     }
@@ -205,6 +212,23 @@ export class HallClient {
     });
   }
 
+  /** The guide walks to a zone (its counter; "entrance": back to its place), the customer behind it if `follow`. */
+  guideWalk(zoneId, follow = true) {
+    return this.request({ type: "guide_walk", to: zoneId, follow: !!follow });
+  }
+
+  guideReset() {
+    return this.request({ type: "guide_reset" });
+  }
+
+  /** The speech reply's viseme track ([[t_ms, viseme, weight], ...]), started now: the guide's lips on the node's
+   * frames. No answer is awaited; a track over the node's bound is cut (the rest of the sound plays unmoved). */
+  guideSay(visemes) {
+    if (!this.stream.ready || !this.guide) return;
+    const keys = (visemes || []).filter((k) => k[0] <= 60000).slice(0, GUIDE_SAY_MAX_KEYS);
+    this.stream.send({ type: "guide_say", visemes: keys });
+  }
+
   sit(product) {
     return this.request({ type: "sit", product });
   }
@@ -261,6 +285,7 @@ export class HallClient {
     if (hall.position) this.rig = { position: [hall.position[0], 0, hall.position[2]], yawDeg: hall.yaw_deg ?? 0 };
     this.zone = hall.zone ?? null;
     this.seated = null;
+    this.guide = hall.guide ?? null;
     this.freshFramesOnly();
     this.h.onWelcome?.(hall, msg);
   }
@@ -280,6 +305,9 @@ export class HallClient {
       this.focused = msg;
       this._turnSent = null;
       this.h.onFocused?.(msg);
+    } else if (msg.type === "guide") {
+      this.guide = msg;
+      this.h.onGuide?.(msg);
     } else if (msg.type === "unfocused") {
       this.focused = null;
       for (const w of this.unfocusWaiters.splice(0)) w(msg);

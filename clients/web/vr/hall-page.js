@@ -4,6 +4,9 @@
 // the headset an in-scene panel) shows the focused product with its live, locked price; "buy" places the order
 // for the VR channel and shows the QR and link to pay on the phone, then the order's status until it is paid.
 // Voice: the microphone button records 3 s for the node's offline recogniser; every command has a button or key.
+// The digital guide (when the node has one: welcome.hall.guide) stands at the entrance, greets the customer once,
+// and "take me to" buttons have it walk to a counter with the customer following (node-side), then point at it;
+// its words are captioned and spoken (common/guide.js GuideVoice), its lips move on the node's frames (guide_say).
 //
 // URL parameters: eyes=1|2 (default 2), eye_w, eye_h, fov (vertical degrees shown), overscan (degrees),
 // codec=jpeg|h264, start=<zone>, delay_ms=N (simulate link latency: each frame is held N ms before use),
@@ -12,6 +15,7 @@
 import { formatCny, getProduct, getProducts } from "../common/api.js";
 import { isCar, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
 import { mobileFromInput, renderPayPanel, showCountdown, startCheckout } from "../common/checkout.js";
+import { GuideVoice } from "../common/guide.js";
 import { ZONE_ORDER } from "../common/hall.js";
 import { HallView } from "../common/hall-view.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
@@ -43,7 +47,175 @@ const state = {
   xr: null,
   listening: false,
   lastVoice: null,
+  guideVoice: null,
 };
+
+// ---- the guide -------------------------------------------------------------------------------------
+const GUIDE_TOURS = [
+  ["gold_counter", "hallguide.take_gold"],
+  ["car_studio", "hallguide.take_cars"],
+  ["service_counter", "hallguide.take_service"],
+];
+const GREETED_KEY = "hallguide.greeted"; // sessionStorage: the greeting is said once per visit, not per reconnect
+const MUTED_KEY = "showroom.guide.vr.muted"; // localStorage, like the kiosk's and the phone's guide settings
+const OFF_KEY = "showroom.guide.vr.off"; // off: the guide stands silent, no captions, no greeting; one button wakes it
+
+function remembered(key) {
+  try {
+    return localStorage.getItem(key) === "1";
+  } catch (_) {
+    return false;
+  }
+}
+function remember(key, on) {
+  try {
+    if (on) localStorage.setItem(key, "1");
+    else localStorage.removeItem(key);
+  } catch (_) {
+    /* private mode: for this page only */
+  }
+}
+
+function guideCaption() {
+  let box = $("guide-caption");
+  if (!box) {
+    box = el("p", { id: "guide-caption", class: "hall-ui", role: "status" });
+    box.setAttribute("aria-live", "polite");
+    Object.assign(box.style, {
+      position: "absolute", left: "50%", bottom: "7.4rem", transform: "translateX(-50%)", maxWidth: "min(46rem, 86%)",
+      margin: "0", padding: "0.55rem 1.1rem", borderRadius: "12px", background: "rgba(14, 20, 32, 0.84)",
+      color: "#fff", fontSize: "1.05em", lineHeight: "1.45", textAlign: "center", pointerEvents: "none",
+    });
+    box.hidden = true;
+    $("stage").append(box);
+  }
+  return box;
+}
+
+const CAPTION_KEPT_MS = 6000; // a caption stays this long after it was said
+
+function guideSay(key) {
+  const voice = state.guideVoice;
+  if (!voice || state.guideOff) return;
+  const box = guideCaption();
+  box.hidden = false;
+  const said = (state.guideSaid = (state.guideSaid || 0) + 1);
+  clearTimeout(state.captionTimer);
+  voice
+    .say(t(key))
+    .catch(() => {})
+    .finally(() => {
+      if (said === state.guideSaid) state.captionTimer = setTimeout(() => (box.hidden = true), CAPTION_KEPT_MS);
+    });
+}
+
+function renderGuide() {
+  const guide = state.view?.client.guide;
+  let bar = $("guide-bar");
+  if (!guide) {
+    bar?.remove();
+    $("guide-caption")?.remove();
+    return;
+  }
+  if (!bar) {
+    bar = el("nav", { id: "guide-bar", class: "hall-ui" });
+    bar.setAttribute("aria-label", t("hallguide.bar"));
+    Object.assign(bar.style, { position: "absolute", left: "1rem", top: "3.4rem", display: "flex", flexDirection: "column", gap: "0.45rem" });
+    $("stage").append(bar);
+  }
+  if (!state.guideVoice) {
+    state.guideVoice = new GuideVoice({
+      captionEl: guideCaption(),
+      // the node draws the guide's lips from the track, started when the sound starts
+      onTrack: (visemes) => state.view?.client.guideSay(visemes),
+    });
+    state.guideVoice.mute(remembered(MUTED_KEY));
+    state.guideOff = remembered(OFF_KEY);
+  }
+  const button = (text, onClick, data = {}) => {
+    const b = el("button", { class: "btn btn-small", type: "button", dataset: data, text });
+    b.style.background = "rgba(14, 20, 32, 0.82)";
+    b.addEventListener("click", onClick);
+    return b;
+  };
+  $("stage").dataset.guideOff = String(!!state.guideOff);
+  if (state.guideOff) {
+    bar.replaceChildren(button(t("guide.on"), () => setGuideOff(false), { guideOn: "" }));
+    return;
+  }
+  const voice = state.guideVoice;
+  const small = el("div", {},
+    button(voice.muted ? t("guide.unmute") : t("guide.mute"), () => muteGuide(!voice.muted), { guideMute: String(voice.muted) }),
+    button(t("guide.off"), () => setGuideOff(true), { guideOff: "" }));
+  Object.assign(small.style, { display: "flex", gap: "0.45rem" });
+  bar.replaceChildren(...GUIDE_TOURS.map(([zone, key]) => button(t(key), () => guideTour(zone), { guideTo: zone })), small);
+}
+
+/** Muted: captions only. */
+function muteGuide(on) {
+  state.guideVoice?.mute(on);
+  remember(MUTED_KEY, on);
+  renderGuide();
+}
+
+/** Off: the guide says nothing (its captions go too) until the customer turns it on again. */
+function setGuideOff(on) {
+  state.guideOff = on;
+  remember(OFF_KEY, on);
+  if (on) {
+    state.guideVoice?.stop();
+    const box = $("guide-caption");
+    if (box) box.hidden = true;
+  }
+  renderGuide();
+}
+
+/** The guide walks to a zone's counter and the customer follows (standing up first when sitting in a car). */
+async function guideTour(zone) {
+  const c = state.view?.client;
+  if (!c?.guide) return;
+  try {
+    if (state.seated) await c.standUp();
+    await c.guideWalk(zone, true);
+    $("stage").dataset.guide = "walking";
+    guideSay(`hallguide.lead.${zone}`);
+  } catch (e) {
+    say(t("hallguide.unavailable"));
+  }
+}
+
+function onGuide(msg) {
+  $("stage").dataset.guide = msg.activity;
+  const c = state.view?.client;
+  if (msg.activity === "pointing" && msg.to && c) {
+    c.zone = msg.to;
+    markZone();
+    guideSay(`hallguide.here.${msg.to}`);
+  }
+}
+
+function greetOnce() {
+  if (!state.view?.client.guide) return;
+  let greeted = false;
+  try {
+    greeted = sessionStorage.getItem(GREETED_KEY) === "1";
+    sessionStorage.setItem(GREETED_KEY, "1");
+  } catch (_) {
+    greeted = !!state.greeted;
+  }
+  if (greeted || state.greeted) return;
+  state.greeted = true;
+  // on a screen, the customer turns most of the way to the guide who greets them (a headset's wearer turns alone)
+  const view = state.view;
+  const at = view.client.guide.at;
+  if (!view.o.xr && at && !view.poseSource && view.yawDeg === 0) {
+    const rig = view.client.rig;
+    const yaw = (Math.atan2(-(at[0] - rig.position[0]), -(at[2] - rig.position[2])) * 180) / Math.PI;
+    const turn = ((((yaw - rig.yawDeg + 180) % 360) + 360) % 360) - 180;
+    if (Math.abs(turn) < 90) view.yawDeg = turn * 0.75;
+  }
+  guideSay("hallguide.greeting");
+}
 
 async function pickCodec() {
   const asked = params.get("codec");
@@ -421,8 +593,11 @@ export async function main() {
       onFrame: () => ($("stage").dataset.frames = String(view.client.stats.frames)),
       onWelcome: () => {
         renderZones();
+        renderGuide();
+        greetOnce();
         $("stage").dataset.hall = "ready";
       },
+      onGuide,
       onTeleported: (msg) => {
         state.seated = msg.seated ?? null;
         markZone();
@@ -455,6 +630,7 @@ export async function main() {
       return view.client;
     },
     goZone,
+    guideTour,
     chooseProduct,
     runCommand,
     screenOf: (p) => view.screenOf(p),
@@ -497,6 +673,7 @@ export async function main() {
   onLangChange(() => {
     renderZones();
     renderPanel();
+    renderGuide();
   });
   setInterval(hud, 250);
   // the headset, where there is one
