@@ -4,7 +4,8 @@
   (assets/thumbnails/), the environment maps (assets/env/) and the bank hall (assets/hall/: baked GLB and
   reflection probes; see docs/hall.md), with a progress bar;
 - `hall [--force]` builds only the hall (when stale, or always with --force);
-- `guide [--force]` builds only the digital guide's character (assets/guide/guide.glb; docs/guide.md);
+- `guide [--force] [--from FILE.glb]` builds only the digital guide's character (assets/guide/guide.glb), or puts
+  the bank's own in its place, checked (docs/guide.md);
 - `import FILE.glb --id ID` validates and normalises an operator's glTF/GLB (units, up axis, centre, ground)
   into assets/models/ID.glb;
 - `validate FILE` checks a glTF/GLB and prints its bounds, triangles and materials, or what is wrong.
@@ -58,7 +59,11 @@ def register(sub: Any) -> None:
     hall.set_defaults(func=_hall)
 
     guide = inner.add_parser("guide", help="build the digital guide's character (assets/guide/guide.glb)")
-    guide.add_argument("--force", action="store_true", help="rebuild even when the character is up to date")
+    guide.add_argument("--force", action="store_true",
+                       help="rebuild the default character even when it is up to date (or the bank's own is in place)")
+    guide.add_argument("--from", dest="source", type=Path, default=None, metavar="FILE.glb",
+                       help="put the bank's own character in place of the default (checked first: skin, Head joint, "
+                       "the 15 Oculus visemes and blinks, clips idle/talk/welcome/point/walk); builds keep it")
     guide.add_argument(
         "--assets-dir", type=Path, default=None, help="assets folder (default: SHOWROOM_ASSETS_DIR)"
     )
@@ -181,14 +186,31 @@ def _build_hall(assets_dir: Path, *, force: bool) -> None:
 
 def _guide(args: argparse.Namespace) -> int:
     config = load_config({"assets_dir": args.assets_dir})
-    _build_guide(config.assets_dir, force=args.force)
+    if args.source is not None:
+        from render_node.guide.guide_import import GuideInvalid, import_guide
+
+        if args.force:
+            print("assets: --from and --force exclude each other", file=sys.stderr)
+            return 2
+        try:
+            done = import_guide(config.assets_dir, args.source)
+        except GuideInvalid as exc:
+            print(f"assets: {exc}", file=sys.stderr)
+            return 2
+        print(f"assets: the guide is now {done.source} ({done.triangles:,} triangles, clips {', '.join(done.clips)}) "
+              f"in {done.glb}; `showroom assets guide --force` puts the default back")
+        return 0
+    _build_guide(config.assets_dir, force=args.force, replace_imported=args.force)
     return 0
 
 
-def _build_guide(assets_dir: Path, *, force: bool) -> None:
+def _build_guide(assets_dir: Path, *, force: bool, replace_imported: bool = False) -> None:
     from render_node.guide.character.build import ensure_guide
 
-    report = ensure_guide(assets_dir, force=force)
+    report = ensure_guide(assets_dir, force=force, replace_imported=replace_imported)
+    if report.imported:
+        print(f"assets: the bank's own guide ({report.imported}) is kept in {report.glb.parent}")
+        return
     if report.skipped:
         print(f"assets: the guide is up to date in {report.glb.parent}")
         return

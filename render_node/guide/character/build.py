@@ -3,7 +3,9 @@ written last, so a build cut short leaves the guide stale, never half-new).
 
 `ensure_guide(assets_dir)` does nothing when guide.json's fingerprint matches the builder's code (a hash of this
 package's modules and the format version) and the GLB is there; `force=True` rebuilds. `guide_paths` tells the
-node where the file is; any glTF character with the same viseme names can replace it (docs/guide.md).
+node where the file is; any glTF character with the same viseme names can replace it (`showroom assets guide
+--from FILE`, render_node/guide/guide_import.py: guide.json then says `imported`, and builds keep it unless told
+`replace_imported`; docs/guide.md).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class GuideReport:
     vertices: int = 0
     glb_bytes: int = 0
     build_s: float = 0.0
+    imported: str | None = None  # kept: the bank's own character (its source file's name)
 
 
 def guide_paths(assets_dir: Path) -> GuideFiles:
@@ -58,22 +61,41 @@ def guide_fingerprint() -> str:
     return h.hexdigest()[:32]
 
 
-def is_stale(assets_dir: Path) -> bool:
-    files = guide_paths(assets_dir)
+def _manifest(assets_dir: Path) -> dict[str, object] | None:
     try:
-        manifest = json.loads(files.manifest.read_text())
+        manifest = json.loads(guide_paths(assets_dir).manifest.read_text())
     except (OSError, ValueError):
-        return True
-    if not isinstance(manifest, dict) or manifest.get("fingerprint") != guide_fingerprint():
-        return True
-    return not files.glb.is_file()
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
-def ensure_guide(assets_dir: Path, *, force: bool = False) -> GuideReport:
-    """Builds (or, when up to date and not `force`, keeps) the guide; the report says which and its figures."""
+def imported_from(assets_dir: Path) -> str | None:
+    """The source file's name when the guide in place is the bank's own (imported) character, else None."""
+    manifest = _manifest(assets_dir)
+    imported = manifest.get("imported") if manifest else None
+    if not isinstance(imported, dict) or not guide_paths(assets_dir).glb.is_file():
+        return None
+    return str(imported.get("source") or "guide.glb")
+
+
+def is_stale(assets_dir: Path) -> bool:
+    if imported_from(assets_dir) is not None:
+        return False
+    manifest = _manifest(assets_dir)
+    if manifest is None or manifest.get("fingerprint") != guide_fingerprint():
+        return True
+    return not guide_paths(assets_dir).glb.is_file()
+
+
+def ensure_guide(assets_dir: Path, *, force: bool = False, replace_imported: bool = False) -> GuideReport:
+    """Builds (or, when up to date and not `force`, keeps) the guide; the report says which and its figures. An
+    imported character is kept, `force` or not, unless `replace_imported`."""
     from render_node.assets.build import write_atomic
 
     files = guide_paths(assets_dir)
+    source = imported_from(assets_dir)
+    if source is not None and not replace_imported:
+        return GuideReport(files.glb, skipped=True, imported=source)
     if not force and not is_stale(assets_dir):
         return GuideReport(files.glb, skipped=True)
     t0 = time.monotonic()
