@@ -10,7 +10,7 @@ the control messages (teleport, pick, focus, turn, unfocus, sit, stand_up) are a
 The digital guide (when the asset build wrote `<assets>/guide/guide.glb`) is per session too: it stands at the
 plan's `guide_m`, walks to a zone on `guide_walk` (`render_node.hall.guide_walk`: the path, its pose at a time),
 the customer's rig following when asked (node-side corrections, never the client's word), moves its lips on
-`guide_say`, and is drawn in every frame at its pose at the frame's start.
+`guide_say`, and is drawn in every frame at its pose at the frame's start (its state: render_node/stream/hall_guide.py).
 
 `HallService` is the node's one hall: the plan, the catalog, the files the asset build wrote, the scene (shared:
 it holds the live prices and the gold price series), the price refresh (at most every `PRICE_REFRESH_S`) and the
@@ -54,7 +54,6 @@ from render_node.hall.picking import HallPicker
 from render_node.hall.scene import (
     CAR_TURN_DEG_PER_S,
     Focus,
-    GuideFigure,
     HallFilesLike,
     HallScene,
     ModelSource,
@@ -64,6 +63,7 @@ from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_LIVE, RenderPool
 from render_node.render.types import CameraPose, Intrinsics, PoseView, RenderRequest
 from render_node.stream._socket import Socket
+from render_node.stream.hall_guide import SessionGuide
 from render_node.stream.pose import PoseSession
 from render_node.stream.registry import StreamLimits
 from showroom.catalog import Catalog
@@ -234,12 +234,7 @@ class HallSession(PoseSession):
         self._corrected_sent_at = -math.inf
         self.head_m: Vec3 = (zone.point_m[0], EYE_HEIGHT_M, zone.point_m[2])
         self.clock: Callable[[], float] = time.monotonic
-        self.guide_glb = hall.guide_glb()
-        self.guide = guide_walk.at_entrance(self.plan, self.clock())
-        self._guide_told: tuple[int, str] | None = None
-        """(walk number, activity) the client was last told of."""
-        self._walks = 0
-        self._following = False
+        self.guide = SessionGuide(self.plan, hall.guide_glb(), lambda: self.clock())
         self._corrected_follow = False
         """The pending correction is the follow's (sent with the rig's yaw)."""
 
@@ -280,15 +275,8 @@ class HallSession(PoseSession):
         return (x, head[1], z)
 
     def _follow(self, y_m: float) -> Vec3 | None:
-        """The head's place while the customer follows the guide (None: not following). The first pose after
-        the walk is over gets the walk's last place, and following stops."""
-        if not self._following:
-            return None
-        now = self.clock()
-        at = guide_walk.follow_at(self.guide, now)
-        walk = self.guide.activity
-        if at is None or not isinstance(walk, guide_walk.Walking) or now >= walk.done_s:
-            self._following = False
+        """The head's place while the customer follows the guide (None: not following)."""
+        at = self.guide.follow()
         if at is None:
             return None
         (x, z), yaw = at
@@ -325,13 +313,13 @@ class HallSession(PoseSession):
 
     def take_correction(self) -> dict[str, Any] | None:
         """The `corrected` message to send now, if the head was moved and none went out in the last half second."""
-        told = self._guide_news()
+        told = self.guide.news()
         if told is not None:
             return told
         if self._corrected is None:
             return None
         now = time.monotonic()
-        following = self._following or self._corrected_follow
+        following = self.guide.following or self._corrected_follow
         if now - self._corrected_sent_at < (FOLLOW_CORRECTED_EVERY_S if following else CORRECTED_EVERY_S):
             return None
         self._corrected_sent_at = now
@@ -346,13 +334,7 @@ class HallSession(PoseSession):
     def request_for(self, pose: Pose) -> RenderRequest:
         view, (w, h) = self.view_for(pose, self.hello.render_fov_deg)
         return self.scene.request(view, (w, h), head_m=pose.position_m, focus=self.customer.focus,
-                                  car_yaws=self.car_yaws(), guide=self.guide_figure())
-
-    def guide_figure(self) -> GuideFigure | None:
-        """The guide at its pose now (None without a guide model)."""
-        if self.guide_glb is None:
-            return None
-        return GuideFigure(self.guide_glb, guide_walk.pose_at(self.guide, self.clock()))
+                                  car_yaws=self.car_yaws(), guide=self.guide.figure())
 
     def start_request(self) -> RenderRequest:
         """The frame of the start pose (the rig's point, eye height, facing its zone): the warm-up render."""
@@ -368,7 +350,7 @@ class HallSession(PoseSession):
         return {"version": protocol.HALL_VERSION, "render_fov_deg": self.hello.render_fov_deg,
                 "overscan_deg": self.hello.overscan_deg, "position": [c.position_m[0], 0.0, c.position_m[2]],
                 "yaw_deg": c.yaw_deg, "zone": zone.id if zone else None, "eye_height_m": EYE_HEIGHT_M,
-                "zones": self.hall.welcome_zones(), "guide": self._guide_block(),
+                "zones": self.hall.welcome_zones(), "guide": self.guide.block(),
                 "attract_path": [{"point": list(p), "yaw_deg": yaw} for p, yaw in self.plan.attract_path]}
 
     # -- control messages -----------------------------------------------------------------------------------
@@ -404,7 +386,7 @@ class HallSession(PoseSession):
         raise AssertionError(f"unhandled hall message {msg!r}")
 
     def _teleported(self, rid: int, position: Vec3, yaw_deg: float, eye: Vec3 | None = None) -> dict[str, Any]:
-        self._following = False  # a teleport (or sitting down) leaves the guide's walk
+        self.guide.following = False  # a teleport (or sitting down) leaves the guide's walk
         self._corrected = None
         c = self.customer
         c.position_m, c.yaw_deg = position, yaw_deg
@@ -494,66 +476,22 @@ class HallSession(PoseSession):
         return self._teleported(msg.id, (x, 0.0, z), yaw)
 
     # -- the guide ------------------------------------------------------------------------------------------
-    def _guide_block(self) -> dict[str, Any] | None:
-        """The guide now, as the `guide` reply and the welcome say it; None without a guide model."""
-        if self.guide_glb is None:
-            return None
-        now = self.clock()
-        pose = guide_walk.pose_at(self.guide, now)
-        walk = self.guide.activity
-        return {"at": [round(pose.position_m[0], 4), 0.0, round(pose.position_m[2], 4)],
-                "yaw_deg": round(pose.yaw_deg, 3), "activity": pose.activity,
-                "to": walk.zone if isinstance(walk, guide_walk.Walking) else None,
-                "eta_s": round(guide_walk.eta_s(self.guide, now), 3), "follow": self._following,
-                "speaking": guide_walk.speaking(self.guide, now)}
-
-    def _guide_reply(self, rid: int | None) -> dict[str, Any]:
-        block = self._guide_block()
-        assert block is not None
-        reply = {"type": "guide", **block}
-        if rid is not None:
-            reply["id"] = rid
-        walk = self.guide.activity
-        self._guide_told = (self._walks, str(block["activity"])) if isinstance(walk, guide_walk.Walking) else None
-        return reply
-
     def _guide(self, msg: GuideWalk | GuideReset | GuideSay) -> dict[str, Any]:
-        if self.guide_glb is None:
+        if self.guide.glb is None:
             raise Refused("no_guide", "this node has no guide character (run `showroom assets build`)")
-        now = self.clock()
-        if isinstance(msg, GuideSay):
-            self.guide = guide_walk.say(self.guide, msg.visemes, now)
-            return self._guide_reply(msg.id)
-        self._following = False
-        self._corrected_follow = False
-        if isinstance(msg, GuideReset):
-            self.guide = guide_walk.reset(self.plan, self.guide, now)
-            return self._guide_reply(msg.id)
-        try:
-            self.plan.zone(msg.to)
-        except KeyError:
-            raise Refused("unknown_zone", f"no zone {msg.to!r}; zones: "
-                                          f"{', '.join(z.id for z in self.plan.zones)}") from None
-        follow = msg.follow and self.customer.seated is None
+        follow = isinstance(msg, GuideWalk) and msg.follow and self.customer.seated is None
         customer = (self.customer.position_m[0], self.customer.position_m[2]) if follow else None
-        self.car_yaws()
-        try:
-            self.guide = guide_walk.walk_to(self.guide, self.plan, self.floor(), msg.to, now, customer_m=customer)
-        except guide_walk.NoPath as exc:
-            raise Refused("no_path", f"the guide cannot reach {msg.to}: {exc}") from None
-        self._walks += 1
-        self._following = follow
-        return self._guide_reply(msg.id)
+        if not isinstance(msg, GuideSay):
+            self._corrected_follow = False
 
-    def _guide_news(self) -> dict[str, Any] | None:
-        """A `guide` message when a walk the client was told of has moved on (arrived and turned to point, back
-        at rest), else None."""
-        if self._guide_told is None or self.guide_glb is None:
-            return None
-        activity = guide_walk.activity_at(self.guide, self.clock())
-        if self._guide_told == (self._walks, activity) or activity == "turning":
-            return None
-        reply = self._guide_reply(None)
-        if activity == "idle":
-            self._guide_told = None
-        return reply
+        def floor() -> HallFloor:
+            self.car_yaws()  # bring the cars up to now before finding the path round them
+            return self.floor()
+
+        try:
+            return self.guide.handle(msg, floor, customer)
+        except KeyError:
+            raise Refused("unknown_zone", f"no zone {getattr(msg, 'to', '')!r}; zones: "
+                                          f"{', '.join(z.id for z in self.plan.zones)}") from None
+        except guide_walk.NoPath as exc:
+            raise Refused("no_path", f"the guide cannot reach {getattr(msg, 'to', '')}: {exc}") from None
