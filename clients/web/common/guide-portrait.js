@@ -46,6 +46,7 @@ export class GuidePortrait {
     for (;;) {
       const resp = await fetch(`/api/guide/portrait?size=${encodeURIComponent(this.size)}`, { headers: { Accept: "application/json" } });
       if (resp.status === 202) {
+        await resp.text().catch(() => ""); // read the body: an unread one keeps the request open in the browser
         if (Date.now() - started > this.maxWaitMs) throw new ApiError(504, "portrait_timeout", "the portrait is still rendering");
         const after = Math.min(10, Math.max(1, Number(resp.headers.get("Retry-After")) || 2));
         await new Promise((r) => setTimeout(r, after * 1000));
