@@ -50,9 +50,14 @@ def _torso_core() -> list[Piece]:
         Piece(sdf.ellipsoid((0.0, 1.222, 0.03), (0.105, 0.058, 0.068)), fixed("Chest")),
         Piece(sdf.ellipsoid((0.0, 1.08, -0.008), (0.104, 0.12, 0.077)), TORSO_BINDING),
         Piece(sdf.ellipsoid((0.0, 0.95, -0.006), (0.146, 0.112, 0.1)), TORSO_BINDING),
-        Piece(sdf.capsule((-0.05, 1.318, -0.024), (-0.15, 1.298, -0.024), 0.044, 0.042), SHOULDERS_BINDING),
-        Piece(sdf.capsule((0.05, 1.318, -0.024), (0.15, 1.298, -0.024), 0.044, 0.042), SHOULDERS_BINDING),
+        *(Piece(_shoulder(sx), SHOULDERS_BINDING) for sx in (-1.0, 1.0)),
     ]
+
+
+def _shoulder(sx: float) -> Field:
+    """The jacket's shoulder on one side (`sx` +1: the character's left): a flat, lightly padded slab from the
+    collar down to the shoulder point, its top line straight and sloping, not a round pad."""
+    return sdf.flat_capsule((0.042 * sx, 1.346, -0.013), (0.158 * sx, 1.302, -0.024), 0.042, (1.0, 0.6, 1.0))
 
 
 def _arm_binding(side: str) -> Binding:
@@ -63,10 +68,10 @@ def _arm_binding(side: str) -> Binding:
 
 def _sleeves(side: str) -> list[Piece]:
     s, e, w = WORLD[f"{side}UpperArm"], WORLD[f"{side}LowerArm"], WORLD[f"{side}Hand"]
-    top = s + (np.array([-0.012, -0.03, 0.0]) if side == "Left" else np.array([0.012, -0.03, 0.0]))
+    top = s + (np.array([-0.008, -0.046, 0.0]) if side == "Left" else np.array([0.008, -0.046, 0.0]))
     cuff = w + (e - w) * 0.02
     b = _arm_binding(side)
-    return [Piece(sdf.capsule(top, e, 0.047, 0.04), b), Piece(sdf.capsule(e, cuff, 0.04, 0.036), b)]
+    return [Piece(sdf.capsule(top, e, 0.042, 0.038), b), Piece(sdf.capsule(e, cuff, 0.038, 0.036), b)]
 
 
 def _v_notch(depth_front_z: float = 0.0, bottom_y: float = 1.135, slope: float = 0.30) -> Field:
@@ -89,14 +94,14 @@ def jacket() -> Part:
     def band(p: F64) -> F64:  # near the V's edges, at the front
         return np.asarray(np.maximum(np.abs(notch_again(p)) - 0.034, -p[:, 2] + 0.02))
 
-    lapels = sdf.intersect(sdf.offset(torso, 0.0045), band, k=0.003)
+    lapels = sdf.intersect(sdf.offset(torso, 0.0045), band, k=0.006)
     body = sdf.union(torso, lapels, k=0.0)
     body = sdf.union(body, collar, k=0.02)
-    body = sdf.union(body, *(pc.field for pc in sleeves), k=0.04)
+    body = sdf.union(body, *(pc.field for pc in sleeves), k=0.028)
     hem = sdf.half_space((0.0, 0.875, 0.0), (0.0, 1.0, 0.0))
     field = sdf.subtract(body, notch, hem, k=0.004)
     pieces = (*core, Piece(collar, fixed("Chest")), *sleeves)
-    return Part("jacket", "jacket", field, pieces, (-0.27, 0.84, -0.14), (0.27, 1.43, 0.15), 0.0055, 6200)
+    return Part("jacket", "jacket", field, pieces, (-0.27, 0.84, -0.14), (0.27, 1.43, 0.15), 0.004, 6200)
 
 
 def blouse() -> Part:
@@ -147,12 +152,12 @@ def scarf() -> Part:
     a knot) with two tails falling at an angle."""
     front = np.array([0.0, 0.0, 1.0])
     band = _collar_ring(1.378, 1.394, 0.0435, 0.0032)
-    knot = sdf.ellipsoid((0.0, 1.38, 0.031), (0.009, 0.0085, 0.0055))
+    knot = sdf.ellipsoid((0.0, 1.38, 0.031), (0.0078, 0.0075, 0.005))
     loops = []
     for sx in (1.0, -1.0):
-        outer = sdf.ellipsoid((0.024 * sx, 1.384, 0.029), (0.022, 0.0115, 0.005), _rot_z(12.0 * sx))
-        hole = sdf.ellipsoid((0.026 * sx, 1.384, 0.033), (0.012, 0.004, 0.02), _rot_z(12.0 * sx))
-        loops.append(sdf.subtract(outer, hole, k=0.002))
+        outer = sdf.ellipsoid((0.0225 * sx, 1.3835, 0.029), (0.0198, 0.0097, 0.004), _rot_z(10.0 * sx))
+        hole = sdf.ellipsoid((0.024 * sx, 1.3835, 0.033), (0.0128, 0.0044, 0.02), _rot_z(10.0 * sx))
+        loops.append(sdf.subtract(outer, hole, k=0.0015))
     tail_l = _ribbon([(0.003, 1.374, 0.033), (0.013, 1.34, 0.05), (0.024, 1.302, 0.075)], 0.026, 0.0026, front)
     tail_r = _ribbon([(-0.003, 1.374, 0.033), (-0.011, 1.342, 0.05), (-0.021, 1.31, 0.071)], 0.024, 0.0026, front)
     bow = sdf.union(knot, *loops, k=0.004)
@@ -308,15 +313,20 @@ def hair() -> Part:
         clumps = 0.0045 * (0.5 + 0.5 * np.sin(ang * 11.0 + 1.3 * np.sin(ang * 5.0))) ** 3
         return np.asarray(edge - clumps - p[:, 1])
 
-    hairline_fringe = sdf.offset(skin, 0.0085)
-
-    def fringe_region(p: F64) -> F64:  # above a line falling from the parting to the right temple
-        x = p[:, 0]
+    def fringe_line(x: F64) -> F64:  # the fringe's edge, falling from the parting to the right temple
         line = 1.632 - 0.5 * np.clip(PART_X + 0.012 - x, 0.0, 0.12) * (1.0 - 1.4 * np.clip(PART_X - x, 0.0, 0.1))
-        line = np.where(x > PART_X + 0.012, 1.64, line)
-        return np.asarray(np.maximum(line - p[:, 1], -p[:, 2] + 0.01) * 0.8)
+        return np.asarray(np.where(x > PART_X + 0.012, 1.64, line))
 
-    fringe = sdf.intersect(hairline_fringe, fringe_region, k=0.006)
+    def hairline_fringe(p: F64) -> F64:  # thinning towards its edge, a few strands grooved along it
+        above = p[:, 1] - fringe_line(p[:, 0])
+        thick = 0.0032 + 0.0056 * sdf.smoothstep(-0.002, 0.03, above)
+        grooves = 0.0008 * np.sin(above * (2.0 * np.pi / 0.011)) * sdf.smoothstep(0.002, 0.012, above)
+        return np.asarray(skin(p) - thick + grooves)
+
+    def fringe_region(p: F64) -> F64:  # above the edge, at the front
+        return np.asarray(np.maximum(fringe_line(p[:, 0]) - p[:, 1], -p[:, 2] + 0.01) * 0.8)
+
+    fringe = sdf.intersect(hairline_fringe, fringe_region, k=0.005)
     body = sdf.subtract(volume, face_oval, k=0.012)
     body = sdf.union(body, fringe, k=0.008)
     cheeks = sdf.intersect(sdf.offset(skin, 0.0035), sdf.half_space((0.0, 1.545, 0.0), (0.0, 1.0, 0.0)), k=0.01)
@@ -330,7 +340,7 @@ def hair() -> Part:
     side_part = sdf.capsule((PART_X, 1.664, 0.07), (PART_X - 0.004, 1.672, -0.03), 0.0028)
     field = _strands(sdf.subtract(taper, side_part, k=0.003), (PART_X, 1.675, 0.02))
     return Part("hair", "hair", field, (Piece(field, fixed("Head")),), (-0.11, 1.44, -0.13), (0.11, 1.69, 0.12),
-                0.0019, 5200, head_space=True)
+                0.0019, 5800, head_space=True)
 
 
 def parts() -> list[Part]:

@@ -41,6 +41,9 @@ LID_INNER = EYE_RADIUS + 0.0004
 LID_OUTER = EYE_RADIUS + 0.0022
 SOCKET_M = EYE_RADIUS + 0.0011
 """The skin's hole for each eye: inside the lids' outer surface, so no rim of the hole shows around them."""
+LID_FLARE_M = 0.0022
+"""How far the lids' outer surface rises towards their far ends, to meet the skin round the socket (no ring
+shows round a closed eye)."""
 LID_TOP_DEG = 80.0
 LID_CODES = (("Left", "upper"), ("Left", "lower"), ("Right", "upper"), ("Right", "lower"))
 LID_SIDE_DEG = 95.0
@@ -305,7 +308,8 @@ def lids() -> Shell:
             for i in range(n_out):
                 t = i / (n_out - 1)
                 rows_phi.append(edge + (end - edge) * t)
-                rows_r.append(np.full(cols, LID_OUTER))
+                flare = min(max((t - 0.4) / 0.6, 0.0), 1.0)
+                rows_r.append(np.full(cols, LID_OUTER + LID_FLARE_M * flare * flare * (3.0 - 2.0 * flare)))
                 shade = (1.0 if t < 0.02 else 0.0) if which == "upper" else 0.0
                 rows_dark.append(np.full(cols, shade))
             phi = np.stack(rows_phi)  # (rows, cols) degrees

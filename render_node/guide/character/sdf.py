@@ -175,6 +175,8 @@ def mesh_field(field: Field, lo: Vec, hi: Vec, voxel_m: float, triangles: int) -
     for s in range(0, len(grid), step):
         values[s : s + step] = field(grid[s : s + step])
     volume = values.reshape(n)
+    # samples on the surface (a flat cut along a grid plane) make marching cubes leave holes: nudge them out
+    volume[np.abs(volume) < voxel_m * 1e-3] = voxel_m * 1e-3
     volume[0, :, :] = volume[-1, :, :] = volume[:, 0, :] = volume[:, -1, :] = volume[:, :, 0] = volume[:, :, -1] = 1.0
     verts, faces, _normals, _ = marching_cubes(  # type: ignore[no-untyped-call]
         volume, 0.0, spacing=(voxel_m,) * 3, gradient_direction="ascent")
