@@ -10,7 +10,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -74,6 +74,12 @@ SETTINGS: tuple[Setting, ...] = (
             "start; unset: generated once (0600) and reused"),
     Setting("SHOWROOM_CERTIFICATE_RETIRED_KEYS", "(none; generated: <data dir>/secrets/certificate.retired.json)",
             "JSON file of retired certificate public keys, still published so their certificates verify"),
+    Setting("SHOWROOM_ADVISOR_TICKET_KEY", "(generated: <data dir>/secrets/advisor_ticket)",
+            "key that signs advisors' console tickets (commerce signs, edges verify), at least 32 bytes; the same "
+            "on every node; unset: generated once (0600) and reused"),
+    Setting("SHOWROOM_ADVISOR_MAX_CALLS", "4", "live advisor calls one node relays at once; more customers wait"),
+    Setting("SHOWROOM_ADVISOR_MAX_WAITING", "50",
+            "customers one node keeps waiting for an advisor; more are refused as busy (1013)"),
     Setting("SHOWROOM_DEMO", "0",
             "1: allow a public start (not loopback) with the payment sandbox or generated secrets, loudly logged"),
     Setting("SHOWROOM_TRUSTED_PROXIES", "127.0.0.1,::1",
@@ -124,12 +130,31 @@ class Config:
     share_secret_configured: bool = False
     certificate_key_configured: bool = False
     """True when SHOWROOM_CERTIFICATE_KEY names the bank's key file; else `showroom serve` uses the generated one."""
+    advisor_ticket_key: bytes = field(default=b"", repr=False)
+    """Key of advisors' console tickets (SHOWROOM_ADVISOR_TICKET_KEY, or the one `showroom serve` generated in the
+    data folder). Left empty, the commerce settings' key (random for this process) is used; given, it is also the
+    commerce settings' key, so the commerce side that signs and the edge that verifies always agree."""
+    advisor_ticket_key_configured: bool = False
+    """True when the operator set SHOWROOM_ADVISOR_TICKET_KEY; else `showroom serve` uses the generated one."""
+    advisor_max_calls: int = 4
+    """Live advisor calls this node relays at once (SHOWROOM_ADVISOR_MAX_CALLS)."""
+    advisor_max_waiting: int = 50
+    """Customers this node keeps waiting for an advisor (SHOWROOM_ADVISOR_MAX_WAITING)."""
     payment_sandbox: bool = False
     """True when this process started the built-in payment sandbox (test mode) on loopback: only then does
     `/healthz` name the payment backend (the sandbox's test controls need it)."""
     commerce: CommerceSettings = field(
         default_factory=lambda: CommerceSettings(database_url="sqlite+aiosqlite:///showroom.db")
     )
+
+    def __post_init__(self) -> None:
+        key = self.advisor_ticket_key
+        if not key:
+            object.__setattr__(self, "advisor_ticket_key", self.commerce.advisor_ticket_key)
+        elif len(key) < MIN_SECRET_BYTES:
+            raise BadRequest(f"the advisor ticket key is {len(key)} bytes; it needs at least {MIN_SECRET_BYTES}")
+        elif key != self.commerce.advisor_ticket_key:
+            object.__setattr__(self, "commerce", replace(self.commerce, advisor_ticket_key=key))
 
     @property
     def public_url(self) -> str:
@@ -257,6 +282,12 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         from showroom.adapters.certificate_keys import load_retired
 
         secrets["certificate_retired_keys"] = load_retired(Path(retired_file).expanduser())
+    advisor_key = _secret("SHOWROOM_ADVISOR_TICKET_KEY", pick("advisor_ticket_key", "SHOWROOM_ADVISOR_TICKET_KEY", ""))
+    advisor_max_calls = _int("SHOWROOM_ADVISOR_MAX_CALLS", pick("advisor_max_calls", "SHOWROOM_ADVISOR_MAX_CALLS", "4"))
+    advisor_max_waiting = _int("SHOWROOM_ADVISOR_MAX_WAITING",
+                               pick("advisor_max_waiting", "SHOWROOM_ADVISOR_MAX_WAITING", "50"))
+    if advisor_max_calls < 0 or advisor_max_waiting < 0:
+        raise BadRequest("SHOWROOM_ADVISOR_MAX_CALLS and SHOWROOM_ADVISOR_MAX_WAITING must be 0 or more")
     commerce = CommerceSettings(
         database_url=db_url,
         payment_backend_url=pick("payment_backend_url", "SHOWROOM_PAYMENT_BACKEND_URL", "") or None,
@@ -303,5 +334,9 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         webhook_secret_configured=webhook_secret is not None,
         share_secret_configured=share_secret is not None,
         certificate_key_configured=bool(certificate_key_file),
+        advisor_ticket_key=advisor_key.encode("utf-8") if advisor_key is not None else b"",
+        advisor_ticket_key_configured=advisor_key is not None,
+        advisor_max_calls=advisor_max_calls,
+        advisor_max_waiting=advisor_max_waiting,
         commerce=commerce,
     )

@@ -59,6 +59,7 @@ LIMITS: tuple[Limit, ...] = (
     _limit("phone_codes", "POST", r"/api/phone/codes", 10, 6),
     _limit("phone_verify", "POST", r"/api/phone/verify", 20, 20),
     _limit("appointments", "POST", r"/api/(appointments(/[^/]+/cancel)?|orders/[^/]+/pickup/move)", 20, 20),
+    _limit("advisor_callbacks", "POST", r"/api/advisor/callbacks", 5, 10),
     _limit("staff_sign_in", "POST", r"/api/staff/(sign-?in|login|sessions?)", 10, 10),
 )
 """The one table of limits (docs/security.md lists it). Sized for people: a kiosk's product wall loads every

@@ -97,6 +97,10 @@ class CommerceSettings:
     PEM file, or generated in the data folder); built without one, a random key of this process."""
     certificate_retired_keys: tuple[tuple[bytes, datetime], ...] = ()
     """Certificates: (raw public key, retired at) of keys a rotation replaced, still published for verification."""
+    advisor_ticket_key: bytes = field(default_factory=lambda: secrets.token_bytes(MIN_SECRET_BYTES), repr=False)
+    """Advisors: the HMAC-SHA256 key of the tickets that let a signed-in advisor into a node's console socket
+    (SHOWROOM_ADVISOR_TICKET_KEY or generated in the data folder, `showroom/advisory.py`); built without one, a
+    random key of this process. The node's `Config.advisor_ticket_key` is the same value (edges verify)."""
     points_earn_fen_per_point: int = 1000
     """Campaigns: paid fen per point earned (1000: 1 point per 10.00 CNY paid; docs/commerce.md)."""
     points_per_cny: int = 100

@@ -41,6 +41,8 @@ class Permission(StrEnum):
     """Operational details such as the payment backend's address."""
     MANAGE_CAMPAIGNS = "manage_campaigns"
     """Create, approve (four eyes: not one's own) and disable coupon campaigns."""
+    ANSWER_CALLS = "answer_calls"
+    """Take customers' video calls: the console ticket, the queue, call-backs and call records (advisors)."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -52,7 +54,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                              Permission.ADJUST_STOCK}),
     Role.AUDITOR: frozenset({Permission.VIEW_ORDERS, Permission.VIEW_COMPLIANCE, Permission.VIEW_RECONCILIATION,
                              Permission.VIEW_AUDIT, Permission.VIEW_STOCK}),
-    Role.ADVISOR: frozenset({Permission.VIEW_ORDERS}),
+    Role.ADVISOR: frozenset({Permission.VIEW_ORDERS, Permission.ANSWER_CALLS}),
     Role.ADMIN: frozenset({Permission.MANAGE_STAFF, Permission.MANAGE_SETTINGS, Permission.VIEW_AUDIT,
                            Permission.VIEW_INTERNALS, Permission.VIEW_STOCK}),
 }

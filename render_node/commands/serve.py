@@ -98,7 +98,10 @@ def public_start_problem(config: Config) -> str | None:
     A loopback start always may (the README's demo needs no configuration), and so may `--demo`. Otherwise roles
     that take payments need the bank's payment backend and secrets the operator chose: a generated secret is
     safe but lives only in this node's data folder, so another commerce replica or the real backend cannot share
-    it. `edge` holds no secret; `payments` is the sandbox itself, a demo by definition.
+    it. The advisor ticket key is named for `commerce` alone: in a split deployment the edges must verify what
+    commerce signs, which a key generated in one data folder cannot do (`all` signs and verifies in one process).
+    `edge` holds no secret of its own (without the key it refuses every advisor, see `_warn_advisor_key`);
+    `payments` is the sandbox itself, a demo by definition.
     """
     if is_loopback(config.host) or config.demo:
         return None
@@ -109,6 +112,9 @@ def public_start_problem(config: Config) -> str | None:
         missing.append("SHOWROOM_SHARE_SECRET (>= 32 bytes)")
     if config.role in ("all", "commerce") and not config.certificate_key_configured:
         missing.append("SHOWROOM_CERTIFICATE_KEY (the bank's Ed25519 certificate key, a PEM file)")
+    if config.role == "commerce" and not config.advisor_ticket_key_configured:
+        missing.append("SHOWROOM_ADVISOR_TICKET_KEY (>= 32 bytes, the same on the edges that verify advisors' "
+                       "tickets)")
     if config.role in ("all", "commerce") and not config.commerce.payment_backend_url:
         missing.append("SHOWROOM_PAYMENT_BACKEND_URL (the bank's payment backend; unset, the test-mode sandbox "
                        "would take the payments)")
@@ -123,6 +129,27 @@ def public_start_problem(config: Config) -> str | None:
         return None
     return (f"refusing to listen on {config.host or 'every interface'}: set {', '.join(missing)}, "
             f"or pass --demo / SHOWROOM_DEMO=1 to run the demo in the open (never in production)")
+
+
+ADVISOR_TICKET_SECRET = "advisor_ticket"
+"""`<data dir>/secrets/advisor_ticket`: the generated key of advisors' console tickets."""
+
+
+def resolve_advisor_ticket_key(config: Config) -> Config:
+    """`config` with the advisor ticket key from the data folder (generated once, 0600) unless the operator set
+    SHOWROOM_ADVISOR_TICKET_KEY. Commerce and the edges on one data folder then sign and verify with one key."""
+    if config.advisor_ticket_key_configured:
+        return config
+    from showroom.adapters.secret_files import load_or_create
+
+    return replace(config, advisor_ticket_key=load_or_create(config.data_dir, ADVISOR_TICKET_SECRET))
+
+
+def _warn_advisor_key(config: Config) -> None:
+    if config.role == "edge" and not config.advisor_ticket_key_configured and not is_loopback(config.host):
+        log.warning("SHOWROOM_ADVISOR_TICKET_KEY is unset: this edge verifies advisors' tickets with a key generated "
+                    "in its own data folder, so advisors signed in at another commerce node are refused; set it to "
+                    "the commerce nodes' key (docs/security.md)")
 
 
 def _warn_demo(config: Config) -> None:
@@ -143,8 +170,9 @@ def serve(args: argparse.Namespace) -> int:
     if problem is not None:
         raise UnsafePublicStart(problem)
     _warn_demo(config)
+    _warn_advisor_key(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    config = resolve_secrets(config)
+    config = resolve_advisor_ticket_key(resolve_secrets(config))
     with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(_serve(config))
     return 0

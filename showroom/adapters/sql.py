@@ -43,6 +43,7 @@ from showroom.adapters._rows import (
     utc_req,
 )
 from showroom.adapters._versioned import update_versioned
+from showroom.adapters.advisory_sql import SqlAdvisory
 from showroom.adapters.branch_sql import BranchSqlMixin
 from showroom.adapters.buyback_sql import SqlBuybacks
 from showroom.adapters.campaign_sql import CampaignSql
@@ -137,6 +138,11 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
     def campaigns(self) -> CampaignSql:
         """Campaigns, coupons, points and orders' discount lines, in this transaction."""
         return CampaignSql(self.conn, self._db.is_sqlite)
+
+    @property
+    def advisory(self) -> SqlAdvisory:
+        """Advisors' call-backs and call records, in this transaction (`showroom.advisory_ports`)."""
+        return SqlAdvisory(self.conn, self._db.is_sqlite)
 
     @property
     def buybacks(self) -> SqlBuybacks:

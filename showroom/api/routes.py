@@ -371,3 +371,6 @@ def add_routes(app: web.Application) -> None:
     from showroom.api.buyback_routes import add_buyback_routes  # it imports this module
 
     add_buyback_routes(app)  # buy-backs: quote, booking, inspection, payout notifications
+    from showroom.api.advisor_routes import add_advisor_routes  # it imports `guarded` from here
+
+    add_advisor_routes(app)  # advisors: console tickets, call-backs, call records

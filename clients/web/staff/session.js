@@ -14,7 +14,7 @@ const ROLE_PERMISSIONS = {
   manager: ["view_orders", "fulfil_orders", "request_refund", "approve_refund", "view_compliance",
     "view_reconciliation", "view_audit", "view_stock", "manage_campaigns", "adjust_stock"],
   auditor: ["view_orders", "view_compliance", "view_reconciliation", "view_audit", "view_stock"],
-  advisor: ["view_orders"],
+  advisor: ["view_orders", "answer_calls"],
   admin: ["manage_staff", "manage_settings", "view_audit", "view_internals", "view_stock"],
 };
 
@@ -162,3 +162,9 @@ export const changeAccount = (name, body) => call(`/api/staff/accounts/${enc(nam
 export const resetPassword = (name, body) =>
   call(`/api/staff/accounts/${enc(name)}/password`, { method: "POST", body });
 export const resetTotp = (name) => call(`/api/staff/accounts/${enc(name)}/totp-reset`, { method: "POST", body: {} });
+// Advisors (answer_calls; docs/advisor.md "Commerce"): the console socket's ticket, call-backs, call records.
+export const advisorTicket = () => call("/api/staff/advisor/ticket", { method: "POST", body: {} });
+export const advisorCallbacks = (status = "open") => call(`/api/staff/advisor/callbacks${query({ status })}`);
+export const callbackDone = (id) => call(`/api/staff/advisor/callbacks/${enc(id)}/done`, { method: "POST", body: {} });
+export const recordCall = (body, key) => call("/api/staff/advisor/calls", { method: "POST", body, idempotencyKey: key });
+export const advisorCalls = (limit) => call(`/api/staff/advisor/calls${query({ limit })}`);
