@@ -38,12 +38,14 @@ from render_node.keys import (
     WEB_ROOT,
 )
 from render_node.metrics import NodeMetrics
+from render_node.openapi import PAGES
 from render_node.pool import PRIORITY_LIVE, PandaRendererFactory, RendererFactory, RenderPool
 from render_node.prices import CatalogPrices, HttpCatalogPrices, LocalCatalogPrices, NoPrices
 from render_node.ratelimit import RATE_LIMITER, RateLimiter, rate_limit_middleware
 from render_node.render.errors import RenderError
 from render_node.render.types import RenderRequest, TurntableView
 from render_node.routes import add_catalog_routes, add_edge_routes, add_operations_routes
+from render_node.rtc import routes as rtc_routes
 from render_node.stream import handler as stream_handler
 from render_node.stream.registry import SessionRegistry, StreamLimits
 from render_node.views import OverridesFor, ViewStore, env_for
@@ -129,11 +131,11 @@ async def _redirect_to_kiosk(request: web.Request) -> web.StreamResponse:
 
 
 def add_web_clients(app: web.Application, web_root: Path) -> None:
-    """/kiosk, /phone, /vr, /staff (+ their own files under /kiosk/...), /s/{token} -> the share page,
-    /static/ -> all."""
+    """/kiosk, /phone, /vr, /staff, /advisor, ... (`openapi.PAGES`, + their own files under /kiosk/...),
+    /s/{token} -> the share page, /static/ -> all."""
     router = app.router
     router.add_get("/", _redirect_to_kiosk, name="root")
-    for page in ("kiosk", "phone", "vr", "staff", "certificate", "verify"):
+    for page in PAGES:
         handler = _page_handler(web_root, page)
         router.add_get(f"/{page}", handler, name=f"page_{page}")
         router.add_get(f"/{page}/", handler)
@@ -212,6 +214,7 @@ def create_app(
         guide_routes.setup(app)
         guide_portrait_routes.setup(app)
         guide_ask_routes.setup(app)
+        rtc_routes.setup(app)
         add_web_clients(app, app[WEB_ROOT])
     add_operations_routes(app)
     return app

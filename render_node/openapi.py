@@ -25,14 +25,15 @@ _HTML = {"200": {"description": "HTML", "content": {"text/html": {"schema": {"ty
 _FILE = {"200": {"description": "the file"}, "404": {"description": "no such file"},
          "403": {"description": "a path outside the folder"}}
 
+PAGES: tuple[str, ...] = ("kiosk", "phone", "vr", "staff", "advisor", "certificate", "verify")
+"""The pages render_node/app.py serves from clients/web/<page>/ (one list for both)."""
+
 WEB_PAGES: dict[str, dict[str, Any]] = {
     "/": {"summary": "Redirects to /kiosk", "responses": {"302": {"description": "to /kiosk"}}},
-    **{f"/{page}": {"summary": f"The {page} web client", "responses": _HTML}
-       for page in ("kiosk", "phone", "vr", "staff", "certificate", "verify")},
-    **{f"/{page}/": {"summary": f"The {page} web client (its index.html)", "responses": _HTML}
-       for page in ("kiosk", "phone", "vr", "staff", "certificate", "verify")},
+    **{f"/{page}": {"summary": f"The {page} web client", "responses": _HTML} for page in PAGES},
+    **{f"/{page}/": {"summary": f"The {page} web client (its index.html)", "responses": _HTML} for page in PAGES},
     **{f"/{page}/{{filename}}": {"summary": f"Files of the {page} web client", "responses": _FILE}
-       for page in ("kiosk", "phone", "vr", "staff", "certificate", "verify", "static")},
+       for page in (*PAGES, "static")},
     "/s/{token}": {"summary": "Share landing page", "responses": _HTML},
 }
 """The web clients (clients/web): pages and their files, served by aiohttp's static handler."""
