@@ -185,12 +185,12 @@ def test_the_kiosk_guide_gives_no_advice_and_offers_an_advisor_when_it_does_not_
     w.page.click('[data-action="large"]')  # large type enlarges the captions
     assert w.page.evaluate(f"parseFloat(getComputedStyle(document.querySelector('{CAPTION}')).fontSize)") >= 30
     _shot(w, artifacts, "kiosk-en-large-advisor")
-    advisor.click()  # what the kiosk's call_advisor does: "an advisor will join you"
-    w.page.wait_for_selector(".toast:not([hidden])")
-    assert "advisor will join you" in w.page.inner_text(".toast")
-    w.page.wait_for_function("([sel]) => document.querySelector(sel).textContent.includes('advisor will join you')",
-                             arg=[CAPTION])
+    advisor.click()  # what the kiosk's "call an advisor" does: the video call's panel, topic first
+    w.page.wait_for_selector('#advisor-call [data-topic="precious_metals"]')
+    _shot(w, artifacts, "kiosk-en-advisor-call")
     assert advisor.is_hidden()
+    w.page.click("#advisor-cancel")  # not now: the panel closes and the guide is back
+    w.page.wait_for_selector("#advisor-call", state="hidden")
 
     w.page.click('[data-action="lang"]')  # Chinese, large type
     _ask(w, "现在适合买黄金吗")

@@ -240,6 +240,23 @@ export class Checkout {
     return q;
   }
 
+  /**
+   * Buys with a quote made elsewhere (an advisor's offer in a call, common/advisor-call.js): the quote, its expiry
+   * and a new order key (a new intent); the product and variant become the quote's. buy() then orders THAT quote
+   * while it is valid (once it has expired, buy() locks today's price, as for any quote).
+   */
+  adoptQuote(quote) {
+    this.error = null;
+    this.quote = quote;
+    this.quoteExpiresMs = expiryMs(quote);
+    if (quote.product) this.product = quote.product;
+    if (quote.variant !== undefined) this.variant = quote.variant;
+    this._orderKey = newIdempotencyKey();
+    this.status = "quoted";
+    this.onChange(this);
+    return quote;
+  }
+
   quoteSecondsLeft() {
     if (!this.quoteExpiresMs) return null;
     return Math.max(0, Math.ceil((this.quoteExpiresMs - Date.now()) / 1000));

@@ -8,9 +8,10 @@ export class Spinner {
    * @param {HTMLElement} host element that receives the view (it gets class "spin")
    * @param {{frames: {yaw_deg:number, pitch_deg:number, url:string}[]}} manifest
    */
-  constructor(host, manifest, { onProgress = null, pixelsPerFrame = null, startYawDeg = 0 } = {}) {
+  constructor(host, manifest, { onProgress = null, onTurn = null, pixelsPerFrame = null, startYawDeg = 0, startPitchDeg = null } = {}) {
     this.host = host;
     this.onProgress = onProgress;
+    this.onTurn = onTurn; // onTurn(yawDeg, pitchDeg) after every change of the angle shown (drag, keys, showAngle)
     this.manifestKey = manifest.key || null;
     this.pitches = [...new Set(manifest.frames.map((f) => f.pitch_deg))].sort((a, b) => a - b);
     this.yaws = [...new Set(manifest.frames.map((f) => f.yaw_deg))].sort((a, b) => a - b);
@@ -22,6 +23,7 @@ export class Spinner {
     this.pitchIndex = Math.floor((this.pitches.length - 1) / 2);
     const p0 = this.pitches.indexOf(0);
     if (p0 >= 0) this.pitchIndex = p0;
+    if (startPitchDeg !== null && Number.isFinite(startPitchDeg)) this.pitchIndex = nearestIndex(this.pitches, startPitchDeg);
     this.yawIndex = nearestIndex(this.yaws, startYawDeg);
     this.zoom = 1;
     this.panX = 0;
@@ -62,9 +64,30 @@ export class Spinner {
   /** Turns by `dYaw` frames and tilts by `dPitch` rows. */
   step(dYaw, dPitch = 0) {
     const n = this.yaws.length;
-    this.yawIndex = (((this.yawIndex + dYaw) % n) + n) % n;
-    this.pitchIndex = Math.max(0, Math.min(this.pitches.length - 1, this.pitchIndex + dPitch));
+    this._turnTo((((this.yawIndex + dYaw) % n) + n) % n, Math.max(0, Math.min(this.pitches.length - 1, this.pitchIndex + dPitch)));
+  }
+
+  /** Shows the frame nearest to `yawDeg` (any angle, wrapped to the view set's circle) and `pitchDeg` (null or
+   * omitted: the pitch stays), e.g. the angle an advisor shows or a customer is looking from. */
+  showAngle(yawDeg, pitchDeg = null) {
+    let yi = this.yawIndex;
+    if (yawDeg !== null && yawDeg !== undefined && Number.isFinite(Number(yawDeg))) {
+      const y = ((Number(yawDeg) % 360) + 360) % 360;
+      yi = nearestIndex(this.yaws, y);
+      // the circle closes: 359 deg is nearer 0 than 350
+      const span = this.yaws.length > 1 ? this.yaws[this.yaws.length - 1] + (this.yaws[1] - this.yaws[0]) : 360;
+      if (Math.abs(y - span - this.yaws[0]) < Math.abs(y - this.yaws[yi])) yi = 0;
+    }
+    const pi = pitchDeg !== null && pitchDeg !== undefined && Number.isFinite(Number(pitchDeg)) ? nearestIndex(this.pitches, Number(pitchDeg)) : this.pitchIndex;
+    this._turnTo(yi, pi);
+  }
+
+  _turnTo(yawIndex, pitchIndex) {
+    const changed = yawIndex !== this.yawIndex || pitchIndex !== this.pitchIndex;
+    this.yawIndex = yawIndex;
+    this.pitchIndex = pitchIndex;
     this._show();
+    if (changed && this.onTurn) this.onTurn(this.yawDeg, this.pitchDeg);
   }
 
   setZoom(z, cx = 0.5, cy = 0.5) {
@@ -281,7 +304,7 @@ function nearestIndex(values, v) {
  * Mounts a spinner for a product variant in `host`: a single rendered still is shown at once, with the view
  * set's render progress, until the manifest is ready. Resolves to the Spinner (or null if superseded).
  */
-export async function mountSpin(host, { productId, variant, size, stillUrl, isCurrent = () => true, progressText }) {
+export async function mountSpin(host, { productId, variant, size, stillUrl, isCurrent = () => true, progressText, onTurn = null, startYawDeg = 0, startPitchDeg = null }) {
   const still = document.createElement("img");
   still.className = "spin-frame spin-still";
   still.alt = "";
@@ -292,11 +315,14 @@ export async function mountSpin(host, { productId, variant, size, stillUrl, isCu
   host.classList.add("spin");
   host.replaceChildren(still, note);
   const { getViews } = await import("./api.js");
+  const stop = new AbortController(); // a view no longer wanted stops asking the node for its render progress
   const manifest = await getViews(productId, variant, size, {
+    signal: stop.signal,
     onProgress: (done, total) => {
       if (isCurrent()) note.textContent = progressText(done, total);
+      else stop.abort();
     },
   });
   if (!isCurrent()) return null;
-  return new Spinner(host, manifest);
+  return new Spinner(host, manifest, { onTurn, startYawDeg, startPitchDeg });
 }

@@ -3,7 +3,11 @@
 // floor to walk, tap a product to see it on the stand, voice) -> product page (360 spin, zoom, hotspots, live
 // price, quote countdown, loan overlay for cars, mirror try-on after consent) -> pay by QR on the phone, live
 // status. An idle timeout wipes the whole session (checkout, camera, customer data) and returns to the attract loop.
+// "Call an advisor" (the top bar's button, the guide, the hall's counter, voice) opens the video call with a bank
+// advisor (common/advisor-call.js): co-view of the product on screen, the advisor's "show" and pointer, and an offered
+// price bought through the usual keypad -> QR -> pay on the phone.
 
+import { AdvisorCall } from "../common/advisor-call.js";
 import { financePlans, formatCny, getProduct, getProducts, renderUrl } from "../common/api.js";
 import { ZONE_ORDER, attractPose } from "../common/hall.js";
 import { HallView } from "../common/hall-view.js";
@@ -15,7 +19,7 @@ import { pickupBox } from "../common/pickup.js";
 import { GuideWidget } from "../common/guide.js";
 import { applyI18n, getLang, installToggles, onLangChange, pick, setLang, setLargeType, t } from "../common/i18n.js";
 import { mountSpin } from "../common/spin.js";
-import { askConsent, el, openDialog, showError, toast } from "../common/ui.js";
+import { askConsent, el, openDialog, showError } from "../common/ui.js";
 import { recogniseWav, recordWav } from "../common/voice.js";
 
 const params = new URLSearchParams(location.search);
@@ -42,6 +46,7 @@ const state = {
   hallProduct: null,
   hallTurnDeg: 0,
   guide: null, // the digital guide beside the products (common/guide.js)
+  advisor: null, // the video call with an advisor (common/advisor-call.js)
 };
 window.__kiosk = state; // for operators' diagnostics and the browser tests
 
@@ -54,13 +59,20 @@ function show(screen) {
   for (const id of ["attract", "wall", "hall", "product"]) $(id).hidden = id !== screen;
   document.body.dataset.screen = screen;
   // the guide stands beside the products (the hall has its own); it greets a customer who leaves the attract loop
-  state.guide?.setVisible(screen === "wall" || screen === "product");
+  showGuide();
   if (from === "attract" && screen !== "attract") state.guide?.greet();
   if (screen === "attract") startAttract();
   else stopAttract();
   if (screen === "hall") startHall();
   else stopHall();
   if (screen === "wall" && !$("product-grid").children.length) renderWall();
+  state.advisor?.viewChanged();
+}
+
+/** The guide beside the wall and the product, unless an advisor's call has the side of the screen. */
+function showGuide() {
+  const screen = document.body.dataset.screen;
+  state.guide?.setVisible((screen === "wall" || screen === "product") && !state.advisor?.open);
 }
 
 // ---- attract loop --------------------------------------------------------------------------------
@@ -239,7 +251,7 @@ function startHall() {
       onWelcome: () => markHallZone(),
       onTeleported: () => markHallZone(),
       onChooseProduct: (id) => hallFocus(id),
-      onAction: (action) => hallSay(action === "call_advisor" ? t("hall.advisor_coming") : t("hall.appointment_note"), 6000),
+      onAction: (action) => (action === "call_advisor" ? callAdvisor() : hallSay(t("hall.appointment_note"), 6000)),
       onError: (e) => hallSay(e.code === "not_walkable" ? t("hall.not_walkable") : t("common.error", { msg: e.message || e.code })),
     },
   });
@@ -279,6 +291,7 @@ async function hallFocus(id) {
   $("hall-card-price").textContent = isCar(p) ? `${t("checkout.deposit")} ${price}` : price;
   $("hall-card-scale").textContent = isCar(p) ? t("hall.walk_around") : f.scale > 1.05 ? t("hall.magnified", { x: Number(f.scale).toFixed(1) }) : "";
   $("hall-stage").dataset.focused = f.product;
+  state.advisor?.viewChanged();
   // a piece is seen on the stand from its view point; a car is already in view at full size: turn to it
   if (f.view_point && !isCar(p)) {
     try {
@@ -319,7 +332,7 @@ async function hallVoice() {
     if (cmd.intent === "go" && cmd.target) await hallGo(cmd.target);
     else if (cmd.intent === "show" && cmd.target) await hallFocus(cmd.target);
     else if ((cmd.intent === "price" || cmd.intent === "buy") && state.hallProduct) openProduct(state.hallProduct.id);
-    else if (cmd.intent === "call_advisor") hallSay(t("hall.advisor_coming"), 6000);
+    else if (cmd.intent === "call_advisor") callAdvisor();
     else if (cmd.intent === "back") await hallUnfocus();
     else hallSay(t("hall.not_understood"));
   } catch (e) {
@@ -342,6 +355,7 @@ async function openProduct(id, variantId = null) {
   state.product = p;
   state.variantId = variantId || variantOf(p)?.id || null;
   state.loanChoice = null;
+  state.advisor?.viewChanged();
   renderProductInfo();
   refreshQuote();
   await loadSpin();
@@ -389,6 +403,7 @@ function renderProductInfo() {
 
 async function selectVariant(id) {
   state.variantId = id;
+  state.advisor?.viewChanged();
   closeCheckout();
   renderProductInfo();
   refreshQuote();
@@ -410,9 +425,13 @@ async function loadSpin() {
       stillUrl: renderUrl(p.id, variant, { yawDeg: 0, pitchDeg: isCar(p) ? 10 : 15, size: VIEW_SIZE }),
       isCurrent: current,
       progressText: (done, total) => t("product.rendering", { done, total }),
+      onTurn: () => state.advisor?.viewChanged(), // co-view: the advisor sees the angle
+      startYawDeg: state.showYawDeg ?? 0, // an angle the advisor showed while the view set loaded
     });
+    state.showYawDeg = null;
     if (sp && current()) {
       state.spinner = sp;
+      state.advisor?.viewChanged();
       host.setAttribute("aria-label", `${pick(p.name)} 360°`);
     }
   } catch (e) {
@@ -497,6 +516,10 @@ function onCheckoutChange(co) {
       key: "product.quote_locked",
       onExpire: () => $("p-price").classList.add("stale"),
     });
+  }
+  if (co.offered && co.order && !co.orderTold) {
+    co.orderTold = true; // the advisor's console follows this order's status from the bank's own records
+    state.advisor?.orderPlaced(co.order.id);
   }
   if (state.dialog && co.order) {
     renderPayPanel(state.dialog.content, co);
@@ -729,6 +752,7 @@ function activity() {
   }
 }
 function wipeSession() {
+  state.advisor?.cancel(); // a wait in the queue (or an ended call) goes with the session
   stopCamera();
   closeCheckout();
   for (const o of document.querySelectorAll(".overlay")) o.remove();
@@ -753,6 +777,7 @@ function wipeSession() {
 }
 setInterval(() => {
   if (document.body.dataset.screen === "attract") return;
+  if (state.advisor?.live) activity(); // talking with an advisor is not being idle
   // a customer paying on the phone is not idle while the order is pending (up to 5 minutes)
   const paying = state.checkout?.status === "paying" && state.dialog;
   const idleS = (Date.now() - lastActivity) / 1000 - (paying ? Math.max(0, 300 - IDLE_S) : 0);
@@ -774,10 +799,51 @@ setInterval(() => {
 }, 1000);
 for (const ev of ["pointerdown", "keydown", "wheel", "touchstart"]) document.addEventListener(ev, activity, { capture: true, passive: true });
 
-/** "Call an advisor" outside the hall (the guide's advisor offer): the same message the hall's button gives. */
+// ---- call an advisor ---------------------------------------------------------------------------------
+/** "Call an advisor" (the top bar, the guide's offer, the hall's service counter, voice): the video call panel. */
 function callAdvisor() {
-  if (document.body.dataset.screen === "hall") hallSay(t("hall.advisor_coming"), 6000);
-  else toast(t("hall.advisor_coming"), { ms: 8000 });
+  state.advisor.start();
+}
+
+/** What is on the screen, for the advisor's co-view. */
+function advisorView() {
+  const screen = document.body.dataset.screen;
+  if (screen === "product" && state.product) {
+    const sp = state.spinner;
+    return { screen, product: state.product.id, variant: state.variantId, yaw_deg: sp?.yawDeg ?? null, pitch_deg: sp?.pitchDeg ?? null };
+  }
+  if (screen === "hall") return { screen, zone: state.hallView?.client.zone || null, product: state.hallProduct?.id || null };
+  return { screen: screen || "wall" };
+}
+
+/** The advisor shows a product (and variant, angle): the product page opens on it. */
+async function advisorShow({ product, variant, yaw_deg: yaw }) {
+  const same = document.body.dataset.screen === "product" && state.product?.id === product && (!variant || variant === state.variantId);
+  if (same) {
+    if (yaw !== null) state.spinner?.showAngle(yaw);
+    return;
+  }
+  state.showYawDeg = yaw;
+  await openProduct(product, variant);
+  if (yaw !== null) state.spinner?.showAngle(yaw);
+}
+
+/** The customer accepts the advisor's offer: the usual purchase (keypad -> QR -> pay on the phone) of THAT quote. */
+async function buyOffered(quote) {
+  if (document.body.dataset.screen !== "product" || state.product?.id !== quote.product || state.variantId !== (quote.variant || state.variantId)) {
+    await openProduct(quote.product, quote.variant);
+  }
+  state.dialog?.close?.();
+  const co = newCheckout();
+  co.offered = true;
+  co.adoptQuote(quote);
+  await buy();
+}
+
+function defaultTopic() {
+  const p = document.body.dataset.screen === "product" ? state.product : state.hallProduct;
+  if (p) return isCar(p) ? "car_finance" : "precious_metals";
+  return state.hall === "cars" ? "car_finance" : "precious_metals";
 }
 
 /** The product (and variant) the customer is looking at, for the guide's questions that name none. */
@@ -791,6 +857,7 @@ $("attract").addEventListener("keydown", (e) => {
   if (e.key === "Enter" || e.key === " ") show("wall");
 });
 $("walk-hall").addEventListener("click", () => show("hall"));
+$("call-advisor").addEventListener("click", callAdvisor);
 $("hall-turn-left").addEventListener("click", () => state.hallView?.snapTurn(1));
 $("hall-turn-right").addEventListener("click", () => state.hallView?.snapTurn(-1));
 $("hall-mic").addEventListener("click", hallVoice);
@@ -833,8 +900,20 @@ onLangChange(() => {
 async function main() {
   installToggles();
   applyI18n();
-  state.guide = new GuideWidget({ size: "kiosk", getFocus: guideFocus, onAdvisor: callAdvisor });
+  state.guide = new GuideWidget({ size: "kiosk", getFocus: guideFocus, onAdvisor: callAdvisor, advisorText: null });
   state.guide.setVisible(false);
+  state.advisor = new AdvisorCall({
+    channel: "kiosk",
+    place: params.get("place") || params.get("branch"),
+    keypad: true,
+    getView: advisorView,
+    applyShow: advisorShow,
+    onAccept: buyOffered,
+    pointerHost: () => (document.body.dataset.screen === "product" ? $("spin") : null),
+    defaultTopic,
+    onState: showGuide,
+  });
+  window.__advisorCall = state.advisor; // for operators' diagnostics and the browser tests
   try {
     state.products = await getProducts();
   } catch (e) {

@@ -1,7 +1,10 @@
 // Phone page: spin any product 360; AR (rear camera frames over /ws/stream in the "ar" mode, the RGBA overlay
 // drawn over the camera, tap to place); try-on (front camera over /ws/stream in the "tryon" mode, after consent);
-// checkout through the payment backend's pay page (pay_url); share (native share sheet where available, poster).
+// checkout through the payment backend's pay page (pay_url); share (native share sheet where available, poster);
+// a video call with a bank advisor (common/advisor-call.js: co-view, the advisor's "show" and pointer, an offered
+// price bought here).
 
+import { AdvisorCall } from "../common/advisor-call.js";
 import { createQuote, createShare, formatCny, getProduct, getProducts, newIdempotencyKey, renderUrl } from "../common/api.js";
 import { CameraStream } from "../common/camera-stream.js";
 import { canTryOn, hallOf, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
@@ -39,6 +42,8 @@ const state = {
   stopCountdown: null,
   consent: false,
   share: null,
+  advisor: null, // the video call with an advisor (common/advisor-call.js)
+  offerQuote: null, // the quote an advisor offered and the customer accepted: the next purchase orders it
 };
 window.__phone = state;
 
@@ -58,6 +63,7 @@ async function selectProduct(id, variantId = null) {
   state.product = p;
   state.variantId = variantId || variantOf(p)?.id || null;
   state.quote = null;
+  state.advisor?.viewChanged();
   renderInfo();
   showLivePrice(p, state.variantId);
   await setView(state.view);
@@ -115,6 +121,7 @@ async function setView(view) {
   state.view = view;
   for (const tab of document.querySelectorAll(".tabbar .tab")) tab.setAttribute("aria-selected", String(tab.dataset.view === view));
   for (const v of ["spin", "ar", "tryon", "buy"]) $(`view-${v}`).hidden = v !== view;
+  state.advisor?.viewChanged();
   stopCamera();
   if (view === "spin") await loadSpin();
   else if (view === "ar") await startAr();
@@ -138,8 +145,14 @@ async function loadSpin() {
       stillUrl: renderUrl(p.id, variant, { yawDeg: 0, pitchDeg: 15, size }),
       isCurrent: current,
       progressText: (done, total) => t("product.rendering", { done, total }),
+      onTurn: () => state.advisor?.viewChanged(), // co-view: the advisor sees the angle
+      startYawDeg: state.showYawDeg ?? 0,
     });
-    if (sp) state.spinner = sp;
+    state.showYawDeg = null;
+    if (sp) {
+      state.spinner = sp;
+      state.advisor?.viewChanged();
+    }
   } catch (e) {
     if (current()) host.append(el("p", { class: "error-text spin-note", text: t("common.error", { msg: e.message }) }));
   }
@@ -304,6 +317,7 @@ async function buy(method) {
         renderPayPanel($("pay"), co, { showLink: false, qrSize: 0, certificate: true });
         if (co.payment?.pay_url && !co.paid) {
           const a = el("a", { class: "btn btn-gold", href: co.payment.pay_url, text: t("checkout.open_pay"), dataset: { role: "pay-link" } });
+          if (state.advisor?.open) a.target = "_blank"; // the call stays on this page while the customer pays
           $("pay").append(a);
         }
       }
@@ -312,14 +326,22 @@ async function buy(method) {
   co.orderHeaders = () => state.coupons?.orderHeaders() || {}; // the phone proof for a coupon or points
   state.checkout = co;
   if (state.pickup?.customerName()) co.customer = { ...co.customer, name: state.pickup.customerName() };
+  const offered = offeredQuote();
   try {
-    await co.lockPrice();
+    if (offered) {
+      co.offered = true;
+      co.adoptQuote(offered); // the advisor's locked price, not today's
+    } else await co.lockPrice();
     state.stopCountdown = showCountdown($("p-countdown"), co.quoteExpiresMs);
     if (state.coupons?.active) {
       co.discounts = await state.coupons.refresh(co.quote.id); // the lines of the locked quote (coupons.js)
       if (!state.coupons.checkMethod(method)) return;
     }
     await co.buy();
+    if (co.offered) {
+      state.offerQuote = null;
+      state.advisor?.orderPlaced(co.order.id); // the advisor's console follows the order from the bank's records
+    }
     sessionStorage.setItem("showroom.order", co.order.id);
     rememberOrderToken(co.order.id, co.token); // for the return from the pay page (this tab's life only)
   } catch (e) {
@@ -380,6 +402,44 @@ function resumeOrder(orderId) {
   const stop = watchOrder(orderId, render, token);
 }
 
+// ---- call an advisor ---------------------------------------------------------------------------------
+/** The accepted offer while it still applies to the product shown and is valid. */
+function offeredQuote() {
+  const q = state.offerQuote;
+  if (!q || q.product !== state.product?.id || (q.variant && q.variant !== state.variantId)) return null;
+  const until = expiryMs(q);
+  return until && until > Date.now() + 1000 ? q : null;
+}
+
+function advisorView() {
+  if (!state.product) return { screen: "phone" };
+  const sp = state.view === "spin" ? state.spinner : null;
+  return { screen: state.view === "spin" ? "product" : state.view, product: state.product.id, variant: state.variantId, yaw_deg: sp?.yawDeg ?? null, pitch_deg: sp?.pitchDeg ?? null };
+}
+
+async function advisorShow({ product, variant, yaw_deg: yaw }) {
+  if (state.product?.id === product && (!variant || variant === state.variantId) && state.view === "spin" && state.spinner) {
+    if (yaw !== null) state.spinner.showAngle(yaw);
+    return;
+  }
+  state.showYawDeg = yaw;
+  if (state.view !== "spin") state.view = "spin";
+  await selectProduct(product, variant);
+  if (yaw !== null) state.spinner?.showAngle(yaw);
+}
+
+/** The customer accepts the advisor's offer: the buy view, where the purchase orders THAT quote. */
+async function buyOffered(quote) {
+  state.offerQuote = quote;
+  if (state.product?.id !== quote.product || (quote.variant && quote.variant !== state.variantId)) await selectProduct(quote.product, quote.variant);
+  await setView("buy");
+  $("buy-total").textContent = formatCny(quote.total_cny);
+  $("p-price").textContent = formatCny(quote.total_cny);
+  state.stopCountdown?.();
+  state.stopCountdown = showCountdown($("p-countdown"), expiryMs(quote));
+  $("cust-phone").focus();
+}
+
 // ---- share --------------------------------------------------------------------------------------
 async function share() {
   try {
@@ -431,10 +491,21 @@ async function main() {
   const guide = new GuideWidget({
     size: "phone",
     getFocus: () => (state.product ? { product: state.product.id, variant: state.variantId } : {}),
-    onAdvisor: () => guide.ask(t("guide.branch_q")),
+    onAdvisor: () => state.advisor.start(),
     advisorText: null,
   });
   state.guide = guide;
+  state.advisor = new AdvisorCall({
+    channel: "phone",
+    place: params.get("place"),
+    getView: advisorView,
+    applyShow: advisorShow,
+    onAccept: buyOffered,
+    pointerHost: () => (state.view === "spin" ? $("spin") : null),
+    defaultTopic: () => (state.product?.kind === "car" ? "car_finance" : "precious_metals"),
+  });
+  window.__advisorCall = state.advisor; // for operators' diagnostics and the browser tests
+  $("call-advisor").addEventListener("click", () => state.advisor.start());
   try {
     state.products = await getProducts();
   } catch (e) {

@@ -12,6 +12,7 @@
 // codec=jpeg|h264, start=<zone>, delay_ms=N (simulate link latency: each frame is held N ms before use),
 // reproject=0 (draw frames head-locked, for comparison), lang.
 
+import { AdvisorCall } from "../common/advisor-call.js";
 import { formatCny, getProduct, getProducts } from "../common/api.js";
 import { isCar, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
 import { mobileFromInput, renderPayPanel, showCountdown, startCheckout } from "../common/checkout.js";
@@ -48,6 +49,7 @@ const state = {
   listening: false,
   lastVoice: null,
   guideVoice: null,
+  advisor: null, // the video call with an advisor (common/advisor-call.js)
 };
 
 // ---- the guide -------------------------------------------------------------------------------------
@@ -266,6 +268,7 @@ function markZone() {
   const zone = state.view?.client.zone;
   for (const b of $("zones").querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.zone === zone));
   $("stage").dataset.zone = zone || "";
+  state.advisor?.viewChanged();
 }
 
 async function goZone(id) {
@@ -303,6 +306,7 @@ async function chooseProduct(productId, variant = undefined) {
   }
   lookAtShown();
   state.xr?.placePanel();
+  state.advisor?.viewChanged();
 }
 
 function lookAtShown() {
@@ -381,6 +385,10 @@ function onCheckoutChange(co) {
     state.stopCountdown = showCountdown($("p-countdown"), co.quoteExpiresMs, { key: "product.quote_locked" });
   }
   $("product-box").classList.toggle("ordering", !!co.order);
+  if (co.offered && co.order && !co.orderTold) {
+    co.orderTold = true; // the advisor's console follows this order's status from the bank's own records
+    state.advisor?.orderPlaced(co.order.id);
+  }
   if (co.order) {
     state.stopCountdown?.();
     state.stopCountdown = null;
@@ -426,9 +434,15 @@ function loadQr(url) {
 
 function rotateItem(dDeg) {
   if (!state.focused) return;
-  state.turnDeg = (((state.turnDeg + dDeg) % 360) + 360) % 360;
+  turnItemTo(state.turnDeg + dDeg);
+}
+
+function turnItemTo(yawDeg) {
+  if (!state.focused) return;
+  state.turnDeg = (((yawDeg % 360) + 360) % 360);
   state.view.turnYawDeg = state.turnDeg;
   state.view.client.turn(state.turnDeg);
+  state.advisor?.viewChanged();
 }
 
 async function unfocus() {
@@ -437,6 +451,7 @@ async function unfocus() {
   await state.view.client.unfocus();
   state.focused = null;
   delete $("stage").dataset.focused;
+  state.advisor?.viewChanged();
   if (!paying) {
     closeCheckout();
     state.product = null;
@@ -466,9 +481,36 @@ async function standUp() {
   renderPanel();
 }
 
+/** "Call an advisor" (the button, A, voice, the service counter's panel): the video call beside the hall. */
 function callAdvisor() {
-  say(t("hall.advisor_coming"), 7000);
-  goZone("service_counter");
+  state.advisor?.start();
+}
+
+/** What the customer sees in the hall, for the advisor's co-view. */
+function advisorView() {
+  return {
+    screen: "hall",
+    zone: state.view?.client.zone || null,
+    product: state.product?.id || null,
+    variant: state.product ? state.variantId : null,
+    yaw_deg: state.focused ? state.turnDeg : null,
+  };
+}
+
+/** The advisor shows a product (and variant, angle): it goes onto the stand, turned to that angle. */
+async function advisorShow({ product, variant, yaw_deg: yaw }) {
+  if (state.focused?.product !== product || (variant && variant !== state.variantId)) await chooseProduct(product, variant || undefined);
+  if (yaw !== null) turnItemTo(yaw);
+}
+
+/** The customer accepts the advisor's offer: the panel holds THAT quote; the number and "buy" finish it. */
+async function buyOffered(quote) {
+  if (state.product?.id !== quote.product || (quote.variant && quote.variant !== state.variantId)) await chooseProduct(quote.product, quote.variant || undefined);
+  const co = newCheckout();
+  co.offered = true;
+  co.adoptQuote(quote);
+  renderPanel();
+  $("cust-phone").focus();
 }
 
 function priceOfFocused() {
@@ -668,6 +710,16 @@ export async function main() {
   $("stand-up").addEventListener("click", standUp);
   $("buy").addEventListener("click", buy);
   $("advisor").addEventListener("click", callAdvisor);
+  state.advisor = new AdvisorCall({
+    channel: "vr",
+    place: params.get("place"),
+    getView: advisorView,
+    applyShow: advisorShow,
+    onAccept: buyOffered,
+    pointerHost: () => null, // the hall stream is not the 360 view the advisor points at
+    defaultTopic: () => (state.product && isCar(state.product) ? "car_finance" : "precious_metals"),
+  });
+  window.__advisorCall = state.advisor; // for operators' diagnostics and the browser tests
   $("mic").addEventListener("click", voice);
   document.addEventListener("keydown", onKey);
   onLangChange(() => {
