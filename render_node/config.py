@@ -6,6 +6,8 @@ This is the only module that reads `os.environ`. Every setting has a row in READ
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 import re
@@ -80,6 +82,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOWROOM_ADVISOR_MAX_CALLS", "4", "live advisor calls one node relays at once; more customers wait"),
     Setting("SHOWROOM_ADVISOR_MAX_WAITING", "50",
             "customers one node keeps waiting for an advisor; more are refused as busy (1013)"),
+    Setting("SHOWROOM_RECORDING_KEY", "(generated: <data dir>/secrets/recording)",
+            "AES-256-GCM key of dual recordings at rest: 32 bytes as 64 hex digits or base64; required for a public "
+            "start of roles edge and all; unset: generated once (0600) and reused"),
+    Setting("SHOWROOM_RECORDING_RETENTION_DAYS", "1825",
+            "days a dual recording is kept; older ones are deleted at node start and daily"),
     Setting("SHOWROOM_DEMO", "0",
             "1: allow a public start (not loopback) with the payment sandbox or generated secrets, loudly logged"),
     Setting("SHOWROOM_TRUSTED_PROXIES", "127.0.0.1,::1",
@@ -138,6 +145,11 @@ class Config:
     """True when the operator set SHOWROOM_ADVISOR_TICKET_KEY; else `showroom serve` uses the generated one."""
     advisor_max_calls: int = 4
     """Live advisor calls this node relays at once (SHOWROOM_ADVISOR_MAX_CALLS)."""
+    recording_key: bytes = field(default=b"", repr=False)
+    """AES-256 key of dual recordings at rest (SHOWROOM_RECORDING_KEY, or the one `showroom serve` generated in the
+    data folder); empty: the node records nothing and refuses to offer dual-recording products."""
+    recording_key_configured: bool = False
+    recording_retention_days: int = 1825
     advisor_max_waiting: int = 50
     """Customers this node keeps waiting for an advisor (SHOWROOM_ADVISOR_MAX_WAITING)."""
     payment_sandbox: bool = False
@@ -189,6 +201,26 @@ def _url(name: str, raw: str) -> str:
 
 def _bool(raw: str) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+RECORDING_KEY_BYTES = 32
+
+
+def recording_key(name: str, raw: str) -> bytes | None:
+    """An AES-256 key: 64 hex digits or the base64 (standard or url-safe) of 32 bytes; None when unset."""
+    text = raw.strip()
+    if not text:
+        return None
+    if re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        return bytes.fromhex(text)
+    try:
+        value = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        value = b""
+    if len(value) != RECORDING_KEY_BYTES:
+        raise BadRequest(f"{name} must be {RECORDING_KEY_BYTES} bytes as 64 hex digits or base64 (make one with: "
+                         f"python -c 'import secrets; print(secrets.token_hex(32))')")
+    return value
 
 
 def _secret(name: str, raw: str) -> str | None:
@@ -286,6 +318,11 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
     advisor_max_calls = _int("SHOWROOM_ADVISOR_MAX_CALLS", pick("advisor_max_calls", "SHOWROOM_ADVISOR_MAX_CALLS", "4"))
     advisor_max_waiting = _int("SHOWROOM_ADVISOR_MAX_WAITING",
                                pick("advisor_max_waiting", "SHOWROOM_ADVISOR_MAX_WAITING", "50"))
+    rec_key = recording_key("SHOWROOM_RECORDING_KEY", pick("recording_key", "SHOWROOM_RECORDING_KEY", ""))
+    retention_days = _int("SHOWROOM_RECORDING_RETENTION_DAYS",
+                          pick("recording_retention_days", "SHOWROOM_RECORDING_RETENTION_DAYS", "1825"))
+    if retention_days < 1:
+        raise BadRequest("SHOWROOM_RECORDING_RETENTION_DAYS must be at least 1")
     if advisor_max_calls < 0 or advisor_max_waiting < 0:
         raise BadRequest("SHOWROOM_ADVISOR_MAX_CALLS and SHOWROOM_ADVISOR_MAX_WAITING must be 0 or more")
     commerce = CommerceSettings(
@@ -338,5 +375,8 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
         advisor_ticket_key_configured=advisor_key is not None,
         advisor_max_calls=advisor_max_calls,
         advisor_max_waiting=advisor_max_waiting,
+        recording_key=rec_key or b"",
+        recording_key_configured=rec_key is not None,
+        recording_retention_days=retention_days,
         commerce=commerce,
     )

@@ -77,6 +77,7 @@ def product_json(product: Product, detail: bool = False) -> dict[str, Any]:
         "tags": list(product.tags),
         "views_url": f"/api/products/{product.id}/views",
         "tryon_anchor": product.tryon_anchor.value if product.tryon_anchor else None,
+        "dual_recording": product.dual_recording,
     }
     if product.dimensions_mm is not None:
         out["dimensions_mm"] = [str(d) for d in product.dimensions_mm]
@@ -132,6 +133,8 @@ class ProductReply(_Reply):
     tags: list[str]
     views_url: str
     tryon_anchor: str | None
+    dual_recording: bool = Field(False, description="true: sold only in an advisor call that is recorded in audio "
+                                 "and video with the customer's consent (docs/advisor.md, \"Dual recording\")")
 
 
 class ProductList(_Reply):

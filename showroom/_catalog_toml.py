@@ -31,7 +31,7 @@ _PRODUCT_KEYS = frozenset(
     {
         "id", "kind", "name", "description", "model", "variants", "hallmark", "certificate", "tryon_anchor",
         "dimensions_mm", "tags", "maker", "reservation_deposit_cny", "finance_min_down_payment_ratio",
-        "finance_terms_months",
+        "finance_terms_months", "dual_recording",
     }
 )  # fmt: skip
 _VARIANT_KEYS = frozenset(
@@ -116,6 +116,14 @@ class _Table:
         value: object = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise self.fail(key, f"must be a whole number >= 0 (got {value!r})")
+        return value
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        if key not in self.data:
+            return default
+        value: object = self.data[key]
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false (got {value!r})")
         return value
 
     def enum(self, key: str, enum: type[_E], *, required: bool = True) -> _E | None:
@@ -246,6 +254,7 @@ def _product(t: _Table) -> Product:
         reservation_deposit_cny=deposit,
         finance_min_down_payment_ratio=ratio,
         finance_terms_months=tuple(terms),
+        dual_recording=t.flag("dual_recording"),
     )
 
 

@@ -180,10 +180,20 @@ def _mac(key: bytes, payload: bytes) -> bytes:
     return hmac.new(key, payload, hashlib.sha256).digest()
 
 
-def sign_ticket(key: bytes, advisor: Advisor, now_s: float, ttl_s: float = TICKET_TTL_S) -> str:
-    """A ticket for `advisor`, valid until `now_s + ttl_s` (wall-clock seconds)."""
-    payload = json.dumps({"n": advisor.name, "d": advisor.display_name, "exp": int(now_s + ttl_s)},
-                         separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+TicketScope = Literal["console", "recordings"]
+"""What a ticket opens: `console` an advisor's console socket (the payload has no `s`), `recordings` the edge's
+recordings for an auditor (`"s": "recordings"`). A ticket of one scope never opens the other."""
+RECORDINGS_TICKET_TTL_S = 600
+
+
+def sign_ticket(key: bytes, advisor: Advisor, now_s: float, ttl_s: float = TICKET_TTL_S,
+                scope: TicketScope = "console") -> str:
+    """A ticket for `advisor` (or, scope `recordings`, an auditor), valid until `now_s + ttl_s` (wall-clock
+    seconds)."""
+    doc: dict[str, object] = {"n": advisor.name, "d": advisor.display_name, "exp": int(now_s + ttl_s)}
+    if scope != "console":
+        doc["s"] = scope
+    payload = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return f"{_b64(payload)}.{_b64(_mac(key, payload))}"
 
 
@@ -193,9 +203,10 @@ def ticket_expires_s(ticket: str) -> int:
     return int(payload["exp"])
 
 
-def verify_ticket(key: bytes, ticket: str, now_s: float) -> Advisor:
-    """The advisor a valid ticket names; TicketInvalid("malformed" | "bad_signature" | "expired") otherwise.
-    The signature is checked (in constant time) before anything in the payload is believed."""
+def verify_ticket(key: bytes, ticket: str, now_s: float, scope: TicketScope = "console") -> Advisor:
+    """The advisor a valid ticket of `scope` names; TicketInvalid("malformed" | "bad_signature" | "expired")
+    otherwise (a ticket of another scope is `bad_signature`: it was never signed for this). The signature is
+    checked (in constant time) before anything in the payload is believed."""
     if not isinstance(ticket, str) or len(ticket) > 2048 or ticket.count(".") != 1:
         raise TicketInvalid("malformed")
     head, tail = ticket.split(".")
@@ -209,9 +220,31 @@ def verify_ticket(key: bytes, ticket: str, now_s: float) -> Advisor:
     if (not isinstance(doc, dict) or not isinstance(doc.get("n"), str) or not doc["n"]
             or not isinstance(doc.get("d"), str) or type(doc.get("exp")) is not int):
         raise TicketInvalid("malformed")
+    if doc.get("s", "console") != scope:
+        raise TicketInvalid("bad_signature", f"this ticket is not for {scope}")
     if now_s >= doc["exp"]:
         raise TicketInvalid("expired")
     return Advisor(name=doc["n"], display_name=doc["d"])
+
+
+# -- dual recording: the node's signed receipt ------------------------------------------------------------------
+
+RECORDING_LEGS = ("customer", "advisor")
+
+
+def canonical_json(doc: object) -> bytes:
+    """The bytes a receipt's signature covers: sorted keys, no spaces, UTF-8."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sign_receipt(key: bytes, recording: dict[str, object]) -> str:
+    """HMAC-SHA256 (hex) of a recording's receipt (`canonical_json`), with the advisor ticket key both sides hold."""
+    return _mac(key, canonical_json(recording)).hex()
+
+
+def verify_receipt(key: bytes, recording: dict[str, object], sig: str) -> bool:
+    """True when `sig` is the node's signature of `recording` (constant time)."""
+    return isinstance(sig, str) and hmac.compare_digest(sign_receipt(key, recording), sig)
 
 
 # -- call-backs and call records (stored by commerce) ----------------------------------------------------------------

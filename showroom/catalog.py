@@ -141,6 +141,9 @@ class Product:
     """Cars: the lowest down payment the bank offers for this car (0.15 = 15%)."""
     finance_terms_months: tuple[int, ...] = field(default=())
     """Cars: the loan terms offered."""
+    dual_recording: bool = False
+    """The bank sells this product only with the advisor call recorded in audio and video (双录, its choice per
+    product): an advisor's `offer` of it needs the customer's consent and a running recording (docs/advisor.md)."""
 
     @property
     def hall(self) -> str:

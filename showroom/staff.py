@@ -43,6 +43,8 @@ class Permission(StrEnum):
     """Create, approve (four eyes: not one's own) and disable coupon campaigns."""
     ANSWER_CALLS = "answer_calls"
     """Take customers' video calls: the console ticket, the queue, call-backs and call records (advisors)."""
+    VIEW_RECORDINGS = "view_recordings"
+    """Play back the dual recordings of advisor calls (auditors; each playback is logged by the edge)."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -53,7 +55,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                              Permission.VIEW_AUDIT, Permission.VIEW_STOCK, Permission.MANAGE_CAMPAIGNS,
                              Permission.ADJUST_STOCK}),
     Role.AUDITOR: frozenset({Permission.VIEW_ORDERS, Permission.VIEW_COMPLIANCE, Permission.VIEW_RECONCILIATION,
-                             Permission.VIEW_AUDIT, Permission.VIEW_STOCK}),
+                             Permission.VIEW_AUDIT, Permission.VIEW_STOCK, Permission.VIEW_RECORDINGS}),
     Role.ADVISOR: frozenset({Permission.VIEW_ORDERS, Permission.ANSWER_CALLS}),
     Role.ADMIN: frozenset({Permission.MANAGE_STAFF, Permission.MANAGE_SETTINGS, Permission.VIEW_AUDIT,
                            Permission.VIEW_INTERNALS, Permission.VIEW_STOCK}),

@@ -100,7 +100,9 @@ def public_start_problem(config: Config) -> str | None:
     safe but lives only in this node's data folder, so another commerce replica or the real backend cannot share
     it. The advisor ticket key is named for `commerce` alone: in a split deployment the edges must verify what
     commerce signs, which a key generated in one data folder cannot do (`all` signs and verifies in one process).
-    `edge` holds no secret of its own (without the key it refuses every advisor, see `_warn_advisor_key`);
+    `edge` (and `all`) need the recording key (SHOWROOM_RECORDING_KEY): the bank keeps the key of dual recordings
+    apart from the recordings, never in the same data folder; an edge without the advisor ticket key refuses
+    every advisor (`_warn_advisor_key`);
     `payments` is the sandbox itself, a demo by definition.
     """
     if is_loopback(config.host) or config.demo:
@@ -115,6 +117,9 @@ def public_start_problem(config: Config) -> str | None:
     if config.role == "commerce" and not config.advisor_ticket_key_configured:
         missing.append("SHOWROOM_ADVISOR_TICKET_KEY (>= 32 bytes, the same on the edges that verify advisors' "
                        "tickets)")
+    if config.role in ("all", "edge") and not config.recording_key_configured:
+        missing.append("SHOWROOM_RECORDING_KEY (32 bytes as 64 hex digits: the key of dual recordings at rest, kept "
+                       "by the bank apart from the recordings)")
     if config.role in ("all", "commerce") and not config.commerce.payment_backend_url:
         missing.append("SHOWROOM_PAYMENT_BACKEND_URL (the bank's payment backend; unset, the test-mode sandbox "
                        "would take the payments)")
@@ -145,6 +150,20 @@ def resolve_advisor_ticket_key(config: Config) -> Config:
     return replace(config, advisor_ticket_key=load_or_create(config.data_dir, ADVISOR_TICKET_SECRET))
 
 
+RECORDING_SECRET = "recording"
+"""`<data dir>/secrets/recording`: the generated key of dual recordings at rest (its first 32 bytes)."""
+
+
+def resolve_recording_key(config: Config) -> Config:
+    """`config` with the recording key from the data folder (generated once, 0600) unless SHOWROOM_RECORDING_KEY
+    is set; only roles that relay calls (edge, all) record."""
+    if config.recording_key_configured or config.role not in ("all", "edge"):
+        return config
+    from showroom.adapters.secret_files import load_or_create
+
+    return replace(config, recording_key=load_or_create(config.data_dir, RECORDING_SECRET)[:32])
+
+
 def _warn_advisor_key(config: Config) -> None:
     if config.role == "edge" and not config.advisor_ticket_key_configured and not is_loopback(config.host):
         log.warning("SHOWROOM_ADVISOR_TICKET_KEY is unset: this edge verifies advisors' tickets with a key generated "
@@ -172,7 +191,7 @@ def serve(args: argparse.Namespace) -> int:
     _warn_demo(config)
     _warn_advisor_key(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    config = resolve_advisor_ticket_key(resolve_secrets(config))
+    config = resolve_recording_key(resolve_advisor_ticket_key(resolve_secrets(config)))
     with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(_serve(config))
     return 0

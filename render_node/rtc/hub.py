@@ -16,8 +16,9 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
 
 import showroom_protocol as protocol
 
@@ -29,10 +30,13 @@ from render_node.rtc.messages import (
     parse_consent,
     parse_duty,
     parse_offer_sdp,
+    parse_record,
+    parse_record_consent,
     parse_take,
 )
-from render_node.rtc.relay import CallMedia, MediaFailed, Side
-from showroom.advisory import Advisor, CallQueue, CallRequest, Topic
+from render_node.rtc.recording import LegWriter, RecordingStore, iso, new_recording_id
+from render_node.rtc.relay import SIDES, CallMedia, MediaFailed, Side
+from showroom.advisory import Advisor, CallQueue, CallRequest, Topic, sign_receipt
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,27 @@ class AdvisorLimits:
     heartbeat_s: float = 10.0
     max_outbox: int = 256
     """Messages queued for one socket; a client that falls this far behind is closed (1008)."""
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """Dual recording on this node: where recordings go, and the key the receipts are signed with (the advisor
+    ticket key, which commerce holds too)."""
+
+    store: RecordingStore
+    receipt_key: bytes
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+RecordState = Literal["off", "asked", "on", "refused"]
+
+
+@dataclass
+class Recording:
+    id: str
+    product: str | None
+    started_at: datetime
+    writers: dict[Side, LegWriter]
 
 
 class Socket(Protocol):
@@ -138,6 +163,9 @@ class LiveCall:
     consent: tuple[bool, bool] | None = None
     media: CallMedia | None = None
     connected: bool = False
+    record: RecordState = "off"
+    record_product: str | None = None
+    recording: Recording | None = None
 
 
 class Busy(Exception):
@@ -146,8 +174,14 @@ class Busy(Exception):
 
 class CallHub:
     def __init__(self, limits: AdvisorLimits, *, queue: CallQueue | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, recorder: Recorder | None = None,
+                 dual_recording: Callable[[str], bool] = lambda product: False) -> None:
         self.limits = limits
+        self.recorder = recorder
+        """None (or a store without a key): nothing is recorded and dual-recording products cannot be offered."""
+        self.dual_recording = dual_recording
+        """Whether a product (id) is sold only with dual recording (`Product.dual_recording`)."""
+        self._sealing: set[asyncio.Task[None]] = set()
         self.queue = queue or CallQueue()
         self._clock = clock
         self.customers: dict[str, Customer] = {}
@@ -238,6 +272,11 @@ class CallHub:
             call.console.outbox.send({**note, "call": call.req.id})
         elif kind == "consent":
             self._consent(customer, parse_consent(msg))
+        elif kind == "record_consent":
+            accepted = parse_record_consent(msg)
+            if call is None or call.record != "asked":
+                raise BadMessage("record_consent: nobody asked to record this call")
+            self._record_answer(call, accepted)
         elif kind == "sdp":
             sdp = parse_offer_sdp(msg)
             if call is None:
@@ -310,6 +349,11 @@ class CallHub:
                 raise BadMessage(f"{kind}: there is no call")
             if call.consent is None:
                 console.outbox.send(_error("not_ready", f"{kind}: the customer has not answered yet"))
+            elif kind == "offer" and self.dual_recording(action["quote"]["product"]) and call.record != "on":
+                console.outbox.send(_error("recording_required", (
+                    f"offer: {action['quote']['product']} is sold only with dual recording, and "
+                    + ("the customer refused the recording in this call" if call.record == "refused"
+                       else "this call is not being recorded: start the recording first"))))
             elif kind != "offer" and not call.customer.coview:
                 console.outbox.send(_error("coview_off", f"{kind}: the customer turned co-view off"))
             else:
@@ -319,6 +363,11 @@ class CallHub:
             if call is None:
                 raise BadMessage("sdp: there is no call")
             self._offer(call, "advisor", sdp)
+        elif kind == "record":
+            on, product = parse_record(msg)
+            if call is None:
+                raise BadMessage("record: there is no call")
+            self._record_request(call, on, product)
         elif kind == "end":
             if call is None:
                 raise BadMessage("end: there is no call")
@@ -408,7 +457,8 @@ class CallHub:
         if call.media is not None:
             media = call.media
             call.media = None
-            self._spawn(self._close_media(media))
+            recording, call.recording = call.recording, None
+            self._spawn(self._close_media(media, recording, call))
         talk_s = self._clock() - call.taken_s
         if call.consent is not None and reason in ("customer_left", "advisor_ended"):
             self.queue.finished(talk_s)
@@ -425,11 +475,105 @@ class CallHub:
                                   reason)
         self._changed()
 
-    async def _close_media(self, media: CallMedia) -> None:
+    async def _close_media(self, media: CallMedia, recording: Recording | None = None,
+                           call: LiveCall | None = None) -> None:
         try:
+            if recording is not None and call is not None:
+                self._seal_later(call, media, recording, self._now())
             await media.close()
         finally:
             self._media.discard(media)
+
+    # -- dual recording --------------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self.recorder.now() if self.recorder is not None else datetime.now(UTC)
+
+    def _record_request(self, call: LiveCall, on: bool, product: str | None) -> None:
+        """The advisor's `record {on, product?}`: ask the customer, or stop the recording."""
+        console, customer, call_id = call.console, call.customer, call.req.id
+        if call.consent is None or call.media is None:
+            console.outbox.send(_error("not_ready", "record: the customer has not answered yet"))
+        elif not on:
+            if call.record == "asked":
+                call.record = "off"
+                customer.outbox.send({"type": "record", "call": call_id, "on": False})
+                console.outbox.send({"type": "record", "call": call_id, "on": False})
+            elif call.record == "on" and call.recording is not None:
+                recording, call.recording = call.recording, None
+                call.record = "off"
+                self._seal_later(call, call.media, recording, self._now())
+                customer.outbox.send({"type": "record", "call": call_id, "on": False})
+                console.outbox.send({"type": "record", "call": call_id, "on": False})
+        elif self.recorder is None or not self.recorder.store.available:
+            console.outbox.send(_error("recording_unavailable",
+                                       "record: this node records nothing (SHOWROOM_RECORDING_KEY is not set)"))
+        elif call.record == "refused":
+            console.outbox.send(_error("recording_refused", "record: the customer refused the recording in this call"))
+        elif call.record == "asked":
+            console.outbox.send(_error("record_pending", "record: the customer has not answered yet"))
+        elif call.record == "on":
+            console.outbox.send({"type": "record", "call": call_id, "on": True})
+        else:
+            call.record, call.record_product = "asked", product
+            log.info("[%s] advisor asks to record (product %s)", call_id, product)
+            customer.outbox.send({"type": "record_consent", "call": call_id, "product": product})
+
+    def _record_answer(self, call: LiveCall, accepted: bool) -> None:
+        console, customer, call_id = call.console, call.customer, call.req.id
+        console.outbox.send({"type": "record_consent", "call": call_id, "accepted": accepted})
+        if not accepted:
+            call.record = "refused"
+            log.info("[%s] the customer refused the recording", call_id)
+            return
+        if call.media is None or self.recorder is None:
+            call.record = "off"
+            return
+        recording_id = new_recording_id()
+        try:
+            work = self.recorder.store.start(recording_id)
+            writers = {side: LegWriter(work / f"{side}.webm", {"audio", "video"}) for side in SIDES}
+            call.media.start_recording(writers)
+        except (OSError, MediaFailed) as exc:
+            log.error("[%s] the recording cannot start: %s", call_id, exc)
+            call.record = "off"
+            console.outbox.send(_error("recording_failed", f"record: the recording cannot start: {exc}"))
+            return
+        call.record = "on"
+        call.recording = Recording(recording_id, call.record_product, self._now(), writers)
+        log.info("[%s] recording %s started", call_id, recording_id)
+        customer.outbox.send({"type": "record", "call": call_id, "on": True})
+        console.outbox.send({"type": "record", "call": call_id, "on": True})
+
+    def _seal_later(self, call: LiveCall, media: CallMedia, recording: Recording, ended_at: datetime) -> None:
+        task = asyncio.get_running_loop().create_task(self._seal(call, media, recording, ended_at))
+        self._sealing.add(task)
+        task.add_done_callback(self._sealing.discard)
+        task.add_done_callback(self._task_done)
+
+    async def _seal(self, call: LiveCall, media: CallMedia, recording: Recording, ended_at: datetime) -> None:
+        """Stops the taps, ends the files, seals them (the plaintext deleted), and hands the console the receipt."""
+        assert self.recorder is not None
+        await media.stop_recording()
+        writers = recording.writers
+        await asyncio.gather(*(asyncio.to_thread(w.close) for w in writers.values()))
+        meta = {"call": call.req.id, "product": recording.product, "advisor": call.console.advisor.name,
+                "advisor_display_name": call.console.advisor.display_name, "topic": call.req.topic.value,
+                "channel": call.req.channel, "place": call.req.place,
+                "started_at": iso(recording.started_at), "ended_at": iso(ended_at),
+                "frames": {side: {"video": w.video_frames, "audio": w.audio_frames} for side, w in writers.items()}}
+        doc = await asyncio.to_thread(self.recorder.store.finish, recording.id, meta,
+                                      {str(side): w for side, w in writers.items()})
+        receipt: dict[str, Any] = {
+            "id": recording.id, "call": call.req.id, "product": recording.product,
+            "advisor": call.console.advisor.name,
+            "sha256": {leg: v["sha256"] for leg, v in doc["legs"].items()},
+            "bytes": {leg: v["bytes"] for leg, v in doc["legs"].items()},
+            "started_at": meta["started_at"], "ended_at": meta["ended_at"]}
+        log.info("[%s] recording %s sealed: %s", call.req.id, recording.id,
+                 ", ".join(f"{leg} {n} bytes" for leg, n in receipt["bytes"].items()) or "no media")
+        call.console.outbox.send({"type": "recording", "call": call.req.id, "recording": receipt,
+                                  "sig": sign_receipt(self.recorder.receipt_key, receipt)})
 
     async def shutdown(self) -> None:
         """Node shutdown: every call ends with `node_shutdown`, waiting customers are told, every socket closes
@@ -448,6 +592,8 @@ class CallHub:
             console.outbox.close(protocol.CLOSE_GOING_AWAY, "node shutting down")
         self.consoles.clear()
         await self.settle()
+        if self._sealing:
+            await asyncio.wait(list(self._sealing), timeout=120.0)
 
     async def settle(self, timeout_s: float = 5.0) -> None:
         """Waits for the media tasks under way (answers, closes)."""

@@ -22,8 +22,9 @@ MAX_ANGLE_DEG = 100_000.0
 VIEW_TEXT_KEYS = ("screen", "zone")
 VIEW_ID_KEYS = ("product", "variant")
 
-CUSTOMER_TYPES = ("cancel", "consent", "sdp", "view", "coview", "video", "offer_reply", "order", "ping")
-ADVISOR_TYPES = ("duty", "take", "sdp", "show", "pointer", "hotspot", "offer", "end", "ping")
+CUSTOMER_TYPES = ("cancel", "consent", "sdp", "view", "coview", "video", "offer_reply", "order", "record_consent",
+                  "ping")
+ADVISOR_TYPES = ("duty", "take", "sdp", "show", "pointer", "hotspot", "offer", "record", "end", "ping")
 
 
 class BadMessage(ValueError):
@@ -172,7 +173,11 @@ def advisor_action(kind: str, msg: dict[str, Any]) -> dict[str, Any]:
         return {"type": "hotspot", "id": _text(msg, "id", ID_PATTERN, required=True)}
     if kind == "offer":
         quote = _object(msg, "quote")
-        _text(quote, "id", REF_PATTERN, required=True)
+        try:
+            _text(quote, "id", REF_PATTERN, required=True)
+            _text(quote, "product", ID_PATTERN, required=True)
+        except BadMessage as exc:
+            raise BadMessage(f"quote.{exc.message}") from None
         return {"type": "offer", "quote": quote}
     raise BadMessage(f"{kind} is not an advisor action")
 
@@ -196,3 +201,13 @@ def parse_take(msg: dict[str, Any]) -> tuple[Topic | None, str | None]:
 
 def parse_duty(msg: dict[str, Any]) -> bool:
     return _flag(msg, "on")
+
+
+def parse_record(msg: dict[str, Any]) -> tuple[bool, str | None]:
+    """The advisor's `record {on, product?}`: (on, the product the recording is for)."""
+    return _flag(msg, "on"), _text(msg, "product", ID_PATTERN, required=False)
+
+
+def parse_record_consent(msg: dict[str, Any]) -> bool:
+    """The customer's answer to `record_consent`: accepted or refused."""
+    return _flag(msg, "accepted")

@@ -7,7 +7,9 @@ waits until the other side's track of its kind arrives and then passes on that t
 before the other side has sent anything still works. Incoming tracks are fanned out with aiortc's `MediaRelay`:
 one subscription feeds the other side's forwarding track (video: unbuffered, the latest frame wins; audio:
 buffered, in order), and one drain subscription keeps reading from the moment the track arrives, so frames never
-pile up in the receiver while the other leg is still connecting. Nothing is stored: frames pass through memory.
+pile up in the receiver while the other leg is still connecting. Nothing is stored, except while a dual recording
+runs (`start_recording`): then one more subscription per incoming track hands its frames to that leg's `LegWriter`
+(`recording.py`), which encodes them to a WebM in a thread of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from av.frame import Frame
 from av.packet import Packet
+
+from render_node.rtc.recording import LegWriter
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +131,11 @@ class CallMedia:
         self._out: dict[Side, dict[str, ForwardingTrack]] = {
             side: {kind: ForwardingTrack(kind) for kind in KINDS} for side in SIDES}
         self._incoming: list[_Incoming] = []
+        self._sources: dict[Side, list[_Incoming]] = {side: [] for side in SIDES}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: dict[Side, LegWriter] | None = None
+        self._taps: set[asyncio.Task[None]] = set()
+        self._record_t0 = 0.0
         self.closed = False
 
     def answered(self, side: Side) -> bool:
@@ -159,8 +167,11 @@ class CallMedia:
                 return  # a second track of one kind is received but not relayed
             source = _Incoming(track)
             self._incoming.append(source)
+            self._sources[side].append(source)
             target.attach(self._relay.subscribe(source, buffered=track.kind == "audio"))
             self._spawn(_drain(self._relay.subscribe(source, buffered=False)))
+            if self._writers is not None:
+                self._tap(side, source)
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
@@ -192,10 +203,58 @@ class CallMedia:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # -- dual recording ----------------------------------------------------------------------------------------
+
+    @property
+    def recording(self) -> bool:
+        return self._writers is not None
+
+    def start_recording(self, writers: dict[Side, LegWriter]) -> None:
+        """From now on every incoming track's frames (those arrived and those to come) go to its leg's writer."""
+        if self._writers is not None or self.closed:
+            raise MediaFailed("a recording runs already" if self._writers is not None else "the call is over")
+        self._writers = writers
+        self._record_t0 = asyncio.get_running_loop().time()
+        for side in SIDES:
+            for source in self._sources[side]:
+                self._tap(side, source)
+
+    def _tap(self, side: Side, source: _Incoming) -> None:
+        writers = self._writers
+        if writers is None or side not in writers:
+            return
+        writer, sub = writers[side], self._relay.subscribe(source, buffered=source.kind == "audio")
+        loop = asyncio.get_running_loop()
+
+        async def tap() -> None:
+            try:
+                with contextlib.suppress(MediaStreamError):
+                    while True:
+                        frame = await sub.recv()
+                        if isinstance(frame, Frame):
+                            writer.put(source.kind, frame, loop.time() - self._record_t0)
+            finally:
+                sub.stop()
+
+        task = loop.create_task(tap())
+        self._taps.add(task)
+        task.add_done_callback(self._taps.discard)
+
+    async def stop_recording(self) -> dict[Side, LegWriter]:
+        """Stops handing frames to the writers and returns them (still open: the caller closes them)."""
+        writers, self._writers = self._writers or {}, None
+        taps = list(self._taps)
+        for task in taps:
+            task.cancel()
+        await asyncio.gather(*taps, return_exceptions=True)
+        return writers
+
     async def close(self) -> None:
         """Stops the forwarding tracks, closes both peer connections (their incoming tracks end, the relay's
         readers with them) and waits for the drains."""
         self.closed = True
+        if self._writers is not None:
+            await self.stop_recording()
         for tracks in self._out.values():
             for track in tracks.values():
                 track.stop()

@@ -18,8 +18,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from showroom_protocol import ProtocolError
 
 from render_node.config import Config
-from render_node.keys import CONFIG
-from render_node.rtc.hub import AdvisorLimits, Busy, CallHub, Console, Customer, Outbox
+from render_node.keys import CATALOG, CONFIG
+from render_node.rtc import recording_routes
+from render_node.rtc.hub import AdvisorLimits, Busy, CallHub, Console, Customer, Outbox, Recorder
 from render_node.rtc.messages import (
     ADVISOR_TYPES,
     CUSTOMER_TYPES,
@@ -30,6 +31,8 @@ from render_node.rtc.messages import (
 )
 from render_node.stream._rate import MessageRate
 from showroom.advisory import TicketInvalid, verify_ticket
+from showroom.catalog import Catalog
+from showroom.errors import ShowroomError
 from showroom.http_schema import Operation, Reply, operation
 
 log = logging.getLogger(__name__)
@@ -254,9 +257,23 @@ def limits_from(config: Config) -> AdvisorLimits:
     return AdvisorLimits(max_calls=config.advisor_max_calls, max_waiting=config.advisor_max_waiting)
 
 
+def _dual_recording(catalog: Catalog) -> Callable[[str], bool]:
+    def needs(product_id: str) -> bool:
+        try:
+            return catalog.get(product_id).dual_recording
+        except ShowroomError:
+            return False
+
+    return needs
+
+
 def setup(app: web.Application, limits: AdvisorLimits | None = None) -> None:
-    """Mounts the two advisor sockets; node shutdown ends every call (`node_shutdown`) and closes every socket."""
-    app[CALL_HUB] = CallHub(limits or limits_from(app[CONFIG]))
+    """Mounts the two advisor sockets and the recordings' playback; node shutdown ends every call
+    (`node_shutdown`, recordings sealed) and closes every socket."""
+    store = recording_routes.setup(app)
+    app[CALL_HUB] = CallHub(limits or limits_from(app[CONFIG]),
+                            recorder=Recorder(store, app[CONFIG].advisor_ticket_key),
+                            dual_recording=_dual_recording(app[CATALOG]))
     app.router.add_get("/ws/advisor/customer", customer_handler, name="advisor_customer")
     app.router.add_get("/ws/advisor/console", console_handler, name="advisor_console")
 

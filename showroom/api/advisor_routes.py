@@ -6,7 +6,7 @@ session's). The call itself (queue, signalling, media relay) runs on the edge: `
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -87,6 +87,30 @@ class CallRecordBody(_CallFacts):
     notes: Annotated[str, Field(max_length=NOTES_MAX)] = ""
     outcome: CallOutcome
     order_id: Id | None = None
+
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Leg = Literal["customer", "advisor"]
+
+
+class RecordingReceipt(BaseModel):
+    """What the node sealed, as its receipt says (the signature covers exactly these fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Annotated[str, Field(pattern=r"^rec_[0-9a-f]{16}$")]
+    call: Annotated[str, Field(pattern=r"^call_[0-9a-f]{16}$")]
+    product: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")] | None
+    advisor: Annotated[str, Field(min_length=1, max_length=64)]
+    sha256: dict[Leg, Sha256]
+    bytes: dict[Leg, Annotated[int, Field(ge=0)]]
+    started_at: Annotated[str, Field(max_length=40)]
+    ended_at: Annotated[str, Field(max_length=40)]
+
+
+class RecordingReceiptBody(BodyModel):
+    recording: RecordingReceipt
+    sig: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="HMAC-SHA256 (hex) of the recording's "
+                                                                      "canonical JSON with the advisor ticket key")]
 
 
 class CallbacksQuery(BaseModel):
@@ -206,6 +230,24 @@ async def get_calls(request: web.Request, call: StaffCall) -> web.StreamResponse
     return web.json_response({"calls": [call_view(rec) for rec in found]})
 
 
+@staff_route(Permission.ANSWER_CALLS, "Audit a dual recording the edge sealed: its signed receipt (`call_recorded` "
+             "with the sha256 of each stored file)", changes=True, body=RecordingReceiptBody,
+             replies={201: "the receipt, audited"},
+             errors={422: "a bad field, or a signature that is not the node's (bad_receipt)"})
+async def post_recording(request: web.Request, call: StaffCall) -> web.StreamResponse:
+    raw = await read_json(request)
+    parse(RecordingReceiptBody, raw)
+    done = await advisory.record_recording(call.ctx, raw["recording"], raw["sig"], call.actor)
+    return web.json_response({"recording": done}, status=201)
+
+
+@staff_route(Permission.VIEW_RECORDINGS, "A ticket for the edge's recordings list and playback (scope `recordings`, "
+             "valid 10 minutes): `{ticket, expires_at}`", changes=True)
+async def post_recordings_ticket(request: web.Request, call: StaffCall) -> web.StreamResponse:
+    got = advisory.issue_recordings_ticket(call.ctx, call.signed_in.member)
+    return web.json_response({"ticket": got.ticket, "expires_at": _iso(got.expires_at)})
+
+
 def add_advisor_routes(app: web.Application) -> None:
     r = app.router
     r.add_post("/api/advisor/callbacks", post_callback)
@@ -214,3 +256,5 @@ def add_advisor_routes(app: web.Application) -> None:
     r.add_post("/api/staff/advisor/callbacks/{callback_id}/done", post_callback_done)
     r.add_post("/api/staff/advisor/calls", post_call)
     r.add_get("/api/staff/advisor/calls", get_calls)
+    r.add_post("/api/staff/advisor/recordings", post_recording)
+    r.add_post("/api/staff/recordings/ticket", post_recordings_ticket)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from showroom.advisory import (
+    RECORDINGS_TICKET_TTL_S,
     TICKET_TTL_S,
     Advisor,
     CallAlreadyRecorded,
@@ -23,9 +24,11 @@ from showroom.advisory import (
     check_call_times,
     check_preferred_at,
     sign_ticket,
+    verify_receipt,
 )
 from showroom.advisory_ports import AdvisoryRepository
 from showroom.audit import CUSTOMER, Actor
+from showroom.errors import ShowroomError
 from showroom.orders import new_id
 from showroom.ports import UnitOfWork
 from showroom.services._idempotency import Claim
@@ -67,6 +70,48 @@ def issue_ticket(ctx: Commerce, member: StaffMember, now_s: float | None = None)
     advisor = Advisor(member.name, member.display_name or member.name)
     ticket = sign_ticket(ctx.settings.advisor_ticket_key, advisor, now_s, TICKET_TTL_S)
     return Ticket(ticket, datetime.fromtimestamp(int(now_s + TICKET_TTL_S), UTC))
+
+
+def issue_recordings_ticket(ctx: Commerce, member: StaffMember, now_s: float | None = None) -> Ticket:
+    """A ticket of scope `recordings` for an auditor (`view_recordings`): the edge's recordings list and playback,
+    valid `RECORDINGS_TICKET_TTL_S`. It opens no console socket."""
+    now_s = time.time() if now_s is None else now_s
+    viewer = Advisor(member.name, member.display_name or member.name)
+    ticket = sign_ticket(ctx.settings.advisor_ticket_key, viewer, now_s, RECORDINGS_TICKET_TTL_S, scope="recordings")
+    return Ticket(ticket, datetime.fromtimestamp(int(now_s + RECORDINGS_TICKET_TTL_S), UTC))
+
+
+class ReceiptInvalid(ShowroomError):
+    """A recording receipt whose signature is not the node's (or that was changed)."""
+
+    code = "bad_receipt"
+    http_status = 422
+
+
+def recording_subject(recording_id: str) -> str:
+    return f"recording:{recording_id}"
+
+
+async def record_recording(ctx: Commerce, recording: dict[str, Any], sig: str, actor: Actor) -> dict[str, Any]:
+    """Audits a dual recording the node sealed (`call_recorded`, with the hashes of the stored files), on the word
+    of its receipt only when the node's signature (the advisor ticket key) verifies."""
+    if not verify_receipt(ctx.settings.advisor_ticket_key, recording, sig):
+        raise ReceiptInvalid("sig: the receipt is not signed by the node (or was changed)")
+
+    async def work(uow: UnitOfWork, _out: Outcome) -> dict[str, Any]:
+        now = ctx.clock.now()
+        await uow.append_audit(actor.event(now, "call_recorded", recording_subject(str(recording["id"])),
+                                           after={"call": recording.get("call"),
+                                                  "product": recording.get("product"),
+                                                  "advisor": recording.get("advisor"),
+                                                  "sha256": recording.get("sha256"),
+                                                  "bytes": recording.get("bytes"),
+                                                  "started_at": recording.get("started_at"),
+                                                  "ended_at": recording.get("ended_at")}))
+        return recording
+
+    done, _ = await transact(ctx, work)
+    return done
 
 
 # -- call-backs ---------------------------------------------------------------------------------------------------

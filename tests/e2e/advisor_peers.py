@@ -30,6 +30,7 @@ from tests.tiny_renderer import make_tiny_renderer
 from tests.waiting import Changes
 
 KEY = b"advisor-ticket-key-for-tests-only-0123456789"
+RECORDING_KEY = bytes(range(32))
 FRAME_PX = (160, 120)
 FPS = 10
 
@@ -59,7 +60,7 @@ class AdvisorNode:
 
 
 async def start_advisor_node(tmp_path: Path, project_root: Path, *, max_calls: int = 1,
-                             max_waiting: int = 2) -> AdvisorNode:
+                             max_waiting: int = 2, recording_key: bytes = RECORDING_KEY) -> AdvisorNode:
     """An edge node (like tests/e2e/conftest.py's) with the advisor ticket key and small call limits; renders
     in-process (no worker processes: these tests render nothing)."""
     catalog = load_catalog((project_root / "assets" / "catalog.toml").read_text(encoding="utf-8"))
@@ -67,7 +68,7 @@ async def start_advisor_node(tmp_path: Path, project_root: Path, *, max_calls: i
     (assets / "models").mkdir(parents=True, exist_ok=True)
     config = Config(host="127.0.0.1", port=0, data_dir=tmp_path / "data", role="edge", assets_dir=assets,
                     workers=0, advisor_ticket_key=KEY, advisor_max_calls=max_calls,
-                    advisor_max_waiting=max_waiting)
+                    advisor_max_waiting=max_waiting, recording_key=recording_key)
     pool = RenderPool(make_tiny_renderer, workers=0)
     app = create_app(config, catalog=catalog, renderer_pool=pool)
     runner = web.AppRunner(app, shutdown_timeout=2.0)

@@ -182,9 +182,13 @@ def test_loopback_demo_and_fully_configured_starts_are_allowed(tmp_path: Path) -
     live = {"SHOWROOM_PAYMENT_WEBHOOK_SECRET": SECRET_A, "SHOWROOM_SHARE_SECRET": SECRET_B,
             "SHOWROOM_PAYMENT_BACKEND_URL": "https://payments.bank.internal/v1",
             "SHOWROOM_CERTIFICATE_KEY": str(tmp_path / "certificate-key.pem"),
-            "SHOWROOM_SMS_URL": "https://sms.bank.internal/v1", "SHOWROOM_SMS_API_KEY": SECRET_A}
+            "SHOWROOM_SMS_URL": "https://sms.bank.internal/v1", "SHOWROOM_SMS_API_KEY": SECRET_A,
+            "SHOWROOM_RECORDING_KEY": "ab" * 32}
     assert public_start_problem(load_config({"host": "0.0.0.0"}, environ=live)) is None
-    assert public_start_problem(load_config({"host": "0.0.0.0", "role": "edge"}, environ={})) is None
+    bare_edge = public_start_problem(load_config({"host": "0.0.0.0", "role": "edge"}, environ={}))
+    assert bare_edge is not None and "SHOWROOM_RECORDING_KEY" in bare_edge and "WEBHOOK" not in bare_edge
+    assert public_start_problem(load_config({"host": "0.0.0.0", "role": "edge"},
+                                            environ={"SHOWROOM_RECORDING_KEY": "ab" * 32})) is None
     sandbox_role = public_start_problem(load_config({"host": "0.0.0.0", "role": "payments"}, environ=live))
     assert sandbox_role is not None and "--demo" in sandbox_role
 

@@ -13,7 +13,7 @@ const ROLE_PERMISSIONS = {
   teller: ["view_orders", "fulfil_orders", "request_refund", "view_stock"],
   manager: ["view_orders", "fulfil_orders", "request_refund", "approve_refund", "view_compliance",
     "view_reconciliation", "view_audit", "view_stock", "manage_campaigns", "adjust_stock"],
-  auditor: ["view_orders", "view_compliance", "view_reconciliation", "view_audit", "view_stock"],
+  auditor: ["view_orders", "view_compliance", "view_reconciliation", "view_audit", "view_stock", "view_recordings"],
   advisor: ["view_orders", "answer_calls"],
   admin: ["manage_staff", "manage_settings", "view_audit", "view_internals", "view_stock"],
 };
