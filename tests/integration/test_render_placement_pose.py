@@ -52,9 +52,14 @@ def _faces(renderer: Any, main: Path, guide: Path, left: ModelPose | None, right
     return img[..., :3].astype(np.int16)
 
 
+CENTRE_PX = 24
+"""Columns either side of the centre line left out of a half: each guide's torso reaches across it a little, so
+the neighbour's pose (its breathing) shows there."""
+
+
 def _half(img: npt.NDArray[Any], side: str) -> npt.NDArray[Any]:
     w = img.shape[1]
-    return img[:, : w // 2] if side == "left" else img[:, w // 2:]
+    return img[:, : w // 2 - CENTRE_PX] if side == "left" else img[:, w // 2 + CENTRE_PX:]
 
 
 def test_a_posed_placement_opens_its_mouth_and_its_twin_stays_at_rest(renderer: Any, models: tuple[Path, Path]
@@ -65,9 +70,11 @@ def test_a_posed_placement_opens_its_mouth_and_its_twin_stays_at_rest(renderer: 
     moved = np.abs(_half(talking, "left") - _half(rest, "left")).max(axis=2) > 30
     assert moved.sum() > 20, "the posed guide's mouth did not open"
     assert np.array_equal(_half(talking, "right"), _half(rest, "right")), "the unposed twin moved"
-    # the pose changes every frame: the new one shows, the twin still rests
+    # the pose changes every frame: the new one shows (the idle clip at t=0 with the mouth shut, not the rest
+    # pose: the clip moves the body a little), the twin still rests
+    idle = _faces(renderer, ring, guide, ModelPose("idle", 0.0))
     closed = _faces(renderer, ring, guide, ModelPose("idle", 0.0, (("viseme_PP", 0.0),)))
-    assert np.abs(_half(closed, "left") - _half(rest, "left")).max() <= 2
+    assert np.abs(_half(closed, "left") - _half(idle, "left")).max() <= 2
     assert np.array_equal(_half(closed, "right"), _half(rest, "right"))
 
 
