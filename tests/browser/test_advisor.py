@@ -3,7 +3,9 @@ signs in at /advisor, goes on duty and takes the call; both pages decode the oth
 and microphone, relayed by the node); the advisor shows the 50 g bar, the kiosk shows it, the advisor points at it
 and offers a price, the kiosk accepts, a phone pays on the sandbox's pay page and both the kiosk and the advisor's
 desk show "paid"; the advisor saves the call's notes. With no advisor on duty the kiosk leaves a call-back, which
-the desk lists. Screenshots: test-artifacts/browser/advisor-*.png."""
+the desk lists. Dual recording: the 1 kg bar cannot be offered until the customer agrees on screen to the call being
+recorded; the recording's receipt is audited and an auditor plays it back in the staff console. Screenshots:
+test-artifacts/browser/advisor-*.png (advisor-rec-*.png for the recording)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from tests.browser.conftest import Server, StaffLogin, WatchedPage
 pytestmark = pytest.mark.browser
 
 BAR = "bar-au9999-50g"
+BAR_1KG = "bar-au9999-1kg"  # dual_recording = true in assets/catalog.toml
 START = "bar-au9999-10g"
 VIEW_TIMEOUT_MS = 240_000  # a view set is rendered on demand (llvmpipe on 2 cores)
 MEDIA_TIMEOUT_MS = 90_000
+SEAL_TIMEOUT_MS = 120_000  # the node finishes each leg's WebM, encrypts it and sends the receipt
 
 # Frames of the other side's video the page's peer connection has decoded (WebRTC statistics).
 FRAMES_DECODED = """async (side) => {
@@ -73,7 +77,7 @@ def _sandbox_pays(server: Server, new_page: Any, pay_url: str) -> None:
 
 def test_a_kiosk_calls_an_advisor_who_shows_points_offers_and_sees_it_paid(
         server: Server, new_page: Any, staff_account: Any, artifacts: Path) -> None:
-    advisor = staff_account("li.na", "advisor", "李娜")
+    advisor = staff_account("lin.yue", "advisor", "林悦")
     desk = new_page((1440, 900))
     desk_refused = _refusals(desk)
     _sign_in_desk(desk, server, advisor)
@@ -118,7 +122,7 @@ def test_a_kiosk_calls_an_advisor_who_shows_points_offers_and_sees_it_paid(
     desk.page.select_option("#show-product", BAR)
     desk.page.click("#show-send")
     kiosk.page.wait_for_function(f"window.__kiosk.product?.id === {BAR!r}")
-    kiosk.page.wait_for_selector("#advisor-showing")
+    kiosk.page.wait_for_selector("#advisor-showing", timeout=VIEW_TIMEOUT_MS)  # once the kiosk has the view set
     desk.page.wait_for_function(f"document.querySelector('#call-context').dataset.product === {BAR!r}")
     desk.page.wait_for_function(
         "[...document.querySelectorAll('#console-spin img.spin-frame')].some(i => i.complete && i.naturalWidth > 0)",
@@ -203,3 +207,116 @@ def test_with_no_advisor_on_duty_the_kiosk_books_a_call_back_that_the_desk_lists
     desk.page.wait_for_selector('#callbacks tr[data-callback]:has-text("139 1234 5678")', state="detached")
     assert not _clean(kiosk.errors), f"kiosk: console errors {kiosk.errors[:3]}"
     assert not _clean(desk.errors), f"advisor desk: console errors {desk.errors[:3]}"
+
+
+def _take_a_kiosk_call(desk: WatchedPage, kiosk: WatchedPage, server: Server) -> None:
+    """The kiosk (on its product wall) calls; the advisor on duty takes it; the customer consents to camera and
+    microphone; both sides decode the other's video."""
+    desk.page.click("#duty")
+    desk.page.wait_for_selector('#duty[aria-pressed="true"]')
+    kiosk.page.goto(f"{server.base}/kiosk?screen=wall&lang=zh&place=branch-sh-03", wait_until="domcontentloaded")
+    kiosk.page.wait_for_function("document.body.dataset.screen === 'wall'")
+    kiosk.page.click("#call-advisor")
+    kiosk.page.click('#advisor-call [data-topic="precious_metals"]')
+    kiosk.page.click("#advisor-start")
+    desk.page.wait_for_selector('.queue[data-topic="precious_metals"][data-waiting="1"] .queue-item')
+    desk.page.click('[data-take="precious_metals"]')
+    kiosk.page.click("#advisor-consent-video")
+    kiosk.page.wait_for_function(FRAMES_DECODED, arg="kiosk", timeout=MEDIA_TIMEOUT_MS)
+    desk.page.wait_for_function(FRAMES_DECODED, arg="desk", timeout=MEDIA_TIMEOUT_MS)
+    desk.page.wait_for_selector('#call-stage[data-connected="true"]', timeout=MEDIA_TIMEOUT_MS)
+
+
+def test_the_1kg_bar_is_offered_only_on_a_recorded_call_that_an_auditor_plays_back(
+        server: Server, new_page: Any, staff_account: Any, artifacts: Path) -> None:
+    desk = new_page((1440, 900))
+    desk_refused = _refusals(desk)
+    _sign_in_desk(desk, server, staff_account("wang.fang", "advisor", "王芳"), lang="en")
+    kiosk = new_page((1280, 800))
+    kiosk_refused = _refusals(kiosk)
+    _take_a_kiosk_call(desk, kiosk, server)
+    # nothing is recorded unless a product needs it: the customer was told so before the camera opened
+    assert not kiosk.page.is_visible("#advisor-rec") and not desk.page.is_visible("#call-rec")
+
+    # the advisor picks the 1 kg bar: the desk says it is sold only with dual recording
+    desk.page.select_option("#show-product", BAR_1KG)
+    desk.page.wait_for_selector("#rec-card:not([hidden]) #rec-required")
+    assert "dual recording" in desk.page.inner_text("#rec-required")
+    # offered without a recording, the node refuses it and the desk says why; the kiosk sees no offer
+    desk.page.click("#offer-make")
+    desk.page.wait_for_selector('#offer-status[data-status="refused"]')
+    assert "recorded" in desk.page.inner_text("#offer-refused")
+    assert kiosk.page.locator("#advisor-offer").count() == 0
+    desk.screenshot(artifacts, "advisor-rec-desk-required")
+
+    # the advisor starts the recording: the kiosk asks the customer on screen, nothing is recorded yet
+    desk.page.click("#rec-start")
+    desk.page.wait_for_selector('#rec-status[data-state="asking"]')
+    kiosk.page.wait_for_selector("#advisor-rec-consent:not([hidden]) #advisor-rec-accept")
+    consent = kiosk.page.inner_text("#advisor-rec-consent")
+    assert "录音录像" in consent and "拒绝" in consent and "加密" in consent
+    assert not kiosk.page.is_visible("#advisor-rec")
+    kiosk.screenshot(artifacts, "advisor-rec-kiosk-consent")
+    kiosk.page.click("#advisor-rec-accept")
+    kiosk.page.wait_for_selector("#advisor-rec:not([hidden])")
+    desk.page.wait_for_selector("#call-rec:not([hidden])")
+    assert kiosk.page.is_hidden("#advisor-rec-consent")
+
+    # now the offer goes through
+    desk.page.click("#offer-make")
+    desk.page.wait_for_selector('#offer-status[data-status="sent"]')
+    kiosk.page.wait_for_selector("#advisor-offer #advisor-offer-accept")
+    quote_id = desk.page.get_attribute("#offer-status", "data-quote")
+    assert quote_id and kiosk.page.get_attribute("#advisor-offer", "data-quote") == quote_id
+    # a few seconds of the call on record, then both screens still show it
+    desk.page.wait_for_function(
+        "(() => { const [m, s] = document.querySelector('#rec-elapsed').textContent.split(':').map(Number);"
+        " return m * 60 + s >= 3; })()", timeout=30_000)
+    kiosk.screenshot(artifacts, "advisor-rec-kiosk-recording")
+    desk.screenshot(artifacts, "advisor-rec-desk-recording")
+
+    # the advisor ends the call: the node seals the recording and the desk posts its receipt to the audit
+    desk.page.click("#call-end")
+    kiosk.page.wait_for_selector('#advisor-ended[data-reason="advisor_ended"]')
+    desk.page.wait_for_selector("#wrap")
+    desk.page.wait_for_selector('#rec-receipts [data-status="stored"]', timeout=SEAL_TIMEOUT_MS)
+    assert "Recording stored" in desk.page.inner_text("#rec-receipts")
+    receipt = desk.page.evaluate("window.__advisor.state.receipts[0]")
+    assert receipt["product"] == BAR_1KG and set(receipt["sha256"]) == {"customer", "advisor"}
+    for hex_digest in receipt["sha256"].values():
+        assert hex_digest[:12] in desk.page.inner_text("#rec-receipts")
+    desk.screenshot(artifacts, "advisor-rec-desk-stored")
+    assert not _clean(kiosk.errors), f"kiosk: console errors {kiosk.errors[:3]} {kiosk_refused[:3]}"
+    assert not _clean(desk.errors), f"advisor desk: console errors {desk.errors[:3]} {desk_refused[:3]}"
+
+    # an auditor signs in to the staff console, lists the recording and plays it
+    auditor = staff_account("qian.yu", "auditor", "钱宇")
+    staff = new_page((1366, 900))
+    staff.page.goto(f"{server.base}/staff?lang=en", wait_until="domcontentloaded")
+    staff.page.wait_for_selector("#signin-form")
+    staff.page.fill("#signin-name", auditor.name)
+    staff.page.fill("#signin-password", auditor.password)
+    staff.page.fill("#signin-otp", auditor.code())
+    staff.page.click("#signin-submit")
+    staff.page.wait_for_selector("#console:not([hidden]) #nav-recordings")
+    staff.page.click("#nav-recordings")
+    card = f'#rec-result [data-recording="{receipt["id"]}"]'
+    staff.page.wait_for_selector(card)
+    text = staff.page.inner_text(card)
+    assert receipt["call"] in text and "wang.fang" in text
+    for hex_digest in receipt["sha256"].values():
+        assert hex_digest in text
+    staff.page.evaluate(f"""() => document.querySelectorAll('{card} video').forEach((v) => {{
+        v.muted = true; v.play().catch(() => {{}}); }})""")
+    for leg in ("customer", "advisor"):
+        staff.page.wait_for_function(
+            f"(() => {{ const v = document.querySelector('{card} video[data-leg=\"{leg}\"]');"
+            " return !!v && (v.readyState >= 2 || v.duration > 0); })()", timeout=30_000)
+    staff.screenshot(artifacts, "advisor-rec-staff-recordings")
+
+    # the audit log holds the receipt: call_recorded with the hashes of the stored files
+    reply = staff.page.request.get(f"{server.base}/api/staff/audit?subject=recording:{receipt['id']}")
+    assert reply.ok, reply.text()
+    entries = [e for e in reply.json()["entries"] if e["action"] == "call_recorded"]
+    assert entries and entries[0]["after"]["sha256"] == receipt["sha256"]
+    assert not _clean(staff.errors), f"staff console: console errors {staff.errors[:3]}"

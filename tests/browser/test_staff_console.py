@@ -187,7 +187,8 @@ def test_a_large_refund_waits_for_a_manager_and_lands_in_the_verified_audit_log(
 
     # ---- the auditor reads both actions with their actors, and the chain verifies
     a = console(new_page, server, sessions, auditor, viewport=(1366, 900))
-    assert nav_sections(a.page) == ["orders", "reconciliation", "audit", "stock", "pickups", "buybacks", "certificates"]
+    assert nav_sections(a.page) == ["orders", "reconciliation", "audit", "stock", "pickups", "buybacks", "certificates",
+                                      "recordings"]
     a.page.click("#nav-audit")
     a.page.wait_for_selector("#audit-verify .notice-ok")
     assert "审计链校验通过" in a.page.inner_text("#audit-verify")

@@ -7,6 +7,11 @@
 //
 // The call socket is /ws/advisor/console (docs/advisor.md): hello with a short-lived ticket from
 // POST /api/staff/advisor/ticket, then duty, take, the WebRTC offer, show/pointer/offer, end.
+//
+// Dual recording: a product marked `dual_recording` (the customer's or the one about to be offered) is sold only on
+// a recorded call. The desk says so and asks the customer through the node (`record`); the customer answers on
+// screen; while it records a red REC with the elapsed time shows; the node's signed receipt of the sealed files
+// (`recording`) is posted to POST /api/staff/advisor/recordings, where it is audited (`call_recorded`).
 
 import { countFrames, contentRect, gatheredOffer, makePeer, playRemote, viewPicture } from "../common/advisor-call.js";
 import { api, createQuote, formatCny, getProducts, renderUrl, wsUrl } from "../common/api.js";
@@ -15,7 +20,7 @@ import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { Spinner } from "../common/spin.js";
 import { el } from "../common/ui.js";
 import { formatTime } from "../staff/format.js";
-import { ApiError, call, currentStaff, may, newIdempotencyKey, onSessionEnded, restore, signIn, signOut } from "../staff/session.js";
+import { ApiError, call, currentStaff, may, newIdempotencyKey, onSessionEnded, postRecordingReceipt, restore, signIn, signOut } from "../staff/session.js";
 import { applyStrings, roleLabel, s } from "../staff/strings.js";
 import { errorText, statusBadge } from "../staff/widgets.js";
 import { a, applyDeskStrings } from "./strings.js";
@@ -50,6 +55,7 @@ const state = {
   products: [],
   callbacks: [],
   note: null,
+  receipts: [], // the recordings' receipts of this sitting: {id, call, product, sha256, status, error, body}
 };
 window.__advisor = { state }; // for operators' diagnostics and the browser tests
 
@@ -254,12 +260,25 @@ function onMessage(msg) {
       if (!state.call) return;
       followOrder(msg.order_id);
       return;
+    case "record_consent":
+      if (!state.call || msg.call !== state.call.id) return;
+      setRec(msg.accepted ? "starting" : "refused");
+      if (!msg.accepted) markOfferRefused();
+      return;
+    case "record":
+      if (!state.call || msg.call !== state.call.id) return;
+      if (msg.on) setRec("on");
+      else if (state.call.rec.state !== "refused") setRec(state.call.rec.state === "on" ? "stopped" : "off");
+      return;
+    case "recording":
+      return postReceipt(msg);
     case "ended":
       if (!state.call || (msg.call && msg.call !== state.call.id)) return;
       return endCall(msg.reason || "error");
     case "error":
       if (msg.code === "bad_ticket") return paintLink("refused");
       if (msg.code === "nothing_waiting") return note("info", a("queues.empty"));
+      if (REC_ERRORS.has(msg.code)) return recError(msg);
       return note("warn", msg.message || msg.code);
     default:
       return;
@@ -404,6 +423,7 @@ function startCall(msg) {
     order: null,
     shown: false,
     pick: { product: view?.product || state.products[0]?.id || null, variant: view?.variant || null, yaw: 0 },
+    rec: { state: "off", since: null, product: null, error: null }, // off | asking | starting | on | stopped | refused
   };
   paintQueues();
   paintMain();
@@ -459,6 +479,7 @@ function endCall(reason) {
   if (!c) return;
   hangUp();
   c.offer?.stop?.();
+  if (c.rec.state === "on") c.rec.state = "stopped"; // the node stops it at every end of a call and seals it
   state.call = null;
   state.wrap = { ...c, reason, endedAt: new Date().toISOString(), key: newIdempotencyKey() };
   paintQueues();
@@ -472,6 +493,7 @@ function paintMain() {
   const parts = [];
   if (state.wrap) parts.push(wrapForm(state.wrap));
   else parts.push(el("section", { class: "card-s idle-card", id: "idle" }, el("h3", {}, a("idle.title")), el("p", { class: "muted" }, a("idle.body"))));
+  if (state.receipts.length) parts.push(receiptsCard());
   parts.push(callbacksCard());
   main.replaceChildren(...parts);
 }
@@ -491,7 +513,8 @@ function paintCallFrame(main) {
   const customer = el("video", { id: "customer-video", class: "customer-video", autoplay: true, playsinline: true });
   const own = el("video", { id: "own-video", class: "own-video", autoplay: true, playsinline: true });
   own.muted = true;
-  const stage = el("div", { class: "call-stage", id: "call-stage", dataset: { frames: "0" } }, customer, el("div", { class: "stage-note", id: "stage-note" }), el("div", { class: "own-box" }, own));
+  const recBadge = el("div", { class: "rec-badge", id: "call-rec", role: "status", hidden: true }, el("span", { class: "rec-dot", "aria-hidden": "true" }), el("span", { class: "rec-label" }, "REC"), el("span", { class: "rec-elapsed", id: "rec-elapsed" }, "0:00"));
+  const stage = el("div", { class: "call-stage", id: "call-stage", dataset: { frames: "0" } }, customer, el("div", { class: "stage-note", id: "stage-note" }), recBadge, el("div", { class: "own-box" }, own));
   customer.addEventListener("playing", () => stage.classList.add("playing"));
   state.stopFrames = countFrames(customer, stage);
   const spinHost = el("div", { class: "spin-host console-spin", id: "console-spin" });
@@ -511,6 +534,7 @@ function paintCallFrame(main) {
         { class: "call-left" },
         el("div", { class: "call-head" }, el("h2", {}, a("call.title")), el("span", { class: "badge", id: "call-state" }), el("span", { class: "spacer" }), el("button", { class: "btn btn-small end-call", type: "button", id: "call-end", onclick: () => send({ type: "end" }) }, a("call.end"))),
         el("div", { id: "desk-note", class: "notice", hidden: true }),
+        el("section", { class: "rec-card", id: "rec-card", hidden: true }),
         stage,
         el("section", { class: "card-s context", id: "call-context" }),
       ),
@@ -551,6 +575,7 @@ function paintCall() {
   paintContext();
   paintShow();
   paintOffer();
+  paintRec();
 }
 
 /** The customer's context: channel, place, topic, language and what is on their screen (live). */
@@ -592,6 +617,7 @@ async function followView(force = false) {
     paintShow();
     paintOffer();
   }
+  paintRec();
   paintContext();
   if (!v?.product) {
     state.spinner?.destroy();
@@ -701,6 +727,7 @@ function paintShow() {
     c.pick = { product: productSel.value, variant: null, yaw: c.pick.yaw };
     paintShow();
     paintOffer();
+    paintRec();
   });
   const p = productOf(pickState.product);
   const variantSel = el("select", { id: "show-variant", "aria-label": a("show.variant"), disabled: !p || (p.variants || []).length < 2 });
@@ -790,16 +817,17 @@ function paintOffer() {
   const o = c.offer;
   const parts = [el("h3", {}, a("offer.title"))];
   if (o) {
-    const status = { sent: "offer.sent", accepted: "offer.accepted", declined: "offer.declined", expired: "offer.expired" }[o.status];
+    const status = { sent: "offer.sent", accepted: "offer.accepted", declined: "offer.declined", expired: "offer.expired", refused: "offer.refused" }[o.status];
     parts.push(
       el(
         "div",
         { class: "offer-line", id: "offer-status", dataset: { status: o.status, quote: o.quote.id } },
         el("span", { class: "big-money" }, formatCny(o.quote.total_cny)),
-        el("span", { class: `badge ${o.status === "accepted" ? "st-paid" : o.status === "sent" ? "st-pending" : "st-expired"}` }, a(status)),
+        el("span", { class: `badge ${o.status === "accepted" ? "st-paid" : o.status === "sent" ? "st-pending" : o.status === "refused" ? "st-cancelled" : "st-expired"}` }, a(status)),
       ),
       el("p", { class: "muted small" }, `${productLabel(o.quote.product, o.quote.variant)} · `, el("span", { class: "mono" }, o.quote.id)),
       o.status === "sent" ? el("p", { class: "countdown", id: "offer-countdown" }, o.left !== null ? a("offer.valid", { s: o.left }) : "") : null,
+      o.status === "refused" ? el("p", { class: "error-text", id: "offer-refused" }, a(o.refusedKey || "rec.err.recording_required")) : null,
     );
   }
   if (c.order) {
@@ -850,6 +878,173 @@ function followOrder(orderId) {
     if (!FINAL.has(o.status)) o.timer = setTimeout(poll, ORDER_POLL_MS);
   };
   poll();
+}
+
+// ---- dual recording ---------------------------------------------------------------------------------------
+const REC_ERRORS = new Set(["recording_required", "recording_refused", "recording_unavailable", "record_pending", "not_ready", "recording_failed"]);
+
+/** The product of this call that is sold only on a recorded call: the one about to be offered, else the customer's. */
+function dualProduct(c) {
+  for (const id of [c.pick?.product, c.coview ? c.view?.product : null]) if (id && productOf(id)?.dual_recording) return id;
+  return null;
+}
+
+function setRec(recState) {
+  const c = state.call;
+  if (!c) return;
+  const r = c.rec;
+  if (recState === "on" && r.state !== "on") r.since = Date.now();
+  r.state = recState;
+  r.error = null;
+  paintRec();
+}
+
+function startRecording() {
+  const c = state.call;
+  if (!c) return;
+  const product = dualProduct(c);
+  const msg = { type: "record", on: true };
+  if (product) msg.product = product;
+  c.rec.product = product;
+  send(msg);
+  setRec("asking");
+}
+
+function stopRecording() {
+  send({ type: "record", on: false });
+}
+
+/** An offer the node refused (recording_required), or one the customer's refusal makes impossible. */
+function markOfferRefused(key = "rec.err.recording_refused") {
+  const c = state.call;
+  const o = c?.offer;
+  if (!o || o.status !== "sent" || !productOf(o.quote.product)?.dual_recording) return;
+  o.status = "refused";
+  o.refusedKey = key;
+  o.stop?.();
+  paintOffer();
+}
+
+function recError(msg) {
+  const c = state.call;
+  const key = `rec.err.${msg.code}`;
+  if (msg.code === "recording_required") markOfferRefused(key);
+  if (c) {
+    if (msg.code === "recording_refused") c.rec.state = "refused";
+    else if (msg.code === "recording_unavailable" || msg.code === "recording_failed" || msg.code === "not_ready") c.rec.state = "off";
+    // the refused offer says why in the offer card; the others are said once, in the recording card
+    c.rec.error = msg.code === "recording_required" ? null : { code: msg.code, text: a(key, { msg: msg.message || msg.code }) };
+    paintRec();
+    return;
+  }
+  note(msg.code === "record_pending" ? "info" : "warn", a(key, { msg: msg.message || msg.code }));
+}
+
+const recElapsed = (r) => mmss(r.since ? (Date.now() - r.since) / 1000 : 0);
+
+/** The dual-recording card of the call (shown when a dual-recording product is in play or a recording ran). */
+function paintRec() {
+  const c = state.call;
+  const card = $("rec-card");
+  if (!c || !card) return;
+  const r = c.rec;
+  const product = dualProduct(c) || r.product;
+  const badge = $("call-rec");
+  badge.hidden = r.state !== "on";
+  $("rec-elapsed").textContent = recElapsed(r);
+  card.hidden = !product && r.state === "off" && !r.error;
+  card.dataset.state = r.state;
+  if (card.hidden) return card.replaceChildren();
+  const kind = r.state === "refused" ? "bad" : r.state === "on" ? "rec" : "warn";
+  card.className = `rec-card rec-${kind}`;
+  const status = {
+    off: null,
+    asking: a("rec.asking"),
+    starting: a("rec.starting"),
+    on: a("rec.on_note"),
+    stopped: a("rec.stopped"),
+    refused: a("rec.refused"),
+  }[r.state];
+  const canStart = !!c.consent && (r.state === "off" || r.state === "stopped");
+  refill(card,
+    el("div", { class: "rec-head" },
+      el("span", { class: `rec-dot ${r.state === "on" ? "live" : ""}`, "aria-hidden": "true" }),
+      el("h3", {}, r.state === "on" ? a("rec.recording", { t: recElapsed(r) }) : a("rec.title")),
+      el("span", { class: "spacer" }),
+      canStart ? el("button", { class: "btn btn-small rec-start", type: "button", id: "rec-start", onclick: startRecording }, a("rec.start")) : null,
+      r.state === "on" || r.state === "asking" ? el("button", { class: "btn btn-small", type: "button", id: "rec-stop", onclick: stopRecording }, r.state === "on" ? a("rec.stop") : a("rec.cancel")) : null),
+    product ? el("p", { class: "rec-required", id: "rec-required" }, el("strong", {}, productLabel(product)), " · ", a("rec.required")) : null,
+    status ? el("p", { class: `rec-status ${r.state === "refused" ? "error-text" : ""}`, id: "rec-status", dataset: { state: r.state } }, status) : null,
+    r.error && r.error.code !== "recording_refused" ? el("p", { class: "error-text", id: "rec-error", dataset: { code: r.error.code } }, r.error.text) : null,
+  );
+}
+
+// the REC clock ticks on the page
+setInterval(() => {
+  const r = state.call?.rec;
+  if (!r || r.state !== "on") return;
+  const box = $("rec-elapsed");
+  if (box) box.textContent = recElapsed(r);
+  const head = document.querySelector("#rec-card .rec-head h3");
+  if (head) head.textContent = a("rec.recording", { t: recElapsed(r) });
+}, 1000);
+
+/** The node's signed receipt of a sealed recording, posted to the bank's audit (call_recorded). */
+async function postReceipt(msg) {
+  const rec = msg.recording || {};
+  let item = state.receipts.find((x) => x.id === rec.id);
+  if (!item) {
+    item = { id: rec.id, call: rec.call || msg.call, product: rec.product, sha256: rec.sha256 || {}, status: "posting", error: null, body: { recording: rec, sig: msg.sig } };
+    state.receipts.unshift(item);
+  }
+  item.status = "posting";
+  item.error = null;
+  paintReceipts();
+  try {
+    await postRecordingReceipt(item.body);
+    item.status = "stored";
+  } catch (e) {
+    item.status = "failed";
+    item.error = errorText(e);
+  }
+  paintReceipts();
+}
+
+const shortHash = (hex) => (hex ? `${String(hex).slice(0, 12)}…` : "—");
+
+function receiptsCard() {
+  const card = el("section", { class: "card-s receipts", id: "rec-receipts" });
+  fillReceipts(card);
+  return card;
+}
+
+function fillReceipts(card) {
+  refill(card,
+    el("h3", {}, a("rec.receipts_title")),
+    el("ul", { class: "receipt-list" }, state.receipts.map((r) =>
+      el("li", { class: `receipt receipt-${r.status}`, dataset: { recording: r.id, status: r.status } },
+        el("span", { class: `badge ${r.status === "stored" ? "st-paid" : r.status === "failed" ? "st-cancelled" : "st-pending"}` }, a(`rec.receipt_${r.status}`)),
+        el("span", {}, productLabel(r.product), " · ", el("span", { class: "mono" }, r.call || "")),
+        el("span", { class: "receipt-hashes" }, Object.entries(r.sha256).map(([leg, hex]) =>
+          el("span", { class: "receipt-hash" }, `${a(`rec.leg.${leg}`)} `, el("code", { title: hex }, shortHash(hex))))),
+        r.error ? el("span", { class: "error-text" }, r.error) : null,
+        r.status === "failed" ? el("button", { class: "btn btn-small", type: "button", onclick: () => postReceipt({ recording: r.body.recording, sig: r.body.sig }) }, a("rec.retry")) : null,
+      ))),
+  );
+}
+
+function paintReceipts() {
+  let card = $("rec-receipts");
+  if (!card) {
+    if (state.screen !== "desk") return;
+    card = receiptsCard();
+    const host = state.call ? $("call-left") || document.querySelector(".call-left") : $("desk-main");
+    const before = state.call ? null : $("callbacks");
+    if (before && before.parentNode === host) host.insertBefore(card, before);
+    else host?.append(card);
+    return;
+  }
+  fillReceipts(card);
 }
 
 // ---- after the call ---------------------------------------------------------------------------------------

@@ -144,6 +144,8 @@ export class AdvisorCall {
     this.videoOn = false;
     this.coview = true;
     this.offer = null; // {quote, status: "open" | "accepted" | "declined" | "expired", stop}
+    this.rec = "off"; // dual recording: off | asking (the consent on screen) | starting | on | refused
+    this.recProduct = null;
     this.minimised = false;
     this._view = { last: null, sentAt: 0, timer: null };
     this._stops = [];
@@ -315,6 +317,22 @@ export class AdvisorCall {
         return; // the pages have no hotspot to light yet
       case "offer":
         return this._offer(msg.quote);
+      case "record_consent":
+        // the product on offer is sold only with the call recorded: ask, on screen, before anything is recorded
+        if (!this.live) return;
+        this.rec = "asking";
+        this.recProduct = msg.product || null;
+        this._recName = "";
+        this._productName(this.recProduct).then((name) => {
+          this._recName = name;
+          if (this.rec === "asking") this.render();
+        });
+        this.setMinimised(false); // the customer must see the question to answer it
+        return this.render();
+      case "record":
+        if (msg.on) this.rec = "on";
+        else if (this.rec !== "refused") this.rec = "off";
+        return this.render();
       case "error":
         if (msg.code === "busy") {
           this.busy = true;
@@ -390,6 +408,7 @@ export class AdvisorCall {
     for (const tr of this.remote?.getTracks() || []) tr.stop();
     this.remote = null;
     this.connected = false;
+    if (this.rec !== "refused") this.rec = "off";
     this._liveEl = null;
     for (const stop of this._stops) stop();
     this._stops = [];
@@ -546,6 +565,8 @@ export class AdvisorCall {
     this.endReason = null;
     this.mediaError = null;
     this.coview = true;
+    this.rec = "off";
+    this.recProduct = null;
     this._note = null;
     this._callback = null;
     clearTimeout(this._view.timer);
@@ -567,7 +588,8 @@ export class AdvisorCall {
     const shown = this.state !== "closed";
     this.root.hidden = !shown || this.minimised;
     this.pill.hidden = !shown || !this.minimised;
-    this.pill.textContent = this.live ? `● ${t("advisor.live")}` : t("advisor.expand");
+    this.pill.textContent = this.live ? `● ${this.rec === "on" ? t("advisor.rec_on") : t("advisor.live")}` : t("advisor.expand");
+    this.pill.classList.toggle("advisor-pill-rec", this.live && this.rec === "on");
     document.body.classList.toggle("advisor-docked", shown && !this.minimised);
     document.body.dataset.advisor = this.state;
   }
@@ -699,12 +721,14 @@ export class AdvisorCall {
     own.muted = true;
     const waiting = el("div", { class: "advisor-waiting", text: t("advisor.media_starting") });
     const ownOff = el("div", { class: "advisor-own-off", text: t("advisor.your_camera_off") });
-    const stage = el("div", { class: "advisor-stage", id: "advisor-stage", dataset: { frames: "0" } }, remote, waiting, el("div", { class: "advisor-own-box" }, own, ownOff));
+    const rec = el("div", { class: "advisor-rec", id: "advisor-rec", role: "status", hidden: true }, el("span", { class: "advisor-rec-dot", "aria-hidden": "true" }), el("span", { class: "advisor-rec-text" }));
+    const stage = el("div", { class: "advisor-stage", id: "advisor-stage", dataset: { frames: "0" } }, remote, waiting, rec, el("div", { class: "advisor-own-box" }, own, ownOff));
+    const recConsent = el("section", { class: "advisor-rec-consent", id: "advisor-rec-consent", role: "alertdialog", "aria-labelledby": "advisor-rec-title", hidden: true });
     const controls = el("div", { class: "advisor-controls" });
     const extra = el("div", { class: "advisor-extra" });
-    fill(body, stage, controls, extra);
+    fill(body, recConsent, stage, controls, extra);
     this._remoteVideo = remote;
-    this._liveEl = { stage, remote, own, waiting, ownOff, controls, extra };
+    this._liveEl = { stage, remote, own, waiting, ownOff, controls, extra, rec, recConsent };
     this._stops.push(countFrames(remote, stage));
     remote.addEventListener("playing", () => stage.classList.add("playing"));
     if (this.remote) playRemote(remote, this.remote);
@@ -720,6 +744,10 @@ export class AdvisorCall {
     L.ownOff.hidden = this.videoOn;
     L.waiting.textContent = t("advisor.media_starting");
     L.stage.dataset.connected = String(this.connected);
+    L.stage.dataset.rec = this.rec;
+    L.rec.hidden = this.rec !== "on";
+    L.rec.querySelector(".advisor-rec-text").textContent = t("advisor.rec_on");
+    this._paintRecConsent(L.recConsent);
     const hasCamera = !!this.local?.getVideoTracks().length;
     refill(L.controls, 
       hasCamera ? el("button", { class: "btn btn-small", type: "button", id: "advisor-video", "aria-pressed": String(!this.videoOn), text: this.videoOn ? t("advisor.video_off") : t("advisor.video_on"), onclick: () => this._toggleVideo() }) : null,
@@ -728,8 +756,42 @@ export class AdvisorCall {
     );
     const extra = [el("p", { class: "muted small advisor-coview-note", text: this.coview ? t("advisor.coview_on_note") : t("advisor.coview_off_note") })];
     if (this._note && this.coview) extra.push(el("p", { class: "advisor-note", id: "advisor-showing", text: this._note }));
+    if (this.rec === "starting") extra.push(el("p", { class: "advisor-note", id: "advisor-rec-starting", text: t("advisor.rec_starting") }));
+    if (this.rec === "refused") extra.push(el("p", { class: "advisor-note advisor-rec-refused", id: "advisor-rec-refused", text: t("advisor.rec_refused_note") }));
     if (this.offer) extra.push(this._offerCard());
     refill(L.extra, extra);
+  }
+
+  /** The dual-recording consent: why, what, how long, and that refusing is allowed (then this product is not sold). */
+  _paintRecConsent(box) {
+    const asking = this.rec === "asking";
+    box.hidden = !asking;
+    if (!asking) {
+      delete box.dataset.painted;
+      return box.replaceChildren();
+    }
+    const name = this._recName || this.recProduct || "";
+    const painted = `${getLang()}|${name}`;
+    if (box.dataset.painted === painted) return; // keep the buttons (and the focus) while other things repaint
+    box.dataset.painted = painted;
+    refill(box,
+      el("h3", { id: "advisor-rec-title", class: "advisor-rec-title" }, el("span", { class: "advisor-rec-dot", "aria-hidden": "true" }), el("span", { text: t("advisor.rec_title") })),
+      el("p", { text: t("advisor.rec_why", { name }) }),
+      el("ul", { class: "advisor-rec-facts" },
+        el("li", { text: t("advisor.rec_what") }),
+        el("li", { text: t("advisor.rec_keep") }),
+        el("li", { text: t("advisor.rec_refuse_note") })),
+      el("div", { class: "btn-row advisor-rec-actions" },
+        el("button", { class: "btn", type: "button", id: "advisor-rec-refuse", text: t("advisor.rec_refuse"), onclick: () => this._answerRecording(false) }),
+        el("button", { class: "btn btn-gold", type: "button", id: "advisor-rec-accept", text: t("advisor.rec_accept"), onclick: () => this._answerRecording(true) })),
+    );
+  }
+
+  _answerRecording(accepted) {
+    if (this.rec !== "asking") return;
+    this._send({ type: "record_consent", accepted });
+    this.rec = accepted ? "starting" : "refused";
+    this.render();
   }
 
   _offerCard() {

@@ -168,3 +168,6 @@ export const advisorCallbacks = (status = "open") => call(`/api/staff/advisor/ca
 export const callbackDone = (id) => call(`/api/staff/advisor/callbacks/${enc(id)}/done`, { method: "POST", body: {} });
 export const recordCall = (body, key) => call("/api/staff/advisor/calls", { method: "POST", body, idempotencyKey: key });
 export const advisorCalls = (limit) => call(`/api/staff/advisor/calls${query({ limit })}`);
+// Dual recordings (docs/advisor.md "Dual recording"): the desk audits a receipt; auditors get a playback ticket.
+export const postRecordingReceipt = (body) => call("/api/staff/advisor/recordings", { method: "POST", body });
+export const recordingsTicket = () => call("/api/staff/recordings/ticket", { method: "POST", body: {} });

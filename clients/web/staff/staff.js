@@ -13,6 +13,7 @@ import { renderCertificates } from "./certificates.js";
 import { zoneName } from "./format.js";
 import { renderOrder, renderOrders } from "./orders.js";
 import { renderPickups } from "./pickups.js";
+import { renderRecordings } from "./recordings.js";
 import { renderReconciliation, renderStock } from "./reports.js";
 import { ApiError, currentStaff, may, onSessionEnded, restore, signIn, signOut } from "./session.js";
 import { applyStrings, roleLabel, s } from "./strings.js";
@@ -30,6 +31,7 @@ const SECTIONS = [
   { id: "pickups", permission: "view_orders", render: renderPickups },
   { id: "buybacks", permission: "view_orders", render: renderBuybacks },
   { id: "certificates", permission: "view_orders", render: renderCertificates },
+  { id: "recordings", permission: "view_recordings", render: renderRecordings },
   { id: "campaigns", permission: "manage_campaigns", render: renderCampaigns },
   { id: "accounts", permission: "manage_staff", render: renderAccounts },
 ];
