@@ -20,7 +20,7 @@ from showroom_protocol import ProtocolError
 from render_node.config import Config
 from render_node.keys import CATALOG, CONFIG
 from render_node.rtc import recording_routes
-from render_node.rtc.hub import AdvisorLimits, Busy, CallHub, Console, Customer, Outbox, Recorder
+from render_node.rtc.hub import CallHub
 from render_node.rtc.messages import (
     ADVISOR_TYPES,
     CUSTOMER_TYPES,
@@ -29,6 +29,7 @@ from render_node.rtc.messages import (
     parse_customer_hello,
     parse_ticket,
 )
+from render_node.rtc.parties import AdvisorLimits, Busy, Console, Customer, Outbox, Recorder
 from render_node.stream._rate import MessageRate
 from showroom.advisory import TicketInvalid, verify_ticket
 from showroom.catalog import Catalog

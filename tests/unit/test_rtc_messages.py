@@ -86,10 +86,11 @@ def test_advisor_actions_are_copied_field_by_field() -> None:
     assert advisor_action("pointer", {"x": 0, "y": 1}) == {"type": "pointer", "x": 0.0, "y": 1.0}
     assert advisor_action("pointer", {"x": None}) == {"type": "pointer", "x": None}
     assert advisor_action("hotspot", {"id": "hallmark"}) == {"type": "hotspot", "id": "hallmark"}
-    quote = {"id": "q_1", "total_cny": "1.00"}
+    quote = {"id": "q_1", "product": "bar-au9999-50g", "total_cny": "1.00"}
     assert advisor_action("offer", {"quote": quote}) == {"type": "offer", "quote": quote}
     for kind, bad in (("show", {}), ("pointer", {"x": 0.5}), ("pointer", {"x": -0.1, "y": 0}),
-                      ("hotspot", {"id": "A B"}), ("offer", {"quote": {"id": "q 1"}}), ("offer", {"quote": []})):
+                      ("hotspot", {"id": "A B"}), ("offer", {"quote": {"id": "q 1"}}), ("offer", {"quote": []}),
+                      ("offer", {"quote": {"id": "q_1"}})):  # no product: the recording rule could not be checked
         with pytest.raises(BadMessage):
             advisor_action(kind, bad)
 
