@@ -26,8 +26,7 @@ the table says how much CPU each took, so the node's share per call can be read 
 
 Usage: .venv/bin/python bench/advisor.py [--calls 10] [--concurrency 1,2,3,4] [--seconds 12] [--warm-s 3]
                                          [--recorded 1,2] [--size 640x480] [--fps 15] [--render-size 1280x720]
-                                         [--no-render]
-                                         [--quick] [--out DIR]
+                                         [--no-render] [--quick] [--out DIR]
 Writes bench/results/advisor.md (or --out DIR); prints the table. Under 6 minutes with the defaults.
 """
 
@@ -565,7 +564,9 @@ def report(res: Results, args: argparse.Namespace, mach: str, load_start: str, l
             lines.append(f"| {lg.name.split(' ', 2)[2]} | {len(ms)} | {fmt_ms(pct(ms, 50))} | "
                          f"{fmt_ms(pct(ms, 90))} | {fmt_ms(pct(ms, 99))} | {fmt_ms(max(ms, default=float('nan')))} |")
         lines += ["", "From the frame's making in the sender's track (before its VP8 encoder) to the frame decoded "
-                  "by the other peer, through the node's decode and encode; the same clock on both ends.", ""]
+                  "by the other peer, through the node's decode and encode; the same clock on both ends. Each aiortc "
+                  "receiver (the node's and the peer's) holds a frame until the next frame's first packet arrives: "
+                  "about one frame interval per hop, of which a browser's receiver pays none.", ""]
     else:
         lines += ["(no call with 1 leg measured)", ""]
     head = ("| calls | sent fps/leg | received fps, worst leg | received/sent, worst | latency p50 | p99, worst "
@@ -606,7 +607,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=10, help="calls for (1)")
     ap.add_argument("--concurrency", default="1,2,3,4")
-    ap.add_argument("--seconds", type=float, default=12.0, help="measured per row of (3) and (4)")
+    ap.add_argument("--seconds", type=float, default=12.0, help="measured per row of (3), (4) and (5)")
     ap.add_argument("--warm-s", type=float, default=3.0, help="before each row's measurement")
     ap.add_argument("--size", default="640x480")
     ap.add_argument("--fps", type=float, default=15.0)
@@ -614,7 +615,7 @@ def main() -> int:
     ap.add_argument("--recorded", default="1,2", help="rows of (5): calls at once, each dual-recorded ('' none)")
     ap.add_argument("--no-render", dest="render", action="store_false", help="skip (4)")
     ap.add_argument("--assets-dir", type=Path, default=None)
-    ap.add_argument("--quick", action="store_true", help="a smoke run: 2 calls, 1 and 2 at once, 3 s rows")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 2 calls, 1 and 2 at once, 1 recorded, 3 s rows")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
     if args.quick:
