@@ -33,7 +33,8 @@ RECORDINGS_TICKET = Header("Authorization", "`Bearer <ticket>`: a ticket of scop
 
 class TicketQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticket: str | None = Field(None, max_length=2048, description="the recordings ticket, for a <video> src")
+    ticket: str | None = Field(None, max_length=640, description="the recordings ticket, for a <video> src (a few "
+                               "hundred characters; longer ones are refused like any bad ticket)")
 
 
 class LegReply(BaseModel):
@@ -84,8 +85,7 @@ def _viewer(request: web.Request) -> Advisor | web.Response:
                 "sealed and plaintext file.",
     query=TicketQuery, headers=(RECORDINGS_TICKET,),
     replies={200: Reply("the recordings", RecordingList)},
-    errors={400: "a request line longer than the server reads (8 KiB: a ticket belongs in the Authorization header)",
-            403: "no valid recordings ticket (bad_ticket)", 422: "an unknown query parameter (invalid_input)"}))
+    errors={403: "no valid recordings ticket (bad_ticket)", 422: "an unknown query parameter (invalid_input)"}))
 async def list_recordings(request: web.Request) -> web.StreamResponse:
     viewer = _viewer(request)
     if isinstance(viewer, web.Response):
@@ -105,8 +105,7 @@ async def list_recordings(request: web.Request) -> web.StreamResponse:
                 "that does not verify (changed, moved, another key) is refused with 409 `recording_tampered`.",
     query=TicketQuery, headers=(RECORDINGS_TICKET,),
     replies={200: Reply("the leg's WebM", media=("video/webm",))},
-    errors={400: "a request line longer than the server reads (8 KiB: a ticket belongs in the Authorization header)",
-            403: "no valid recordings ticket (bad_ticket)", 404: "no such recording or leg (unknown_recording)",
+    errors={403: "no valid recordings ticket (bad_ticket)", 404: "no such recording or leg (unknown_recording)",
             409: "the sealed file does not verify (recording_tampered)"}))
 async def get_recording_leg(request: web.Request) -> web.StreamResponse:
     viewer = _viewer(request)
