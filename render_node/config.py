@@ -99,6 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOWROOM_RESERVATION_TTL_S", "900", "how long an unpaid order holds its stock before it expires"),
     Setting("SHOWROOM_TELLER_REFUND_LIMIT_CNY", "5000",
             "staff refunds of an order up to this total go ahead; above it a second person (a manager) approves"),
+    Setting("SHOWROOM_BUYBACK_FOUR_EYES_CNY", "50000",
+            "a buy-back payout above this waits for a second person (a manager, not the inspecting teller)"),
     Setting("SHOWROOM_LOG_LEVEL", "INFO", "logging level"),
     Setting("SHOWROOM_MAX_SESSIONS", "8", "live stream sessions one edge node accepts; more are refused (1013)"),
     Setting("SHOWROOM_VIEW_CACHE_MB", "256", "memory for encoded view frames"),
@@ -346,6 +348,8 @@ def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, st
                                pick("reservation_ttl_s", "SHOWROOM_RESERVATION_TTL_S", "900")),
         teller_refund_limit_cny=_cny("SHOWROOM_TELLER_REFUND_LIMIT_CNY",
                                      pick("teller_refund_limit_cny", "SHOWROOM_TELLER_REFUND_LIMIT_CNY", "5000")),
+        buyback_four_eyes_cny=_cny("SHOWROOM_BUYBACK_FOUR_EYES_CNY",
+                                   pick("buyback_four_eyes_cny", "SHOWROOM_BUYBACK_FOUR_EYES_CNY", "50000")),
         data_dir=data_dir,
         branches_file=assets_dir / "branches.toml",
     )

@@ -2,8 +2,10 @@
 
 ```
 quoted --book--> booked --inspection--> accepted --payout created--> payout_pending --> paid_out
-   |               |          |                                            |
-   |               |          +--> rejected (no piece acceptable)          +--> payout_failed --retry--> payout_pending
+   |               |          |            ^ approved                       |
+   |               |          +--> awaiting_approval (above the limit)      +--> payout_failed --retry--> payout_pending
+   |               |          |            +--rejected--> rejected
+   |               |          +--> rejected (no piece acceptable)
    +--> cancelled (customer) / expired (the lock ran out)
 ```
 
@@ -21,6 +23,10 @@ quoted --book--> booked --inspection--> accepted --payout created--> payout_pend
 - **The serial** must be well formed (its check symbol) and carry the variant's prefix when the variant has one;
   found among the bank's certificates it links the piece to the original sale. A serial whose current certificate
   was revoked for a refund (the piece went back to the bank) or that was already bought back is rejected.
+- **Four eyes.** A payout above the limit (`SHOWROOM_BUYBACK_FOUR_EYES_CNY`) waits in `awaiting_approval` until a
+  second staff member holding APPROVE_PAYOUT, never the one who inspected, approves it (it becomes the payout's
+  intent, `accepted`) or rejects it (`rejected`: the bank does not buy, the pieces go back). Nothing reaches the
+  payment backend before the approval.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from showroom.branches import CODE_ALPHABET, CODE_CHARS, normalise_code
 from showroom.catalog import Metal, Product, ProductKind, Variant
 from showroom.errors import InvalidInput, ShowroomError
 from showroom.pricing import FEN, PriceSnapshot, to_fen
+from showroom.staff import ApprovalState, FourEyesViolation, Permission, StaffMember, require
 
 QUOTE_TTL = timedelta(minutes=10)
 """A buy-back quote must be booked within this long."""
@@ -84,12 +91,18 @@ class NeedsAccount(ShowroomError):
     http_status = 403
 
 
+class ApprovalDecided(BuybackError):
+    code = "buyback_approval_decided"
+
+
 class BuybackStatus(StrEnum):
     QUOTED = "quoted"
     BOOKED = "booked"
     ACCEPTED = "accepted"
     """Inspected and accepted; the payout is written as an intent (not yet at the backend)."""
     REJECTED = "rejected"
+    AWAITING_APPROVAL = "awaiting_approval"
+    """Inspected and accepted above the four-eyes limit: a second person approves before any payout."""
     PAYOUT_PENDING = "payout_pending"
     PAID_OUT = "paid_out"
     PAYOUT_FAILED = "payout_failed"
@@ -106,6 +119,11 @@ class Condition(StrEnum):
     WORN = "worn"
     DAMAGED = "damaged"
     NOT_GENUINE = "not_genuine"
+
+
+def payout_needs_approval(amount_fen: int, limit_cny: Decimal) -> bool:
+    """A payout above the four-eyes limit waits for a second person (whoever inspected it, teller or manager)."""
+    return Decimal(amount_fen) / 100 > limit_cny
 
 
 def eligible(product: Product) -> bool:
@@ -207,6 +225,11 @@ class Buyback:
     payout_failure: str | None = None
     account_masked: str | None = None
     paid_at: datetime | None = None
+    approval: ApprovalState | None = None
+    """Four eyes: None below the limit; `pending_approval`, then `approved` or `rejected`."""
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
     version: int = 0
 
     @property
@@ -248,16 +271,45 @@ class Buyback:
         self.ensure(BuybackStatus.QUOTED, BuybackStatus.BOOKED)
         self.status, self.updated_at = BuybackStatus.CANCELLED, now
 
-    def record_inspection(self, pieces: list[Piece], by: str, id_kind: str, now: datetime) -> None:
+    def record_inspection(self, pieces: list[Piece], by: str, id_kind: str, now: datetime,
+                          four_eyes_limit_cny: Decimal | None = None) -> None:
+        """Records the assessed pieces: accepted (the payout's intent), awaiting a second person's approval when
+        the amount is above `four_eyes_limit_cny`, or rejected when no piece is acceptable."""
         self.ensure(BuybackStatus.BOOKED)
         self.pieces, self.inspected_at, self.inspected_by, self.id_kind = pieces, now, by, id_kind
         self.amount_fen = sum(p.amount_fen for p in pieces if p.accepted)
-        if self.amount_fen > 0:
+        if self.amount_fen > 0 and four_eyes_limit_cny is not None and payout_needs_approval(self.amount_fen,
+                                                                                              four_eyes_limit_cny):
+            self.status, self.approval = BuybackStatus.AWAITING_APPROVAL, ApprovalState.PENDING
+        elif self.amount_fen > 0:
             self.status = BuybackStatus.ACCEPTED
         else:
             self.status = BuybackStatus.REJECTED
             self.rejection_reason = ", ".join(sorted({p.reason or "rejected" for p in pieces}))
         self.updated_at = now
+
+    def approve_payout(self, approver: StaffMember, now: datetime) -> None:
+        """A second person approves: the payout becomes the intent (`accepted`). The one who inspected may not
+        (checked first, so they are told why), and the approver holds APPROVE_PAYOUT."""
+        if approver.name == self.inspected_by:
+            raise FourEyesViolation("a large buy-back payout is approved by someone other than the person who "
+                                    "inspected it")
+        require(approver, Permission.APPROVE_PAYOUT)
+        self._ensure_pending()
+        self.status, self.approval = BuybackStatus.ACCEPTED, ApprovalState.APPROVED
+        self.decided_by, self.decided_at, self.updated_at = approver.name, now, now
+
+    def reject_payout(self, approver: StaffMember, reason: str, now: datetime) -> None:
+        """The bank does not buy after all: no money moves and the pieces go back to the customer."""
+        require(approver, Permission.APPROVE_PAYOUT)
+        self._ensure_pending()
+        self.status, self.approval = BuybackStatus.REJECTED, ApprovalState.REJECTED
+        self.rejection_reason = "approval_rejected"
+        self.decided_by, self.decided_at, self.decision_reason, self.updated_at = approver.name, now, reason, now
+
+    def _ensure_pending(self) -> None:
+        if self.status is not BuybackStatus.AWAITING_APPROVAL or self.approval is not ApprovalState.PENDING:
+            raise ApprovalDecided(f"buy-back {self.id} is {self.status.value}: not waiting for approval")
 
     def payout_created(self, payout_id: str, account_masked: str | None, now: datetime) -> None:
         if self.status is BuybackStatus.ACCEPTED:

@@ -17,6 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from showroom.buyback import Buyback
 from showroom.certificates import CertificateRecord
+from showroom.staff import ApprovalState
 
 PayoutStatus = Literal["pending", "succeeded", "failed"]
 
@@ -70,6 +71,12 @@ class BuybackRepository(Protocol):
         ...
     async def awaiting_payout(self, limit: int) -> list[Buyback]:
         """Accepted buy-backs whose payout is not yet at the backend (oldest first)."""
+        ...
+    async def approvals(self, state: ApprovalState | None, limit: int, offset: int = 0) -> list[Buyback]:
+        """Buy-backs under four eyes in `state` (None: any), the latest inspected first."""
+        ...
+    async def release_serials(self, buyback_id: str) -> int:
+        """Gives back the serials a buy-back claimed (its payout was rejected: the pieces go back)."""
         ...
     async def claim_serial(self, serial: str, buyback_id: str, at: datetime) -> bool:
         """Marks a serial bought back (unique); False when another buy-back has it."""

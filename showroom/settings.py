@@ -92,6 +92,9 @@ class CommerceSettings:
     teller_refund_limit_cny: Decimal = Decimal("5000")
     """A staff refund up to this amount (counting the order's earlier staff refunds) goes ahead; above it a
     manager other than the requester approves (four eyes)."""
+    buyback_four_eyes_cny: Decimal = Decimal("50000")
+    """A buy-back payout above this amount waits until a second staff member (APPROVE_PAYOUT, never the one who
+    inspected it) approves; at or below it the payout goes at once (docs/commerce.md, "Buy-back")."""
     certificate_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     """Certificates: the 32-byte Ed25519 seed the bank signs item certificates with (SHOWROOM_CERTIFICATE_KEY, a
     PEM file, or generated in the data folder); built without one, a random key of this process."""

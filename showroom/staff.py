@@ -28,6 +28,8 @@ class Permission(StrEnum):
     """Advance fulfilment and hand over at pick-up."""
     REQUEST_REFUND = "request_refund"
     APPROVE_REFUND = "approve_refund"
+    APPROVE_PAYOUT = "approve_payout"
+    """Approve or reject a buy-back payout above the four-eyes limit (never one's own inspection)."""
     VIEW_COMPLIANCE = "view_compliance"
     """AML review status and compliance reasons (never shown to the customer: no tipping-off)."""
     VIEW_RECONCILIATION = "view_reconciliation"
@@ -51,9 +53,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.TELLER: frozenset({Permission.VIEW_ORDERS, Permission.FULFIL_ORDERS, Permission.REQUEST_REFUND,
                             Permission.VIEW_STOCK}),
     Role.MANAGER: frozenset({Permission.VIEW_ORDERS, Permission.FULFIL_ORDERS, Permission.REQUEST_REFUND,
-                             Permission.APPROVE_REFUND, Permission.VIEW_COMPLIANCE, Permission.VIEW_RECONCILIATION,
-                             Permission.VIEW_AUDIT, Permission.VIEW_STOCK, Permission.MANAGE_CAMPAIGNS,
-                             Permission.ADJUST_STOCK}),
+                             Permission.APPROVE_REFUND, Permission.APPROVE_PAYOUT, Permission.VIEW_COMPLIANCE,
+                             Permission.VIEW_RECONCILIATION, Permission.VIEW_AUDIT, Permission.VIEW_STOCK,
+                             Permission.MANAGE_CAMPAIGNS, Permission.ADJUST_STOCK}),
     Role.AUDITOR: frozenset({Permission.VIEW_ORDERS, Permission.VIEW_COMPLIANCE, Permission.VIEW_RECONCILIATION,
                              Permission.VIEW_AUDIT, Permission.VIEW_STOCK, Permission.VIEW_RECORDINGS}),
     Role.ADVISOR: frozenset({Permission.VIEW_ORDERS, Permission.ANSWER_CALLS}),

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from showroom.adapters import _statements as st
@@ -21,6 +21,7 @@ from showroom.buyback import Buyback, BuybackStatus, Piece
 from showroom.catalog import Metal
 from showroom.certificates import CertificateRecord
 from showroom.errors import NotFound
+from showroom.staff import ApprovalState
 
 B = t.buybacks
 S = t.buyback_serials
@@ -38,7 +39,8 @@ def _values(b: Buyback) -> dict[str, Any]:
                 inspected_at=b.inspected_at, inspected_by=b.inspected_by, id_kind=b.id_kind,
                 amount_fen=b.amount_fen, rejection_reason=b.rejection_reason, payout_attempt=b.payout_attempt,
                 payout_id=b.payout_id, payout_failure=b.payout_failure, account_masked=b.account_masked,
-                paid_at=b.paid_at)
+                paid_at=b.paid_at, approval=None if b.approval is None else b.approval.value,
+                decided_by=b.decided_by, decided_at=b.decided_at, decision_reason=b.decision_reason)
 
 
 def _from_row(r: Any) -> Buyback:
@@ -54,7 +56,8 @@ def _from_row(r: Any) -> Buyback:
         inspected_by=r["inspected_by"], id_kind=r["id_kind"], amount_fen=int(r["amount_fen"]),
         rejection_reason=r["rejection_reason"], payout_attempt=int(r["payout_attempt"]), payout_id=r["payout_id"],
         payout_failure=r["payout_failure"], account_masked=r["account_masked"], paid_at=utc(r["paid_at"]),
-        version=int(r["version"]))
+        approval=None if r["approval"] is None else ApprovalState(r["approval"]), decided_by=r["decided_by"],
+        decided_at=utc(r["decided_at"]), decision_reason=r["decision_reason"], version=int(r["version"]))
 
 
 class SqlBuybacks:
@@ -104,6 +107,16 @@ class SqlBuybacks:
         rows = (await self.conn.execute(select(B).where(B.c.status == BuybackStatus.ACCEPTED.value)
                                         .order_by(B.c.updated_at).limit(limit))).mappings()
         return [_from_row(r) for r in rows.all()]
+
+    async def approvals(self, state: ApprovalState | None, limit: int, offset: int = 0) -> list[Buyback]:
+        query = select(B).where(B.c.approval.is_not(None) if state is None else B.c.approval == state.value)
+        rows = (await self.conn.execute(query.order_by(B.c.inspected_at.desc(), B.c.id).limit(limit)
+                                        .offset(offset))).mappings()
+        return [_from_row(r) for r in rows.all()]
+
+    async def release_serials(self, buyback_id: str) -> int:
+        res = await self.conn.execute(delete(S).where(S.c.buyback_id == buyback_id))
+        return int(res.rowcount or 0)
 
     async def claim_serial(self, serial: str, buyback_id: str, at: datetime) -> bool:
         values = {"serial": serial, "buyback_id": buyback_id, "at": at}

@@ -491,9 +491,15 @@ buybacks = Table(
     Column("account_masked", String(64)),
     Column("paid_at", DateTime(timezone=True)),
     Column("version", Integer, nullable=False, default=0),
+    # Four eyes above SHOWROOM_BUYBACK_FOUR_EYES_CNY (revision 0010): pending_approval / approved / rejected.
+    Column("approval", String(20)),
+    Column("decided_by", String(64)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_reason", Text),
     Index("ix_buybacks_branch_slot", "branch_id", "slot_at"),
     Index("ix_buybacks_status_updated", "status", "updated_at"),
     Index("ix_buybacks_customer_status", "customer_id", "status"),
+    Index("ix_buybacks_approval_inspected", "approval", "inspected_at"),
 )
 
 buyback_serials = Table(

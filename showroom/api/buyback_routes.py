@@ -1,7 +1,9 @@
 """Buy-back routes (docs/commerce.md, "Buy-back"): the live bid (public), the customer's quote, booking, reading and
 cancelling with the buy-back's token, its booking code as a QR image, the payment backend's signed payout
 notifications, and the staff side: a branch's day of buy-backs (VIEW_ORDERS), finding one by its code, recording
-the inspection that starts the payout and retrying a failed payout (FULFIL_ORDERS, audited with the teller)."""
+the inspection that starts the payout and retrying a failed payout (FULFIL_ORDERS, audited with the teller), and
+four eyes on payouts above the limit: the waiting list (VIEW_ORDERS), approve and reject (APPROVE_PAYOUT, never
+the person who inspected)."""
 
 from __future__ import annotations
 
@@ -18,14 +20,15 @@ from showroom.api.keys import RUNTIME
 from showroom.api.requests import BodyModel, CustomerBody, Id, Name, parse, read_json, read_raw
 from showroom.api.routes import bearer_token, guarded
 from showroom.api.schema import BODY_ERRORS
+from showroom.api.staff_models import ApprovalsQuery, RejectBody, parse_query
 from showroom.api.staff_routes import StaffCall, staff_route
 from showroom.branches import local_day
-from showroom.buyback import MAX_PIECES, Buyback, Condition, cny
+from showroom.buyback import MAX_PIECES, Buyback, BuybackStatus, Condition, cny
 from showroom.certificate_render import qr_png
 from showroom.http_schema import Header, Operation, operation
 from showroom.http_schema import Reply as HttpReply
 from showroom.pricing import iso_utc
-from showroom.services import Commerce, buyback_payouts, buybacks
+from showroom.services import Commerce, buyback_approvals, buyback_payouts, buybacks
 from showroom.services.orders import Customer
 from showroom.signing import SIGNATURE_HEADER
 from showroom.staff import Permission
@@ -122,9 +125,11 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def customer_view(got: buybacks.CustomerBuyback) -> dict[str, Any]:
+    """The customer's view; the bank's own second approval of a large payout shows as `accepted`."""
     b = got.buyback
+    status = BuybackStatus.ACCEPTED if b.status is BuybackStatus.AWAITING_APPROVAL else b.status
     out: dict[str, Any] = {
-        "id": b.id, "status": b.status.value, "product": b.product_id, "variant": b.variant_id,
+        "id": b.id, "status": status.value, "product": b.product_id, "variant": b.variant_id,
         "quantity": b.quantity, "metal": b.metal.value, "bid_cny_per_g": str(b.bid_cny_per_g),
         "unit_quote_cny": str(cny(b.unit_quoted_fen)), "quoted_cny": str(cny(b.quoted_fen)),
         "quote_expires_at": _iso(b.quote_expires_at), "lock_until": _iso(b.lock_until), "branch": b.branch_id,
@@ -147,7 +152,9 @@ def staff_view(b: Buyback) -> dict[str, Any]:
             "amount_cny": str(cny(b.amount_fen)), "rejection_reason": b.rejection_reason,
             "inspected_by": b.inspected_by, "inspected_at": _iso(b.inspected_at), "payout_id": b.payout_id,
             "payout_attempt": b.payout_attempt, "payout_failure": b.payout_failure,
-            "account_masked": b.account_masked, "paid_at": _iso(b.paid_at)}
+            "account_masked": b.account_masked, "paid_at": _iso(b.paid_at),
+            "approval": None if b.approval is None else b.approval.value, "decided_by": b.decided_by,
+            "decided_at": _iso(b.decided_at), "decision_reason": b.decision_reason}
 
 
 # -- customer -----------------------------------------------------------------------------------------------------
@@ -284,6 +291,34 @@ async def post_payout(request: web.Request, call: StaffCall) -> web.StreamRespon
     return web.json_response(staff_view(done))
 
 
+@staff_route(Permission.VIEW_ORDERS, "Buy-back payouts under four eyes (default: those waiting for approval), the "
+             "latest inspected first", query=ApprovalsQuery)
+async def get_staff_approvals(request: web.Request, call: StaffCall) -> web.StreamResponse:
+    q = parse_query(ApprovalsQuery, request.query)
+    found = await buyback_approvals.list_approvals(call.ctx, q.state, q.limit, q.offset)
+    return web.json_response({"buybacks": [staff_view(b) for b in found]})
+
+
+@staff_route(None, "Approve a buy-back payout above the four-eyes limit: the payout is sent (four eyes)", changes=True,
+             errors={403: "the person who inspected it (four_eyes), or no APPROVE_PAYOUT (forbidden)",
+                     404: "unknown buy-back", 409: "not waiting for approval (buyback_approval_decided)"})
+async def post_approve(request: web.Request, call: StaffCall) -> web.StreamResponse:
+    """APPROVE_PAYOUT and not the inspector, checked in the use case (the inspector is told why first)."""
+    done = await buyback_approvals.approve(call.ctx, request.match_info["buyback_id"], call.signed_in.member,
+                                           call.actor)
+    return web.json_response(staff_view(done))
+
+
+@staff_route(Permission.APPROVE_PAYOUT, "Reject a buy-back payout waiting for approval: the bank does not buy, the "
+             "pieces go back (audited)", changes=True, body=RejectBody,
+             errors={404: "unknown buy-back", 409: "not waiting for approval (buyback_approval_decided)"})
+async def post_reject(request: web.Request, call: StaffCall) -> web.StreamResponse:
+    body = parse(RejectBody, await read_json(request))
+    done = await buyback_approvals.reject(call.ctx, request.match_info["buyback_id"], call.signed_in.member,
+                                          call.actor, body.reason)
+    return web.json_response(staff_view(done))
+
+
 def add_buyback_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/buybacks/prices", get_prices)
@@ -295,5 +330,8 @@ def add_buyback_routes(app: web.Application) -> None:
     r.add_get("/api/buybacks/{buyback_id}/code.png", get_code_qr)
     r.add_get("/api/staff/buybacks", get_staff_buybacks)
     r.add_get("/api/staff/buybacks/lookup", get_staff_lookup)
+    r.add_get("/api/staff/buybacks/approvals", get_staff_approvals)
     r.add_post("/api/staff/buybacks/inspect", post_inspect)
     r.add_post("/api/staff/buybacks/{buyback_id}/payout", post_payout)
+    r.add_post("/api/staff/buybacks/{buyback_id}/approve", post_approve)
+    r.add_post("/api/staff/buybacks/{buyback_id}/reject", post_reject)

@@ -45,6 +45,7 @@ from showroom.pricing import PriceSnapshot, snapshot_to_dict
 from showroom.services._uow import Commerce, Outcome, transact
 from showroom.services.orders import MAX_TOKEN_CHARS, Customer, lookup_customer, new_order_token, token_digest
 from showroom.services.pickups import HANDOVER_WINDOW, day_bounds
+from showroom.staff import ApprovalState
 
 BOUGHT_BACK = "bought back by the bank"
 """The revocation reason of a certificate whose piece the bank bought back."""
@@ -223,6 +224,14 @@ async def cancel(ctx: Commerce, buyback_id: str, token: str | None) -> CustomerB
 # -- the teller ---------------------------------------------------------------------------------------------------
 
 
+async def revoke_accepted(r: BuybackRepository, b: Buyback, now: datetime) -> None:
+    """Revokes the certificates of the pieces the bank buys (when the payout is decided: at the inspection, or
+    at a second person's approval above the four-eyes limit)."""
+    for piece in b.pieces:
+        if piece.accepted and piece.certificate_id:
+            await r.revoke_certificate(piece.certificate_id, now, BOUGHT_BACK)
+
+
 async def on_day(ctx: Commerce, branch_id: str | None, day: date) -> list[Buyback]:
     start, end = day_bounds(day)
     now = ctx.clock.now()
@@ -301,7 +310,8 @@ def _serial_problem(serial: str | None, prefix: str | None, seen: set[str]) -> s
 async def inspect(ctx: Commerce, cmd: Inspection, actor: Actor) -> Buyback:
     """The teller's inspection, in one transaction: the booking found by its code at the branch, the identity
     checked against the booking's name, each piece assessed, accepted serials claimed (never bought twice) and
-    their certificates revoked, audited with the teller. An accepted buy-back's payout is then sent."""
+    their certificates revoked, audited with the teller. An accepted buy-back's payout is then sent; one above the
+    four-eyes limit waits for a second person (`services.buyback_approvals`) and nothing is sent."""
     code = normalise_code(cmd.code)
     if not cmd.id_checked:
         raise IdentityNotChecked("check the customer's identity document before the inspection")
@@ -340,10 +350,10 @@ async def inspect(ctx: Commerce, cmd: Inspection, actor: Actor) -> Buyback:
             if piece.accepted and piece.serial and not await r.claim_serial(piece.serial, b.id, now):
                 piece.accepted, piece.amount_fen, piece.reason = False, 0, "serial_bought_back"
         before = b.status
-        b.record_inspection(pieces, actor.name, cmd.id_kind, now)
-        for piece in pieces:
-            if piece.accepted and piece.certificate_id:
-                await r.revoke_certificate(piece.certificate_id, now, BOUGHT_BACK)
+        limit = ctx.settings.buyback_four_eyes_cny
+        b.record_inspection(pieces, actor.name, cmd.id_kind, now, limit)
+        if b.status is BuybackStatus.ACCEPTED:  # awaiting approval: revoked when approved (the serials are held)
+            await revoke_accepted(r, b, now)
         await r.save(b)
         await uow.append_audit(actor.event(
             now, "buyback_inspected", subject(b.id), before={"status": before.value},
@@ -351,6 +361,10 @@ async def inspect(ctx: Commerce, cmd: Inspection, actor: Actor) -> Buyback:
                    "name_matched": True, "pieces": [p.document() for p in pieces], "amount_fen": b.amount_fen,
                    "bid_cny_per_g": str(b.bid_cny_per_g), "customer_id": b.customer_id,
                    "aml_review": b.amount_fen >= LARGE_PAYOUT_FEN}))
+        if b.status is BuybackStatus.AWAITING_APPROVAL:
+            await uow.append_audit(actor.event(now, "buyback_payout_approval_requested", subject(b.id), after={
+                "amount_fen": b.amount_fen, "four_eyes_limit_cny": str(limit), "state": ApprovalState.PENDING.value,
+                "inspected_by": b.inspected_by}))
         return b
 
     done, _ = await transact(ctx, work)

@@ -92,7 +92,7 @@ async def test_a_buyback_goes_quote_appointment_inspection_payout(node: Node) ->
     body = {"branch": "sh-test", "code": code, "id_checked": True, "id_name": "王芳",
             "pieces": [{"serial": None, "weight_g": "49.800", "condition": "intact"}]}
     status, done, _ = await stack.request("POST", "/api/staff/buybacks/inspect", who=tina, body=body)
-    assert status == 200 and done["status"] == "payout_pending", done
+    assert status == 200 and done["status"] == "payout_pending" and done["approval"] is None, done  # below the limit
     assert done["amount_cny"] == "46110.19" and done["pieces"][0]["reason"] == "weight_short_repriced"
     assert done["account_masked"].startswith("6222 ****") and done["inspected_by"] == "tina"
     paid = await until_status(stack, bid, token, "paid_out")

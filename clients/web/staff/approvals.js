@@ -1,7 +1,9 @@
 // Refund requests waiting for a second person (four eyes): the manager's queue with approve and reject. The
-// requester's own requests are listed too but cannot be approved by them, and the row says why.
+// requester's own requests are listed too but cannot be approved by them, and the row says why. Below them, the
+// buy-back payouts above the four-eyes limit (buybacks.js), under the same rule.
 
 import { el, toast } from "../common/ui.js";
+import { renderBuybackApprovals } from "./buybacks.js";
 import { actorName, money, zoneName } from "./format.js";
 import { approveRefund, currentStaff, may, refundRequests, rejectRefund } from "./session.js";
 import { roleLabel, s } from "./strings.js";
@@ -92,11 +94,13 @@ function rejectDialog(r, after) {
 export async function renderApprovals(main) {
   const result = el("div", { id: "approvals-result", "aria-live": "polite" });
   const reload = () => load();
+  const payouts = el("section", { id: "buyback-approvals" });
   main.replaceChildren(
     heading(s("nav.approvals"), el("span", { class: "muted small" }, s("common.times_in", { zone: zoneName() })),
       el("button", { class: "btn btn-small", type: "button", onclick: reload }, s("common.refresh"))),
     el("p", { class: "muted" }, s("approvals.intro")),
-    result);
+    result, may("approve_payout") ? payouts : "");
+  if (may("approve_payout")) renderBuybackApprovals(payouts);
   async function load() {
     result.replaceChildren(loading());
     try {

@@ -5,9 +5,10 @@
 // record at the bank through the payment backend; this page shows the amount and follows the payout.
 
 import { el, toast } from "../common/ui.js";
-import { bankDay, formatTime, localStrings, money, pickText, queryString, zoneName } from "./format.js";
-import { call, may } from "./session.js";
-import { dataTable, errorText, facts, failure, heading, ident, loading, notice } from "./widgets.js";
+import { actorName, bankDay, formatTime, localStrings, money, pickText, queryString, zoneName } from "./format.js";
+import { call, currentStaff, may } from "./session.js";
+import { s } from "./strings.js";
+import { dataTable, dialog, errorText, facts, failure, heading, ident, loading, notice, when } from "./widgets.js";
 
 const S = {
   zh: {
@@ -27,7 +28,15 @@ const S = {
     "cond.not_genuine": "未通过真伪检测（拒收）",
     "st.quoted": "待预约", "st.booked": "待验货", "st.accepted": "已验收，待付款", "st.rejected": "已拒收",
     "st.payout_pending": "付款处理中", "st.paid_out": "已付款", "st.payout_failed": "付款失败", "st.cancelled": "已取消",
-    "st.expired": "已过期",
+    "st.expired": "已过期", "st.awaiting_approval": "待主管审批",
+    "why.approval_rejected": "主管审批未通过，回购品退还客户",
+    waitingApproval: "金额超过双人复核限额：须由验货人以外的主管在“审批”页批准后才会付款。",
+    apTitle: "回购付款审批", apIntro: "金额超过双人复核限额的回购付款，须由验货人以外的主管批准后才发往支付系统；驳回则不回购，回购品退还客户，序列号释放。",
+    apNone: "没有待审批的回购付款。", apWaiting: "{n} 笔回购付款待审批。", inspectedBy: "验货人", inspectedAt: "验货时间",
+    approve: "批准付款", reject: "驳回", own: "本人验货，须由另一位主管审批（双人复核）",
+    confirmTitle: "批准回购付款", confirmBody: "回购 {id}：{amount} 付入 {customer} 的本行账户，验货人 {who}。",
+    rejectTitle: "驳回回购付款", rejectReason: "驳回原因", needReason: "请填写驳回原因。",
+    approved: "已批准，付款已发出。", rejectedToast: "已驳回，不予回购。",
     "why.weight_short_repriced": "短重，按实测重量计价", "why.weight_short": "短重超过 1%，拒收",
     "why.weight_over": "重量异常偏重，拒收", "why.damaged": "损坏，拒收", "why.not_genuine": "未通过真伪检测，拒收",
     "why.serial_invalid": "序列号无效（校验位不符）", "why.serial_missing": "缺少序列号",
@@ -58,7 +67,15 @@ const S = {
     "cond.damaged": "Bent, cut or drilled (refused)", "cond.not_genuine": "Failed the authenticity test (refused)",
     "st.quoted": "quoted", "st.booked": "awaiting inspection", "st.accepted": "accepted, payout due", "st.rejected": "rejected",
     "st.payout_pending": "payout in progress", "st.paid_out": "paid out", "st.payout_failed": "payout failed",
-    "st.cancelled": "cancelled", "st.expired": "expired",
+    "st.cancelled": "cancelled", "st.expired": "expired", "st.awaiting_approval": "awaiting a manager's approval",
+    "why.approval_rejected": "not approved by the manager: the pieces go back",
+    waitingApproval: "Above the four-eyes limit: a manager other than the inspector approves on the Approvals page before anything is paid.",
+    apTitle: "Buy-back payouts to approve", apIntro: "A buy-back payout above the four-eyes limit reaches the payment backend only after a manager other than the inspector approves it; a rejection buys nothing: the pieces go back and their serials are released.",
+    apNone: "No buy-back payouts are waiting.", apWaiting: "{n} buy-back payout(s) waiting for approval.", inspectedBy: "Inspected by", inspectedAt: "Inspected at",
+    approve: "Approve payout", reject: "Reject", own: "Your own inspection: another manager approves (four eyes)",
+    confirmTitle: "Approve the buy-back payout", confirmBody: "Buy-back {id}: {amount} to the account of {customer} at the bank, inspected by {who}.",
+    rejectTitle: "Reject the buy-back payout", rejectReason: "Why", needReason: "Give a reason for the rejection.",
+    approved: "Approved: the payout was sent.", rejectedToast: "Rejected: nothing is bought.",
     "why.weight_short_repriced": "short: priced on the measured weight", "why.weight_short": "short by over 1%: refused",
     "why.weight_over": "heavier than it should be: refused", "why.damaged": "damaged: refused",
     "why.not_genuine": "failed the authenticity test: refused", "why.serial_invalid": "invalid serial (check symbol)",
@@ -76,7 +93,7 @@ const S = {
 };
 const KINDS = ["resident_id", "passport", "hk_macao_permit", "taiwan_permit", "foreign_permanent_id"];
 const CONDITIONS = ["intact", "worn", "damaged", "not_genuine"];
-const STATUS_CLASS = { paid_out: "paid", payout_pending: "pending", accepted: "pending", booked: "pending", payout_failed: "failed", rejected: "rejected", expired: "expired", cancelled: "cancelled", quoted: "created" };
+const STATUS_CLASS = { awaiting_approval: "pending", paid_out: "paid", payout_pending: "pending", accepted: "pending", booked: "pending", payout_failed: "failed", rejected: "rejected", expired: "expired", cancelled: "cancelled", quoted: "created" };
 
 const p = localStrings(S);
 const badge = (status) => el("span", { class: `badge st-${STATUS_CLASS[status] || status}`, dataset: { buyback: status } }, p(`st.${status}`));
@@ -84,6 +101,9 @@ const explain = (ex) => (S.en[`err.${ex?.code}`] ? p(`err.${ex.code}`) : errorTe
 const dayOf = (branch, date) => call(`/api/staff/buybacks${queryString({ branch, date })}`);
 const lookup = (branch, code) => call(`/api/staff/buybacks/lookup${queryString({ branch, code })}`);
 const inspect = (body) => call("/api/staff/buybacks/inspect", { method: "POST", body });
+const approvals = (state) => call(`/api/staff/buybacks/approvals${queryString({ state })}`);
+const approvePayout = (id) => call(`/api/staff/buybacks/${encodeURIComponent(id)}/approve`, { method: "POST", body: {} });
+const rejectPayout = (id, reason) => call(`/api/staff/buybacks/${encodeURIComponent(id)}/reject`, { method: "POST", body: { reason } });
 const payAgain = (id) => call(`/api/staff/buybacks/${encodeURIComponent(id)}/payout`, { method: "POST", body: {} });
 
 const view = { branch: null, date: null, branches: [] };
@@ -233,10 +253,11 @@ async function follow(id, desk, after) {
 }
 
 function resultCard(b) {
-  const kind = b.status === "paid_out" ? "ok" : ["rejected", "payout_failed"].includes(b.status) ? "bad" : "info";
+  const kind = b.status === "paid_out" ? "ok" : ["rejected", "payout_failed"].includes(b.status) ? "bad" : b.status === "awaiting_approval" ? "warn" : "info";
   return el("section", { class: "card-s", id: "buyback-outcome", dataset: { buyback: b.id, status: b.status } },
     el("h2", {}, p("result")),
     notice(kind, `${p(`st.${b.status}`)} · ${p("amount")} ${money(b.amount_cny)}`),
+    b.status === "awaiting_approval" ? el("p", { class: "muted", id: "buyback-waiting" }, p("waitingApproval")) : null,
     facts([
       [p("customer"), `${b.customer_name || "—"} · ${b.phone}`],
       [p("amount"), el("strong", { id: "buyback-amount" }, money(b.amount_cny))],
@@ -285,4 +306,98 @@ function dayTable(rows, after) {
       : r.account_masked || "—") });
   }
   return dataTable(columns, rows, { empty: p("none"), rowAttrs: (r) => ({ dataset: { buyback: r.id, status: r.status } }) });
+}
+
+// -- four eyes: the manager's queue of large payouts (shown on the Approvals page) --------------------------------
+
+/** Buy-back payouts waiting for a second person, with approve / reject (never on one's own inspection). */
+export async function renderBuybackApprovals(box) {
+  const list = el("div", { id: "buyback-approvals-list", "aria-live": "polite" });
+  const reload = () => load();
+  box.replaceChildren(heading(p("apTitle"), el("button", { class: "btn btn-small", type: "button", onclick: reload }, s("common.refresh"))),
+    el("p", { class: "muted" }, p("apIntro")), list);
+  async function load() {
+    list.replaceChildren(loading());
+    try {
+      const rows = (await approvals("pending_approval")).buybacks;
+      list.replaceChildren(rows.length ? notice("warn", p("apWaiting", { n: rows.length })) : notice("ok", p("apNone")),
+        approvalsTable(rows, reload));
+    } catch (e) {
+      list.replaceChildren(failure(e, reload));
+    }
+  }
+  await load();
+}
+
+function approvalsTable(rows, after) {
+  return dataTable([
+    { label: p("inspectedAt"), cell: (r) => when(r.inspected_at) },
+    { label: "ID", cell: (r) => ident(r.id) },
+    { label: p("customer"), cell: (r) => el("span", {}, r.customer_name || "—", el("div", { class: "muted small" }, r.phone)) },
+    { label: p("item"), cell: (r) => el("span", { class: "nowrap" }, `${r.variant} × ${r.pieces.filter((x) => x.accepted).length}`) },
+    { label: p("amount"), num: true, cell: (r) => el("strong", {}, money(r.amount_cny)) },
+    { label: p("inspectedBy"), cell: (r) => `${actorName(r.inspected_by)} · ${r.branch || "—"}` },
+    { label: p("status"), cell: (r) => badge(r.status) },
+    { label: "", cell: (r) => decision(r, after) },
+  ], rows, { empty: p("apNone"), rowAttrs: (r) => ({ dataset: { buyback: r.id, status: r.status } }) });
+}
+
+function decision(r, after) {
+  if (r.status !== "awaiting_approval" || !may("approve_payout")) return "—";
+  if (r.inspected_by === currentStaff()?.name) return el("span", { class: "four-eyes muted small", dataset: { reason: "four_eyes" } }, p("own"));
+  const approve = el("button", { class: "btn btn-small btn-gold", type: "button", dataset: { act: "approve-payout" } }, p("approve"));
+  const reject = el("button", { class: "btn btn-small", type: "button", dataset: { act: "reject-payout" } }, p("reject"));
+  approve.addEventListener("click", () => confirmApprove(r, after));
+  reject.addEventListener("click", () => rejectDialog(r, after));
+  return el("span", { class: "btn-row tight" }, approve, reject);
+}
+
+const summary = (r) => p("confirmBody", { id: r.id, amount: money(r.amount_cny), customer: r.customer_name || "—", who: actorName(r.inspected_by) });
+
+function confirmApprove(r, after) {
+  const err = el("p", { class: "error-text", role: "alert" });
+  const ok = el("button", { class: "btn btn-gold btn-small", type: "button", id: "payout-approve-confirm" }, p("approve"));
+  const dlg = dialog(el("div", { class: "form-dlg" }, el("h2", {}, p("confirmTitle")), el("p", {}, summary(r)),
+    el("ul", { class: "piece-list" }, r.pieces.filter((x) => x.accepted).map((x) => el("li", {}, ident(x.serial), ` · ${x.priced_weight_g || x.weight_g} g · ${money(x.amount_cny)}`))),
+    err, el("div", { class: "btn-row" }, ok)), p("confirmTitle"));
+  ok.focus();
+  ok.addEventListener("click", async () => {
+    ok.disabled = true;
+    try {
+      await approvePayout(r.id);
+      dlg.close();
+      toast(p("approved"));
+      after();
+    } catch (e) {
+      ok.disabled = false;
+      err.textContent = errorText(e);
+    }
+  });
+}
+
+function rejectDialog(r, after) {
+  const reason = el("textarea", { id: "payout-reject-reason", rows: "3", maxlength: "200" });
+  const err = el("p", { class: "error-text", role: "alert" });
+  const ok = el("button", { class: "btn btn-small", type: "submit", id: "payout-reject-confirm" }, p("reject"));
+  const form = el("form", { class: "form-dlg", novalidate: true }, el("h2", {}, p("rejectTitle")), el("p", {}, summary(r)),
+    el("label", { class: "field" }, el("span", {}, p("rejectReason")), reason), err, el("div", { class: "btn-row" }, ok));
+  const dlg = dialog(form, p("rejectTitle"));
+  reason.focus();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!reason.value.trim()) {
+      err.textContent = p("needReason");
+      return;
+    }
+    ok.disabled = true;
+    try {
+      await rejectPayout(r.id, reason.value.trim());
+      dlg.close();
+      toast(p("rejectedToast"));
+      after();
+    } catch (e2) {
+      ok.disabled = false;
+      err.textContent = errorText(e2);
+    }
+  });
 }

@@ -11,7 +11,7 @@ const SESSION = "/api/staff/session";
 /** What each role may do when the sign-in reply names no `permissions` (mirrors showroom/staff.py). */
 const ROLE_PERMISSIONS = {
   teller: ["view_orders", "fulfil_orders", "request_refund", "view_stock"],
-  manager: ["view_orders", "fulfil_orders", "request_refund", "approve_refund", "view_compliance",
+  manager: ["view_orders", "fulfil_orders", "request_refund", "approve_refund", "approve_payout", "view_compliance",
     "view_reconciliation", "view_audit", "view_stock", "manage_campaigns", "adjust_stock"],
   auditor: ["view_orders", "view_compliance", "view_reconciliation", "view_audit", "view_stock", "view_recordings"],
   advisor: ["view_orders", "answer_calls"],

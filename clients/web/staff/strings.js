@@ -41,7 +41,7 @@ const STRINGS = {
 
     "nav.label": "功能导航",
     "nav.orders": "订单",
-    "nav.approvals": "退款审批",
+    "nav.approvals": "审批",
     "nav.reconciliation": "对账",
     "nav.audit": "审计日志",
     "nav.stock": "库存",
@@ -460,7 +460,7 @@ const STRINGS = {
 
     "nav.label": "Sections",
     "nav.orders": "Orders",
-    "nav.approvals": "Refund approvals",
+    "nav.approvals": "Approvals",
     "nav.reconciliation": "Reconciliation",
     "nav.audit": "Audit log",
     "nav.stock": "Stock",
