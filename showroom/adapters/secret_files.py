@@ -177,11 +177,17 @@ def _save_head(path: Path, head: ChainHead) -> None:
         os.close(fd)
 
 
+HEAD_WRITE_INTERVAL_S = 0.25
+"""Under load the kept head is written at most this often (each write is a locked file replace); `kept()` answers
+the pending head meanwhile and `flush()` writes it at shutdown."""
+
+
 class AuditHeadKeeper:
     """Keeps the audit chain's newest head in the data folder without blocking the event loop: one write at a
-    time in a worker thread, and the newest head that arrived meanwhile written next (the heads in between are
-    superseded by it: each head covers every entry below it). `kept()` answers the newest head known, written
-    or still pending; `flush()` (at shutdown) waits until it is on disk. Outside an event loop it writes at once."""
+    time in a worker thread, and the newest head that arrived meanwhile written next, at most every
+    `HEAD_WRITE_INTERVAL_S` (the heads in between are superseded by it: each head covers every entry below it).
+    `kept()` answers the newest head known, written or still pending; `flush()` (at shutdown) waits until it is on
+    disk. Outside an event loop it writes at once."""
 
     def __init__(self, data_dir: Path, database_url: str) -> None:
         self.path = _head_path(data_dir, database_url)
@@ -226,6 +232,8 @@ class AuditHeadKeeper:
                     await asyncio.to_thread(_save_head, self.path, head)
                 except OSError:
                     log.exception("could not keep the audit head %s in %s", head.seq, self.path)
+                if self._pending is not None:  # busy: the heads of the next moment go in one write
+                    await asyncio.sleep(HEAD_WRITE_INTERVAL_S)
         finally:
             self._writer = None
 

@@ -42,6 +42,7 @@ from showroom.adapters._rows import (
     share_from_row,
     utc_req,
 )
+from showroom.adapters._sqlite_driver import one_hop_dbapi
 from showroom.adapters._versioned import update_versioned
 from showroom.adapters.advisory_sql import SqlAdvisory
 from showroom.adapters.branch_sql import BranchSqlMixin
@@ -80,6 +81,8 @@ class SqlDatabase:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
+            if parsed.get_driver_name() == "aiosqlite":
+                kwargs["module"] = one_hop_dbapi()  # one thread hop per statement (`_sqlite_driver`)
         else:
             kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
