@@ -7,10 +7,13 @@ All lengths are metres. Arrays: `vertices (n, 3) float64`, `faces (m, 3) int64`.
 from __future__ import annotations
 
 import io
+import json
 import math
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +63,15 @@ MATERIALS: dict[str, MaterialSpec] = {
     "interior": MaterialSpec((0.035, 0.035, 0.04, 1.0), 0.0, 0.7),
     "trim": MaterialSpec((0.02, 0.02, 0.022, 1.0), 0.0, 0.45),
 }
+
+MATERIAL_EXTENSIONS: dict[str, dict[str, Any]] = {
+    # a diamond's index of refraction (F0 0.17 instead of glass's 0.04): brighter facet reflections; factors only,
+    # so a CPU rasteriser still bakes it (docs/rendering.md, "Material extensions")
+    "gem": {"KHR_materials_ior": {"ior": 2.42}},
+    # car paint: the colour layer under a glossy clearcoat (sharp reflections over the rougher paint)
+    "paint": {"KHR_materials_clearcoat": {"clearcoatFactor": 1.0, "clearcoatRoughnessFactor": 0.04}},
+}
+"""KHR material extensions written into every exported GLB (products and their LODs) on materials of that name."""
 
 
 @dataclass(frozen=True)
@@ -447,7 +459,27 @@ def to_scene(parts: Sequence[Part], materials: dict[str, MaterialSpec] | None = 
 
 def export_glb(scene: trimesh.Scene) -> bytes:
     data: bytes = trimesh.exchange.gltf.export_glb(scene, include_normals=True)  # type: ignore[no-untyped-call]
-    return data
+    return with_material_extensions(data)
+
+
+def with_material_extensions(glb: bytes) -> bytes:
+    """The GLB with `MATERIAL_EXTENSIONS` added to its materials by name (trimesh writes none); others unchanged."""
+    json_len = struct.unpack_from("<I", glb, 12)[0]
+    doc = json.loads(glb[20:20 + json_len])
+    used = set(doc.get("extensionsUsed", []))
+    for mat in doc.get("materials", []):
+        extra = MATERIAL_EXTENSIONS.get(mat.get("name", ""))
+        if extra:
+            mat["extensions"] = {**mat.get("extensions", {}), **extra}
+            used |= set(extra)
+    if used == set(doc.get("extensionsUsed", [])):
+        return glb
+    doc["extensionsUsed"] = sorted(used)
+    js = json.dumps(doc, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 4)
+    rest = glb[20 + json_len:]
+    header = struct.pack("<III", 0x46546C67, 2, 12 + 8 + len(js) + len(rest))  # magic glTF, version, length
+    return header + struct.pack("<II", len(js), 0x4E4F534A) + js + rest  # the JSON chunk, then the BIN as it was
 
 
 def merge(meshes: Sequence[trimesh.Trimesh]) -> trimesh.Trimesh:

@@ -45,6 +45,7 @@ SUPPORTED_EXTENSIONS = frozenset(
         "KHR_materials_volume",
         "KHR_materials_specular",
         "KHR_materials_iridescence",
+        "KHR_materials_dispersion",
         "KHR_materials_anisotropy",
         "KHR_materials_sheen",
         "KHR_materials_unlit",

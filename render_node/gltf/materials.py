@@ -1,8 +1,9 @@
 """glTF metallic-roughness materials and their texture references, read and checked.
 
 Every texture a material names must exist, with an existing image and sampler; factors must be numbers of the
-right arity. The KHR extensions the renderer approximates (clearcoat, transmission, ior, emissive strength,
-unlit, texture transform) are read here; others are kept in the file and ignored.
+right arity. The KHR material extensions the renderer draws are read here: ior, specular, anisotropy, sheen,
+clearcoat (with its own textures and normal), transmission, volume, emissive strength, unlit and texture
+transform, dispersion, iridescence; others are kept in the file and ignored.
 """
 
 from __future__ import annotations
@@ -70,9 +71,56 @@ class Material:
     double_sided: bool = False
     clearcoat: float = 0.0
     clearcoat_roughness: float = 0.0
+    clearcoat_tex: TextureRef | None = None
+    clearcoat_roughness_tex: TextureRef | None = None
+    clearcoat_normal_tex: TextureRef | None = None
+    clearcoat_normal_scale: float = 1.0
     transmission: float = 0.0
+    transmission_tex: TextureRef | None = None
     ior: float = 1.5
+    specular: float = 1.0
+    specular_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    specular_tex: TextureRef | None = None
+    specular_color_tex: TextureRef | None = None
+    anisotropy: float = 0.0
+    anisotropy_rotation_rad: float = 0.0
+    anisotropy_tex: TextureRef | None = None
+    sheen_color: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    sheen_roughness: float = 0.0
+    sheen_color_tex: TextureRef | None = None
+    sheen_roughness_tex: TextureRef | None = None
+    thickness: float = 0.0
+    thickness_tex: TextureRef | None = None
+    attenuation_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    attenuation_distance_m: float = math.inf
+    dispersion: float = 0.0
+    iridescence: float = 0.0
+    iridescence_ior: float = 1.3
+    iridescence_thickness_nm: tuple[float, float] = (100.0, 400.0)
+    iridescence_tex: TextureRef | None = None
+    iridescence_thickness_tex: TextureRef | None = None
     unlit: bool = False
+
+    @property
+    def has_iridescence(self) -> bool:
+        """A thin film on top (KHR_materials_iridescence); a film of no thickness is none."""
+        thickest_nm = self.iridescence_thickness_nm[1] if self.iridescence_thickness_tex is None else max(
+            self.iridescence_thickness_nm)
+        return self.iridescence > 0 and thickest_nm > 0
+
+    @property
+    def has_sheen(self) -> bool:
+        return max(self.sheen_color) > 0 or self.sheen_color_tex is not None
+
+    @property
+    def has_volume(self) -> bool:
+        """A volume the light crosses (KHR_materials_volume): only with transmission, and only when thick."""
+        return self.transmission > 0 and self.thickness > 0
+
+    @property
+    def dielectric_f0(self) -> float:
+        """Normal-incidence reflectance of the dielectric from its index of refraction (0.04 at ior 1.5)."""
+        return ((self.ior - 1) / (self.ior + 1)) ** 2
 
 
 def _obj(doc: Document, parent: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -155,7 +203,33 @@ def read_material(doc: Document, idx: int, m: dict[str, Any]) -> Material:
     strength = _num(doc, _obj(doc, ext, "KHR_materials_emissive_strength", e_at), "emissiveStrength", 1.0,
                     f"{e_at}.KHR_materials_emissive_strength")
     cc = _obj(doc, ext, "KHR_materials_clearcoat", e_at)
+    cc_at = f"{e_at}.KHR_materials_clearcoat"
     tr = _obj(doc, ext, "KHR_materials_transmission", e_at)
+    tr_at = f"{e_at}.KHR_materials_transmission"
+    sp = _obj(doc, ext, "KHR_materials_specular", e_at)
+    sp_at = f"{e_at}.KHR_materials_specular"
+    an = _obj(doc, ext, "KHR_materials_anisotropy", e_at)
+    an_at = f"{e_at}.KHR_materials_anisotropy"
+    sh = _obj(doc, ext, "KHR_materials_sheen", e_at)
+    sh_at = f"{e_at}.KHR_materials_sheen"
+    vo = _obj(doc, ext, "KHR_materials_volume", e_at)
+    vo_at = f"{e_at}.KHR_materials_volume"
+    ior = _num(doc, _obj(doc, ext, "KHR_materials_ior", e_at), "ior", 1.5, f"{e_at}.KHR_materials_ior")
+    if ior != 0 and ior < 1:
+        raise doc.fail(f"{e_at}.KHR_materials_ior.ior", f"must be 0 or at least 1 (got {ior!r})")
+    attenuation_m = _num(doc, vo, "attenuationDistance", math.inf, vo_at) if "attenuationDistance" in vo else math.inf
+    if attenuation_m <= 0:
+        raise doc.fail(f"{vo_at}.attenuationDistance", f"must be positive (got {attenuation_m!r})")
+    ir = _obj(doc, ext, "KHR_materials_iridescence", e_at)
+    ir_at = f"{e_at}.KHR_materials_iridescence"
+    dispersion = _num(doc, _obj(doc, ext, "KHR_materials_dispersion", e_at), "dispersion", 0.0,
+                      f"{e_at}.KHR_materials_dispersion")
+    if dispersion < 0:
+        raise doc.fail(f"{e_at}.KHR_materials_dispersion.dispersion", f"must be at least 0 (got {dispersion!r})")
+    cc_normal = cc.get("clearcoatNormalTexture")
+    spc = _nums(doc, sp, "specularColorFactor", (1.0, 1.0, 1.0), sp_at)
+    shc = _nums(doc, sh, "sheenColorFactor", (0.0, 0.0, 0.0), sh_at)
+    att = _nums(doc, vo, "attenuationColor", (1.0, 1.0, 1.0), vo_at)
     alpha_mode = m.get("alphaMode", "OPAQUE")
     if alpha_mode not in ("OPAQUE", "MASK", "BLEND"):
         raise doc.fail(f"{where}.alphaMode", f"{alpha_mode!r} is not OPAQUE, MASK or BLEND")
@@ -184,10 +258,40 @@ def read_material(doc: Document, idx: int, m: dict[str, Any]) -> Material:
         alpha_mode=alpha_mode,
         alpha_cutoff=_num(doc, m, "alphaCutoff", 0.5, where),
         double_sided=bool(m.get("doubleSided", False)),
-        clearcoat=_num(doc, cc, "clearcoatFactor", 0.0, f"{e_at}.KHR_materials_clearcoat"),
-        clearcoat_roughness=_num(doc, cc, "clearcoatRoughnessFactor", 0.0, f"{e_at}.KHR_materials_clearcoat"),
-        transmission=_num(doc, tr, "transmissionFactor", 0.0, f"{e_at}.KHR_materials_transmission"),
-        ior=_num(doc, _obj(doc, ext, "KHR_materials_ior", e_at), "ior", 1.5, f"{e_at}.KHR_materials_ior"),
+        clearcoat=_num(doc, cc, "clearcoatFactor", 0.0, cc_at),
+        clearcoat_roughness=_num(doc, cc, "clearcoatRoughnessFactor", 0.0, cc_at),
+        clearcoat_tex=read_texture_ref(doc, cc.get("clearcoatTexture"), f"{cc_at}.clearcoatTexture"),
+        clearcoat_roughness_tex=read_texture_ref(doc, cc.get("clearcoatRoughnessTexture"),
+                                                 f"{cc_at}.clearcoatRoughnessTexture"),
+        clearcoat_normal_tex=read_texture_ref(doc, cc_normal, f"{cc_at}.clearcoatNormalTexture"),
+        clearcoat_normal_scale=(_num(doc, cc_normal, "scale", 1.0, f"{cc_at}.clearcoatNormalTexture")
+                                if isinstance(cc_normal, dict) else 1.0),
+        transmission=_num(doc, tr, "transmissionFactor", 0.0, tr_at),
+        transmission_tex=read_texture_ref(doc, tr.get("transmissionTexture"), f"{tr_at}.transmissionTexture"),
+        ior=ior,
+        specular=_num(doc, sp, "specularFactor", 1.0, sp_at),
+        specular_color=(spc[0], spc[1], spc[2]),
+        specular_tex=read_texture_ref(doc, sp.get("specularTexture"), f"{sp_at}.specularTexture"),
+        specular_color_tex=read_texture_ref(doc, sp.get("specularColorTexture"), f"{sp_at}.specularColorTexture"),
+        anisotropy=min(max(_num(doc, an, "anisotropyStrength", 0.0, an_at), 0.0), 1.0),
+        anisotropy_rotation_rad=_num(doc, an, "anisotropyRotation", 0.0, an_at),
+        anisotropy_tex=read_texture_ref(doc, an.get("anisotropyTexture"), f"{an_at}.anisotropyTexture"),
+        sheen_color=(shc[0], shc[1], shc[2]),
+        sheen_roughness=min(max(_num(doc, sh, "sheenRoughnessFactor", 0.0, sh_at), 0.0), 1.0),
+        sheen_color_tex=read_texture_ref(doc, sh.get("sheenColorTexture"), f"{sh_at}.sheenColorTexture"),
+        sheen_roughness_tex=read_texture_ref(doc, sh.get("sheenRoughnessTexture"), f"{sh_at}.sheenRoughnessTexture"),
+        thickness=max(_num(doc, vo, "thicknessFactor", 0.0, vo_at), 0.0),
+        thickness_tex=read_texture_ref(doc, vo.get("thicknessTexture"), f"{vo_at}.thicknessTexture"),
+        attenuation_color=(att[0], att[1], att[2]),
+        attenuation_distance_m=attenuation_m,
+        dispersion=dispersion,
+        iridescence=_num(doc, ir, "iridescenceFactor", 0.0, ir_at),
+        iridescence_ior=_num(doc, ir, "iridescenceIor", 1.3, ir_at),
+        iridescence_thickness_nm=(max(_num(doc, ir, "iridescenceThicknessMinimum", 100.0, ir_at), 0.0),
+                                  max(_num(doc, ir, "iridescenceThicknessMaximum", 400.0, ir_at), 0.0)),
+        iridescence_tex=read_texture_ref(doc, ir.get("iridescenceTexture"), f"{ir_at}.iridescenceTexture"),
+        iridescence_thickness_tex=read_texture_ref(doc, ir.get("iridescenceThicknessTexture"),
+                                                   f"{ir_at}.iridescenceThicknessTexture"),
         unlit="KHR_materials_unlit" in ext,
     )
 

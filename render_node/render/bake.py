@@ -24,7 +24,7 @@ import panda3d.core as p3d
 
 from render_node.render import cameras
 from render_node.render._geom import make_geom, sphere_mesh
-from render_node.render.scene import LoadedModel, MaterialNode, mat3, mat4
+from render_node.render.scene import LoadedModel, MaterialNode, mat3, mat4, material_inputs
 from render_node.render.shaders import ShaderCache
 from render_node.render.types import Intrinsics
 
@@ -125,8 +125,8 @@ class Baker:
                 )
                 sphere = self.tiles[i].sphere
                 sphere.set_shader(self.shaders.pbr(mn.defines - _PER_VERTEX_ONLY))
-                for name in ("u_emissive", "u_extra"):
-                    sphere.set_shader_input(mn.node.get_shader_input(name))
+                for name, value in material_inputs(mn.material, mn.defines).items():
+                    sphere.set_shader_input(name, value)
                 self._assigned.append(mn)
             else:
                 mn.node.set_shader(self.shaders.pbr(mn.defines), 10)

@@ -7,6 +7,7 @@ GeomNode whose render state picks the shader variant its material needs.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from render_node.render.errors import ModelInvalid
 from render_node.render.gltf import GltfAsset, Material, Primitive, TextureRef
-from render_node.render.shaders import ShaderCache
+from render_node.render.shaders import ShaderCache, slot_sampler
 from render_node.render.shadow import ContactShadow, contact_shadow
 from render_node.render.types import MaterialOverride
 
@@ -161,13 +162,14 @@ class LoadedModel:
 MATERIAL_TAG = "material-node"
 """Tag on each primitive's node: its index in `LoadedModel.material_nodes` (found again in copies)."""
 
-_NOT_BAKEABLE = {"BASE_MAP", "MR_MAP", "NORMAL_MAP", "OCCLUSION_MAP", "EMISSIVE_MAP", "HAS_COLOR", "ALPHA_MASK", "BLEND",
-                 "DOUBLE_SIDED", "TRANSMISSION", "UNLIT"}
+_NOT_BAKEABLE = {"HAS_COLOR", "ALPHA_MASK", "BLEND", "DOUBLE_SIDED", "TRANSMISSION", "VOLUME", "UNLIT", "ANISOTROPY"}
+"""Besides every texture (`*_MAP`): anisotropy depends on the surface's tangent, which the baker's sphere lacks."""
 
 
 def _uniform(defines: frozenset[str]) -> bool:
-    """True when the material looks the same at every point with the same normal (no maps, opaque, one-sided)."""
-    return not (defines & _NOT_BAKEABLE)
+    """True when the material looks the same at every point with the same normal and view (no maps, opaque,
+    one-sided, isotropic): ior, specular, sheen and a clearcoat without textures are such materials."""
+    return not (defines & _NOT_BAKEABLE) and not any(d.endswith("_MAP") for d in defines)
 
 
 def _dense(prim: Primitive) -> bool:
@@ -198,6 +200,65 @@ def _hull_points(points: F64) -> F64 | None:
 
 
 ANISOTROPY = 4
+
+
+def _texture_slots(mat: Material) -> list[tuple[str, TextureRef | None, bool]]:
+    """(shader slot, texture, sRGB) of every texture the material's shading reads (extensions only when on)."""
+    slots = [
+        ("BASE", mat.base_color_tex, True),
+        ("MR", mat.metal_rough_tex, False),
+        ("NORMAL", mat.normal_tex, False),
+        ("OCCLUSION", mat.occlusion_tex, False),
+        ("EMISSIVE", mat.emissive_tex, True),
+        ("SPECULAR", mat.specular_tex, False),
+        ("SPECULAR_COLOR", mat.specular_color_tex, True),
+    ]
+    if mat.anisotropy > 0:
+        slots.append(("ANISOTROPY", mat.anisotropy_tex, False))
+    if mat.has_sheen:
+        slots += [("SHEEN_COLOR", mat.sheen_color_tex, True), ("SHEEN_ROUGHNESS", mat.sheen_roughness_tex, False)]
+    if mat.clearcoat > 0:
+        slots += [("CLEARCOAT", mat.clearcoat_tex, False), ("CLEARCOAT_ROUGHNESS", mat.clearcoat_roughness_tex, False),
+                  ("CLEARCOAT_NORMAL", mat.clearcoat_normal_tex, False)]
+    if mat.transmission > 0:
+        slots.append(("TRANSMISSION", mat.transmission_tex, False))
+    if mat.has_volume:
+        slots.append(("THICKNESS", mat.thickness_tex, False))
+    if mat.has_iridescence:
+        slots += [("IRIDESCENCE", mat.iridescence_tex, False),
+                  ("IRIDESCENCE_THICKNESS", mat.iridescence_thickness_tex, False)]
+    return slots
+
+
+def _needs_tangent_frame(mat: Material) -> bool:
+    """A normal map, anisotropy or a clearcoat normal map shade in the surface's tangent frame."""
+    return (mat.normal_tex is not None or mat.anisotropy > 0
+            or (mat.clearcoat > 0 and mat.clearcoat_normal_tex is not None))
+
+
+def material_inputs(mat: Material, defines: frozenset[str]) -> dict[str, p3d.LVecBase4f]:
+    """The PBR shader's per-material vectors other than the overridable factors (u_baseColor, u_mr): those of
+    the extensions only for the variants (`defines`) that declare them, so a plain material's state is as small
+    as it was before them."""
+    rot = mat.anisotropy_rotation_rad
+    per_m = mat.thickness / mat.attenuation_distance_m if math.isfinite(mat.attenuation_distance_m) else 0.0
+    out = {
+        "u_emissive": p3d.LVecBase4f(*mat.emissive, mat.alpha_cutoff),
+        "u_extra": p3d.LVecBase4f(mat.clearcoat, mat.clearcoat_roughness, mat.transmission, mat.dielectric_f0),
+    }
+    if "SPECULAR" in defines:
+        out["u_specular"] = p3d.LVecBase4f(*mat.specular_color, mat.specular)
+    if "SHEEN" in defines:
+        out["u_sheen"] = p3d.LVecBase4f(*mat.sheen_color, mat.sheen_roughness)
+    if defines & {"ANISOTROPY", "CLEARCOAT_NORMAL_MAP"}:
+        out["u_aniso"] = p3d.LVecBase4f(math.cos(rot), math.sin(rot), mat.anisotropy, mat.clearcoat_normal_scale)
+    if "VOLUME" in defines:
+        out["u_volume"] = p3d.LVecBase4f(*mat.attenuation_color, per_m)
+    if "IRIDESCENCE" in defines:
+        out["u_film"] = p3d.LVecBase4f(mat.iridescence, mat.iridescence_ior, *mat.iridescence_thickness_nm)
+    if "DISPERSION" in defines:
+        out["u_dispersion"] = p3d.LVecBase4f(mat.dispersion, 0.0, 0.0, 0.0)
+    return out
 
 
 class SceneBuilder:
@@ -253,22 +314,25 @@ class SceneBuilder:
             defines.add("HAS_UV1")
         if prim.colors is not None:
             defines.add("HAS_COLOR")
-        slots = (
-            ("BASE", "t_base", "x_base", mat.base_color_tex, True),
-            ("MR", "t_mr", "x_mr", mat.metal_rough_tex, False),
-            ("NORMAL", "t_normal", "x_normal", mat.normal_tex, False),
-            ("OCCLUSION", "t_occlusion", "x_occlusion", mat.occlusion_tex, False),
-            ("EMISSIVE", "t_emissive", "x_emissive", mat.emissive_tex, True),
-        )
-        for key, sampler, xform, ref, srgb in slots:
+        for key, ref, srgb in _texture_slots(mat):
             if ref is None or uvs[ref.texcoord] is None:
                 continue
+            name = slot_sampler(key)
             defines |= {f"{key}_MAP", f"{key}_UV=v_uv{ref.texcoord}"}
             anisotropy = self.unlit_anisotropy if mat.unlit else ANISOTROPY
-            np_.set_shader_input(sampler, self._texture(asset, ref, srgb, cache, anisotropy))
-            np_.set_shader_input(xform, mat3(ref.uv_matrix()))
-        if "NORMAL_MAP" in defines and prim.tangents is not None:
-            defines.add("HAS_TANGENT")
+            np_.set_shader_input(f"t_{name}", self._texture(asset, ref, srgb, cache, anisotropy))
+            np_.set_shader_input(f"x_{name}", mat3(ref.uv_matrix()))
+        if mat.anisotropy > 0:
+            defines.add("ANISOTROPY")
+        if _needs_tangent_frame(mat):
+            if prim.tangents is not None:
+                defines.add("HAS_TANGENT")
+            else:  # the cotangent frame of the UV set the frame's maps read (else UV 0; without UVs a world frame)
+                frame_uvs = [d.split("=")[1] for d in defines
+                             if d.split("=")[0] in ("NORMAL_UV", "ANISOTROPY_UV", "CLEARCOAT_NORMAL_UV")]
+                tbn_uv = min(frame_uvs, default="v_uv0" if uvs[0] is not None else None)
+                if tbn_uv is not None:
+                    defines.add(f"TBN_UV={tbn_uv}")
         if mat.alpha_mode == "MASK":
             defines.add("ALPHA_MASK")
         blend = mat.alpha_mode == "BLEND" or mat.transmission > 0
@@ -284,15 +348,24 @@ class SceneBuilder:
             defines.add("CLEARCOAT")
         if mat.transmission > 0:
             defines.add("TRANSMISSION")
+        if mat.specular != 1 or mat.specular_color != (1.0, 1.0, 1.0) or {"SPECULAR_MAP", "SPECULAR_COLOR_MAP"} & defines:
+            defines.add("SPECULAR")
+        if mat.has_volume:
+            defines.add("VOLUME")
+        if mat.has_volume and mat.dispersion > 0:
+            defines.add("DISPERSION")
+        if mat.has_sheen:
+            defines.add("SHEEN")
+        if mat.has_iridescence:
+            defines.add("IRIDESCENCE")
         if mat.unlit:
             defines.add("UNLIT")
-        f0 = ((mat.ior - 1) / (mat.ior + 1)) ** 2
         frozen = frozenset(defines)
         np_.set_shader(self.shaders.pbr(frozen))
         np_.set_shader_input("u_baseColor", p3d.LVecBase4f(*mat.base_color))
         np_.set_shader_input("u_mr", p3d.LVecBase4f(mat.metallic, mat.roughness, mat.normal_scale, mat.occlusion_strength))
-        np_.set_shader_input("u_emissive", p3d.LVecBase4f(*mat.emissive, mat.alpha_cutoff))
-        np_.set_shader_input("u_extra", p3d.LVecBase4f(mat.clearcoat, mat.clearcoat_roughness, mat.transmission, f0))
+        for name, value in material_inputs(mat, frozen).items():
+            np_.set_shader_input(name, value)
         return frozen
 
     def build(self, asset: GltfAsset) -> LoadedModel:
@@ -308,7 +381,7 @@ class SceneBuilder:
                 for pi, prim in enumerate(asset.meshes[mi]):
                     mat = asset.materials[prim.material] if prim.material is not None else _DEFAULT_MATERIAL
                     gnode = p3d.GeomNode(f"prim{mi}.{pi}")
-                    gnode.add_geom(_geom(prim, mat.normal_tex is not None))
+                    gnode.add_geom(_geom(prim, _needs_tangent_frame(mat)))
                     np_ = holder.attach_new_node(gnode)
                     defines = self._state(asset, np_, prim, mat, tex_cache)
                     bakeable = _uniform(defines) and _dense(prim)

@@ -2,8 +2,11 @@
 the contact shadow. Variants are made by #defines (only the texture fetches a material needs are compiled in).
 
 Lighting: diffuse from the irradiance cube, specular from the GGX-prefiltered radiance cube at
-lod = roughness * maxLod with the split-sum BRDF LUT; clearcoat adds a second specular lobe on the geometric
-normal. Output: exposure, Khronos PBR Neutral tone mapping, sRGB encoding, premultiplied alpha.
+lod = roughness * maxLod with the split-sum BRDF LUT. Material extensions (docs/rendering.md, "Material
+extensions"): the dielectric Fresnel from KHR_materials_ior and _specular; _anisotropy bends the reflected
+normal; _sheen adds a Charlie lobe; _clearcoat a second GGX lobe on its own normal; _transmission and _volume
+the environment seen through, attenuated (_dispersion: per channel); _iridescence a thin film's Fresnel.
+Output: exposure, Khronos PBR Neutral tone mapping, sRGB encoding, premultiplied alpha.
 """
 
 from __future__ import annotations
@@ -14,7 +17,79 @@ import panda3d.core as p3d
 
 GLSL_VERSION = "#version 330\n"
 
-PBR_VERT = """
+_COMMON_FRAG = """
+uniform mat4 u_envRot;  // world direction -> environment direction (upper 3x3)
+uniform samplerCube u_specEnv;
+uniform samplerCube u_irrEnv;
+uniform sampler2D u_lut;
+uniform vec4 u_envInfo;  // max lod, intensity, exposure, output (tone map + 4 x gamma 2.2; see finish)
+
+vec3 pbr_neutral(vec3 color) {
+  const float start = 0.8 - 0.04;
+  const float desat = 0.15;
+  float x = min(color.r, min(color.g, color.b));
+  float offset = x < 0.08 ? x - 6.25 * x * x : 0.04;
+  color -= offset;
+  float peak = max(color.r, max(color.g, color.b));
+  if (peak < start) return color;
+  const float d = 1.0 - start;
+  float newPeak = 1.0 - d * d / (peak + d - start);
+  color *= newPeak / peak;
+  float g = 1.0 - 1.0 / (desat * (peak - newPeak) + 1.0);
+  return mix(color, vec3(newPeak), g);
+}
+
+vec3 to_srgb(vec3 c) {
+  c = clamp(c, 0.0, 1.0);
+  return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(vec3(0.0031308), c));
+}
+
+// ACES as the glTF Sample Viewer implements it (TONEMAP_ACES_HILL: Stephen Hill's RRT + ODT fit with the
+// sRGB <-> AP1 matrices, columns as in GLSL).
+const mat3 ACES_IN = mat3(0.59719, 0.07600, 0.02840, 0.35458, 0.90834, 0.13383, 0.04823, 0.01566, 0.83777);
+const mat3 ACES_OUT = mat3(1.60475, -0.10208, -0.00327, -0.53108, 1.10813, -0.07276, -0.07367, -0.00605, 1.07602);
+
+vec3 aces_hill(vec3 color) {
+  color = ACES_IN * color;
+  vec3 a = color * (color + 0.0245786) - 0.000090537;
+  vec3 b = color * (0.983729 * color + 0.4329510) + 0.238081;
+  return clamp(ACES_OUT * (a / b), 0.0, 1.0);
+}
+
+// Output: u_envInfo.w = tone map (0 PBR Neutral, 1 ACES Hill, 2 linear) + 4 when encoding with the Sample Viewer's
+// pow(1/2.2) instead of the sRGB curve. A #define TONEMAP_NEUTRAL / TONEMAP_ACES / TONEMAP_LINEAR fixes the tone
+// map at compile time instead.
+vec3 finish(vec3 linear) {
+  vec3 c = linear * u_envInfo.z;
+  int code = int(u_envInfo.w + 0.5);
+#if defined(TONEMAP_NEUTRAL)
+  c = pbr_neutral(c);
+#elif defined(TONEMAP_ACES)
+  c = aces_hill(c);
+#elif defined(TONEMAP_LINEAR)
+  c = clamp(c, 0.0, 1.0);
+#else
+  int tone = code - 4 * (code / 4);
+  if (tone == 1) c = aces_hill(c);
+  else if (tone == 0) c = pbr_neutral(c);
+#endif
+  if (code >= 4) return pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2));
+  return to_srgb(c);
+}
+"""
+
+_PBR_FLAGS = """
+#if defined(NORMAL_MAP) || defined(ANISOTROPY) || defined(CLEARCOAT_NORMAL_MAP)
+#define NEEDS_TBN
+#endif
+#if defined(NEEDS_TBN) && !defined(HAS_TANGENT)
+#define COTANGENT_FRAME
+#endif
+"""
+
+PBR_VERT = (
+    _PBR_FLAGS
+    + """
 uniform mat4 p3d_ModelViewProjectionMatrix;
 uniform mat4 p3d_ModelMatrix;
 uniform mat4 p3d_ModelMatrixInverseTranspose;
@@ -23,7 +98,7 @@ in vec4 p3d_Vertex;
 in vec3 p3d_Normal;
 out vec3 v_nrm;
 out vec3 v_toCam;
-#if defined(NORMAL_MAP) && !defined(HAS_TANGENT)
+#ifdef COTANGENT_FRAME
 out vec3 v_pos;
 #endif
 #ifdef HAS_UV0
@@ -47,7 +122,7 @@ void main() {
   vec3 pos = (p3d_ModelMatrix * p3d_Vertex).xyz;
   vec3 camPos = -transpose(mat3(p3d_ViewMatrix)) * p3d_ViewMatrix[3].xyz;
   v_toCam = camPos - pos;
-#if defined(NORMAL_MAP) && !defined(HAS_TANGENT)
+#ifdef COTANGENT_FRAME
   v_pos = pos;
 #endif
   v_nrm = mat3(p3d_ModelMatrixInverseTranspose) * p3d_Normal;
@@ -65,49 +140,60 @@ void main() {
 #endif
 }
 """
+)
 
-_COMMON_FRAG = """
-uniform mat4 u_envRot;  // world direction -> environment direction (upper 3x3)
-uniform samplerCube u_specEnv;
-uniform samplerCube u_irrEnv;
-uniform sampler2D u_lut;
-uniform vec4 u_envInfo;  // max lod, intensity, exposure, -
+# One texture slot of the PBR shader: `SLOT(NAME)` declares its sampler and KHR_texture_transform matrix,
+# `TEX(NAME)` fetches it at its own UV set (NAME_UV, set by scene.py with the #define NAME_MAP).
+_PBR_SLOTS = ("BASE", "MR", "NORMAL", "OCCLUSION", "EMISSIVE", "SPECULAR", "SPECULAR_COLOR", "ANISOTROPY",
+              "SHEEN_COLOR", "SHEEN_ROUGHNESS", "CLEARCOAT", "CLEARCOAT_ROUGHNESS", "CLEARCOAT_NORMAL", "TRANSMISSION",
+              "THICKNESS", "IRIDESCENCE", "IRIDESCENCE_THICKNESS")
 
-vec3 pbr_neutral(vec3 color) {
-  const float start = 0.8 - 0.04;
-  const float desat = 0.15;
-  float x = min(color.r, min(color.g, color.b));
-  float offset = x < 0.08 ? x - 6.25 * x * x : 0.04;
-  color -= offset;
-  float peak = max(color.r, max(color.g, color.b));
-  if (peak < start) return color;
-  const float d = 1.0 - start;
-  float newPeak = 1.0 - d * d / (peak + d - start);
-  color *= newPeak / peak;
-  float g = 1.0 - 1.0 / (desat * (peak - newPeak) + 1.0);
-  return mix(color, vec3(newPeak), g);
-}
 
-vec3 to_srgb(vec3 c) {
-  c = clamp(c, 0.0, 1.0);
-  return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(vec3(0.0031308), c));
-}
+def _slot_declarations() -> str:
+    out = []
+    for slot in _PBR_SLOTS:
+        name = slot_sampler(slot)
+        out.append(f"#ifdef {slot}_MAP\nuniform sampler2D t_{name};\nuniform mat4 x_{name};\n"
+                   f"#define TEX_{slot} texture(t_{name}, (mat3(x_{name}) * vec3({slot}_UV, 1.0)).xy)\n#endif\n")
+    return "".join(out)
 
-vec3 finish(vec3 linear) {
-  return to_srgb(pbr_neutral(linear * u_envInfo.z));
-}
-"""
+
+def slot_sampler(slot: str) -> str:
+    """The GLSL name of a texture slot: `SHEEN_COLOR` -> `sheenColor` (`t_sheenColor`, matrix `x_sheenColor`)."""
+    head, *rest = slot.lower().split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
 
 PBR_FRAG = (
-    _COMMON_FRAG
+    _PBR_FLAGS
+    + _COMMON_FRAG
     + """
 uniform vec4 u_baseColor;
 uniform vec4 u_mr;  // metallic, roughness, normal scale, occlusion strength
 uniform vec4 u_emissive;  // rgb, alpha cutoff
-uniform vec4 u_extra;  // clearcoat, clearcoat roughness, transmission, dielectric f0
+uniform vec4 u_extra;  // clearcoat, clearcoat roughness, transmission, dielectric f0 (from the ior)
+// the extensions' inputs exist only in the variants that use them (scene.py sets the same set)
+#ifdef SPECULAR
+uniform vec4 u_specular;  // KHR_materials_specular: colour (rgb), factor
+#endif
+#ifdef SHEEN
+uniform vec4 u_sheen;  // KHR_materials_sheen: colour (rgb), roughness
+#endif
+#if defined(ANISOTROPY) || defined(CLEARCOAT_NORMAL_MAP)
+uniform vec4 u_aniso;  // KHR_materials_anisotropy: cos, sin of the rotation, strength; clearcoat normal scale
+#endif
+#ifdef VOLUME
+uniform vec4 u_volume;  // KHR_materials_volume: attenuation colour (rgb), thickness / attenuation distance
+#endif
+#ifdef IRIDESCENCE
+uniform vec4 u_film;  // KHR_materials_iridescence: factor, film ior, thickness min, max (nm)
+#endif
+#ifdef DISPERSION
+uniform vec4 u_dispersion;  // KHR_materials_dispersion: dispersion (20 / Abbe number), -, -, -
+#endif
 in vec3 v_nrm;
 in vec3 v_toCam;
-#if defined(NORMAL_MAP) && !defined(HAS_TANGENT)
+#ifdef COTANGENT_FRAME
 in vec3 v_pos;
 #endif
 #ifdef HAS_UV0
@@ -122,27 +208,68 @@ in vec4 v_tan;
 #ifdef HAS_COLOR
 in vec4 v_col;
 #endif
-#ifdef BASE_MAP
-uniform sampler2D t_base;
-uniform mat4 x_base;
-#endif
-#ifdef MR_MAP
-uniform sampler2D t_mr;
-uniform mat4 x_mr;
-#endif
-#ifdef NORMAL_MAP
-uniform sampler2D t_normal;
-uniform mat4 x_normal;
-#endif
-#ifdef OCCLUSION_MAP
-uniform sampler2D t_occlusion;
-uniform mat4 x_occlusion;
-#endif
-#ifdef EMISSIVE_MAP
-uniform sampler2D t_emissive;
-uniform mat4 x_emissive;
-#endif
+"""
+    + _slot_declarations()
+    + """
 out vec4 o_color;
+
+// Directional albedo of the Charlie sheen lobe (Estevez & Kulla 2017) at n.v for a sheen roughness: a curve fit
+// of its integral over the hemisphere (three.js, E. Lalish). It scales the sheen's light and dims the layer below.
+float sheen_albedo(float nv, float r) {
+  float r2 = r * r;
+  float a = r < 0.25 ? -339.2 * r2 + 161.4 * r - 25.9 : -8.48 * r2 + 14.3 * r - 9.95;
+  float b = r < 0.25 ? 44.0 * r2 - 23.7 * r + 3.26 : 1.97 * r2 - 3.27 * r + 0.72;
+  float dg = exp(a * nv + b) + (r < 0.25 ? 0.0 : 0.1 * (r - 0.25));
+  return clamp(dg * 0.318309886, 0.0, 1.0);
+}
+
+#ifdef IRIDESCENCE
+// KHR_materials_iridescence: the Fresnel reflectance of a thin film over the base (Belcour & Barla 2017, "A
+// Practical Extension to Microfacet Theory for the Modeling of Varying Iridescence"): the interference of the
+// film's first two orders, integrated against the CIE sensitivities (their Gaussian fit), in linear Rec.709.
+float schlick(float f0, float c) {
+  return f0 + (1.0 - f0) * pow(1.0 - c, 5.0);
+}
+
+vec3 film_sensitivity(float opd_nm, vec3 shift) {
+  float phase = 6.28318531 * opd_nm * 1.0e-9;
+  vec3 val = vec3(5.4856e-13, 4.4201e-13, 5.2481e-13);
+  vec3 pos = vec3(1.6810e+06, 1.7953e+06, 2.2084e+06);
+  vec3 var = vec3(4.3278e+09, 9.3046e+09, 6.6121e+09);
+  vec3 xyz = val * sqrt(6.28318531 * var) * cos(pos * phase + shift) * exp(-phase * phase * var);
+  xyz.x += 9.7470e-14 * sqrt(6.28318531 * 4.5282e+09) * cos(2.2399e+06 * phase + shift.x)
+           * exp(-4.5282e+09 * phase * phase);
+  xyz /= 1.0685e-7;
+  return mat3(3.2404542, -0.9692660, 0.0556434, -1.5371385, 1.8760108, -0.2040259,
+              -0.4985314, 0.0415560, 1.0572252) * xyz;
+}
+
+vec3 film_fresnel(float filmIor, float cos1, float thickness_nm, vec3 baseF0) {
+  float eta = mix(1.0, filmIor, smoothstep(0.0, 0.03, thickness_nm));  // no film: the base alone
+  float cos2Sq = 1.0 - (1.0 - cos1 * cos1) / (eta * eta);
+  if (cos2Sq < 0.0) return vec3(1.0);  // total internal reflection
+  float cos2 = sqrt(cos2Sq);
+  float r12 = schlick(pow((eta - 1.0) / (eta + 1.0), 2.0), cos1);
+  float t121 = 1.0 - r12;
+  float phi21 = eta < 1.0 ? 0.0 : 3.14159265;
+  vec3 sf0 = sqrt(clamp(baseF0, 0.0, 0.9999));
+  vec3 baseIor = (1.0 + sf0) / (1.0 - sf0);
+  vec3 r1 = pow((baseIor - eta) / (baseIor + eta), vec3(2.0));
+  vec3 r23 = r1 + (1.0 - r1) * pow(1.0 - cos2, 5.0);
+  vec3 phi23 = mix(vec3(0.0), vec3(3.14159265), lessThan(baseIor, vec3(eta)));
+  float opd = 2.0 * eta * thickness_nm * cos2;
+  vec3 phi = vec3(phi21) + phi23;
+  vec3 r123 = clamp(r12 * r23, 1e-5, 0.9999);
+  vec3 rs = t121 * t121 * r23 / (1.0 - r123);
+  vec3 reflectance = r12 + rs;
+  vec3 cm = rs - t121;
+  for (int m = 1; m <= 2; ++m) {
+    cm *= sqrt(r123);
+    reflectance += cm * 2.0 * film_sensitivity(float(m) * opd, float(m) * phi);
+  }
+  return max(reflectance, vec3(0.0));
+}
+#endif
 
 void main() {
   vec4 base = u_baseColor;
@@ -150,7 +277,7 @@ void main() {
   base *= v_col;
 #endif
 #ifdef BASE_MAP
-  base *= texture(t_base, (mat3(x_base) * vec3(BASE_UV, 1.0)).xy);
+  base *= TEX_BASE;
 #endif
 #ifdef ALPHA_MASK
   if (base.a < u_emissive.w) discard;
@@ -163,7 +290,7 @@ void main() {
   float metallic = u_mr.x;
   float rough = u_mr.y;
 #ifdef MR_MAP
-  vec4 mr = texture(t_mr, (mat3(x_mr) * vec3(MR_UV, 1.0)).xy);
+  vec4 mr = TEX_MR;
   metallic *= mr.b;
   rough *= mr.g;
 #endif
@@ -174,14 +301,12 @@ void main() {
 #endif
   vec3 v = normalize(v_toCam);
   vec3 n = ng;
-#ifdef NORMAL_MAP
-  vec3 tn = texture(t_normal, (mat3(x_normal) * vec3(NORMAL_UV, 1.0)).xy).xyz * 2.0 - 1.0;
-  tn.xy *= u_mr.z;
+#ifdef NEEDS_TBN
 #ifdef HAS_TANGENT
   vec3 t = normalize(v_tan.xyz - ng * dot(ng, v_tan.xyz));
   vec3 b = cross(ng, t) * v_tan.w;
-#else
-  vec2 uv = NORMAL_UV;
+#elif defined(TBN_UV)
+  vec2 uv = TBN_UV;
   vec3 dp1 = dFdx(v_pos), dp2 = dFdy(v_pos);
   vec2 duv1 = dFdx(uv), duv2 = dFdy(uv);
   vec3 dp2perp = cross(dp2, ng), dp1perp = cross(ng, dp1);
@@ -190,42 +315,167 @@ void main() {
   float invmax = inversesqrt(max(max(dot(t, t), dot(b, b)), 1e-20));
   t *= invmax;
   b *= invmax;
+#else
+  // neither tangents nor UVs: a frame from the world's up axis (a vertical tangent plane's T is horizontal)
+  vec3 t = normalize(cross(abs(ng.y) < 0.999 ? vec3(0.0, 1.0, 0.0) : vec3(1.0, 0.0, 0.0), ng));
+  vec3 b = cross(ng, t);
 #endif
+#endif
+#ifdef NORMAL_MAP
+  vec3 tn = TEX_NORMAL.xyz * 2.0 - 1.0;
+  tn.xy *= u_mr.z;
   n = normalize(t * tn.x + b * tn.y + ng * tn.z);
 #endif
   float nv = clamp(dot(n, v), 1e-3, 1.0);
   vec3 r = reflect(-v, n);
-  vec3 f0 = mix(vec3(u_extra.w), base.rgb, metallic);
+  // Dielectric Fresnel from the ior (u_extra.w) and KHR_materials_specular: F0 = min(f0(ior) x colour, 1) x
+  // factor, F90 = factor; metals: F0 = base colour, F90 = 1. Split sum: F0 x A + F90 x B.
+  float specFactor = 1.0;
+  vec3 specColor = vec3(1.0);
+#ifdef SPECULAR
+  specFactor = u_specular.w;
+  specColor = u_specular.rgb;
+#endif
+#ifdef SPECULAR_MAP
+  specFactor *= TEX_SPECULAR.a;
+#endif
+#ifdef SPECULAR_COLOR_MAP
+  specColor *= TEX_SPECULAR_COLOR.rgb;
+#endif
   vec2 ab = texture(u_lut, vec2(nv, rough)).rg;
-  vec3 specW = f0 * ab.x + ab.y;
+  vec3 f0D = min(vec3(u_extra.w) * specColor, vec3(1.0));
+  vec3 specD = f0D * specFactor * ab.x + specFactor * ab.y;
+  vec3 specM = base.rgb * ab.x + ab.y;
+#ifdef IRIDESCENCE
+  // the film's reflectance replaces F0 x A + B (the Sample Viewer's choice), weighted by the iridescence factor
+  float film = u_film.x;
+  float film_nm = u_film.w;
+#ifdef IRIDESCENCE_MAP
+  film *= TEX_IRIDESCENCE.r;
+#endif
+#ifdef IRIDESCENCE_THICKNESS_MAP
+  film_nm = mix(u_film.z, u_film.w, TEX_IRIDESCENCE_THICKNESS.g);
+#endif
+  if (film_nm > 0.0) {
+    if (metallic < 1.0) specD = mix(specD, film_fresnel(u_film.y, nv, film_nm, f0D) * specFactor, film);
+    if (metallic > 0.0) specM = mix(specM, film_fresnel(u_film.y, nv, film_nm, base.rgb), film);
+  }
+#endif
+  vec3 specW = mix(specD, specM, metallic);
+#ifdef ANISOTROPY
+  // KHR_materials_anisotropy on the IBL lobe: the reflection of a normal bent towards the plane that holds the
+  // anisotropy bitangent and the view (Filament, glTF Sample Viewer), so a highlight stretches along the
+  // anisotropy direction (the tangent rotated by anisotropyRotation, or the texture's RG).
+  vec2 aDir = u_aniso.xy;
+  float aStrength = u_aniso.z;
+#ifdef ANISOTROPY_MAP
+  vec3 aTex = TEX_ANISOTROPY.rgb;
+  aDir = mat2(u_aniso.x, u_aniso.y, -u_aniso.y, u_aniso.x) * (aTex.rg * 2.0 - 1.0);
+  aStrength *= aTex.b;
+#endif
+  vec3 aT = t * aDir.x + b * aDir.y;
+  aT = normalize(aT - n * dot(n, aT) + 1e-6 * t);
+  vec3 aB = cross(n, aT);
+  float bend = 1.0 - aStrength * (1.0 - rough);
+  bend *= bend;
+  vec3 bentN = normalize(mix(cross(cross(aB, v), aB), n, bend * bend));
+  r = reflect(-v, bentN);
+#endif
   vec3 spec = textureLod(u_specEnv, mat3(u_envRot) * r, rough * u_envInfo.x).rgb * specW;
-  vec3 diffuse = texture(u_irrEnv, mat3(u_envRot) * n).rgb * base.rgb * (1.0 - metallic) * (1.0 - specW);
+  vec3 irradiance = texture(u_irrEnv, mat3(u_envRot) * n).rgb;
+  vec3 diffuse = irradiance * base.rgb * (1.0 - metallic) * (1.0 - specD);
 #ifdef TRANSMISSION
-  vec3 through = textureLod(u_specEnv, mat3(u_envRot) * refract(-v, n, 1.0 / 1.5), rough * u_envInfo.x).rgb;
-  diffuse = mix(diffuse, through * base.rgb * (1.0 - specW), u_extra.z * (1.0 - metallic));
+  float trans = u_extra.z;
+#ifdef TRANSMISSION_MAP
+  trans *= TEX_TRANSMISSION.r;
+#endif
+  // ior back from f0 = ((ior - 1) / (ior + 1))^2; rougher transmission for a stronger refraction (Sample Viewer)
+  float sf0 = sqrt(u_extra.w);
+  float ior = (1.0 + sf0) / max(1.0 - sf0, 1e-3);
+  float tRough = rough * clamp(ior * 2.0 - 2.0, 0.0, 1.0);
+  vec3 tDir = -v;  // thin-walled: the light goes straight through
+  vec3 transmittance = vec3(1.0);
+#ifdef VOLUME
+  tDir = refract(-v, n, 1.0 / max(ior, 1.0));
+  float thickness = 1.0;
+#ifdef THICKNESS_MAP
+  thickness = TEX_THICKNESS.g;
+#endif
+  // Beer-Lambert over the thickness (in the model's units, as if in metres): attenuationColor at the distance
+  transmittance = exp(log(max(u_volume.rgb, vec3(1e-4))) * (u_volume.w * thickness));
+#endif
+#ifdef DISPERSION
+  // KHR_materials_dispersion: one refraction per channel, iors spread by the Abbe number (Sample Viewer)
+  float spread = (ior - 1.0) * 0.025 * u_dispersion.x;
+  vec3 through = vec3(
+      textureLod(u_specEnv, mat3(u_envRot) * refract(-v, n, 1.0 / max(ior - spread, 1.0)), tRough * u_envInfo.x).r,
+      textureLod(u_specEnv, mat3(u_envRot) * tDir, tRough * u_envInfo.x).g,
+      textureLod(u_specEnv, mat3(u_envRot) * refract(-v, n, 1.0 / (ior + spread)), tRough * u_envInfo.x).b);
+  through *= base.rgb * transmittance;
+#else
+  vec3 through = textureLod(u_specEnv, mat3(u_envRot) * tDir, tRough * u_envInfo.x).rgb * base.rgb * transmittance;
+#endif
+  diffuse = mix(diffuse, through * (1.0 - specD), trans * (1.0 - metallic));
 #endif
 #ifdef OCCLUSION_MAP
-  float ao = 1.0 + u_mr.w * (texture(t_occlusion, (mat3(x_occlusion) * vec3(OCCLUSION_UV, 1.0)).xy).r - 1.0);
+  float ao = 1.0 + u_mr.w * (TEX_OCCLUSION.r - 1.0);
   diffuse *= ao;
   spec *= clamp(pow(nv + ao, exp2(-16.0 * rough - 1.0)) - 1.0 + ao, 0.0, 1.0);
 #endif
-  vec3 color = (diffuse + spec) * u_envInfo.y;
+  vec3 color = diffuse + spec;
+#ifdef SHEEN
+  // KHR_materials_sheen (Charlie): light from the irradiance around n, weighted by the lobe's albedo, which is
+  // small facing the viewer and large at grazing angles; the base layer loses what the sheen reflects.
+  vec3 sheenColor = u_sheen.rgb;
+  float sheenRough = u_sheen.w;
+#ifdef SHEEN_COLOR_MAP
+  sheenColor *= TEX_SHEEN_COLOR.rgb;
+#endif
+#ifdef SHEEN_ROUGHNESS_MAP
+  sheenRough *= TEX_SHEEN_ROUGHNESS.a;
+#endif
+  float sheenE = sheen_albedo(nv, clamp(sheenRough, 0.07, 1.0));
+  color = color * (1.0 - max(sheenColor.r, max(sheenColor.g, sheenColor.b)) * sheenE)
+          + irradiance * sheenColor * sheenE;
+#endif
+  color *= u_envInfo.y;
 #ifdef CLEARCOAT
-  float cnv = clamp(dot(ng, v), 1e-3, 1.0);
-  float crough = clamp(u_extra.y, 0.03, 1.0);
-  vec2 cab = texture(u_lut, vec2(cnv, crough)).rg;
-  float cspecW = 0.04 * cab.x + cab.y;
-  vec3 cspec = textureLod(u_specEnv, mat3(u_envRot) * reflect(-v, ng), crough * u_envInfo.x).rgb * cspecW;
-  color = color * (1.0 - u_extra.x * cspecW) + u_extra.x * cspec * u_envInfo.y;
+  // KHR_materials_clearcoat: a GGX lobe (F0 0.04) on the coat's own normal (its normal texture, else the
+  // geometric normal), over the base dimmed by the coat's Fresnel.
+  float coat = u_extra.x;
+  float cRough = u_extra.y;
+#ifdef CLEARCOAT_MAP
+  coat *= TEX_CLEARCOAT.r;
+#endif
+#ifdef CLEARCOAT_ROUGHNESS_MAP
+  cRough *= TEX_CLEARCOAT_ROUGHNESS.g;
+#endif
+  vec3 cn = ng;
+#ifdef CLEARCOAT_NORMAL_MAP
+  vec3 ctn = TEX_CLEARCOAT_NORMAL.xyz * 2.0 - 1.0;
+  ctn.xy *= u_aniso.w;
+  cn = normalize(t * ctn.x + b * ctn.y + ng * ctn.z);
+#endif
+  cRough = clamp(cRough, 0.03, 1.0);
+  float cnv = clamp(dot(cn, v), 1e-3, 1.0);
+  vec2 cab = texture(u_lut, vec2(cnv, cRough)).rg;
+  float cFresnel = 0.04 + 0.96 * pow(1.0 - cnv, 5.0);
+  vec3 cspec = textureLod(u_specEnv, mat3(u_envRot) * reflect(-v, cn), cRough * u_envInfo.x).rgb
+               * (0.04 * cab.x + cab.y);
+  color = color * (1.0 - coat * cFresnel) + coat * cspec * u_envInfo.y;
 #endif
   vec3 emissive = u_emissive.rgb;
 #ifdef EMISSIVE_MAP
-  emissive *= texture(t_emissive, (mat3(x_emissive) * vec3(EMISSIVE_UV, 1.0)).xy).rgb;
+  emissive *= TEX_EMISSIVE.rgb;
 #endif
   color += emissive;
   float alpha = base.a;
 #ifdef TRANSMISSION
-  alpha = max(alpha * (1.0 - u_extra.z * (1.0 - metallic)), max(specW.r, max(specW.g, specW.b)));
+  alpha = max(alpha * (1.0 - trans * (1.0 - metallic)), max(specW.r, max(specW.g, specW.b)));
+  // The frame behind blends in without a tint (premultiplied alpha cannot tint it): the more the base colour
+  // and the volume absorb, the more of the pixel is the tinted environment seen through instead.
+  vec3 tint = base.rgb * transmittance;
+  alpha = 1.0 - (1.0 - alpha) * mix(1.0, min(tint.r, min(tint.g, tint.b)), trans * (1.0 - metallic));
 #endif
 #ifdef BLEND
   o_color = vec4(finish(color) * alpha, alpha);

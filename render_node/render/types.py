@@ -16,6 +16,9 @@ import numpy.typing as npt
 
 Background = Literal["white", "transparent", "env"]
 EnvName = Literal["studio", "counter", "car"]
+ToneMap = Literal["neutral", "aces", "linear"]
+"""neutral: Khronos PBR Neutral (the default); aces: ACES as the glTF Sample Viewer implements it (Hill's fit);
+linear: exposure only, clipped."""
 RGBA8 = npt.NDArray[np.uint8]
 
 
@@ -202,6 +205,11 @@ class RenderRequest:
     """Live panels (price tags, the gold chart): unlit textured quads."""
     pose: ModelPose | None = None
     """The main model's pose when it is animated (None: its rest pose); models that do not move ignore it."""
+    tonemap: ToneMap = "neutral"
+    reference: bool = False
+    """The glTF Sample Viewer's conventions (certification, comparison): the exact shader on every pixel (never the
+    baked path), exposure 1 for every environment, pow(1/2.2) output encoding. The caller picks the camera (the
+    file's own) and leaves out the shadow: see `render_node.render.cameras.reference_request`."""
 
 
 class Renderer(Protocol):
