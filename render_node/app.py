@@ -48,7 +48,7 @@ from render_node.routes import add_catalog_routes, add_edge_routes, add_operatio
 from render_node.rtc import routes as rtc_routes
 from render_node.stream import handler as stream_handler
 from render_node.stream.registry import SessionRegistry, StreamLimits
-from render_node.views import OverridesFor, ViewStore, env_for
+from render_node.views import OverridesFor, ViewStore
 from render_node.voice import routes as voice_routes
 from showroom.catalog import Catalog
 from showroom.errors import ShowroomError
@@ -108,12 +108,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 def load_node_catalog(config: Config) -> Catalog:
     """Reads `<assets_dir>/catalog.toml` (the caller may pass a catalog to create_app instead)."""
+    from render_node.env_choice import environment_files
     from showroom.catalog import load_catalog
 
     path = config.assets_dir / "catalog.toml"
     if not path.is_file():
         raise NodeError(f"no catalog at {path}: run `showroom assets build`")
-    return load_catalog(path.read_text(encoding="utf-8"))
+    return load_catalog(path.read_text(encoding="utf-8"), environment_files(config.assets_dir / "env"))
 
 
 def _page_handler(web_root: Path, page: str) -> Handler:
@@ -244,7 +245,7 @@ def _product_image(app: web.Application) -> Callable[[str, str], Awaitable[bytes
         product = app[CATALOG].get(product_id)
         variant = product.variant(variant_id)
         request = RenderRequest(views.model_path(product), TurntableView(yaw_deg=30.0, pitch_deg=20.0),
-                                size_px=(800, 800), background="transparent", env=env_for(product),
+                                size_px=(800, 800), background="transparent", env=views.env_for(product),
                                 overrides=views.overrides(product, variant))
         frame = await app[RENDER_POOL].render(request, priority=PRIORITY_LIVE)
         return await asyncio.get_running_loop().run_in_executor(None, encode_png, frame)

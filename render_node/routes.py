@@ -33,10 +33,10 @@ from render_node.keys import (
 )
 from render_node.pool import PRIORITY_LIVE
 from render_node.prices import PriceTable
+from render_node.render.cameras import REFERENCE_FOV_DEG
 from render_node.render.types import RenderRequest, TurntableView
 from render_node.view_sizes import parse_size
-from render_node.views import env_for
-from showroom.catalog import Product, Variant
+from showroom.catalog import Environment, Product, Variant
 from showroom.http_schema import Header, Operation, Reply, operation
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -190,6 +190,25 @@ def _etag_matches(request: web.Request, etag: str) -> bool:
     return bool(tags) and any(t.value in (value, "*") for t in tags or ())
 
 
+_ENV = Field(None, description="the light: studio, counter, car, or the name of an environment file of the node "
+                               "(a file in its assets env/ folder, e.g. a bank's calibrated studio .hdr; never a path); "
+                               "default: the catalog's for the product")
+_ENV_ROTATION = Field(None, ge=-3600, le=3600, allow_inf_nan=False,
+                      description="with an environment file: its turn about +Y in degrees (+Z towards +X)")
+_ENV_EXPOSURE = Field(None, ge=-16, le=16, allow_inf_nan=False,
+                      description="with an environment file: its light x 2^EV")
+_EnvText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+def env_choice(env: str | None, rotation_deg: float | None, exposure_ev: float | None) -> Environment | None:
+    """The environment a query asks for (checked against the node's files by the view store); None: the catalog's."""
+    if env is None:
+        if rotation_deg is not None or exposure_ev is not None:
+            raise BadRequest("env_rotation_deg and env_exposure_ev need env (an environment file of the node)")
+        return None
+    return Environment(env, rotation_deg or 0.0, exposure_ev or 0.0)
+
+
 class RenderQuery(BaseModel):
     """Query of `GET /api/render`; the size is checked by `parse_size` (at most 2048 a side) and the pixel cap.
     Other query parameters (cache busters) are ignored."""
@@ -207,6 +226,14 @@ class RenderQuery(BaseModel):
     background: Literal["white", "transparent", "env"] | None = Field(
         None, description="default: transparent for png and webp, else white")
     quality: Annotated[int, Field(ge=1, le=100)] = 88
+    env: _EnvText | None = _ENV
+    env_rotation_deg: float | None = _ENV_ROTATION
+    env_exposure_ev: float | None = _ENV_EXPOSURE
+    tonemap: Literal["neutral", "aces", "linear"] = Field(
+        "neutral", description="neutral: Khronos PBR Neutral; aces: as the glTF Sample Viewer (Hill); linear")
+    preset: Literal["product", "reference"] = Field(
+        "product", description="reference: the glTF Sample Viewer's conventions (no contact shadow, exact shader, "
+                               "exposure 1, gamma 2.2 output, front view at 45 degrees unless yaw/pitch/fov are given)")
 
 
 _IMAGES = ("image/jpeg", "image/png", "image/webp")
@@ -234,10 +261,15 @@ async def render_one(request: web.Request) -> web.StreamResponse:
     size = parse_size(q.size, (1280, 720), MAX_RENDER_PX)
     if size[0] * size[1] > MAX_RENDER_PIXELS:
         raise BadRequest(f"size {size[0]}x{size[1]} is more than {MAX_RENDER_PIXELS} pixels; at most e.g. 1920x1080")
-    view = TurntableView(yaw_deg=q.yaw_deg, pitch_deg=q.pitch_deg, distance_scale=q.distance_scale,
-                         fov_deg=q.fov_deg)
+    reference = q.preset == "reference"
+    given = q.model_fields_set
+    view = TurntableView(yaw_deg=q.yaw_deg, pitch_deg=q.pitch_deg if not reference or "pitch_deg" in given else 0.0,
+                         distance_scale=q.distance_scale,
+                         fov_deg=q.fov_deg if not reference or "fov_deg" in given else REFERENCE_FOV_DEG)
+    env = views.env_for(product, env_choice(q.env, q.env_rotation_deg, q.env_exposure_ev))
     req = RenderRequest(views.model_path(product), view, size_px=size, background=background,
-                        env=env_for(product), overrides=views.overrides(product, variant))
+                        env=env, overrides=views.overrides(product, variant), shadow=not reference,
+                        tonemap=q.tonemap, reference=reference)
     frame = await request.app[RENDER_POOL].render(req, priority=PRIORITY_LIVE)
     image_format: ImageFormat = fmt
     data = await asyncio.get_running_loop().run_in_executor(None, encode_image, frame, image_format, q.quality)
@@ -257,6 +289,9 @@ class ViewSetQuery(BaseModel):
     size: Annotated[str, StringConstraints(pattern=r"^\d{1,5}[xX]\d{1,5}$")] | None = None
     format: Literal["jpeg", "png", "webp"] | None = None
     wait: Literal["0", "1"] | None = None
+    env: _EnvText | None = _ENV
+    env_rotation_deg: float | None = _ENV_ROTATION
+    env_exposure_ev: float | None = _ENV_EXPOSURE
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -305,7 +340,8 @@ async def view_set(request: web.Request) -> web.Response:
     """GET /api/products/{product_id}/views: the manifest of a 360 view set (rendered on first request)."""
     views = request.app[VIEWS]
     q = query_model(ViewSetQuery, request)
-    spec = views.spec(request.match_info["product_id"], q.variant, q.size, q.format)
+    spec = views.spec(request.match_info["product_id"], q.variant, q.size, q.format,
+                      env_choice(q.env, q.env_rotation_deg, q.env_exposure_ev))
     key, task, manifest = views.start(spec)
     if manifest is None:
         assert task is not None

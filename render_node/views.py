@@ -33,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from render_node.encoding import EXTENSIONS, IMAGE_FORMATS, ImageFormat, encode_image
+from render_node.env_choice import env_cache_key, env_for
 from render_node.errors import BadRequest, Overloaded
 from render_node.metrics import NodeMetrics
 from render_node.pool import PRIORITY_VIEW, RenderPool
 from render_node.render.errors import RenderError
-from render_node.render.types import EnvName, MaterialOverride, RenderRequest, TurntableView
+from render_node.render.types import EnvFile, EnvName, MaterialOverride, RenderRequest, TurntableView
 from render_node.view_sizes import (
     DEFAULT_SIZE_PX,
     PUBLISHED_SIZES,
@@ -45,7 +46,7 @@ from render_node.view_sizes import (
     published_sizes_text,
     size_text,
 )
-from showroom.catalog import Catalog, Product, Variant
+from showroom.catalog import Catalog, Environment, Product, Variant
 from showroom.errors import NotFound
 
 log = logging.getLogger("render_node.views")
@@ -62,10 +63,6 @@ CONTENT_TYPE_BY_EXT = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/w
 OverridesFor = Callable[[Product, Variant], tuple[MaterialOverride, ...]]
 
 
-def env_for(product: Product) -> EnvName:
-    return "car" if product.hall == "cars" else "studio"
-
-
 def default_overrides(product: Product, variant: Variant) -> tuple[MaterialOverride, ...]:
     from render_node.assets.variants import overrides_for
 
@@ -80,6 +77,8 @@ class ViewSetSpec:
     fmt: ImageFormat = "jpeg"
     yaws: int = DEFAULT_YAWS
     pitches_deg: tuple[float, ...] = DEFAULT_PITCHES_DEG
+    env: Environment | None = None
+    """The light asked for; None: the catalog's for the product (env_choice.env_for)."""
 
     @property
     def angles(self) -> list[tuple[float, float]]:
@@ -183,6 +182,7 @@ class ViewStore:
         self.pool = pool
         self.catalog = catalog
         self.models_dir = assets_dir / "models"
+        self.env_dir = assets_dir / "env"
         self.renderer_version = renderer_version
         self.metrics = metrics
         self.frame_timeout_s = frame_timeout_s
@@ -201,6 +201,10 @@ class ViewStore:
     # -- keys -----------------------------------------------------------------------------------------------
     def model_path(self, product: Product) -> Path:
         return self.models_dir / product.model
+
+    def env_for(self, product: Product, choice: Environment | None = None) -> EnvName | EnvFile:
+        """The light of `product` (a request's `choice`, else the catalog's); `BadRequest` for an unknown file."""
+        return env_for(product, self.env_dir, choice)
 
     def overrides(self, product: Product, variant: Variant) -> tuple[MaterialOverride, ...]:
         return self._overrides_for(product, variant)
@@ -222,7 +226,7 @@ class ViewStore:
         return digest
 
     def spec(self, product_id: str, variant_id: str | None = None, size: str | None = None,
-             fmt: str | None = None) -> ViewSetSpec:
+             fmt: str | None = None, env: Environment | None = None) -> ViewSetSpec:
         product = self.catalog.get(product_id)
         variant = product.variant(variant_id or None)
         f = fmt or "jpeg"
@@ -236,7 +240,8 @@ class ViewStore:
         if size_px not in self.allowed_sizes:
             raise BadRequest(f"size {size_text(size_px)} is not a published view-set size; use one of: "
                              f"{published_sizes_text(self.extra_sizes)}")
-        return ViewSetSpec(product, variant, size_px, f)  # type: ignore[arg-type]
+        self.env_for(product, env)  # an unknown environment file is a 400 before anything renders
+        return ViewSetSpec(product, variant, size_px, f, env=env)  # type: ignore[arg-type]
 
     def set_key(self, spec: ViewSetSpec) -> str:
         overrides = self._overrides_for(spec.product, spec.variant)
@@ -248,7 +253,7 @@ class ViewStore:
             "format": spec.fmt,
             "yaws": spec.yaws,
             "pitches": list(spec.pitches_deg),
-            "env": env_for(spec.product),
+            "env": env_cache_key(self.env_for(spec.product, spec.env), self._model_hash),
             "renderer": self.renderer_version,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
@@ -309,7 +314,7 @@ class ViewStore:
         self._progress[key] = progress
         overrides = self._overrides_for(spec.product, spec.variant)
         model = self.model_path(spec.product)
-        env = env_for(spec.product)
+        env = self.env_for(spec.product, spec.env)
         gate = asyncio.Semaphore(max(1, self.pool.size))
         loop = asyncio.get_running_loop()
         written: list[str] = []

@@ -3,23 +3,28 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from showroom.catalog import (
+    BUILTIN_ENVIRONMENTS,
+    MAX_ENV_EXPOSURE_EV,
     Catalog,
     Certificate,
     CraftFeeBasis,
+    Environment,
     LocalizedText,
     Product,
     ProductKind,
     Purity,
     TryOnAnchor,
     Variant,
+    is_environment_file_name,
 )
 from showroom.errors import CatalogInvalid
 
@@ -31,7 +36,7 @@ _PRODUCT_KEYS = frozenset(
     {
         "id", "kind", "name", "description", "model", "variants", "hallmark", "certificate", "tryon_anchor",
         "dimensions_mm", "tags", "maker", "reservation_deposit_cny", "finance_min_down_payment_ratio",
-        "finance_terms_months", "dual_recording",
+        "finance_terms_months", "dual_recording", "environment",
     }
 )  # fmt: skip
 _VARIANT_KEYS = frozenset(
@@ -146,8 +151,61 @@ class _Table:
         return value
 
 
-def read_catalog(text: str) -> Catalog:
-    """Parses and validates the TOML text of `assets/catalog.toml`.
+def _environment(t: _Table, environments: Collection[str] | None) -> Environment | None:
+    """`environment = "name"` or `environment = { name = "...", rotation_deg = 0, exposure_ev = 0 }`: a built-in
+    studio or a file in the environment folder (one of `environments` when the caller listed them)."""
+    if not t.has("environment"):
+        return None
+    raw = t.data["environment"]
+    if isinstance(raw, str):
+        sub, name, numbers = t, t.text("environment"), {}
+    else:
+        sub = _Table(raw, f"{t.path}.environment")
+        sub.reject_unknown(frozenset({"name", "rotation_deg", "exposure_ev"}))
+        name = sub.text("name")
+        numbers = {k: sub.data[k] for k in ("rotation_deg", "exposure_ev") if k in sub.data}
+    key = "environment" if sub is t else "name"
+    if name not in BUILTIN_ENVIRONMENTS:
+        if not is_environment_file_name(name):
+            raise sub.fail(key, f"must be {', '.join(BUILTIN_ENVIRONMENTS)} or a file name in the environment folder "
+                                f"ending in .hdr, .exr, .png or .jpg (got {name!r})")
+        if environments is not None and name not in environments:
+            have = ", ".join(sorted(environments)) or "none"
+            raise sub.fail(key, f"no environment file {name!r} in the environment folder (have: {have})")
+    for k, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise sub.fail(k, f"must be a number (got {value!r})")
+        if name in BUILTIN_ENVIRONMENTS:
+            raise sub.fail(k, f"applies to an environment file, not to the built-in {name!r}")
+    exposure = float(numbers.get("exposure_ev", 0.0))
+    if abs(exposure) > MAX_ENV_EXPOSURE_EV:
+        raise sub.fail("exposure_ev", f"must be within +-{MAX_ENV_EXPOSURE_EV:g} EV (got {exposure:g})")
+    rotation = float(numbers.get("rotation_deg", 0.0))
+    if abs(rotation) > 3600:
+        raise sub.fail("rotation_deg", f"must be within +-3600 degrees (got {rotation:g})")
+    return Environment(name, rotation, exposure)
+
+
+def _halls(doc: dict[str, Any], environments: Collection[str] | None) -> dict[str, Environment]:
+    """`[halls.metals]` / `[halls.cars]` with an `environment` each: the default light of a hall's products."""
+    if "halls" not in doc:
+        return {}
+    halls = _Table(doc["halls"], "halls")
+    names = frozenset(k.hall for k in ProductKind)
+    halls.reject_unknown(names)
+    out: dict[str, Environment] = {}
+    for hall in sorted(halls.data):
+        table = _Table(halls.data[hall], f"halls.{hall}")
+        table.reject_unknown(frozenset({"environment"}))
+        env = _environment(table, environments)
+        if env is not None:
+            out[hall] = env
+    return out
+
+
+def read_catalog(text: str, environments: Collection[str] | None = None) -> Catalog:
+    """Parses and validates the TOML text of `assets/catalog.toml`; `environments`: the environment file names
+    present in the environment folder (None: only the form of the names is checked).
 
     Raises `CatalogInvalid` whose message names the bad field, e.g.
     `products[3].variants[1].weight_g: must be a positive number (got -5)`.
@@ -157,7 +215,8 @@ def read_catalog(text: str) -> Catalog:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogInvalid(f"catalog is not valid TOML: {exc}") from None
     top = _Table(doc, "catalog")
-    top.reject_unknown(frozenset({"products", "schema_version"}))
+    top.reject_unknown(frozenset({"products", "schema_version", "halls"}))
+    hall_envs = _halls(doc, environments)
     if "products" not in doc:
         raise CatalogInvalid("products: is required (an array of [[products]] tables)")
     raw_products = doc["products"]
@@ -166,7 +225,7 @@ def read_catalog(text: str) -> Catalog:
     products: list[Product] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_products):
-        product = _product(_Table(raw, f"products[{i}]"))
+        product = _product(_Table(raw, f"products[{i}]"), environments, hall_envs)
         if product.id in seen:
             raise CatalogInvalid(
                 f"products[{i}].id: duplicate id {product.id!r} (also products[{seen[product.id]}])"
@@ -176,7 +235,7 @@ def read_catalog(text: str) -> Catalog:
     return Catalog(products=tuple(products))
 
 
-def _product(t: _Table) -> Product:
+def _product(t: _Table, environments: Collection[str] | None, hall_envs: Mapping[str, Environment]) -> Product:
     pid = t.ident("id")
     t.reject_unknown(_PRODUCT_KEYS)
     kind = t.enum("kind", ProductKind)
@@ -255,6 +314,7 @@ def _product(t: _Table) -> Product:
         finance_min_down_payment_ratio=ratio,
         finance_terms_months=tuple(terms),
         dual_recording=t.flag("dual_recording"),
+        environment=_environment(t, environments) or hall_envs.get(kind.hall),
     )
 
 

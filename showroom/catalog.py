@@ -1,12 +1,14 @@
 """The catalog: products, their variants, and the facts a bank must show about them. Pure domain: no I/O.
 
-`load_catalog(text)` parses the TOML text of `assets/catalog.toml` (the caller reads the file) and validates it,
-naming the bad field on error (`CatalogInvalid`).
+`load_catalog(text, environments)` parses the TOML text of `assets/catalog.toml` (the caller reads the file) and
+validates it, naming the bad field on error (`CatalogInvalid`); `environments` are the environment file names the
+caller found in its environment folder (`assets/env/`), which the products and halls may name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -111,6 +113,33 @@ class Variant:
     """Bars: the prefix of the serial number stamped on each bar."""
 
 
+BUILTIN_ENVIRONMENTS = ("studio", "counter", "car")
+"""The render node's own studios; anything else an environment names is a file in the environment folder."""
+_ENV_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.(hdr|exr|png|jpg|jpeg)$", re.IGNORECASE)
+MAX_ENV_EXPOSURE_EV = 16.0
+
+
+def is_environment_file_name(name: str) -> bool:
+    """A bare file name in the environment folder: letters, digits, '.', '_', '-', ending in .hdr, .exr, .png, .jpg
+    or .jpeg; no folder, no leading dot (so never a path that leaves the folder)."""
+    return bool(_ENV_FILE_RE.match(name)) and ".." not in name
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The light a product is shown in: a built-in studio or an environment file (a bank's calibrated studio HDR)
+    by its name in the environment folder, turned about the vertical by `rotation_deg` and scaled by 2^`exposure_ev`
+    (files only)."""
+
+    name: str
+    rotation_deg: float = 0.0
+    exposure_ev: float = 0.0
+
+    @property
+    def is_file(self) -> bool:
+        return self.name not in BUILTIN_ENVIRONMENTS
+
+
 @dataclass(frozen=True)
 class Certificate:
     issuer: str
@@ -144,6 +173,8 @@ class Product:
     dual_recording: bool = False
     """The bank sells this product only with the advisor call recorded in audio and video (双录, its choice per
     product): an advisor's `offer` of it needs the customer's consent and a running recording (docs/advisor.md)."""
+    environment: Environment | None = None
+    """Its light (the product's own `environment`, else its hall's); None: the node's default for the hall."""
 
     @property
     def hall(self) -> str:
@@ -176,12 +207,14 @@ class Catalog:
         return len(self.products)
 
 
-def load_catalog(text: str) -> Catalog:
+def load_catalog(text: str, environments: Collection[str] | None = None) -> Catalog:
     """Parses and validates the TOML text of `assets/catalog.toml` (`showroom/_catalog_toml.py`).
 
+    `environments`: the environment file names present (None: names are checked for their form only).
     Raises `CatalogInvalid` whose message names the bad field, e.g.
-    `products[3].variants[1].weight_g: must be a positive number (got -5)`.
+    `products[3].variants[1].weight_g: must be a positive number (got -5)` or
+    `halls.metals.environment: no environment file 'bank.hdr' in the environment folder (...)`.
     """
     from showroom._catalog_toml import read_catalog  # the reader builds this module's types
 
-    return read_catalog(text)
+    return read_catalog(text, environments)

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from render_node.render.errors import RequestInvalid
-from render_node.render.types import CameraPose, Intrinsics, PoseView, StereoView, TurntableView
+from render_node.render.types import (
+    Background,
+    CameraPose,
+    EnvFile,
+    EnvName,
+    GltfCameraView,
+    Intrinsics,
+    PoseView,
+    RenderRequest,
+    StereoView,
+    ToneMap,
+    TurntableView,
+    View,
+)
 
 F64 = npt.NDArray[np.float64]
 
@@ -217,3 +231,26 @@ def project_points(eye: EyeCamera, points_m: F64) -> F64:
     k = eye.intrinsics
     out: F64 = np.c_[(ndc[:, 0] + 1) / 2 * k.width_px, (1 - ndc[:, 1]) / 2 * k.height_px]
     return out
+
+
+REFERENCE_FOV_DEG = 45.0
+"""The glTF Sample Viewer's own camera when a file has none: 45 degrees vertical, looking at the front (-Z)."""
+
+
+def reference_view(camera_count: int) -> View:
+    """The view of the reference preset: the file's first camera, else the front at the viewer's field of view."""
+    return GltfCameraView(0) if camera_count > 0 else TurntableView(0.0, 0.0, 1.0, REFERENCE_FOV_DEG)
+
+
+def reference_request(
+    model_path: Path,
+    camera_count: int,
+    size_px: tuple[int, int],
+    env: EnvName | EnvFile = "studio",
+    tonemap: ToneMap = "neutral",
+    background: Background = "env",
+) -> RenderRequest:
+    """A render in the glTF Sample Viewer's conventions (docs/rendering.md, "Reference mode"): the file's own camera,
+    no contact shadow, the exact shader, exposure 1, pow(1/2.2) output; the background is the environment."""
+    return RenderRequest(model_path, reference_view(camera_count), size_px, background, env, shadow=False,
+                         tonemap=tonemap, reference=True)

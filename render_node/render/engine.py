@@ -70,6 +70,17 @@ reflection probe per zone."""
 MAX_PLACEMENT_MODELS = 32
 """Models kept for placements (a hall's products, apart from the main model's LRU)."""
 SHADOW_OPACITY = 0.75
+TONEMAP_CODES = {"neutral": 0, "aces": 1, "linear": 2}
+"""`u_envInfo.w` of the shaders' `finish()`: the tone map, + 4 for the Sample Viewer's pow(1/2.2) encoding."""
+
+
+def output_code(request: RenderRequest) -> int:
+    """The shaders' output code of a request (tone map and encoding); `RequestInvalid` for an unknown tone map."""
+    code = TONEMAP_CODES.get(request.tonemap)
+    if code is None:
+        raise RequestInvalid(f"unknown tone mapping {request.tonemap!r}; choose one of {', '.join(TONEMAP_CODES)}")
+    return code + (4 if request.reference else 0)
+
 def _file_stamp(path: Path, missing: RenderError) -> tuple[str, int, int]:
     """(resolved path, mtime ns, size): a cache key that changes when the file does; `missing` when it is absent."""
     try:
@@ -195,17 +206,19 @@ class PandaRenderer:
 
     # -- resources -----------------------------------------------------------------------------------------
 
-    def _environment(self, env: EnvName | EnvFile) -> tuple[str, float]:
-        """Binds the environment's maps; returns its key (for the baker) and the extra turn about +Y in degrees."""
+    def _environment(self, env: EnvName | EnvFile, output: int = 0) -> tuple[str, float]:
+        """Binds the environment's maps and the output code (tone map, encoding; reference outputs, code >= 4, use
+        exposure 1); returns its key (for the baker) and the extra turn about +Y in degrees."""
         name, intensity, turn_deg = self._env_maps(env)
         lut = self._brdf_lut()
-        key = f"{name}@{intensity!r}"
+        key = f"{name}@{intensity!r}/{output}"
         if key != self._env_name:
             spec, irr, exposure = self._envs[name]
+            exposure = 1.0 if output >= 4 else exposure
             for root in (self._scene, self._baker.root):
                 root.set_shader_input("u_specEnv", spec)
                 root.set_shader_input("u_irrEnv", irr)
-                root.set_shader_input("u_envInfo", p3d.LVecBase4f(LEVELS - 1, intensity, exposure, 0.0))
+                root.set_shader_input("u_envInfo", p3d.LVecBase4f(LEVELS - 1, intensity, exposure, float(output)))
                 root.set_shader_input("u_lut", lut)
             self._env_name = key
         return key, turn_deg
@@ -419,6 +432,7 @@ class PandaRenderer:
             raise RequestInvalid(f"unknown background {request.background!r}")
         check_placements(request.placements)
         check_panels(request.panels)
+        output = output_code(request)
         model = self.load_model(request.model_path)
         eyes = self.eye_cameras(request, model)
         if eyes[0].intrinsics.width_px != w or eyes[0].intrinsics.height_px != h:
@@ -429,7 +443,7 @@ class PandaRenderer:
         # Placements first: loading their environment files may make the main environment rebind.
         self._placements.update(request.placements)
         self._panels.update(request.panels)
-        env_key, env_turn_deg = self._environment(request.env)
+        env_key, env_turn_deg = self._environment(request.env, output)
         if self._current is not model:
             if self._current is not None:
                 self._current.root.detach_node()
@@ -439,7 +453,7 @@ class PandaRenderer:
         model.apply_overrides(request.overrides)
         posing.apply(model, request.pose)
         quad = self._shadow_node(model)
-        if request.shadow:
+        if request.shadow and not request.reference:  # the Sample Viewer draws no contact shadow
             quad.reparent_to(self._scene)
         else:
             quad.detach_node()
@@ -449,7 +463,7 @@ class PandaRenderer:
         env_rot = _turn_about_y(yaw + env_turn_deg)
         self._scene.set_shader_input("u_envRot", mat3(env_rot))
         self._baker.root.set_shader_input("u_envRot", mat3(env_rot))
-        baked = self.shading == "baked"
+        baked = self.shading == "baked" and not request.reference  # reference: the exact shader on every pixel
         if self._baking is None or self._baking[0] is not model or self._baking[1] != baked:
             self._baker.attach(model, baked)  # once per model and mode (a hall has nothing to bake)
             self._baking = (model, baked)

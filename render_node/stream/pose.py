@@ -22,6 +22,8 @@ from render_node.pool import PRIORITY_LIVE, RenderPool
 from render_node.render.errors import RenderError
 from render_node.render.types import (
     CameraPose,
+    EnvFile,
+    EnvName,
     Intrinsics,
     MaterialOverride,
     PoseView,
@@ -31,18 +33,18 @@ from render_node.render.types import (
 from render_node.stream._socket import Socket, close, send_frame
 from render_node.stream.quality import FrameBudget, QualityController
 from render_node.stream.registry import StreamLimits
-from render_node.views import ViewStore, env_for
+from render_node.views import ViewStore
 from showroom.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
 
 def resolve_product(catalog: Catalog, views: ViewStore, product_id: str, variant_id: str | None
-                    ) -> tuple[Path, tuple[MaterialOverride, ...], str]:
+                    ) -> tuple[Path, tuple[MaterialOverride, ...], EnvName | EnvFile]:
     """The model, material overrides and environment of a product variant; raises NotFound."""
     product = catalog.get(product_id)
     variant = product.variant(variant_id)
-    return views.model_path(product), views.overrides(product, variant), env_for(product)
+    return views.model_path(product), views.overrides(product, variant), views.env_for(product)
 
 
 @dataclass
@@ -69,7 +71,7 @@ class PoseSession:
     """A vr or spin stream: renders the newest pose at the hello's size, codec and frame rate."""
 
     def __init__(self, ws: Socket, session_id: str, hello: Hello, model_path: Path,
-                 overrides: tuple[MaterialOverride, ...], env: str, pool: RenderPool, metrics: NodeMetrics,
+                 overrides: tuple[MaterialOverride, ...], env: EnvName | EnvFile, pool: RenderPool, metrics: NodeMetrics,
                  limits: StreamLimits, peers: Callable[[], int] = lambda: 1) -> None:
         self.ws = ws
         self.session_id = session_id
@@ -101,8 +103,7 @@ class PoseSession:
 
     def request_for(self, pose: Pose) -> RenderRequest:
         view, (w, h) = self.view_for(pose, self.hello.fov_deg)
-        env = self.env if self.env in ("studio", "counter", "car") else "studio"
-        return RenderRequest(self.model_path, view, size_px=(w, h), background="env", env=env,  # type: ignore[arg-type]
+        return RenderRequest(self.model_path, view, size_px=(w, h), background="env", env=self.env,
                              overrides=self.overrides)
 
     def offer(self, pose: Pose) -> None:
