@@ -11,15 +11,16 @@ media are dropped and the peer connections closed.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 import showroom_protocol as protocol
 
+from render_node.rtc.hub_recording import DualRecording, error
 from render_node.rtc.messages import (
     BadMessage,
     CustomerHello,
@@ -42,13 +43,12 @@ from render_node.rtc.parties import (
     Recorder,
     Recording,
 )
-from render_node.rtc.recording import LegWriter, iso, new_recording_id
-from render_node.rtc.relay import SIDES, CallMedia, MediaFailed, Side
-from showroom.advisory import CallQueue, CallRequest, Topic, sign_receipt
+from render_node.rtc.relay import CallMedia, MediaFailed, Side
+from showroom.advisory import CallQueue, CallRequest, Topic
 
 log = logging.getLogger(__name__)
 
-class CallHub:
+class CallHub(DualRecording):
     def __init__(self, limits: AdvisorLimits, *, queue: CallQueue | None = None,
                  clock: Callable[[], float] = time.monotonic, recorder: Recorder | None = None,
                  dual_recording: Callable[[str], bool] = lambda product: False) -> None:
@@ -154,16 +154,65 @@ class CallHub:
                 raise BadMessage("record_consent: nobody asked to record this call")
             self._record_answer(call, accepted)
         elif kind == "sdp":
-            sdp = parse_offer_sdp(msg)
+            sdp, restart = parse_offer_sdp(msg)
             if call is None:
                 raise BadMessage("sdp: there is no call")
-            self._offer(call, "customer", sdp)
+            self._offer(call, "customer", sdp, restart)
         else:
             raise BadMessage(f"unknown message type {kind!r}")
 
     def customer_gone(self, customer: Customer) -> None:
-        """The customer's socket closed (or its handler ended)."""
+        """The customer's socket closed (or its handler ended): a waiting customer leaves the queue; a call waits
+        `resume_grace_s` for the customer to come back on a new socket (`resume`) before it ends."""
+        call = customer.call
+        if call is not None and self.calls.get(call.req.id) is call and not self.closing:
+            self._customer_away(call, "socket")
+            return
         self._customer_leaves(customer, by_cancel=False)
+
+    def resume(self, customer: Customer, call_id: str, token: str) -> None:
+        """A new socket takes over the customer's side of a live call (the phone changed networks): it shows the
+        call's resume token, gets `resumed` with a new one, and offers its media again with `restart`. The old
+        socket, if the node still had it, is closed. BadMessage when there is no such call or the token is not
+        its token."""
+        call = self.calls.get(call_id)
+        if call is None or not hmac.compare_digest(call.resume_token, token):
+            raise BadMessage("resume: there is no such call (it ended, or the token is not its token)")
+        old = call.customer
+        if old is not customer:
+            old.call, old.req = None, None
+            old.outbox.close(protocol.CLOSE_NORMAL, "the call went on on another connection")
+        customer.req, customer.view, customer.coview, customer.call = call.req, old.view, old.coview, call
+        call.customer = customer
+        self.customers[call.req.id] = customer
+        call.resume_token = secrets.token_urlsafe(24)
+        log.info("[%s] %s is back (socket %s)", customer.label, call.req.id, customer.label)
+        customer.outbox.send({"type": "resumed", "call": call.req.id, "resume": call.resume_token,
+                              "advisor": {"display_name": call.console.advisor.display_name},
+                              "consent": call.consent is not None, "record": call.record})
+        if call.away is not None and (call.media is None or call.media.state("customer") == "connected"):
+            self._customer_back(call)
+
+    def _customer_away(self, call: LiveCall, why: str) -> None:
+        """The customer is unreachable (`why`: socket closed, media failed): the advisor is told, and the call ends
+        unless the customer is back within the grace."""
+        if call.away is not None:
+            return
+        grace = self.limits.resume_grace_s
+        call.away = asyncio.get_running_loop().call_later(grace, self._away_expired, call)
+        log.info("[%s] the customer is unreachable (%s); waiting %.0f s", call.req.id, why, grace)
+        call.console.outbox.send({"type": "customer_away", "call": call.req.id, "why": why, "grace_s": grace})
+
+    def _customer_back(self, call: LiveCall) -> None:
+        if call.away is not None:
+            call.away.cancel()
+            call.away = None
+            log.info("[%s] the customer is back", call.req.id)
+            call.console.outbox.send({"type": "customer_back", "call": call.req.id})
+
+    def _away_expired(self, call: LiveCall) -> None:
+        call.away = None
+        self._end(call, "customer_left", "the customer's connection was lost and did not come back")
 
     def _customer_leaves(self, customer: Customer, *, by_cancel: bool) -> None:
         req = customer.req
@@ -224,21 +273,21 @@ class CallHub:
             if call is None:
                 raise BadMessage(f"{kind}: there is no call")
             if call.consent is None:
-                console.outbox.send(_error("not_ready", f"{kind}: the customer has not answered yet"))
+                console.outbox.send(error("not_ready", f"{kind}: the customer has not answered yet"))
             elif kind == "offer" and self.dual_recording(action["quote"]["product"]) and call.record != "on":
-                console.outbox.send(_error("recording_required", (
+                console.outbox.send(error("recording_required", (
                     f"offer: {action['quote']['product']} is sold only with dual recording, and "
                     + ("the customer refused the recording in this call" if call.record == "refused"
                        else "this call is not being recorded: start the recording first"))))
             elif kind != "offer" and not call.customer.coview:
-                console.outbox.send(_error("coview_off", f"{kind}: the customer turned co-view off"))
+                console.outbox.send(error("coview_off", f"{kind}: the customer turned co-view off"))
             else:
                 call.customer.outbox.send(action)
         elif kind == "sdp":
-            sdp = parse_offer_sdp(msg)
+            sdp, restart = parse_offer_sdp(msg)
             if call is None:
                 raise BadMessage("sdp: there is no call")
-            self._offer(call, "advisor", sdp)
+            self._offer(call, "advisor", sdp, restart)
         elif kind == "record":
             on, product = parse_record(msg)
             if call is None:
@@ -264,14 +313,14 @@ class CallHub:
 
     def _take(self, console: Console, topic: Topic | None, call_id: str | None) -> None:
         if console.call is not None:
-            console.outbox.send(_error("in_call", "end the current call first: one call per advisor"))
+            console.outbox.send(error("in_call", "end the current call first: one call per advisor"))
             return
         if len(self.calls) >= self.limits.max_calls:
-            console.outbox.send(_error("busy", f"the node relays {self.limits.max_calls} calls already"))
+            console.outbox.send(error("busy", f"the node relays {self.limits.max_calls} calls already"))
             return
         req = self.queue.take_id(call_id) if call_id is not None else self.queue.take(topic)
         if req is None:
-            console.outbox.send(_error("nothing_waiting", "nobody is waiting" + (
+            console.outbox.send(error("nothing_waiting", "nobody is waiting" + (
                 f" for {topic.value}" if topic is not None else "")))
             return
         customer = self.customers[req.id]
@@ -283,23 +332,26 @@ class CallHub:
         console.outbox.send({"type": "call", "call": req.id, "topic": req.topic.value, "lang": req.lang,
                              "channel": req.channel, "place": req.place, "view": customer.view,
                              "coview": customer.coview, "waited_s": round(self._clock() - req.joined_s, 1)})
-        customer.outbox.send({"type": "advisor", "call": req.id,
+        customer.outbox.send({"type": "advisor", "call": req.id, "resume": call.resume_token,
                               "advisor": {"display_name": console.advisor.display_name}})
         self._changed()
 
     # -- media -----------------------------------------------------------------------------------------------
 
-    def _offer(self, call: LiveCall, side: Side, sdp: str) -> None:
+    def _offer(self, call: LiveCall, side: Side, sdp: str, restart: bool) -> None:
         if call.consent is None or call.media is None:
             raise BadMessage("sdp: the customer has not consented yet")
-        if call.media.answered(side):
-            raise BadMessage("sdp: this side's offer was answered already")
+        if call.media.answered(side) and not restart:
+            raise BadMessage("sdp: this side's offer was answered already (a fresh connection sends restart: true)")
         outbox = call.customer.outbox if side == "customer" else call.console.outbox
-        self._spawn(self._answer(call, call.media, side, sdp, outbox))
+        self._spawn(self._answer(call, call.media, side, sdp, outbox, restart))
 
-    async def _answer(self, call: LiveCall, media: CallMedia, side: Side, sdp: str, outbox: Outbox) -> None:
+    async def _answer(self, call: LiveCall, media: CallMedia, side: Side, sdp: str, outbox: Outbox,
+                      restart: bool) -> None:
+        if restart and media.answered(side):
+            log.info("[%s] %s offers a fresh connection", call.req.id, side)
         try:
-            answer = await media.answer(side, sdp)
+            answer = await media.answer(side, sdp, restart=restart)
         except MediaFailed as exc:
             if self.calls.get(call.req.id) is call:
                 outbox.send(BadMessage(str(exc)).to_json())
@@ -311,13 +363,19 @@ class CallHub:
         if self.calls.get(call.req.id) is not call or call.media is None:
             return
         log.info("[%s] %s leg %s", call.req.id, side, state)
-        if state == "failed":
+        if state == "failed" and side == "customer":  # a network change: the page offers a fresh connection
+            self._customer_away(call, "media")
+        elif state == "failed":
             self._end(call, "error", f"the {side}'s media connection failed")
-        elif (state == "connected" and not call.connected and call.media.state("customer") == "connected"
+        elif (state == "connected" and call.media.state("customer") == "connected"
               and call.media.state("advisor") == "connected"):
+            again = call.connected
             call.connected = True
-            call.customer.outbox.send({"type": "connected", "call": call.req.id})
-            call.console.outbox.send({"type": "connected", "call": call.req.id})
+            if side == "customer" and call.customer.call is call:
+                self._customer_back(call)
+            note = {"type": "connected", "call": call.req.id, **({"again": True} if again else {})}
+            call.customer.outbox.send(note)
+            call.console.outbox.send(note)
 
     # -- ending ----------------------------------------------------------------------------------------------
 
@@ -327,6 +385,10 @@ class CallHub:
         if self.calls.get(call.req.id) is not call:
             return
         del self.calls[call.req.id]
+        away, call.away = call.away, None
+        if away is not None:  # the customer's socket (or media) is gone: nobody to put back in the queue
+            away.cancel()
+            requeue = False
         customer, console, req = call.customer, call.console, call.req
         customer.call = None
         console.call = None
@@ -359,97 +421,6 @@ class CallHub:
             await media.close()
         finally:
             self._media.discard(media)
-
-    # -- dual recording --------------------------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        return self.recorder.now() if self.recorder is not None else datetime.now(UTC)
-
-    def _record_request(self, call: LiveCall, on: bool, product: str | None) -> None:
-        """The advisor's `record {on, product?}`: ask the customer, or stop the recording."""
-        console, customer, call_id = call.console, call.customer, call.req.id
-        if call.consent is None or call.media is None:
-            console.outbox.send(_error("not_ready", "record: the customer has not answered yet"))
-        elif not on:
-            if call.record == "asked":
-                call.record = "off"
-                customer.outbox.send({"type": "record", "call": call_id, "on": False})
-                console.outbox.send({"type": "record", "call": call_id, "on": False})
-            elif call.record == "on" and call.recording is not None:
-                recording, call.recording = call.recording, None
-                call.record = "off"
-                self._seal_later(call, call.media, recording, self._now())
-                customer.outbox.send({"type": "record", "call": call_id, "on": False})
-                console.outbox.send({"type": "record", "call": call_id, "on": False})
-        elif self.recorder is None or not self.recorder.store.available:
-            console.outbox.send(_error("recording_unavailable",
-                                       "record: this node records nothing (SHOWROOM_RECORDING_KEY is not set)"))
-        elif call.record == "refused":
-            console.outbox.send(_error("recording_refused", "record: the customer refused the recording in this call"))
-        elif call.record == "asked":
-            console.outbox.send(_error("record_pending", "record: the customer has not answered yet"))
-        elif call.record == "on":
-            console.outbox.send({"type": "record", "call": call_id, "on": True})
-        else:
-            call.record, call.record_product = "asked", product
-            log.info("[%s] advisor asks to record (product %s)", call_id, product)
-            customer.outbox.send({"type": "record_consent", "call": call_id, "product": product})
-
-    def _record_answer(self, call: LiveCall, accepted: bool) -> None:
-        console, customer, call_id = call.console, call.customer, call.req.id
-        console.outbox.send({"type": "record_consent", "call": call_id, "accepted": accepted})
-        if not accepted:
-            call.record = "refused"
-            log.info("[%s] the customer refused the recording", call_id)
-            return
-        if call.media is None or self.recorder is None:
-            call.record = "off"
-            return
-        recording_id = new_recording_id()
-        try:
-            work = self.recorder.store.start(recording_id)
-            writers = {side: LegWriter(work / f"{side}.webm", {"audio", "video"}) for side in SIDES}
-            call.media.start_recording(writers)
-        except (OSError, MediaFailed) as exc:
-            log.error("[%s] the recording cannot start: %s", call_id, exc)
-            call.record = "off"
-            console.outbox.send(_error("recording_failed", f"record: the recording cannot start: {exc}"))
-            return
-        call.record = "on"
-        call.recording = Recording(recording_id, call.record_product, self._now(), writers)
-        log.info("[%s] recording %s started", call_id, recording_id)
-        customer.outbox.send({"type": "record", "call": call_id, "on": True})
-        console.outbox.send({"type": "record", "call": call_id, "on": True})
-
-    def _seal_later(self, call: LiveCall, media: CallMedia, recording: Recording, ended_at: datetime) -> None:
-        task = asyncio.get_running_loop().create_task(self._seal(call, media, recording, ended_at))
-        self._sealing.add(task)
-        task.add_done_callback(self._sealing.discard)
-        task.add_done_callback(self._task_done)
-
-    async def _seal(self, call: LiveCall, media: CallMedia, recording: Recording, ended_at: datetime) -> None:
-        """Stops the taps, ends the files, seals them (the plaintext deleted), and hands the console the receipt."""
-        assert self.recorder is not None
-        await media.stop_recording()
-        writers = recording.writers
-        await asyncio.gather(*(asyncio.to_thread(w.close) for w in writers.values()))
-        meta = {"call": call.req.id, "product": recording.product, "advisor": call.console.advisor.name,
-                "advisor_display_name": call.console.advisor.display_name, "topic": call.req.topic.value,
-                "channel": call.req.channel, "place": call.req.place,
-                "started_at": iso(recording.started_at), "ended_at": iso(ended_at),
-                "frames": {side: {"video": w.video_frames, "audio": w.audio_frames} for side, w in writers.items()}}
-        doc = await asyncio.to_thread(self.recorder.store.finish, recording.id, meta,
-                                      {str(side): w for side, w in writers.items()})
-        receipt: dict[str, Any] = {
-            "id": recording.id, "call": call.req.id, "product": recording.product,
-            "advisor": call.console.advisor.name,
-            "sha256": {leg: v["sha256"] for leg, v in doc["legs"].items()},
-            "bytes": {leg: v["bytes"] for leg, v in doc["legs"].items()},
-            "started_at": meta["started_at"], "ended_at": meta["ended_at"]}
-        log.info("[%s] recording %s sealed: %s", call.req.id, recording.id,
-                 ", ".join(f"{leg} {n} bytes" for leg, n in receipt["bytes"].items()) or "no media")
-        call.console.outbox.send({"type": "recording", "call": call.req.id, "recording": receipt,
-                                  "sig": sign_receipt(self.recorder.receipt_key, receipt)})
 
     async def shutdown(self) -> None:
         """Node shutdown: every call ends with `node_shutdown`, waiting customers are told, every socket closes
@@ -528,7 +499,3 @@ class CallHub:
                                "view": self.customers[req.id].view if req.id in self.customers else None}
                               for req in self.queue.waiting(topic)]
                 for topic in Topic}
-
-
-def _error(code: str, message: str) -> dict[str, str]:
-    return {"type": "error", "code": code, "message": message}

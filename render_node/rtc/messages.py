@@ -15,6 +15,8 @@ ID_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
 REF_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """Quote and order ids (`q_…`, `ord_…`)."""
 CALL_PATTERN = re.compile(r"call_[0-9a-f]{16}")
+RESUME_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
+"""A call's resume token (`secrets.token_urlsafe(24)`)."""
 MAX_TICKET_CHARS = 2048
 MAX_SDP_CHARS = 48 * 1024
 MAX_ANGLE_DEG = 100_000.0
@@ -127,14 +129,26 @@ def parse_consent(msg: dict[str, Any]) -> tuple[bool, bool]:
     return audio, video
 
 
-def parse_offer_sdp(msg: dict[str, Any]) -> str:
-    """The SDP of a complete (non-trickle) offer."""
+def parse_offer_sdp(msg: dict[str, Any]) -> tuple[str, bool]:
+    """The SDP of a complete (non-trickle) offer, and whether it restarts the side's media (`restart: true`: a
+    fresh peer connection after a network change replaces the one answered before)."""
     if msg.get("kind") != "offer":
         raise BadMessage("sdp.kind must be offer: the node answers, it never offers")
     sdp = msg.get("sdp")
     if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > MAX_SDP_CHARS:
         raise BadMessage(f"sdp.sdp must be a session description (v=0 …), at most {MAX_SDP_CHARS} characters")
-    return sdp
+    return sdp, _flag(msg, "restart") if "restart" in msg else False
+
+
+def parse_resume(msg: dict[str, Any]) -> tuple[str, str]:
+    """(call id, resume token) of a customer's first message `{type: resume, call, token}`: back on a new socket
+    to the call whose `advisor` message carried the token (after the phone changed networks)."""
+    call = _text(msg, "call", CALL_PATTERN, required=True)
+    token = msg.get("token")
+    if not isinstance(token, str) or not RESUME_PATTERN.fullmatch(token):
+        raise BadMessage("token must be the resume token of the call (32 characters)")
+    assert call is not None
+    return call, token
 
 
 def customer_note(kind: str, msg: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,9 @@ class AdvisorLimits:
     heartbeat_s: float = 10.0
     max_outbox: int = 256
     """Messages queued for one socket; a client that falls this far behind is closed (1008)."""
+    resume_grace_s: float = 30.0
+    """How long a call waits for a customer whose connection dropped (a phone changing networks: its socket closed
+    or its media failed) to come back with the call's resume token and a fresh offer, before it ends."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,10 @@ class LiveCall:
     record: RecordState = "off"
     record_product: str | None = None
     recording: Recording | None = None
+    resume_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    """Given to the customer with `advisor`; a new socket that shows it takes the call over."""
+    away: asyncio.TimerHandle | None = None
+    """Set while the customer is unreachable (socket closed or media failed): ends the call when it fires."""
 
 
 class Busy(Exception):

@@ -27,6 +27,7 @@ from render_node.rtc.messages import (
     BadMessage,
     message_type,
     parse_customer_hello,
+    parse_resume,
     parse_ticket,
 )
 from render_node.rtc.parties import AdvisorLimits, Busy, Console, Customer, Outbox, Recorder
@@ -135,9 +136,13 @@ _OPERATION_COMMON = ("Text messages, each a JSON object with a `type`, at most 6
     description="No sign-in. First message `{type: hello, topic: precious_metals|car_finance|other, lang: zh|en, "
                 "channel: kiosk|phone|vr, place?, view?}` -> `{type: queued, call, position, wait_s, "
                 "advisors_on_duty}` (again on every change). Then `cancel`, `view`, `coview`, `video`, "
-                "`consent {audio, video}` after `{type: advisor}`, `sdp {kind: offer, sdp}` (a complete offer, no "
-                "trickle ICE) -> `sdp {kind: answer}`, `offer_reply`, `order`; the node sends `advisor`, `show`, "
-                "`pointer`, `hotspot`, `offer`, `connected`, `ended {reason}`. Over the node's limits: "
+                "`consent {audio, video}` after `{type: advisor, resume}`, `sdp {kind: offer, sdp, restart?}` (a "
+                "complete offer, no trickle ICE; `restart: true` from a fresh peer connection after a network "
+                "change) -> `sdp {kind: answer}`, `offer_reply`, `order`; the node sends `advisor`, `show`, "
+                "`pointer`, `hotspot`, `offer`, `connected`, `ended {reason}`. A customer whose socket dropped "
+                "during a call comes back within 30 s on a new socket with the first message `{type: resume, "
+                "call, token}` (the `resume` of `advisor`) -> `{type: resumed, resume, consent, record}`; a "
+                "wrong token or an ended call: `bad_message` and close 4400. Over the node's limits: "
                 "`{type: error, code: busy}` and close 1013. " + _OPERATION_COMMON,
     replies={101: Reply("switching protocols to WebSocket", media=())},
     errors={400: "not a WebSocket upgrade request"}))
@@ -176,13 +181,14 @@ async def _serve_customer(ws: web.WebSocketResponse, hub: CallHub, customer: Cus
         first = await _hello(ws, limits)
         if first is None:
             return
-        hello = parse_customer_hello(first)
+        if first.get("type") == "resume":
+            hub.resume(customer, *parse_resume(first))
+        else:
+            hub.join(customer, parse_customer_hello(first))
     except BadMessage as exc:
         customer.outbox.send(exc.to_json())
         customer.outbox.close(protocol.CLOSE_BAD_HELLO, exc.message)
         return
-    try:
-        hub.join(customer, hello)
     except Busy as exc:
         customer.outbox.send({"type": "error", "code": "busy", "message": str(exc)})
         customer.outbox.close(protocol.CLOSE_TRY_AGAIN_LATER, "busy")
@@ -200,7 +206,9 @@ async def _serve_customer(ws: web.WebSocketResponse, hub: CallHub, customer: Cus
                 "`call` (or `nothing_waiting`, `busy`, `in_call`), `sdp {kind: offer}` after the customer's "
                 "`consent` -> `sdp {kind: answer}`, `show`, `pointer`, `hotspot`, `offer`, `end`; the node sends "
                 "`queues` on every change and forwards the customer's `view`, `coview`, `video`, `offer_reply`, "
-                "`order`, then `connected` and `ended`. " + _OPERATION_COMMON,
+                "`order`, then `connected` and `ended`; `customer_away {why: socket|media, grace_s}` when the "
+                "customer's connection drops (the call ends unless `customer_back` follows within grace_s). "
+                + _OPERATION_COMMON,
     replies={101: Reply("switching protocols to WebSocket", media=())},
     errors={400: "not a WebSocket upgrade request"}))
 async def console_handler(request: web.Request) -> web.StreamResponse:

@@ -320,3 +320,75 @@ def test_the_1kg_bar_is_offered_only_on_a_recorded_call_that_an_auditor_plays_ba
     entries = [e for e in reply.json()["entries"] if e["action"] == "call_recorded"]
     assert entries and entries[0]["after"]["sha256"] == receipt["sha256"]
     assert not _clean(staff.errors), f"staff console: console errors {staff.errors[:3]}"
+
+
+# The desk's peer connection: video frames decoded so far (it must keep counting across the phone's network change).
+DESK_FRAMES = """async () => {
+  let n = 0;
+  (await window.__advisor.state.pc.getStats()).forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "video") n += r.framesDecoded || 0; });
+  return n;
+}"""
+
+
+def test_a_phone_that_changes_networks_mid_call_comes_back_to_the_same_call(
+        server: Server, new_page: Any, staff_account: Any, artifacts: Path) -> None:
+    """The phone's socket and peer connection both drop and the network stays down for a few seconds (its call
+    socket reopens but reaches nothing: Playwright holds it); the desk shows the customer reconnecting, the phone shows it
+    too; when the network is back the phone resumes the call with its token and a fresh peer connection, and the
+    desk's own connection goes on decoding the phone's camera without being renegotiated."""
+    desk = new_page((1440, 900))
+    desk_refused = _refusals(desk)
+    _sign_in_desk(desk, server, staff_account("he.jing", "advisor", "何静"), lang="en")
+    desk.page.click("#duty")
+    desk.page.wait_for_selector('#duty[aria-pressed="true"]')
+    phone = new_page((390, 844), is_mobile=True, has_touch=True)
+    phone_refused = _refusals(phone)
+    network = {"up": True}
+
+    def call_socket(ws: Any) -> None:
+        # network down: the page's socket opens but reaches nothing (the page gives up on it and tries again)
+        if network["up"]:
+            ws.connect_to_server()
+
+    phone.page.route_web_socket(re.compile(r"/ws/advisor/customer$"), call_socket)
+    phone.page.goto(f"{server.base}/phone?product={BAR}&lang=en", wait_until="domcontentloaded")
+    phone.page.wait_for_function(f"window.__phone.product?.id === {BAR!r}")
+    phone.page.click("#call-advisor")
+    phone.page.click("#advisor-start")
+    desk.page.wait_for_selector('.queue[data-topic="precious_metals"][data-waiting="1"] .queue-item')
+    desk.page.click('[data-take="precious_metals"]')
+    phone.page.click("#advisor-consent-video")
+    phone.page.wait_for_function(FRAMES_DECODED, arg="kiosk", timeout=MEDIA_TIMEOUT_MS)
+    desk.page.wait_for_selector('#call-stage[data-connected="true"]', timeout=MEDIA_TIMEOUT_MS)
+    call_id = phone.page.evaluate("window.__advisorCall.callId")
+    old_pc = phone.page.evaluate_handle("window.__advisorCall.pc")
+
+    # the network changes: the socket and the media go at once, and nothing gets through for a while
+    network["up"] = False
+    phone.page.evaluate("() => { const c = window.__advisorCall; c.pc.close(); c.ws.close(); }")
+    desk.page.wait_for_selector("#call-stage.customer-away", timeout=30_000)
+    phone.page.wait_for_selector("#advisor-stage.reconnecting")
+    assert "reconnect" in desk.page.inner_text("#stage-note")
+    assert "Reconnecting" in phone.page.inner_text("#advisor-stage")
+    desk.screenshot(artifacts, "advisor-desk-customer-away")
+    phone.screenshot(artifacts, "advisor-phone-reconnecting")
+    desk_frames = desk.page.evaluate(DESK_FRAMES)
+
+    network["up"] = True
+    desk.page.wait_for_selector("#call-stage:not(.customer-away)", timeout=30_000)
+    phone.page.wait_for_selector("#advisor-stage:not(.reconnecting)", timeout=MEDIA_TIMEOUT_MS)
+    assert phone.page.evaluate("(old) => window.__advisorCall.pc !== old && window.__advisorCall.pc.connectionState",
+                               old_pc) == "connected"
+    assert phone.page.evaluate("window.__advisorCall.callId") == call_id, "the same call, not a new one"
+    phone.page.wait_for_function(FRAMES_DECODED, arg="kiosk", timeout=MEDIA_TIMEOUT_MS)  # the new connection's
+    desk.page.wait_for_function(f"async () => (await ({DESK_FRAMES})()) > {desk_frames + 15}",
+                                timeout=MEDIA_TIMEOUT_MS)
+    assert desk.page.get_attribute("#call-stage", "data-connected") == "true"
+    phone.screenshot(artifacts, "advisor-phone-resumed")
+    desk.screenshot(artifacts, "advisor-desk-customer-back")
+
+    phone.page.click("#advisor-end")
+    desk.page.wait_for_selector("#wrap")
+    assert phone.page.evaluate("window.__advisorCall.pc") is None
+    assert not _clean(phone.errors), f"phone: console errors {phone.errors[:3]} {phone_refused[:3]}"
+    assert not _clean(desk.errors), f"advisor desk: console errors {desk.errors[:3]} {desk_refused[:3]}"

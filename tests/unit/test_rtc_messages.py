@@ -18,6 +18,7 @@ from render_node.rtc.messages import (
     parse_consent,
     parse_customer_hello,
     parse_offer_sdp,
+    parse_resume,
     parse_take,
     parse_ticket,
 )
@@ -73,11 +74,24 @@ def test_consent_is_audio_with_or_without_video_or_a_decline() -> None:
 
 
 def test_only_complete_offers_are_taken() -> None:
-    assert parse_offer_sdp({"kind": "offer", "sdp": "v=0\r\n"}) == "v=0\r\n"
+    assert parse_offer_sdp({"kind": "offer", "sdp": "v=0\r\n"}) == ("v=0\r\n", False)
+    assert parse_offer_sdp({"kind": "offer", "sdp": "v=0\r\n", "restart": True}) == ("v=0\r\n", True)
     for bad in ({"kind": "answer", "sdp": "v=0"}, {"kind": "offer", "sdp": "hello"},
-                {"kind": "offer", "sdp": "v=0" + "x" * 60_000}, {"kind": "offer"}):
+                {"kind": "offer", "sdp": "v=0" + "x" * 60_000}, {"kind": "offer"},
+                {"kind": "offer", "sdp": "v=0\r\n", "restart": "yes"}):
         with pytest.raises(BadMessage):
             parse_offer_sdp(bad)
+
+
+def test_a_resume_names_a_call_and_its_token() -> None:
+    token = "Ab0_-" + "x" * 27
+    assert parse_resume({"type": "resume", "call": "call_0123456789abcdef", "token": token}) == (
+        "call_0123456789abcdef", token)
+    for bad in ({"call": "call_0123456789abcdef"}, {"call": "call_0123456789abcdef", "token": "x" * 31},
+                {"call": "call_0123456789abcdef", "token": "x" * 31 + "!"}, {"call": "call_1", "token": token},
+                {"call": "call_0123456789abcdef", "token": 7}):
+        with pytest.raises(BadMessage):
+            parse_resume(bad)
 
 
 def test_advisor_actions_are_copied_field_by_field() -> None:

@@ -236,7 +236,18 @@ function onMessage(msg) {
       if (msg.kind === "answer" && state.pc) state.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((e) => note("bad", e.message));
       return;
     case "connected":
-      if (state.call) state.call.connected = true;
+      if (state.call) {
+        state.call.connected = true;
+        state.call.away = null;
+      }
+      return paintCall();
+    case "customer_away": // the customer's network changed: the node keeps the call while they come back
+      if (!state.call || msg.call !== state.call.id) return;
+      state.call.away = { why: msg.why, untilMs: Date.now() + 1000 * (msg.grace_s || 30) };
+      return paintCall();
+    case "customer_back":
+      if (!state.call || msg.call !== state.call.id) return;
+      state.call.away = null;
       return paintCall();
     case "view":
       if (!state.call) return;
@@ -417,6 +428,7 @@ function startCall(msg) {
     video: false,
     consent: null,
     connected: false,
+    away: null, // {why, untilMs} while the customer's connection is being re-established
     startedAt: new Date().toISOString(),
     offer: null,
     offered: false,
@@ -562,16 +574,21 @@ function paintCall() {
   }
   const stageNote = $("stage-note");
   let text = "";
-  if (!c.consent) text = a("call.waiting_consent");
+  const away = c.away;
+  if (away) {
+    text = a("call.customer_away", { s: Math.max(0, Math.round((away.untilMs - Date.now()) / 1000)) });
+    if (!away.tick) away.tick = setTimeout(() => ((away.tick = null), state.call?.away === away && paintCall()), 1000); // the countdown
+  } else if (!c.consent) text = a("call.waiting_consent");
   else if (!c.video) text = c.consent.video ? a("call.customer_video_off") : a("call.audio_only");
   else if (!c.connected) text = a("call.media_starting");
   stageNote.textContent = text;
   stageNote.hidden = !text;
   $("call-stage").dataset.connected = String(c.connected);
   $("call-stage").classList.toggle("camera-off", !!c.consent && !c.video);
+  $("call-stage").classList.toggle("customer-away", !!c.away);
   const badge = $("call-state");
-  badge.textContent = c.connected ? a("call.connected") : a("call.media_starting");
-  badge.className = `badge ${c.connected ? "st-active" : "st-pending"}`;
+  badge.textContent = c.away ? a("call.reconnecting") : c.connected ? a("call.connected") : a("call.media_starting");
+  badge.className = `badge ${c.connected && !c.away ? "st-active" : "st-pending"}`;
   paintContext();
   paintShow();
   paintOffer();

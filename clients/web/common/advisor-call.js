@@ -10,6 +10,11 @@
 // and one video transceiver (sending the customer's microphone and camera where consented, receiving the advisor's),
 // the offer sent once ICE gathering has completed (no trickle).
 //
+// A network change (a phone moving from Wi-Fi to 5G) breaks the socket, the media, or both. The call survives it: a
+// socket lost during a call is reopened with the call's resume token (`{type: resume}`; the node keeps the call for
+// 30 s), and media that failed, or did not come back with the socket, is offered again on a fresh peer connection
+// (`restart: true`): the node replaces this side's leg and the advisor's connection goes on untouched.
+//
 // A page supplies hooks: getView() (what is on its screen: {screen, product?, variant?, yaw_deg?, pitch_deg?, zone?}),
 // applyShow({product, variant, yaw_deg}) (show what the advisor shows), onAccept(quote) (buy with that quote),
 // pointerHost() (the element holding the product view the advisor points at, or null) and tells the widget
@@ -24,6 +29,11 @@ export const TOPICS = ["precious_metals", "car_finance", "other"];
 export const LANGS = ["zh", "en"];
 const VIEW_MIN_INTERVAL_MS = 200; // at most 5 views a second (the node drops more)
 const GATHER_TIMEOUT_MS = 5000;
+const RESUME_WITHIN_MS = 25000; // the node keeps a call 30 s for a customer whose connection dropped
+const RESUME_DELAYS_MS = [250, 1000, 2000, 3000, 4000, 5000];
+const RESUME_ANSWER_MS = 5000; // a reopened socket that has not said `resumed` by then is dropped and tried again
+const DISCONNECTED_GRACE_MS = 4000; // ICE "disconnected" this long (not back by itself): offer a fresh connection
+const MAX_RESTARTS = 6; // per call: past this the call ends as failed
 const PLACE_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const BANK_OFFSET_MS = 8 * 3600 * 1000; // Beijing time, UTC+8 (no daylight saving)
 const CALLBACK_DAYS = 7; // the node takes preferred times within the next 14 days
@@ -138,6 +148,11 @@ export class AdvisorCall {
     this.advisorName = "";
     this.endReason = null;
     this.pc = null;
+    this.resumeToken = null; // from `advisor` / `resumed`: takes the call over on a new socket
+    this.reconnecting = false; // the socket or the media dropped during the call and is being re-established
+    this._resume = null; // {deadline, attempt, timer} while the socket is being reopened
+    this._restarts = 0;
+    this._disconnectedTimer = null;
     this.local = null; // the customer's own MediaStream
     this.remote = null;
     this.connected = false;
@@ -235,22 +250,29 @@ export class AdvisorCall {
     this.lost = false;
     this.queue = null;
     this._set("connecting");
-    let ws;
-    try {
-      ws = new WebSocket(wsUrl("/ws/advisor/customer"));
-    } catch (e) {
-      this.lost = true;
-      return this._set("ended");
-    }
-    this.ws = ws;
-    ws.onopen = () => {
+    if (!this._open(() => {
       const hello = { type: "hello", topic: this.topic, lang: this.lang, channel: this.channel };
       if (this.place) hello.place = this.place;
       const view = this._currentView();
       if (view) hello.view = view;
       this._view.last = view ? JSON.stringify(view) : null;
-      this._send(hello);
-    };
+      return hello;
+    })) {
+      this.lost = true;
+      this._set("ended");
+    }
+  }
+
+  /** Opens the socket; `first()` is the first message (a hello, or a resume). False when it cannot be opened. */
+  _open(first) {
+    let ws;
+    try {
+      ws = new WebSocket(wsUrl("/ws/advisor/customer"));
+    } catch (e) {
+      return false;
+    }
+    this.ws = ws;
+    ws.onopen = () => this._send(first());
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
       let msg;
@@ -261,15 +283,79 @@ export class AdvisorCall {
       }
       this._onMessage(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       if (["closed", "ended", "callback_done"].includes(this.state) || this.busy) return this.render();
+      // gone in a call without an `ended`: the network changed, most likely; come back to the same call (unless
+      // the node just refused the resume: 4400, the call is over)
+      const refused = this._resume && ev.code === 4400;
+      if (this.live && this.callId && this.resumeToken && !refused) return this._resumeSoon();
       // gone without an `ended`: the call (or the wait) is over; the customer may call again
+      this._resumeDone();
       this._teardownMedia();
       this.lost = true;
       this._set(this.state === "callback" ? "callback" : "ended");
     };
+    return true;
+  }
+
+  /** The socket dropped during a call: reopen it with the resume token, a few times, within the node's grace. */
+  _resumeSoon() {
+    const now = Date.now();
+    if (!this._resume) this._resume = { deadline: now + RESUME_WITHIN_MS, attempt: 0, timer: null };
+    const r = this._resume;
+    if (!this.reconnecting) {
+      this.reconnecting = true;
+      this.render();
+    }
+    const delay = RESUME_DELAYS_MS[Math.min(r.attempt, RESUME_DELAYS_MS.length - 1)];
+    if (now + delay > r.deadline) {
+      // the node has ended the call by now
+      this._resumeDone();
+      this._teardownMedia();
+      this.lost = true;
+      return this._set("ended");
+    }
+    r.attempt += 1;
+    r.timer = setTimeout(() => {
+      r.timer = null;
+      if (this._resume !== r || !this.live) return;
+      if (!this._open(() => ({ type: "resume", call: this.callId, token: this.resumeToken }))) return this._resumeSoon();
+      // a socket that opens but never answers (a captive portal, a half-open path): give up on it and try again
+      r.timer = setTimeout(() => {
+        r.timer = null;
+        if (this._resume !== r || !this.ws) return;
+        const ws = this.ws;
+        this.ws = null;
+        ws.close();
+        this._resumeSoon();
+      }, RESUME_ANSWER_MS);
+    }, delay);
+  }
+
+  _resumeDone() {
+    if (this._resume?.timer) clearTimeout(this._resume.timer);
+    this._resume = null;
+  }
+
+  /** The node has the call again on this socket (`resumed`): give back what it may have missed, then the media. */
+  _resumed(msg) {
+    this._resumeDone();
+    this.resumeToken = msg.resume || this.resumeToken;
+    if (!this.live) return;
+    if (this.state === "live" && this.local) {
+      if (!msg.consent) this._send({ type: "consent", audio: true, video: this.videoOn });
+      if (!this.pc || this.pc.connectionState !== "connected" || !msg.consent) this._restartMedia(!!msg.consent);
+      else this.reconnecting = false;
+    } else {
+      this.reconnecting = false;
+    }
+    if (this.coview) {
+      this._view.last = null;
+      this.viewChanged();
+    }
+    this.render();
   }
 
   _send(msg) {
@@ -297,12 +383,21 @@ export class AdvisorCall {
       }
       case "advisor":
         this.advisorName = msg.advisor?.display_name || "";
+        this.callId = msg.call || this.callId;
+        this.resumeToken = msg.resume || null;
+        this._restarts = 0;
         return this._set("consent");
+      case "resumed":
+        return this._resumed(msg);
       case "sdp":
-        if (msg.kind === "answer" && this.pc) this.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((e) => this._mediaFailed(e));
+        if (msg.kind === "answer" && this.pc && this.pc.signalingState === "have-local-offer") {
+          const pc = this.pc;
+          pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }).catch((e) => this.pc === pc && this._mediaFailed(e));
+        }
         return;
       case "connected":
         this.connected = true;
+        this.reconnecting = false;
         return this.render();
       case "ended":
         this.endReason = msg.reason || "error";
@@ -373,22 +468,56 @@ export class AdvisorCall {
     this.videoOn = stream.getVideoTracks().length > 0;
     this._send({ type: "consent", audio: true, video: this.videoOn });
     this.render();
+    await this._offerMedia(false);
+  }
+
+  /** A peer connection for the call (the customer's camera and microphone out), offered to the node; `restart`
+   * when it replaces one the node answered before (the network changed). */
+  async _offerMedia(restart) {
     try {
-      const pc = makePeer(stream);
+      const pc = makePeer(this.local);
       this.pc = pc;
       this.remote = new MediaStream();
       pc.ontrack = (ev) => {
+        if (this.pc !== pc) return;
         if (!this.remote.getTracks().includes(ev.track)) this.remote.addTrack(ev.track);
         if (this._remoteVideo) playRemote(this._remoteVideo, this.remote);
       };
       pc.onconnectionstatechange = () => {
-        if (pc.connectionState === "failed" && this.pc === pc) this._mediaFailed(new Error("connection failed"));
+        if (this.pc !== pc) return;
+        clearTimeout(this._disconnectedTimer);
+        if (pc.connectionState === "failed") this._mediaLost();
+        else if (pc.connectionState === "disconnected") this._disconnectedTimer = setTimeout(() => this.pc === pc && pc.connectionState === "disconnected" && this._mediaLost(), DISCONNECTED_GRACE_MS);
       };
       const sdp = await gatheredOffer(pc);
-      if (this.pc === pc) this._send({ type: "sdp", kind: "offer", sdp });
+      if (this.pc === pc) this._send(restart ? { type: "sdp", kind: "offer", sdp, restart: true } : { type: "sdp", kind: "offer", sdp });
     } catch (e) {
       this._mediaFailed(e);
     }
+  }
+
+  /** The media connection failed (the network changed under it): a fresh one, once the socket is there. */
+  _mediaLost() {
+    this.connected = false;
+    this.reconnecting = true;
+    this.render();
+    if (this.ws && this.ws.readyState === 1) this._restartMedia(true);
+    // else: the socket is being reopened; `resumed` restarts the media
+  }
+
+  _restartMedia(restart) {
+    if (!this.local || this.state !== "live") return;
+    this._restarts += 1;
+    if (this._restarts > MAX_RESTARTS) return this._mediaFailed(new Error("the connection kept failing"));
+    clearTimeout(this._disconnectedTimer);
+    const old = this.pc;
+    this.pc = null;
+    old?.close();
+    for (const tr of this.remote?.getTracks() || []) tr.stop();
+    this.connected = false;
+    this.reconnecting = true;
+    this.render();
+    this._offerMedia(restart);
   }
 
   _mediaFailed(err) {
@@ -401,6 +530,8 @@ export class AdvisorCall {
   }
 
   _teardownMedia() {
+    clearTimeout(this._disconnectedTimer);
+    this.reconnecting = false;
     this.pc?.close();
     this.pc = null;
     for (const tr of this.local?.getTracks() || []) tr.stop();
@@ -554,8 +685,11 @@ export class AdvisorCall {
 
   // ---- rendering ----------------------------------------------------------------------------------------
   _reset() {
+    this._resumeDone();
     this._closeSocket();
     this._teardownMedia();
+    this.resumeToken = null;
+    this._restarts = 0;
     this._clearOffer();
     this.callId = null;
     this.queue = null;
@@ -742,7 +876,8 @@ export class AdvisorCall {
       L.own.play().catch(() => {});
     }
     L.ownOff.hidden = this.videoOn;
-    L.waiting.textContent = t("advisor.media_starting");
+    L.waiting.textContent = this.reconnecting ? t("advisor.reconnecting") : t("advisor.media_starting");
+    L.stage.classList.toggle("reconnecting", this.reconnecting);
     L.stage.dataset.connected = String(this.connected);
     L.stage.dataset.rec = this.rec;
     L.rec.hidden = this.rec !== "on";
