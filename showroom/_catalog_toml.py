@@ -22,6 +22,7 @@ from showroom.catalog import (
     Product,
     ProductKind,
     Purity,
+    SurfaceFinish,
     TryOnAnchor,
     Variant,
     is_environment_file_name,
@@ -42,7 +43,7 @@ _PRODUCT_KEYS = frozenset(
 _VARIANT_KEYS = frozenset(
     {
         "id", "name", "purity", "weight_g", "size_label", "inner_diameter_mm", "length_mm", "premium_cny_per_g",
-        "craft_fee_cny", "craft_fee_basis", "paint_hex", "trim", "msrp_cny", "stock", "gem", "serial_prefix",
+        "craft_fee_cny", "craft_fee_basis", "paint_hex", "trim", "msrp_cny", "stock", "gem", "serial_prefix", "finish",
     }
 )  # fmt: skip
 _WEARABLE_ANCHORS: Mapping[ProductKind, frozenset[TryOnAnchor]] = {
@@ -367,4 +368,5 @@ def _variant(t: _Table, kind: ProductKind) -> Variant:
         stock=t.integer("stock", 0),
         gem=t.optional_text("gem"),
         serial_prefix=t.optional_text("serial_prefix"),
+        finish=t.enum("finish", SurfaceFinish, required=False) or SurfaceFinish.POLISHED,
     )

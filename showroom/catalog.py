@@ -79,6 +79,14 @@ class CraftFeeBasis(StrEnum):
     PER_PIECE = "per_piece"
 
 
+class SurfaceFinish(StrEnum):
+    """How a metal's surface is worked: mirror polished, brushed (fine lines around a band), satin (softer)."""
+
+    POLISHED = "polished"
+    BRUSHED = "brushed"
+    SATIN = "satin"
+
+
 @dataclass(frozen=True)
 class LocalizedText:
     zh: str
@@ -111,6 +119,8 @@ class Variant:
     """Jewellery with a stone: e.g. "diamond 0.30 ct"."""
     serial_prefix: str | None = None
     """Bars: the prefix of the serial number stamped on each bar."""
+    finish: SurfaceFinish = SurfaceFinish.POLISHED
+    """Jewellery: the metal's surface finish (the picture shows it: render_node/assets/variants.py FINISHES)."""
 
 
 BUILTIN_ENVIRONMENTS = ("studio", "counter", "car")

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from render_node.assets._mesh import export_glb
+from render_node.assets._mesh import export_glb, glb_material_extensions
 from render_node.assets.lods import triangle_count
-from render_node.assets.procedural import product_scene
+from render_node.assets.procedural import material_extensions, product_scene
 from showroom.catalog import Catalog, Product, ProductKind
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def build_models(
             built.append(BuiltModel(product.id, path, -1, path.stat().st_size, skipped=True))
         else:
             scene = product_scene(product)
-            data = export_glb(scene)
+            data = export_glb(scene, material_extensions(product))
             write_atomic(path, data)
             known[product.id] = product_fingerprint(product, source)
             write_atomic(models_dir / FINGERPRINTS, json.dumps(known, indent=1, sort_keys=True).encode())
@@ -136,10 +136,11 @@ def write_lods(model_path: Path, ratios: tuple[float, ...] = (0.25, 0.0625)) -> 
 
     scene = trimesh.load(str(model_path), force="scene")
     assert isinstance(scene, trimesh.Scene)
+    extensions = glb_material_extensions(model_path.read_bytes())  # trimesh drops them; the LODs keep them
     written: list[Path] = []
     for level, lod in enumerate(build_lods(scene, ratios), start=1):
         path = lod_path(model_path, level)
-        write_atomic(path, export_glb(lod))
+        write_atomic(path, export_glb(lod, extensions))
         written.append(path)
     return written
 

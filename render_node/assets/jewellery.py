@@ -27,6 +27,7 @@ from render_node.assets._mesh import (
     sweep_tube,
     torus_link,
 )
+from render_node.assets.gems import round_brilliant
 
 MM = 1e-3
 
@@ -97,28 +98,6 @@ def plain_ring(inner_diameter_mm: float, weight_g: float, purity: str) -> list[P
 # ----------------------------------------------------------------------------------------------------------
 
 
-def round_brilliant(diameter_mm: float) -> trimesh.Trimesh:
-    """A round brilliant cut (table up, +Y), girdle centred at the origin: 57 facets as a convex hull."""
-    d = diameter_mm * MM
-    pts = []
-    for k in range(8):  # table
-        a = k * math.pi / 4
-        pts.append((0.28 * d * math.cos(a), 0.162 * d, 0.28 * d * math.sin(a)))
-    for k in range(8):  # star / bezel break
-        a = (k + 0.5) * math.pi / 4
-        pts.append((0.41 * d * math.cos(a), 0.1 * d, 0.41 * d * math.sin(a)))
-    for k in range(32):  # girdle, top and bottom edges
-        a = k * math.pi / 16
-        pts.append((0.5 * d * math.cos(a), 0.012 * d, 0.5 * d * math.sin(a)))
-        pts.append((0.5 * d * math.cos(a), -0.012 * d, 0.5 * d * math.sin(a)))
-    for k in range(8):  # lower girdle facets
-        a = (k + 0.5) * math.pi / 4
-        pts.append((0.3 * d * math.cos(a), -0.24 * d, 0.3 * d * math.sin(a)))
-    pts.append((0.0, -0.431 * d, 0.0))  # culet
-    hull: trimesh.Trimesh = trimesh.convex.convex_hull(np.array(pts))
-    return hull
-
-
 def prong_head(stone_d: float, girdle_y: float, base_y: float, prongs: int, base_r: float) -> trimesh.Trimesh:
     """Prongs rising from a small base circle to grip the stone over its girdle, with a basket ring."""
     parts = []
@@ -158,7 +137,7 @@ def solitaire_ring(
     return [
         Part(shank, "metal", "shank", crease_deg=60.0),
         Part(head, "metal", "head", crease_deg=60.0),
-        Part(stone, "gem", "stone", crease_deg=5.0),
+        Part(stone, "gem", "stone", crease_deg=None),
     ]
 
 
@@ -329,7 +308,7 @@ def necklace(length_mm: float, weight_g: float, purity: str) -> list[Part]:
     return [
         Part(chain, "metal", "chain", crease_deg=None),
         Part(merge([bail, heart]), "metal", "pendant", crease_deg=60.0),
-        Part(stone, "gem", "stone", crease_deg=5.0),
+        Part(stone, "gem", "stone", crease_deg=None),
     ]
 
 
@@ -341,7 +320,7 @@ def necklace(length_mm: float, weight_g: float, purity: str) -> list[Part]:
 def stud_earrings(stone_mm: float = 3.0) -> list[Part]:
     """A pair of four-prong studs facing the customer, posts and backs behind."""
     metal, stones = [], []
-    for side in (-1, 1):
+    for side in (-1, 1):  # one mesh per stone: the renderer traces light inside each one's own facets
         head = prong_head(stone_mm * MM, 0.0, -0.9 * stone_mm * MM, 4, 0.6 * MM)
         head.apply_transform(rotation(math.pi / 2, "x"))
         stone = round_brilliant(stone_mm)
@@ -362,7 +341,7 @@ def stud_earrings(stone_mm: float = 3.0) -> list[Part]:
         stones.append(stone)
     return [
         Part(merge(metal), "metal", "studs", crease_deg=60.0),
-        Part(merge(stones), "gem", "stones", crease_deg=5.0),
+        *(Part(stone, "gem", f"stone-{i}", crease_deg=None) for i, stone in enumerate(stones)),
     ]
 
 

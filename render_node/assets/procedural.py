@@ -5,12 +5,20 @@ variants are shown through `variants.overrides_for`)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import trimesh
 
 from render_node.assets import bars, cars, coins, jewellery
 from render_node.assets._mesh import MATERIALS, MaterialSpec, Part, to_scene
-from render_node.assets.variants import METAL_BASE_COLOR, METAL_ROUGHNESS, srgb_hex_to_linear_rgba
+from render_node.assets.gems import gem_of, material_for
+from render_node.assets.variants import (
+    METAL_BASE_COLOR,
+    METAL_ROUGHNESS,
+    MODEL_ANISOTROPY,
+    has_finishes,
+    srgb_hex_to_linear_rgba,
+)
 from render_node.render.errors import ModelInvalid
 from showroom.catalog import Metal, Product, ProductKind, Variant
 
@@ -80,6 +88,21 @@ def baked_materials(product: Product, variant: Variant | None = None) -> dict[st
     if v.paint_hex is not None:
         base = MATERIALS["paint"]
         out["paint"] = MaterialSpec(srgb_hex_to_linear_rgba(v.paint_hex), base.metallic, base.roughness)
+    return out
+
+
+def material_extensions(product: Product) -> dict[str, dict[str, Any]]:
+    """The product's own KHR material extensions by material name (besides `_mesh.MATERIAL_EXTENSIONS`): a
+    product sold in brushed or satin finishes has an anisotropic metal, its direction the band's circumference
+    (the TANGENT `_mesh` writes), its strength set per variant by `variants.overrides_for`; a product set with
+    stones has its first variant's stone (`gems.GEMS`)."""
+    out: dict[str, dict[str, Any]] = {}
+    if has_finishes(product):
+        out["metal"] = {"KHR_materials_anisotropy": {"anisotropyStrength": MODEL_ANISOTROPY,
+                                                     "anisotropyRotation": 0.0}}
+    gem = product.variants[0].gem
+    if gem:  # the first variant's stone (a diamond unless it names a ruby or a sapphire: `gems.GEMS`)
+        out["gem"] = material_for(gem_of(gem), depth_mm=2.6)
     return out
 
 

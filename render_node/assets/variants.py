@@ -1,4 +1,4 @@
-"""What a catalog variant changes in the picture: metal colour by purity, car paint, and real size.
+"""What a catalog variant changes in the picture: metal colour by purity, surface finish, car paint, and real size.
 
 `overrides_for(product, variant)` returns the `MaterialOverride`s the renderer applies to the product's GLB
 (material names as in `render_node.assets`). `scale_for(product, variant)` is the uniform scale that takes the
@@ -6,6 +6,8 @@ model (built at the product's first variant) to the variant's real size: try-on 
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from render_node.render.types import MaterialOverride
 from showroom.catalog import Metal, Product, ProductKind, Purity, Variant
@@ -24,6 +26,40 @@ METAL_BASE_COLOR: dict[Purity, RGBA] = {
 }
 
 METAL_ROUGHNESS: dict[Metal, float] = {Metal.GOLD: 0.18, Metal.PLATINUM: 0.16, Metal.SILVER: 0.2}
+
+
+@dataclass(frozen=True)
+class Finish:
+    """A metal's surface finish: KHR_materials_anisotropy strength along the band's circumference (the model's
+    TANGENT) and the roughness; None keeps the model's (the purity's polish)."""
+
+    anisotropy: float
+    roughness: float | None = None
+
+
+FINISHES: dict[str, Finish] = {
+    "polished": Finish(0.0),
+    # brushed: highlights drawn out around the band, clearly rougher than the mirror polish
+    "brushed": Finish(0.85, 0.3),
+    # satin: a softer sheen, rougher still, with a milder stretch
+    "satin": Finish(0.5, 0.42),
+}
+"""Finishes a band-shaped product (the plain band ring, the bangle) is sold in: the catalog variant's `finish`."""
+
+MODEL_ANISOTROPY = 0.05
+"""The anisotropy written into the model of a product sold in several finishes: a hint of the polishing wheel's
+lines around the band that also keeps the shader's anisotropy on, so that `overrides_for` can set each variant's
+finish (polished: 0, exactly isotropic)."""
+
+
+def finish_of(variant: Variant) -> str:
+    """The variant's surface finish (the catalog's `finish`, polished when it names none)."""
+    return variant.finish.value
+
+
+def has_finishes(product: Product) -> bool:
+    """True when the catalog sells the product in a finish other than polished: its model carries anisotropy."""
+    return any(finish_of(v) != "polished" for v in product.variants)
 
 
 def srgb_hex_to_linear_rgba(hex_colour: str) -> RGBA:
@@ -47,6 +83,9 @@ def overrides_for(product: Product, variant: Variant) -> tuple[MaterialOverride,
                 metallic=1.0,
             )
         )
+    if has_finishes(product):
+        finish = FINISHES[finish_of(variant)]
+        overrides.append(MaterialOverride(material="metal", roughness=finish.roughness, anisotropy=finish.anisotropy))
     if variant.paint_hex is not None:
         overrides.append(
             MaterialOverride(material="paint", base_color_rgba=srgb_hex_to_linear_rgba(variant.paint_hex))

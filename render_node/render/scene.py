@@ -119,6 +119,14 @@ class MaterialNode:
         mat = self.material
         node.set_shader_input("u_baseColor", p3d.LVecBase4f(*color))
         node.set_shader_input("u_mr", p3d.LVecBase4f(metallic, rough, mat.normal_scale, mat.occlusion_strength))
+        if "ANISOTROPY" in self.defines:
+            strength = mat.anisotropy
+            for o in overrides:
+                if o.material in ("*", mat.name) and o.anisotropy is not None:
+                    strength = min(max(o.anisotropy, 0.0), 1.0)
+            rot = mat.anisotropy_rotation_rad
+            node.set_shader_input("u_aniso", p3d.LVecBase4f(math.cos(rot), math.sin(rot), strength,
+                                                            mat.clearcoat_normal_scale))
 
 
 @dataclass

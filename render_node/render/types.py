@@ -116,6 +116,9 @@ class MaterialOverride:
     base_color_rgba: tuple[float, float, float, float] | None = None
     metallic: float | None = None
     roughness: float | None = None
+    anisotropy: float | None = None
+    """KHR_materials_anisotropy strength (a brushed or satin finish); only on a material whose file has the
+    extension (its direction and the shader's anisotropy come from the file)."""
 
 
 @dataclass(frozen=True)

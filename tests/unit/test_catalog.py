@@ -124,7 +124,8 @@ def test_ring_sizes_are_variants_with_inner_diameters_in_gold_and_platinum(catal
         circumference_mm = float(v.inner_diameter_mm) * 3.14159
         assert abs(circumference_mm - (40 + int(v.size_label))) < 1.0, v.id
     bangle = catalog.get("bangle-au999-classic")
-    assert sorted(int(v.inner_diameter_mm or 0) for v in bangle.variants) == [54, 56, 58, 60, 62]
+    assert sorted({int(v.inner_diameter_mm or 0) for v in bangle.variants}) == [54, 56, 58, 60, 62]
+    assert {v.finish.value for v in bangle.variants} == {"polished", "brushed", "satin"}
     assert all(v.craft_fee_basis is CraftFeeBasis.PER_GRAM for v in bangle.variants)
 
 
