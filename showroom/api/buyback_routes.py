@@ -125,7 +125,8 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def customer_view(got: buybacks.CustomerBuyback) -> dict[str, Any]:
-    """The customer's view; the bank's own second approval of a large payout shows as `accepted`."""
+    """The customer's view; the bank's own second approval of a large payout shows as `accepted`, a rejection
+    says whether the inspection or that approval refused it (`rejected_at`)."""
     b = got.buyback
     status = BuybackStatus.ACCEPTED if b.status is BuybackStatus.AWAITING_APPROVAL else b.status
     out: dict[str, Any] = {
@@ -135,6 +136,9 @@ def customer_view(got: buybacks.CustomerBuyback) -> dict[str, Any]:
         "quote_expires_at": _iso(b.quote_expires_at), "lock_until": _iso(b.lock_until), "branch": b.branch_id,
         "slot": _iso(b.slot_at), "amount_cny": str(cny(b.amount_fen)), "account_masked": b.account_masked,
         "code": got.code}
+    if b.status is BuybackStatus.REJECTED:
+        # which step said no (the page tells the customer what happened), never the staff's own reasons
+        out["rejected_at"] = "approval" if b.rejection_reason == "approval_rejected" else "inspection"
     if got.token is not None:
         out["buyback_token"] = got.token
     return out

@@ -139,7 +139,8 @@ async def test_a_rejected_large_payout_pays_nothing_and_gives_the_serials_back(w
     status, err, _ = await stack.request("POST", f"/api/staff/buybacks/{bid}/approve", who=max_, body={})
     assert status == 409 and err["error"]["code"] == "buyback_approval_decided", err
     _, mine = await call(stack, "GET", f"/api/buybacks/{bid}", token=token)
-    assert mine["status"] == "rejected"
+    assert mine["status"] == "rejected" and mine["rejected_at"] == "approval", mine
+    assert "decision_reason" not in mine and "rejection_reason" not in mine
     assert await payouts_at_backend(world, bid) == []
     status, audit, _ = await stack.request("GET", f"/api/staff/audit?subject=buyback:{bid}", who=max_)
     [entry] = [e for e in audit["entries"] if e["action"] == "buyback_payout_rejected"]

@@ -30,6 +30,8 @@ const S = {
     "st.accepted": "验货通过，正在付款", "st.payout_pending": "验货通过，正在付款", "st.paid_out": "回购款已付入您的本行账户",
     "st.rejected": "验货未通过，回购品已退还", "st.payout_failed": "付款未成功，网点将与您联系", "st.cancelled": "预约已取消",
     "st.expired": "价格锁定已过期", amount: "回购款", account: "收款账户",
+    "st.approval_rejected": "本行未批准这笔回购",
+    approvalRejectedNote: "验货后，本行复核未批准这笔回购：回购款没有支付，回购品将退还给您。如回购品尚未交还，请携带本人有效身份证件到验货网点取回，并可向网点了解原因；如仍想卖回，可重新询价预约。",
     none: "暂无可回购的产品", otherBids: "其他回购价", "metal.Ag": "白银", "metal.Pt": "铂金",
   },
   en: {
@@ -50,6 +52,8 @@ const S = {
     "st.accepted": "Inspection passed: paying", "st.payout_pending": "Inspection passed: paying", "st.paid_out": "Paid into your account at the bank",
     "st.rejected": "Not accepted at inspection: the pieces were returned", "st.payout_failed": "The payment did not go through: the branch will contact you",
     "st.cancelled": "Booking cancelled", "st.expired": "The price lock expired", amount: "Amount", account: "Paid to",
+    "st.approval_rejected": "The bank did not approve this buy-back",
+    approvalRejectedNote: "After the inspection, the bank's second review did not approve this buy-back: no money was paid and your pieces go back to you. If you have not got them back yet, take your ID to the branch to collect them, and ask there why; to sell anyway, ask for a new quote and book again.",
     none: "Nothing to buy back right now", otherBids: "Other buy-back prices", "metal.Ag": "Silver", "metal.Pt": "Platinum",
   },
 };
@@ -261,8 +265,12 @@ async function showBooked() {
     const rows = [[s("item"), itemName(b)]];
     if (["paid_out", "payout_pending", "accepted"].includes(b.status)) rows.push([s("amount"), el("strong", { class: "price", text: formatCny(b.amount_cny) })]);
     if (b.account_masked) rows.push([s("account"), b.account_masked]);
+    // a large payout the bank's second person did not approve: say so (not "not accepted at inspection")
+    const notApproved = b.status === "rejected" && b.rejected_at === "approval";
+    if (notApproved) rows.push([s("branch"), branch ? pick(branch.name) : b.branch], [s("address"), branch ? pick(branch.address) : "—"]);
     main.replaceChildren(el("section", { class: "panel", id: "sell-status", dataset: { status: b.status } },
-      el("h1", { text: s(`st.${b.status}`) }), dl(rows),
+      el("h1", { text: s(notApproved ? "st.approval_rejected" : `st.${b.status}`) }), dl(rows),
+      notApproved ? el("p", { class: "note", id: "sell-why", text: s("approvalRejectedNote") }) : null,
       el("div", { class: "btn-row" }, el("button", { type: "button", class: "btn", text: s("again"), onclick: () => showBoard().catch(showError) }))));
     return;
   }
