@@ -75,6 +75,25 @@ AUDIT_HEAD_MOVE = (update(t.audit_head).where(and_(_h.id == 1, _h.seq == bindpar
                    .values(seq=bindparam("b_new_seq"), digest=bindparam("b_new_digest")))
 AUDIT_INSERT = insert(t.audit_log)
 
+
+AUDIT_CHAIN_MOVE_MAX = 16
+"""More entries in one commit than this (rare: a bulk change) take the two statements (bounded statement count and
+size: 11 parameters an entry)."""
+
+
+@functools.cache
+def audit_chain_move(entries: int) -> Any:
+    """PostgreSQL: the `entries` new audit rows inserted and the head moved in one statement (the head's lock is
+    held one round trip less). Bind `b_seq`, `b_new_seq`, `b_new_digest` and `e<i>_<column>` for each entry; one
+    statement per count, in text: SQLAlchemy does not cache a statement with a DML CTE (it would compile it on
+    every commit)."""
+    names = [c.name for c in t.audit_log.columns]
+    rows = ", ".join("(" + ", ".join(f":e{i}_{n}" for n in names) + ")" for i in range(entries))
+    sql = (f"WITH chained AS (INSERT INTO audit_log ({', '.join(_quoted(n) for n in names)}) VALUES {rows}) "
+           "UPDATE audit_head SET seq = :b_new_seq, digest = :b_new_digest WHERE id = 1 AND seq = :b_seq")
+    return text(sql).bindparams(*(bindparam(f"e{i}_{c.name}", type_=c.type) for i in range(entries)
+                                  for c in t.audit_log.columns))
+
 ORDER_DISCOUNTS = select(t.order_discounts).where(t.order_discounts.c.order_id == bindparam("b_id"))
 CERTIFICATES_OF_ORDER = (select(t.certificates).where(t.certificates.c.order_id == bindparam("b_id"))
                          .order_by(t.certificates.c.unit, t.certificates.c.generation))

@@ -198,8 +198,6 @@ async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] 
             found = await campaigns.redeem_at_order(ctx, uow, order.id, facts.customer_id, q, cmd.coupon, cmd.points)
             order.amount_fen -= found.discount_fen
             taken_off = found.lines
-        initial = variant.stock if variant.stock > 0 else ctx.settings.default_branch_stock
-        await uow.reserve_stock(branch, product.id, variant.id, q.quantity, initial)
         order.reserve(now)
         token, digest = new_order_token()
         await uow.add_order(order, facts.customer_id, digest)
@@ -212,7 +210,12 @@ async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] 
         if share_id:
             await uow.count_share(share_id, orders=1)
         out.events.extend(order.events)
-        return await answer(uow, PlacedOrder(OrderDetails(order, discounts=taken_off), created=True, token=token))
+        placed = await answer(uow, PlacedOrder(OrderDetails(order, discounts=taken_off), created=True, token=token))
+        # The shelf last: every order of a variant updates its one `stock` row, whose lock is held until the
+        # commit, so nothing but the commit (and its audit chain) comes after it. Out of stock rolls all back.
+        initial = variant.stock if variant.stock > 0 else ctx.settings.default_branch_stock
+        await uow.reserve_stock(branch, product.id, variant.id, q.quantity, initial)
+        return placed
 
     placed, _ = await transact(ctx, work)
     return placed

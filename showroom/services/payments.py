@@ -203,9 +203,8 @@ async def apply_payment_status(ctx: Commerce, uow: UnitOfWork, out: Outcome, ord
     await uow.save_payment(payment)
     was_open, was_status = order.status in OPEN_STATUSES, order.status
     refund_fen = order.apply_payment_succeeded(payment, now)
+    take_stock = order.paid_payment_id == payment.id and was_open
     if order.paid_payment_id == payment.id:
-        if was_open:
-            await uow.take_stock(order.branch_id, order.product_id, order.variant_id, order.quantity)
         await uow.append_audit(PAYMENT_BACKEND.event(
             now, "paid", order_subject(order.id), before={"status": was_status.value},
             after={"status": order.status.value, "payment_id": payment.id, "amount_fen": payment.amount_fen,
@@ -216,6 +215,8 @@ async def apply_payment_status(ctx: Commerce, uow: UnitOfWork, out: Outcome, ord
     if refund_fen > 0:
         await _refund_extra_payment(uow, out, order, payment, refund_fen, now)
     await uow.save_order(order)
+    if take_stock:  # the shelf's one row is locked until the commit: its update is the last statement before it
+        await uow.take_stock(order.branch_id, order.product_id, order.variant_id, order.quantity)
     out.events.extend(order.events)
 
 
