@@ -272,6 +272,18 @@ def _sizes(name: str, raw: str) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+_SECRET_SUFFIXES = ("_KEY", "_KEYS", "_SECRET", "_PASSWORD", "_TOKEN", "_KEY_FILE")
+
+
+def child_environ(settings: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a node this process starts (`showroom cluster up`): this process's environment (PATH,
+    GL hints, the operator's SHOWROOM_* tuning) without the operator's SHOWROOM_* secrets (each part gets only its
+    own, in `settings`), with `settings` over it."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if not (k.startswith("SHOWROOM_") and k.endswith(_SECRET_SUFFIXES))}
+    return {**inherited, **settings}
+
+
 def load_config(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Builds the Config from CLI flags (None values ignored) and the environment."""
     env = dict(os.environ if environ is None else environ)

@@ -10,6 +10,7 @@ from render_node.commands import (
     audit,
     branches,
     catalog,
+    cluster,
     commerce,
     payments,
     rates,
@@ -20,4 +21,4 @@ from render_node.commands import (
 )
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (serve, render, assets, catalog, commerce, payments, secrets, rates, staff,
-                                          audit, branches)
+                                          audit, branches, cluster)
