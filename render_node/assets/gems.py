@@ -121,7 +121,7 @@ class Gem:
 
 GEMS: dict[str, Gem] = {
     # near colourless (a G colour: a trace of yellow over a long path)
-    "diamond": Gem(2.417, 55.3, (1.0, 0.985, 0.95), 20.0),
+    "diamond": Gem(2.42, 55.3, (1.0, 0.985, 0.95), 20.0),
     # corundum: chromium makes a ruby red, iron and titanium a sapphire blue
     "ruby": Gem(1.762, 72.2, (0.92, 0.06, 0.12), 2.0),
     "sapphire": Gem(1.762, 72.2, (0.08, 0.20, 0.85), 2.0),

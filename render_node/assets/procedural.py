@@ -11,7 +11,7 @@ import trimesh
 
 from render_node.assets import bars, cars, coins, jewellery
 from render_node.assets._mesh import MATERIALS, MaterialSpec, Part, to_scene
-from render_node.assets.gems import gem_of, material_for
+from render_node.assets.gems import GEMS, gem_of, material_for
 from render_node.assets.variants import (
     METAL_BASE_COLOR,
     METAL_ROUGHNESS,
@@ -100,9 +100,9 @@ def material_extensions(product: Product) -> dict[str, dict[str, Any]]:
     if has_finishes(product):
         out["metal"] = {"KHR_materials_anisotropy": {"anisotropyStrength": MODEL_ANISOTROPY,
                                                      "anisotropyRotation": 0.0}}
-    gem = product.variants[0].gem
-    if gem:  # the first variant's stone (a diamond unless it names a ruby or a sapphire: `gems.GEMS`)
-        out["gem"] = material_for(gem_of(gem), depth_mm=2.6)
+    stone = gem_of(product.variants[0].gem)
+    if stone is not GEMS["diamond"]:  # the first variant's ruby or sapphire (`_mesh` gives every model a diamond)
+        out["gem"] = material_for(stone, depth_mm=2.6)
     return out
 
 

@@ -3,7 +3,7 @@
 Every texture a material names must exist, with an existing image and sampler; factors must be numbers of the
 right arity. The KHR material extensions the renderer draws are read here: ior, specular, anisotropy, sheen,
 clearcoat (with its own textures and normal), transmission, volume, emissive strength, unlit and texture
-transform, dispersion, iridescence; others are kept in the file and ignored.
+transform, dispersion, iridescence; others are kept in the file and ignored. `extras.gem` marks a cut stone.
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ class Material:
     iridescence_tex: TextureRef | None = None
     iridescence_thickness_tex: TextureRef | None = None
     unlit: bool = False
+    gem: bool = False
+    """`extras.gem` ("faceted" or true): a cut stone whose light is traced inside its facets (docs/rendering.md,
+    "Gemstones"); drawn so only with transmission and a volume, on a convex primitive."""
 
     @property
     def has_iridescence(self) -> bool:
@@ -293,7 +296,19 @@ def read_material(doc: Document, idx: int, m: dict[str, Any]) -> Material:
         iridescence_thickness_tex=read_texture_ref(doc, ir.get("iridescenceThicknessTexture"),
                                                    f"{ir_at}.iridescenceThicknessTexture"),
         unlit="KHR_materials_unlit" in ext,
+        gem=_gem(doc, m, where),
     )
+
+
+def _gem(doc: Document, m: dict[str, Any], where: str) -> bool:
+    """The material's `extras.gem`: true or "faceted" turn the gem path on; false, null or absent leave it off."""
+    extras = m.get("extras")
+    if not isinstance(extras, dict) or extras.get("gem") in (None, False):
+        return False
+    value = extras["gem"]
+    if value is True or value == "faceted":
+        return True
+    raise doc.fail(f"{where}.extras.gem", f'must be true or "faceted" (got {value!r})')
 
 
 def _texture_refs(obj: Any, where: str) -> list[tuple[str, Any]]:

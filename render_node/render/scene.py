@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from render_node.render.errors import ModelInvalid
 from render_node.render.gltf import GltfAsset, Material, Primitive, TextureRef
-from render_node.render.shaders import ShaderCache, slot_sampler
+from render_node.render.shaders import GEM_MAX_PLANES, ShaderCache, slot_sampler
 from render_node.render.shadow import ContactShadow, contact_shadow
 from render_node.render.types import MaterialOverride
 
@@ -170,7 +171,8 @@ class LoadedModel:
 MATERIAL_TAG = "material-node"
 """Tag on each primitive's node: its index in `LoadedModel.material_nodes` (found again in copies)."""
 
-_NOT_BAKEABLE = {"HAS_COLOR", "ALPHA_MASK", "BLEND", "DOUBLE_SIDED", "TRANSMISSION", "VOLUME", "UNLIT", "ANISOTROPY"}
+_NOT_BAKEABLE = {"HAS_COLOR", "ALPHA_MASK", "BLEND", "DOUBLE_SIDED", "TRANSMISSION", "VOLUME", "UNLIT", "ANISOTROPY",
+                 "GEM"}
 """Besides every texture (`*_MAP`): anisotropy depends on the surface's tangent, which the baker's sphere lacks."""
 
 
@@ -269,6 +271,54 @@ def material_inputs(mat: Material, defines: frozenset[str]) -> dict[str, p3d.LVe
     return out
 
 
+_GEM_WAVELENGTHS_UM = (0.65, 0.55, 0.44)
+"""Where the gem path takes the red, green and blue refractive indices (Cauchy's n = A + B / wavelength^2)."""
+
+
+def gem_iors(ior: float, dispersion: float) -> tuple[float, float, float]:
+    """Refractive indices of red, green and blue light in a stone of `ior` (at the sodium D line, 589 nm) and
+    KHR_materials_dispersion `dispersion` (20 / its Abbe number): Cauchy's equation through the Abbe number's
+    F (486 nm) and C (656 nm) lines. Diamond (2.42, 0.36): 2.413, 2.426, 2.451."""
+    if dispersion <= 0 or ior <= 1:
+        return (ior, ior, ior)
+    abbe = 20.0 / dispersion
+    b = (ior - 1) / (abbe * (1 / 0.4861**2 - 1 / 0.6563**2))
+    red, green, blue = (ior + b * (1 / w**2 - 1 / 0.5893**2) for w in _GEM_WAVELENGTHS_UM)
+    return (red, green, blue)
+
+
+def gem_planes(
+    positions: npt.NDArray[np.floating[Any]], indices: npt.NDArray[np.integer[Any]], max_planes: int = GEM_MAX_PLANES
+) -> F64 | None:
+    """The facet planes (n, 4: outward unit normal, offset d with n.p = d on the facet) of a primitive that is
+    one convex polyhedron, coplanar triangles merged; None when it is not convex (some vertex off its hull, e.g.
+    two stones in one primitive) or has more than `max_planes` facets."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    pts = np.unique(np.asarray(positions, dtype=np.float64), axis=0)
+    if len(pts) < 4 or len(pts) > 4096:
+        return None
+    try:
+        hull = ConvexHull(pts)
+    except (QhullError, ValueError):
+        return None
+    size = float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0)))
+    tol = 1e-4 * size
+    planes: list[F64] = []
+    for eq in hull.equations:  # (nx, ny, nz, c) with n.p + c = 0 on the facet, n outward
+        n, d = eq[:3], -eq[3]
+        if not any(float(n @ q[:3]) > 1 - 1e-5 and abs(d - q[3]) < tol for q in planes):
+            planes.append(np.array([*n, d]))
+            if len(planes) > max_planes:
+                return None
+    out: F64 = np.array(planes)
+    centres = np.asarray(positions, dtype=np.float64)[np.asarray(indices)].reshape(-1, 3, 3).mean(axis=1)
+    off = np.abs(centres @ out[:, :3].T - out[:, 3])
+    if np.any(off.min(axis=1) > tol):  # a triangle on no facet (e.g. two stones in one primitive): not convex
+        return None
+    return out
+
+
 class SceneBuilder:
     """Builds `LoadedModel`s; keeps the shader variants shared across models.
 
@@ -311,6 +361,20 @@ class SceneBuilder:
         tex.set_anisotropic_degree(anisotropy)
         return tex
 
+    @staticmethod
+    def _gem_inputs(np_: p3d.NodePath, mat: Material, planes: F64) -> None:
+        """The gem path's inputs: facet planes (object space), the red, green and blue refractive indices, and
+        the body's absorption per metre (from the volume's attenuation colour and distance)."""
+        array = p3d.PTA_LVecBase4f.empty_array(GEM_MAX_PLANES)
+        for i, plane in enumerate(planes):
+            array[i] = p3d.LVecBase4f(*(float(x) for x in plane))
+        np_.set_shader_input("u_gemPlanes", array)
+        np_.set_shader_input("u_gem", p3d.LVecBase4f(*gem_iors(mat.ior, mat.dispersion), float(len(planes))))
+        per_m = [0.0, 0.0, 0.0]
+        if math.isfinite(mat.attenuation_distance_m):
+            per_m = [-math.log(max(c, 1e-4)) / mat.attenuation_distance_m for c in mat.attenuation_color]
+        np_.set_shader_input("u_gemAbsorb", p3d.LVecBase4f(*per_m, 0.0))
+
     def _state(
         self, asset: GltfAsset, np_: p3d.NodePath, prim: Primitive, mat: Material, cache: dict[tuple[int, bool], p3d.Texture]
     ) -> frozenset[str]:
@@ -343,7 +407,13 @@ class SceneBuilder:
                     defines.add(f"TBN_UV={tbn_uv}")
         if mat.alpha_mode == "MASK":
             defines.add("ALPHA_MASK")
-        blend = mat.alpha_mode == "BLEND" or mat.transmission > 0
+        # a cut stone (extras.gem, transmission and a volume, one convex primitive): light traced inside its facets,
+        # opaque (what is seen through it is the environment, as the tracing finds it)
+        planes = gem_planes(prim.positions, prim.indices) if mat.gem and mat.has_volume else None
+        if planes is not None:
+            defines.add("GEM")
+            self._gem_inputs(np_, mat, planes)
+        blend = (mat.alpha_mode == "BLEND" or mat.transmission > 0) and planes is None
         if blend:
             defines.add("BLEND")
             np_.set_transparency(p3d.TransparencyAttrib.M_premultiplied_alpha)
@@ -354,13 +424,13 @@ class SceneBuilder:
             np_.set_two_sided(True)
         if mat.clearcoat > 0:
             defines.add("CLEARCOAT")
-        if mat.transmission > 0:
+        if mat.transmission > 0 and planes is None:
             defines.add("TRANSMISSION")
         if mat.specular != 1 or mat.specular_color != (1.0, 1.0, 1.0) or {"SPECULAR_MAP", "SPECULAR_COLOR_MAP"} & defines:
             defines.add("SPECULAR")
-        if mat.has_volume:
+        if mat.has_volume and planes is None:
             defines.add("VOLUME")
-        if mat.has_volume and mat.dispersion > 0:
+        if mat.has_volume and mat.dispersion > 0 and planes is None:
             defines.add("DISPERSION")
         if mat.has_sheen:
             defines.add("SHEEN")

@@ -11,6 +11,7 @@ Output: exposure, Khronos PBR Neutral tone mapping, sRGB encoding, premultiplied
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import panda3d.core as p3d
@@ -117,6 +118,12 @@ out vec4 v_tan;
 in vec4 a_color;
 out vec4 v_col;
 #endif
+#ifdef GEM
+uniform mat4 p3d_ModelViewMatrixInverse;
+out vec3 v_objPos;
+out vec3 v_objView;  // object space: from the camera to the vertex
+out vec3 v_objNrm;
+#endif
 void main() {
   gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex;
   vec3 pos = (p3d_ModelMatrix * p3d_Vertex).xyz;
@@ -137,6 +144,11 @@ void main() {
 #endif
 #ifdef HAS_COLOR
   v_col = a_color;
+#endif
+#ifdef GEM
+  v_objPos = p3d_Vertex.xyz;
+  v_objView = p3d_Vertex.xyz - p3d_ModelViewMatrixInverse[3].xyz;
+  v_objNrm = p3d_Normal;
 #endif
 }
 """
@@ -195,6 +207,15 @@ in vec3 v_nrm;
 in vec3 v_toCam;
 #ifdef COTANGENT_FRAME
 in vec3 v_pos;
+#endif
+#ifdef GEM
+uniform vec4 u_gemPlanes[GEM_MAX_PLANES];  // the stone's facets, object space: outward normal, offset (n.p = d)
+uniform vec4 u_gem;  // refractive index of red, green, blue light; number of facets
+uniform vec4 u_gemAbsorb;  // absorption per metre of red, green, blue light; -
+uniform mat4 p3d_ModelMatrix;
+in vec3 v_objPos;
+in vec3 v_objView;
+in vec3 v_objNrm;
 #endif
 #ifdef HAS_UV0
 in vec2 v_uv0;
@@ -271,7 +292,90 @@ vec3 film_fresnel(float filmIor, float cos1, float thickness_nm, vec3 baseF0) {
 }
 #endif
 
+#ifdef GEM
+// A cut stone (docs/rendering.md, "Gemstones"): the view ray refracted at the facet it enters, then bounced
+// between the stone's facet planes (a convex polyhedron: the exit is the nearest plane ahead), leaving through a
+// facet where the angle allows (Fresnel's share, into the environment) and reflecting the rest (all of it past
+// the critical angle: total internal reflection), absorbed along the way; one trace per colour with its own
+// index of refraction (dispersion: the fire).
+
+// Unpolarised Fresnel reflectance of a dielectric boundary at cosine `c` of incidence, eta = n(far) / n(near).
+float fresnel_exact(float c, float eta) {
+  float g2 = eta * eta - 1.0 + c * c;
+  if (g2 <= 0.0) return 1.0;  // total internal reflection
+  float g = sqrt(g2);
+  float a = (g - c) / (g + c);
+  float b = (c * (g + c) - 1.0) / (c * (g - c) + 1.0);
+  return clamp(0.5 * a * a * (1.0 + b * b), 0.0, 1.0);
+}
+
+// The environment's light seen along objDir (object space), less what the observer
+// hides: light that would come from right behind the eye (GEM_OBSERVER_DEG from the direction to the camera) is
+// blocked by the viewer's head or the camera, which gives a stone its dark contrast pattern (the arrows).
+vec3 g_toCam;
+vec3 gem_env(vec3 objDir, float lod) {
+  vec3 w = normalize(mat3(p3d_ModelMatrix) * objDir);
+  float observer = 1.0 - GEM_OBSERVER * smoothstep(GEM_OBSERVER_COS.x, GEM_OBSERVER_COS.y, dot(w, g_toCam));
+  return textureLod(u_specEnv, mat3(u_envRot) * w, lod).rgb * observer;
+}
+
+// Light that leaves the stone towards the eye, traced backwards from the entry point `p` along the refracted
+// direction `d` (object space) for a refractive index `ior`.
+vec3 gem_trace(vec3 p, vec3 d, float ior) {
+  vec3 light = vec3(0.0);
+  vec3 through = vec3(1.0);
+  int count = int(u_gem.w + 0.5);
+  for (int bounce = 0; bounce < GEM_BOUNCES; ++bounce) {
+    float tExit = 1e9;
+    vec3 nExit = -d;
+    for (int i = 0; i < GEM_MAX_PLANES; ++i) {
+      if (i >= count) break;
+      vec4 plane = u_gemPlanes[i];
+      float dn = dot(plane.xyz, d);
+      if (dn > 1e-5) {
+        float t = (plane.w - dot(plane.xyz, p)) / dn;
+        if (t < tExit) {
+          tExit = t;
+          nExit = plane.xyz;
+        }
+      }
+    }
+    tExit = max(tExit, 0.0);
+    p += d * tExit;
+    through *= exp(-u_gemAbsorb.rgb * tExit);
+    float c = dot(d, nExit);
+    float f = fresnel_exact(c, 1.0 / ior);
+    if (f < 1.0) light += through * (1.0 - f) * gem_env(refract(d, -nExit, ior), 0.0);
+    through *= f;
+    d = reflect(d, nExit);
+  }
+  // what is still inside after the last bounce: the environment's soft light along the last direction
+  return light + through * gem_env(d, 3.0);
+}
+#endif
+
 void main() {
+#ifdef GEM
+  {
+    g_toCam = normalize(v_toCam);
+    vec3 d0 = normalize(v_objView);
+    vec3 gn = normalize(v_objNrm);
+    float c0 = clamp(-dot(d0, gn), 1e-4, 1.0);
+    float fFront = fresnel_exact(c0, u_gem.y);
+    vec3 color = fFront * gem_env(reflect(d0, gn), 0.0);
+    vec3 inside;
+    if (u_gem.x == u_gem.z) {
+      inside = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.y), u_gem.y);
+    } else {
+      inside.r = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.x), u_gem.x).r;
+      inside.g = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.y), u_gem.y).g;
+      inside.b = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.z), u_gem.z).b;
+    }
+    color += (1.0 - fFront) * inside * u_baseColor.rgb;
+    o_color = vec4(finish(color * u_envInfo.y + u_emissive.rgb), 1.0);
+    return;
+  }
+#endif
   vec4 base = u_baseColor;
 #ifdef HAS_COLOR
   base *= v_col;
@@ -560,7 +664,22 @@ void main() { gl_Position = p3d_ModelViewProjectionMatrix * p3d_Vertex; }
 """
 
 
+GEM_MAX_PLANES = 96
+"""Facets of the largest stone the gem path draws (a round brilliant with a faceted girdle has 73)."""
+GEM_BOUNCES = 6
+"""Facets a ray meets inside a stone before the rest of its light is taken from the soft environment."""
+GEM_OBSERVER = 0.9
+"""How much of the light from right behind the camera the observer's head hides from a stone (its contrast)."""
+GEM_OBSERVER_DEG = (18.0, 30.0)
+"""The observer's shadow: full within the first angle from the direction to the camera, none past the second."""
+
+
 def _with_defines(source: str, defines: Iterable[str]) -> str:
+    if "GEM" in defines:
+        defines = [*defines, f"GEM_MAX_PLANES={GEM_MAX_PLANES}", f"GEM_BOUNCES={GEM_BOUNCES}",
+                   f"GEM_OBSERVER={GEM_OBSERVER}",
+                   f"GEM_OBSERVER_COS=vec2({math.cos(math.radians(GEM_OBSERVER_DEG[1]))},"
+                   f"{math.cos(math.radians(GEM_OBSERVER_DEG[0]))})"]
     lines = "".join(f"#define {d.replace('=', ' ', 1)}\n" for d in sorted(defines))
     return GLSL_VERSION + lines + source
 
