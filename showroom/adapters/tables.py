@@ -14,7 +14,6 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -22,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-metadata = MetaData()
+from showroom.adapters._metadata import metadata
 
 quotes = Table(
     "quotes", metadata,
@@ -511,42 +510,7 @@ buyback_serials = Table(
 )
 
 
-# -- advisors: call-backs and call records (revision 0009) -----------------------------------------------------------
+# -- advisors: call-backs and call records (revision 0009): in tables_advisory.py, on the same metadata -------------
+from showroom.adapters.tables_advisory import advisor_callbacks, advisor_calls  # noqa: E402
 
-advisor_callbacks = Table(
-    # A customer's request to be called back when no advisor was on duty; `done_*` say who called back, when.
-    "advisor_callbacks", metadata,
-    Column("id", String(40), primary_key=True),
-    Column("topic", String(32), nullable=False),
-    Column("lang", String(8), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("place", String(64)),
-    Column("phone", String(16), nullable=False),
-    Column("name", String(40)),
-    Column("preferred_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("status", String(8), nullable=False),
-    Column("done_by", String(40)),
-    Column("done_at", DateTime(timezone=True)),
-    Index("ix_advisor_callbacks_status_preferred", "status", "preferred_at"),
-)
-
-advisor_calls = Table(
-    # One record per call (`call_id` unique), written by the advisor after it: the advisor is the session's.
-    "advisor_calls", metadata,
-    Column("id", String(40), primary_key=True),
-    Column("call_id", String(64), nullable=False, unique=True),
-    Column("topic", String(32), nullable=False),
-    Column("lang", String(8), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("place", String(64)),
-    Column("advisor", String(40), nullable=False),
-    Column("advisor_display_name", String(100), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("ended_at", DateTime(timezone=True), nullable=False),
-    Column("notes", Text, nullable=False),
-    Column("outcome", String(20), nullable=False),
-    Column("order_id", String(100)),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Index("ix_advisor_calls_recorded_at", "recorded_at"),
-)
+__all__ = ["advisor_callbacks", "advisor_calls", "metadata"]
