@@ -8,7 +8,7 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -180,15 +180,6 @@ def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("assets") / "env"
     environment.build_environments(d, face_size_px=64)
     return d
-
-
-@pytest.fixture(scope="module")
-def renderer(env_dir: Path) -> Iterator[object]:
-    from render_node.render.engine import PandaRenderer
-
-    r = PandaRenderer(env_dir)
-    yield r
-    r.close()
 
 
 @pytest.mark.gl

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,24 +23,6 @@ pytestmark = pytest.mark.gl
 
 SIZE_PX = 160
 DIAMETER_MM = 5.0
-
-
-@pytest.fixture(scope="session")
-def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from render_node.render.environment import build_environments
-
-    d = tmp_path_factory.mktemp("env")
-    build_environments(d, face_size_px=64)
-    return d
-
-
-@pytest.fixture(scope="module")
-def renderer(env_dir: Path) -> Iterator[Any]:
-    from render_node.render.engine import PandaRenderer
-
-    r = PandaRenderer(env_dir)
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="module")

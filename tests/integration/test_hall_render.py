@@ -6,7 +6,6 @@ frame leaks into the next product picture."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,24 +101,6 @@ def translation(x: float, y: float, z: float, scale: float = 1.0, yaw_deg: float
     """Row-major 4x4: turn about +Y by `yaw_deg`, scale, then move to (x, y, z)."""
     c, s = math.cos(math.radians(yaw_deg)) * scale, math.sin(math.radians(yaw_deg)) * scale
     return (c, 0.0, s, x, 0.0, scale, 0.0, y, -s, 0.0, c, z, 0.0, 0.0, 0.0, 1.0)
-
-
-@pytest.fixture(scope="module")
-def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from render_node.render.environment import build_environments
-
-    d = tmp_path_factory.mktemp("env")
-    build_environments(d, face_size_px=64)
-    return d
-
-
-@pytest.fixture(scope="module")
-def renderer(env_dir: Path) -> Iterator[Any]:
-    from render_node.render.engine import PandaRenderer
-
-    r = PandaRenderer(env_dir)
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="module")

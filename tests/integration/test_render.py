@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,25 +31,6 @@ SAMPLES = (
     "SunglassesKhronos",
     "TransmissionRoughnessTest",
 )
-
-
-@pytest.fixture(scope="session")
-def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from render_node.render.environment import build_environments
-
-    d = tmp_path_factory.mktemp("env")
-    build_environments(d, face_size_px=64)
-    return d
-
-
-@pytest.fixture(scope="module")
-def renderer(env_dir: Path) -> Iterator[object]:
-    from render_node.render.engine import PandaRenderer
-
-    # One renderer per process, as in the node's workers (auto: baked shading where it pays, llvmpipe).
-    r = PandaRenderer(env_dir)
-    yield r
-    r.close()
 
 
 @pytest.fixture(scope="session")

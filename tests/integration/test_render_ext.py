@@ -7,7 +7,6 @@ can express them, on the baked path too."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +21,6 @@ pytestmark = pytest.mark.gl
 
 Doc = dict[str, Any]
 SIZE = (320, 320)
-
-
-@pytest.fixture(scope="session")
-def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from render_node.render.environment import build_environments
-
-    d = tmp_path_factory.mktemp("env")
-    build_environments(d, face_size_px=64)
-    return d
-
-
-@pytest.fixture(scope="module")
-def renderer(env_dir: Path) -> Iterator[Any]:
-    from render_node.render.engine import PandaRenderer
-
-    r = PandaRenderer(env_dir)
-    yield r
-    r.close()
 
 
 def _sphere(rings: int = 64, segments: int = 128) -> tuple[np.ndarray, ...]:
