@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -16,6 +17,7 @@ from render_node.config import Config
 from render_node.pool import RenderPool
 from render_node.stream.registry import StreamLimits
 from showroom.catalog import Catalog, load_catalog
+from tests.e2e.advisor_peers import AdvisorNode, start_advisor_node
 from tests.tiny_renderer import make_slow_renderer, make_tiny_renderer
 
 TEST_VIEW_SIZES = ((32, 24), (40, 30), (48, 32), (64, 48), (160, 120), (320, 240))
@@ -79,3 +81,19 @@ async def slow_node(tmp_path: Path, project_root: Path) -> AsyncIterator[Node]:
 @pytest.fixture
 def first_product(node: Node) -> str:
     return node.catalog.products[0].id
+
+
+@pytest_asyncio.fixture
+async def advisor_node(tmp_path: Path, project_root: Path) -> AsyncIterator[AdvisorNode]:
+    """An edge node for advisor calls: one call and two waiting customers at most (tests alias it as `node`)."""
+    n = await start_advisor_node(tmp_path, project_root, max_calls=1, max_waiting=2)
+    try:
+        yield n
+    finally:
+        await n.stop()
+
+
+@pytest_asyncio.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -9,17 +9,21 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import av
 import pytest
-import pytest_asyncio
 
 from render_node.rtc.recording import open_sealed
 from showroom.advisory import Advisor, sign_ticket, verify_receipt
-from tests.e2e.advisor_peers import KEY, RECORDING_KEY, AdvisorNode, Json, Peer, start_advisor_node, ticket
+from tests.e2e.advisor_peers import (
+    KEY,
+    RECORDING_KEY,
+    AdvisorNode,
+    Json,
+    Peer,
+    ticket,
+)
 from tests.e2e.test_advisor_rtc import BLUE, HELLO, RED, _connect
 from tests.waiting import wait_until
 
@@ -31,19 +35,9 @@ BAR_50G = {"id": "q_00000000000000bb", "product": "bar-au9999-50g", "variant": "
            "total_cny": "28000.00", "expires_at": "2030-01-01T00:00:00+00:00"}
 
 
-@pytest_asyncio.fixture
-async def node(tmp_path: Path, project_root: Path) -> AsyncIterator[AdvisorNode]:
-    n = await start_advisor_node(tmp_path, project_root, max_calls=1, max_waiting=2)
-    try:
-        yield n
-    finally:
-        await n.stop()
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+@pytest.fixture
+def node(advisor_node: AdvisorNode) -> AdvisorNode:
+    return advisor_node
 
 
 async def _call(node: AdvisorNode, http: aiohttp.ClientSession) -> tuple[Json, Json, str]:

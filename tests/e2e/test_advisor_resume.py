@@ -6,14 +6,16 @@ leg's video. A customer who does not come back within the grace ends the call; t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
-from tests.e2e.advisor_peers import AdvisorNode, Json, Peer, start_advisor_node, ticket
+from tests.e2e.advisor_peers import (
+    AdvisorNode,
+    Json,
+    Peer,
+    ticket,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
@@ -23,19 +25,9 @@ HELLO = {"type": "hello", "topic": "precious_metals", "lang": "zh", "channel": "
          "view": {"screen": "product", "product": "bar-au9999-50g", "yaw_deg": 30}}
 
 
-@pytest_asyncio.fixture
-async def node(tmp_path: Path, project_root: Path) -> AsyncIterator[AdvisorNode]:
-    n = await start_advisor_node(tmp_path, project_root, max_calls=1, max_waiting=2)
-    try:
-        yield n
-    finally:
-        await n.stop()
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+@pytest.fixture
+def node(advisor_node: AdvisorNode) -> AdvisorNode:
+    return advisor_node
 
 
 async def _taken(node: AdvisorNode, http: aiohttp.ClientSession) -> tuple[Json, Json, str, str]:

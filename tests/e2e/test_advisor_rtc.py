@@ -4,15 +4,18 @@ colour, changed mid-call), co-view forwarding, ending, a dropped console, shutdo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
-from tests.e2e.advisor_peers import KEY, AdvisorNode, Json, Peer, start_advisor_node, ticket
+from tests.e2e.advisor_peers import (
+    KEY,
+    AdvisorNode,
+    Json,
+    Peer,
+    ticket,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
@@ -24,19 +27,9 @@ QUOTE = {"id": "q_0123456789abcdef", "product": "bar-au9999-50g", "variant": "au
          "expires_at": "2030-01-01T00:00:00+00:00"}
 
 
-@pytest_asyncio.fixture
-async def node(tmp_path: Path, project_root: Path) -> AsyncIterator[AdvisorNode]:
-    n = await start_advisor_node(tmp_path, project_root, max_calls=1, max_waiting=2)
-    try:
-        yield n
-    finally:
-        await n.stop()
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+@pytest.fixture
+def node(advisor_node: AdvisorNode) -> AdvisorNode:
+    return advisor_node
 
 
 async def _console(node: AdvisorNode, http: aiohttp.ClientSession, name: str = "adv-wang") -> Json:
