@@ -20,6 +20,10 @@ every frame it decodes after the node's relay (the node decodes and re-encodes e
 (5) --recorded calls at once, each dual-recorded (the advisor asks, the customer consents; the node encodes both
     legs to WebM beside the relay): the same figures, the sealed size per recorded minute and the time from the
     end of the call to its receipt.
+(6) --resumes network changes, each on a call of its own: the customer's socket and peer connection drop at once,
+    the customer comes back as the page does (a new socket with the call's resume token, a fresh peer connection
+    offered with restart); times from the drop to `resumed`, to the new leg connected, and to the first frame
+    each side decodes of the other after the drop (the advisor's peer connection is the one it had).
 
 The peers run on the same cores as the node (per call they encode and decode as much video as the node does):
 the table says how much CPU each took, so the node's share per call can be read off on any machine.
@@ -232,6 +236,7 @@ class Call:
     customer_peer: BenchPeer
     advisor_peer: BenchPeer
     stages_s: dict[str, float] = field(default_factory=dict)
+    resume: str = ""  # the call's resume token (from `advisor`, then each `resumed`)
     recorded: bool = False
     receipt: dict[str, Any] | None = None
     seal_s: float = 0.0  # from the end of the call to the receipt: encoding finished, encrypted, stored
@@ -286,10 +291,10 @@ async def open_call(http: aiohttp.ClientSession, base: str, console: Json, size:
     t_queued = time.time()
     await console.send({"type": "take", "call": call_id})
     await console.expect("call", call=call_id)
-    await customer.expect("advisor")
+    resume = (await customer.expect("advisor"))["resume"]
     t_taken = time.time()
     customer_peer, advisor_peer = BenchPeer(size, fps), BenchPeer(size, fps)
-    call = Call(call_id, customer, console, customer_peer, advisor_peer)
+    call = Call(call_id, customer, console, customer_peer, advisor_peer, resume=resume)
     try:
         await customer.send({"type": "consent", "audio": True, "video": True})
         t_consent_sent = time.time()
@@ -321,6 +326,39 @@ async def open_call(http: aiohttp.ClientSession, base: str, console: Json, size:
                      "answered": t_answered - t_consent_sent, "connected": t_connected - t_answered,
                      "media": t_media - t_connected, "total": t_media - t0}
     return call
+
+
+async def network_change(http: aiohttp.ClientSession, base: str, call: Call, size: tuple[int, int],
+                         fps: float) -> dict[str, float]:
+    """The customer's socket and peer connection drop at once and the customer comes back as the page does; seconds
+    from the drop to each step. The call goes on with the new socket and peer."""
+    t0 = time.time()
+    await call.customer.close()
+    await call.customer_peer.close()
+    customer = await Json.open(http, ws_url(base, "customer"),
+                               {"type": "resume", "call": call.call_id, "token": call.resume})
+    call.customer = customer
+    call.resume = (await customer.expect("resumed", timeout_s=30.0))["resume"]
+    t_resumed = time.time()
+    peer = BenchPeer(size, fps)
+    call.customer_peer = peer
+    await customer.send({"type": "sdp", "kind": "offer", "sdp": await peer.offer(), "restart": True})
+    await peer.accept((await customer.expect("sdp", kind="answer", timeout_s=60.0))["sdp"])
+    await customer.expect("connected", timeout_s=60.0)
+    t_connected = time.time()
+    async with asyncio.timeout(60.0):
+        await peer.first_video.wait()
+        while not any(at - ms / 1000 > t0 for at, ms in call.advisor_peer.received):
+            await asyncio.sleep(0.01)  # polling the advisor's decoded frames for one sent after the drop
+    t_advisor = min(at for at, ms in call.advisor_peer.received if at - ms / 1000 > t0)
+    return {"resumed": t_resumed - t0, "connected": t_connected - t0, "customer_video": peer.first_video_at - t0,
+            "advisor_video": t_advisor - t0}
+
+
+RESUME_STAGES = (("resumed", "drop -> `resumed` on the new socket"),
+                 ("connected", "drop -> the new leg connected (offer with ICE gathering, answer)"),
+                 ("customer_video", "drop -> the customer decodes the advisor again"),
+                 ("advisor_video", "drop -> the advisor decodes the customer's new camera"))
 
 
 # --- the render loop ----------------------------------------------------------------------------------------
@@ -463,6 +501,8 @@ class Results:
     recorded_rows: list[Row] = field(default_factory=list)
     render_product: str = ""
     first_render_s: float = 0.0
+    resumes: list[dict[str, float]] = field(default_factory=list)
+    resume_failures: list[str] = field(default_factory=list)
 
 
 async def measure(base: str, key: bytes, node_pid: int, args: argparse.Namespace) -> Results:
@@ -480,6 +520,17 @@ async def measure(base: str, key: bytes, node_pid: int, args: argparse.Namespace
                 continue
             res.setups.append(call.stages_s)
             await call.end()
+        if args.resumes:
+            print(f"(6) {args.resumes} network changes", flush=True)
+        for _ in range(args.resumes):
+            try:
+                call = await open_call(http, base, consoles[0], args.size_px, args.fps)
+                try:
+                    res.resumes.append(await network_change(http, base, call, args.size_px, args.fps))
+                finally:
+                    await call.end()
+            except Exception as exc:
+                res.resume_failures.append(str(exc)[:160] or type(exc).__name__)
         for k in ks:
             print(f"(3) {k} call(s)", flush=True)
             res.rows.append(await measure_row(http, base, consoles, k, args, node_pid, None))
@@ -600,12 +651,25 @@ def report(res: Results, args: argparse.Namespace, mach: str, load_start: str, l
                          f"{fmt_ms(max(seal, default=float('nan')) * 1000)} | {line[1]}")
         lines += ["", "MB per minute: both legs' sealed files together, per call. The receipt comes once the files "
                   "are encoded to the end, encrypted and stored (the row waits for it before the next).", ""]
+    if res.resumes or res.resume_failures:
+        lines += [f"## (6) A network change: {len(res.resumes)} of {len(res.resumes) + len(res.resume_failures)} "
+                  "calls came back", "", "| from the drop of the customer's socket and peer connection | p50 | "
+                  "max |", "| --- | ---: | ---: |"]
+        for key, label in RESUME_STAGES:
+            values = [r[key] * 1000 for r in res.resumes]
+            lines.append(f"| {label} | {fmt_ms(pct(values, 50))} | {fmt_ms(max(values, default=float('nan')))} |")
+        if res.resume_failures:
+            lines += ["", f"Failed: {res.resume_failures[0]}"]
+        lines += ["", "The customer comes back at once here (a phone's new network takes its own time to come up: "
+                  "add it). The advisor's peer connection is never renegotiated: its forwarding tracks switch to the "
+                  "new leg.", ""]
     return "\n".join(lines)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=10, help="calls for (1)")
+    ap.add_argument("--resumes", type=int, default=5, help="network changes for (6), each on a call of its own")
     ap.add_argument("--concurrency", default="1,2,3,4")
     ap.add_argument("--seconds", type=float, default=12.0, help="measured per row of (3), (4) and (5)")
     ap.add_argument("--warm-s", type=float, default=3.0, help="before each row's measurement")
@@ -620,6 +684,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.quick:
         args.calls, args.concurrency, args.recorded, args.seconds, args.warm_s = 2, "1,2", "1", 3.0, 1.0
+        args.resumes = min(args.resumes, 2)
     w, h = (int(v) for v in args.size.lower().split("x"))
     if w % (2 * COLS) or h % 4 or h < 4 * 16:
         raise SystemExit(f"--size {args.size}: the width must be a multiple of {2 * COLS}, the height of 4")
