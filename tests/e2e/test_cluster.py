@@ -216,6 +216,8 @@ async def test_the_cluster_serves_catalog_views_purchases_and_streams_through_ng
             return float(bar["variants"][0].get("price_cny", 0)) > 0
 
         await wait_until(priced, what="the catalog through nginx to carry commerce's prices")
+        keys = await http.get(front + "/.well-known/showroom-certificate-keys.json")  # served by commerce only
+        assert keys.status == 200 and (await keys.json()).get("keys"), await keys.text()
 
         views = f"{front}/api/products/{PRODUCT}/views?size={VIEW_SIZE}"
         first = await http.get(views, timeout=aiohttp.ClientTimeout(total=120))
