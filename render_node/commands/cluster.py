@@ -184,8 +184,8 @@ def up(args: argparse.Namespace) -> int:
                                f"{', '.join(f'{m.name} pid {m.pid}' for m in running)}): `showroom cluster down` "
                                f"first")
         remove_state(state_dir)
+    nginx = find_nginx(args.nginx)  # what to install comes before which ports are taken
     plan = _plan(args)
-    nginx = find_nginx(args.nginx)
     database = asyncio.run(_check_services(args))
     for folder in ("logs", "data"):
         (state_dir / folder).mkdir(parents=True, exist_ok=True)
