@@ -10,6 +10,7 @@ from render_node.gltf.document import MAX_ELEMENTS, MAX_FILE_BYTES, MAX_TOTAL_BY
 from render_node.gltf.model import (
     Camera,
     GltfAsset,
+    Light,
     Material,
     Node,
     Primitive,
@@ -26,6 +27,7 @@ __all__ = [
     "Camera",
     "Document",
     "GltfAsset",
+    "Light",
     "Material",
     "Node",
     "Primitive",

@@ -51,6 +51,7 @@ SUPPORTED_EXTENSIONS = frozenset(
         "KHR_materials_unlit",
         "KHR_texture_transform",
         "KHR_mesh_quantization",
+        "KHR_lights_punctual",
     }
 )
 CHUNK_JSON = struct.unpack("<I", pygltflib.JSON.encode("ascii"))[0]

@@ -1,7 +1,8 @@
 """A glTF model as the renderer draws it: triangles per material, PBR materials, textures, nodes, cameras.
 
 `read_model(path)` is the one way a glTF file is read: the document (see `document.py`), every accessor of every
-primitive (see `accessors.py`), materials, textures, images, samplers, nodes and the scene, all checked. The
+primitive (see `accessors.py`), materials, textures, images, samplers, nodes, KHR_lights_punctual lights (see
+`lights.py`) and the scene, all checked. The
 validator (`showroom assets validate`) is this reader refusing; the renderer draws what it returns. Rules beyond
 bytes: primitives are TRIANGLES, TRIANGLE_STRIP or TRIANGLE_FAN (points and lines are refused), indices stay
 below the vertex count, every attribute has one value per vertex, references point at existing objects, the
@@ -24,6 +25,7 @@ import pygltflib
 from render_node.gltf.accessors import read_accessor
 from render_node.gltf.document import Document, parse_document, read_document
 from render_node.gltf.images import check_image
+from render_node.gltf.lights import Light, node_light, read_lights
 from render_node.gltf.materials import Material, TextureRef, read_material
 from render_node.gltf.rigging import read_rig
 from render_node.render.errors import ModelInvalid
@@ -45,7 +47,7 @@ MODE_NAMES = {
 _ATTRIBUTE_COMPONENTS = {"POSITION": (3,), "NORMAL": (3,), "TEXCOORD_0": (2,), "TEXCOORD_1": (2,),
                          "TANGENT": (4,), "COLOR_0": (3, 4)}
 
-__all__ = ["Camera", "GltfAsset", "Material", "Node", "Primitive", "TextureRef", "node_matrix", "read_model",
+__all__ = ["Camera", "GltfAsset", "Light", "Material", "Node", "Primitive", "TextureRef", "node_matrix", "read_model",
            "read_model_bytes"]
 
 
@@ -85,6 +87,8 @@ class Node:
     children: tuple[int, ...] = ()
     mesh: int | None = None
     camera: int | None = None
+    light: int | None = None
+    """The KHR_lights_punctual light this node places (it shines down the node's -Z)."""
 
 
 @dataclass
@@ -99,6 +103,8 @@ class GltfAsset:
     images: list[bytes]
     cameras: list[Camera]
     extensions_used: tuple[str, ...] = ()
+    lights: list[Light] = field(default_factory=list)
+    """KHR_lights_punctual lights of the file (placed by nodes: `light_nodes()`)."""
     document: Document | None = field(default=None, repr=False)
     """The checked document it was read from (its JSON and buffers), for tools that rewrite the file."""
     rig: Rig | None = field(default=None, repr=False)
@@ -125,6 +131,12 @@ class GltfAsset:
             if cam is not None and cam not in found:
                 found[cam] = world[idx]
         return [(self.cameras[i], found[i]) for i in sorted(found)]
+
+    def light_nodes(self) -> list[tuple[Light, F64]]:
+        """The scene's punctual lights in node order, each with its node's world matrix (the light sits at its
+        translation and shines down its -Z axis)."""
+        world = self.world_matrices()
+        return [(self.lights[light], world[i]) for i in sorted(world) if (light := self.nodes[i].light) is not None]
 
     def bounds(self) -> tuple[F64, F64]:
         """(min xyz, max xyz) in metres of every drawn vertex in world space."""
@@ -301,7 +313,7 @@ def _camera(doc: Document, i: int, c: dict[str, Any]) -> Camera:
         raise doc.fail(f"{where}.{kind}", "its values must be numbers") from None
 
 
-def _node(doc: Document, ni: int, nd: dict[str, Any]) -> Node:
+def _node(doc: Document, ni: int, nd: dict[str, Any], light_count: int) -> Node:
     where = f"nodes[{ni}]"
     try:
         matrix = node_matrix(nd)
@@ -318,6 +330,7 @@ def _node(doc: Document, ni: int, nd: dict[str, Any]) -> Node:
         children=tuple(doc.index(c, "nodes", f"{where}.children") for c in children),
         mesh=doc.index(nd["mesh"], "meshes", f"{where}.mesh") if "mesh" in nd else None,
         camera=doc.index(nd["camera"], "cameras", f"{where}.camera") if "camera" in nd else None,
+        light=node_light(doc, nd, where, light_count),
     )
 
 
@@ -366,11 +379,13 @@ def build_model(doc: Document, path: Path) -> GltfAsset:
             raise doc.fail(f"meshes[{mi}].primitives", "must be a non-empty array of objects")
         meshes.append([_primitive(doc, mi, pi, p) for pi, p in enumerate(prims)])
     cameras = [_camera(doc, i, c) for i, c in enumerate(doc.array("cameras"))]
-    nodes = [_node(doc, ni, nd) for ni, nd in enumerate(doc.array("nodes"))]
+    lights = read_lights(doc)
+    nodes = [_node(doc, ni, nd, len(lights)) for ni, nd in enumerate(doc.array("nodes"))]
     roots = _scene_roots(doc, nodes)
     _check_forest(doc, nodes, roots)
     asset = GltfAsset(path=path, nodes=nodes, roots=roots, meshes=meshes, materials=materials, images=image_bytes,
-                      cameras=cameras, extensions_used=tuple(doc.json.get("extensionsUsed", [])), document=doc)
+                      cameras=cameras, extensions_used=tuple(doc.json.get("extensionsUsed", [])), lights=lights,
+                      document=doc)
     if asset.triangle_count == 0:
         raise doc.fail("scene", "draws no triangles (no node of the scene refers to a mesh)")
     asset.rig = read_rig(doc, meshes, [n.matrix for n in nodes], [n.children for n in nodes], roots,

@@ -5,6 +5,7 @@ functions are in glsl_lobes.py."""
 from __future__ import annotations
 
 from render_node.render.glsl_common import COMMON_FRAG as _COMMON_FRAG
+from render_node.render.glsl_lights import PUNCTUAL
 from render_node.render.glsl_lobes import LOBES
 
 _PBR_FLAGS = """
@@ -13,6 +14,9 @@ _PBR_FLAGS = """
 #endif
 #if defined(NEEDS_TBN) && !defined(HAS_TANGENT)
 #define COTANGENT_FRAME
+#endif
+#if defined(COTANGENT_FRAME) || defined(PUNCTUAL_LIGHTS)
+#define NEEDS_POS
 #endif
 """
 
@@ -27,7 +31,7 @@ in vec4 p3d_Vertex;
 in vec3 p3d_Normal;
 out vec3 v_nrm;
 out vec3 v_toCam;
-#ifdef COTANGENT_FRAME
+#ifdef NEEDS_POS
 out vec3 v_pos;
 #endif
 #ifdef HAS_UV0
@@ -57,7 +61,7 @@ void main() {
   vec3 pos = (p3d_ModelMatrix * p3d_Vertex).xyz;
   vec3 camPos = -transpose(mat3(p3d_ViewMatrix)) * p3d_ViewMatrix[3].xyz;
   v_toCam = camPos - pos;
-#ifdef COTANGENT_FRAME
+#ifdef NEEDS_POS
   v_pos = pos;
 #endif
   v_nrm = mat3(p3d_ModelMatrixInverseTranspose) * p3d_Normal;
@@ -133,7 +137,7 @@ uniform vec4 u_dispersion;  // KHR_materials_dispersion: dispersion (20 / Abbe n
 #endif
 in vec3 v_nrm;
 in vec3 v_toCam;
-#ifdef COTANGENT_FRAME
+#ifdef NEEDS_POS
 in vec3 v_pos;
 #endif
 #ifdef GEM
@@ -163,6 +167,7 @@ in vec4 v_col;
 out vec4 o_color;
 """
     + LOBES
+    + PUNCTUAL
     + """
 void main() {
 #ifdef GEM
@@ -353,6 +358,39 @@ void main() {
           + irradiance * sheenColor * sheenE;
 #endif
   color *= u_envInfo.y;
+#ifdef PUNCTUAL_LIGHTS
+  // KHR_lights_punctual (glsl_lights.py): direct light by the Sample Viewer's BRDF, Lambert diffuse + GGX with
+  // the Fresnel of the ior and KHR_materials_specular (metals: the base colour), under a sheen; not scaled by the
+  // environment's intensity (the frame's exposure and tone map apply to it as to the rest).
+  {
+    float alpha = rough * rough;
+    float diffuseW = (1.0 - metallic) / 3.14159265;
+#ifdef TRANSMISSION
+    diffuseW *= 1.0 - trans;  // what a light sends through the surface is not drawn
+#endif
+    vec3 direct = vec3(0.0);
+    for (int i = 0; i < PUNCTUAL_MAX; ++i) {
+      if (float(i) >= u_lightCount.x) break;
+      vec3 l;
+      vec3 li = light_in(i, v_pos, l);
+      float nl = dot(n, l);
+      if (nl <= 0.0) continue;
+      vec3 h = normalize(l + v);
+      float vh = clamp(dot(v, h), 0.0, 1.0);
+      float nh = clamp(dot(n, h), 0.0, 1.0);
+      vec3 fD = schlick3(f0D * specFactor, vec3(specFactor), vh);
+      vec3 fM = schlick3(base.rgb, vec3(1.0), vh);
+      vec3 lit = (1.0 - fD) * base.rgb * diffuseW + mix(fD, fM, metallic) * ggx_dv(nl, nv, nh, alpha);
+#ifdef SHEEN
+      float sheenMax = max(sheenColor.r, max(sheenColor.g, sheenColor.b));
+      float sr = clamp(sheenRough, 0.07, 1.0);
+      lit = lit * (1.0 - sheenMax * max(sheenE, sheen_albedo(nl, sr))) + sheenColor * sheen_dv(nl, nv, nh, sr);
+#endif
+      direct += li * nl * lit;
+    }
+    color += direct;
+  }
+#endif
 #ifdef CLEARCOAT
   // KHR_materials_clearcoat: a GGX lobe (F0 0.04) on the coat's own normal (its normal texture, else the
   // geometric normal), over the base dimmed by the coat's Fresnel.
@@ -377,6 +415,17 @@ void main() {
   vec3 cspec = textureLod(u_specEnv, mat3(u_envRot) * reflect(-v, cn), cRough * u_envInfo.x).rgb
                * (0.04 * cab.x + cab.y);
   color = color * (1.0 - coat * cFresnel) + coat * cspec * u_envInfo.y;
+#ifdef PUNCTUAL_LIGHTS
+  vec3 coatDirect = vec3(0.0);  // the coat's GGX lobe under the lights, weighted by its Fresnel as the IBL's
+  for (int i = 0; i < PUNCTUAL_MAX; ++i) {
+    if (float(i) >= u_lightCount.x) break;
+    vec3 l;
+    vec3 li = light_in(i, v_pos, l);
+    float nl = dot(cn, l);
+    if (nl > 0.0) coatDirect += li * nl * ggx_dv(nl, cnv, clamp(dot(cn, normalize(l + v)), 0.0, 1.0), cRough * cRough);
+  }
+  color += coat * cFresnel * coatDirect;
+#endif
 #endif
   vec3 emissive = u_emissive.rgb;
 #ifdef EMISSIVE_MAP

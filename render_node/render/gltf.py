@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from render_node.gltf import Camera, GltfAsset, Material, Node, Primitive, TextureRef, node_matrix, read_model
+from render_node.gltf import (
+    Camera,
+    GltfAsset,
+    Light,
+    Material,
+    Node,
+    Primitive,
+    TextureRef,
+    node_matrix,
+    read_model,
+)
 
-__all__ = ["Camera", "GltfAsset", "Material", "Node", "Primitive", "TextureRef", "node_matrix", "read_gltf"]
+__all__ = ["Camera", "GltfAsset", "Light", "Material", "Node", "Primitive", "TextureRef", "node_matrix", "read_gltf"]
 
 
 def read_gltf(path: Path) -> GltfAsset:

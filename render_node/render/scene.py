@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from render_node.render.errors import ModelInvalid
 from render_node.render.gltf import GltfAsset, Material, Primitive, TextureRef
+from render_node.render.lights import light_inputs
 from render_node.render.shaders import GEM_MAX_PLANES, ShaderCache, slot_sampler
 from render_node.render.shadow import ContactShadow, contact_shadow
 from render_node.render.types import MaterialOverride
@@ -161,7 +162,7 @@ class LoadedModel:
         copy.detach_node()
         for found in copy.find_all_matches(f"**/={MATERIAL_TAG}"):
             mn = self.material_nodes[int(found.get_tag(MATERIAL_TAG))]
-            found.set_shader(shaders.pbr(mn.defines), 10)
+            found.set_shader(shaders.pbr(mn.defines - {"PUNCTUAL_LIGHTS"}), 10)  # a hall's probe lights it
             found.clear_shader_input("t_baked")
             found.clear_shader_input("u_tile")
             mn.set_factors(found, overrides)
@@ -172,8 +173,9 @@ MATERIAL_TAG = "material-node"
 """Tag on each primitive's node: its index in `LoadedModel.material_nodes` (found again in copies)."""
 
 _NOT_BAKEABLE = {"HAS_COLOR", "ALPHA_MASK", "BLEND", "DOUBLE_SIDED", "TRANSMISSION", "VOLUME", "UNLIT", "ANISOTROPY",
-                 "GEM"}
-"""Besides every texture (`*_MAP`): anisotropy depends on the surface's tangent, which the baker's sphere lacks."""
+                 "GEM", "PUNCTUAL_LIGHTS"}
+"""Besides every texture (`*_MAP`): anisotropy depends on the surface's tangent, which the baker's sphere lacks;
+punctual lights on the surface's position, which it lacks too."""
 
 
 def _uniform(defines: frozenset[str]) -> bool:
@@ -376,7 +378,8 @@ class SceneBuilder:
         np_.set_shader_input("u_gemAbsorb", p3d.LVecBase4f(*per_m, 0.0))
 
     def _state(
-        self, asset: GltfAsset, np_: p3d.NodePath, prim: Primitive, mat: Material, cache: dict[tuple[int, bool], p3d.Texture]
+        self, asset: GltfAsset, np_: p3d.NodePath, prim: Primitive, mat: Material, cache: dict[tuple[int, bool], p3d.Texture],
+        punctual: bool = False,
     ) -> frozenset[str]:
         defines: set[str] = set()
         uvs = prim.texcoords
@@ -438,6 +441,8 @@ class SceneBuilder:
             defines.add("IRIDESCENCE")
         if mat.unlit:
             defines.add("UNLIT")
+        elif punctual and planes is None:  # the file's KHR_lights_punctual (not on cut stones: they trace the sky)
+            defines.add("PUNCTUAL_LIGHTS")
         frozen = frozenset(defines)
         np_.set_shader(self.shaders.pbr(frozen))
         np_.set_shader_input("u_baseColor", p3d.LVecBase4f(*mat.base_color))
@@ -452,6 +457,9 @@ class SceneBuilder:
         mesh_nodes: dict[int, p3d.NodePath] = {}
         material_nodes: list[MaterialNode] = []
         world = asset.world_matrices()
+        placed = asset.light_nodes()
+        for name, value in light_inputs(placed, asset.path.name).items() if placed else ():
+            root.set_shader_input(name, value)
 
         def mesh_node(mi: int) -> p3d.NodePath:
             if mi not in mesh_nodes:
@@ -461,7 +469,7 @@ class SceneBuilder:
                     gnode = p3d.GeomNode(f"prim{mi}.{pi}")
                     gnode.add_geom(_geom(prim, _needs_tangent_frame(mat)))
                     np_ = holder.attach_new_node(gnode)
-                    defines = self._state(asset, np_, prim, mat, tex_cache)
+                    defines = self._state(asset, np_, prim, mat, tex_cache, bool(placed))
                     bakeable = _uniform(defines) and _dense(prim)
                     np_.set_tag(MATERIAL_TAG, str(len(material_nodes)))
                     material_nodes.append(
