@@ -223,7 +223,7 @@ function inspectForm(b, code, desk, after) {
       toast(p("done", { id: done.id }));
       desk.replaceChildren(resultCard(done));
       after();
-      follow(done.id, desk, after);
+      follow(done, desk, after);
     } catch (ex) {
       err.textContent = explain(ex);
       submit.disabled = false;
@@ -232,14 +232,16 @@ function inspectForm(b, code, desk, after) {
   return form;
 }
 
-/** Re-reads the day until the payout is final (the backend's notification arrives within seconds). */
-async function follow(id, desk, after) {
+/** Re-reads the buy-back's own day (that of its booked slot: a customer may come on another day than the one
+ * the desk shows) until the payout is final (the backend's notification arrives within seconds). */
+async function follow(done, desk, after) {
+  const day = done.slot ? bankDay(new Date(done.slot)) : view.date;
   for (let i = 0; i < 20; i += 1) {
     await new Promise((r) => setTimeout(r, 1000));
     if (!desk.isConnected) return;
     let b;
     try {
-      b = (await dayOf(view.branch, view.date)).buybacks.find((x) => x.id === id);
+      b = (await dayOf(done.branch || view.branch, day)).buybacks.find((x) => x.id === done.id);
     } catch {
       return;
     }
