@@ -25,8 +25,9 @@ def test_up_names_the_port_in_use_and_the_flag_that_moves_it(tmp_path: Path) -> 
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = _cli("up", "--state-dir", str(tmp_path), "--port", str(port - 1), "--edge-ports",
-                      f"{port},{port + 50}" if port + 50 < 65536 else f"{port},{port - 50}")
+        front, edge_2, commerce, payments = _unused_ports(4)  # the other parts' ports: free, not neighbours
+        result = _cli("up", "--state-dir", str(tmp_path), "--port", str(front), "--edge-ports", f"{port},{edge_2}",
+                      "--commerce-port", str(commerce), "--payments-port", str(payments))
     assert result.returncode == 2
     assert f"port {port} (edge-1) is not free" in result.stderr and "--edge-ports" in result.stderr
     assert not (tmp_path / "cluster.json").exists(), "nothing started"
@@ -41,6 +42,18 @@ def test_up_says_what_to_install_without_nginx(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(_cluster_parts, "NGINX_CANDIDATES", ())
     with pytest.raises(ClusterError, match="apt-get install nginx-light"):
         find_nginx(None)
+
+
+def _unused_ports(n: int) -> list[int]:
+    """`n` distinct ports the kernel just handed out (and took back): unlike a taken port's neighbours, free."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def _free_port() -> int:
