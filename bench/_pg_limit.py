@@ -5,11 +5,12 @@ backend, no ORM layer, no checks. Whatever we do above this costs throughput; ou
 
 Per checkout, five transactions (what the checkout commits, bench/results/commerce.md):
   quote: INSERT quotes
-  order: INSERT idempotency_keys; UPDATE stock (reserve); INSERT orders; UPDATE idempotency_keys; audit
+  order: INSERT idempotency_keys; INSERT orders; UPDATE idempotency_keys; UPDATE stock_units (reserve a piece,
+         SKIP LOCKED); audit
   intent: INSERT idempotency_keys; SELECT orders FOR UPDATE; UPDATE orders; INSERT payments
   record: SELECT orders FOR UPDATE; UPDATE payments; UPDATE idempotency_keys
-  paid: INSERT processed_events; SELECT orders FOR UPDATE; UPDATE payments; UPDATE stock (take); INSERT
-        points_ledger; UPSERT points_accounts; INSERT order_discounts; UPDATE orders; audit
+  paid: INSERT processed_events; SELECT orders FOR UPDATE; UPDATE payments; INSERT points_ledger; UPSERT
+        points_accounts; INSERT order_discounts; UPDATE orders; DELETE stock_units (take the piece); audit
 where "audit" is SELECT audit_head FOR UPDATE; INSERT audit_log; UPDATE audit_head.
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 import asyncpg
 
 PRODUCT, VARIANT, BRANCH = "bar-au9999-10g", "au9999-10g", "online"
+_PIECE = "SELECT id FROM stock_units WHERE branch_id = $1 AND product_id = $2 AND variant_id = $3"
 
 
 async def _audit(conn: asyncpg.Connection, subject: str, action: str, now: datetime) -> None:
@@ -49,8 +51,6 @@ async def checkout(pool: asyncpg.Pool, i: int, tag: str) -> None:
         async with conn.transaction():
             await conn.execute("INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at) "
                                "VALUES ('orders', $1, 'h', 'in_flight', $2) ON CONFLICT DO NOTHING", oid, now)
-            await conn.execute("UPDATE stock SET reserved = reserved + 1 WHERE branch_id = $1 AND product_id = $2 "
-                               "AND variant_id = $3 AND on_hand - reserved >= 1", BRANCH, PRODUCT, VARIANT)
             await conn.execute(
                 "INSERT INTO orders (id, quote_id, product_id, variant_id, quantity, branch_id, amount_fen, currency, "
                 "status, customer, customer_key, channel, created_at, updated_at, expires_at, paid_fen, refunded_fen, "
@@ -59,6 +59,8 @@ async def checkout(pool: asyncpg.Pool, i: int, tag: str) -> None:
                 now + timedelta(minutes=15))
             await conn.execute("UPDATE idempotency_keys SET state = 'done', response_status = 201, "
                                "response_body = '{}' WHERE scope = 'orders' AND key = $1", oid)
+            await conn.execute(f"UPDATE stock_units SET reserved = true WHERE id IN ({_PIECE} AND NOT reserved "
+                               "LIMIT 1 FOR UPDATE SKIP LOCKED)", BRANCH, PRODUCT, VARIANT)
             await _audit(conn, f"order:{oid}", "order_placed", now)
         async with conn.transaction():
             await conn.execute("INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at) "
@@ -80,8 +82,6 @@ async def checkout(pool: asyncpg.Pool, i: int, tag: str) -> None:
                                "VALUES ($1, 'payment.succeeded', $2) ON CONFLICT DO NOTHING", f"ev{pid}", now)
             await conn.fetchrow("SELECT id FROM orders WHERE id = $1 FOR UPDATE", oid)
             await conn.execute("UPDATE payments SET status = 'succeeded', succeeded_at = $2 WHERE id = $1", pid, now)
-            await conn.execute("UPDATE stock SET on_hand = on_hand - 1, reserved = reserved - 1 WHERE branch_id = $1 "
-                               "AND product_id = $2 AND variant_id = $3", BRANCH, PRODUCT, VARIANT)
             await conn.execute("INSERT INTO points_ledger (customer_id, delta, reason, ref, at) "
                                "VALUES ($1, 98, 'earned', $2, $3) ON CONFLICT DO NOTHING", customer, oid, now)
             await conn.execute("INSERT INTO points_accounts (customer_id, balance) VALUES ($1, 98) ON CONFLICT "
@@ -91,6 +91,8 @@ async def checkout(pool: asyncpg.Pool, i: int, tag: str) -> None:
                                "false)", oid, customer)
             await conn.execute("UPDATE orders SET status = 'paid', paid_fen = 980000, version = version + 1 "
                                "WHERE id = $1 AND version = 1", oid)
+            await conn.execute(f"DELETE FROM stock_units WHERE id IN ({_PIECE} AND reserved "
+                               "LIMIT 1 FOR UPDATE SKIP LOCKED)", BRANCH, PRODUCT, VARIANT)
             await _audit(conn, f"order:{oid}", "paid", now)
 
 
@@ -100,9 +102,11 @@ async def limit_run(dsn: str, checkouts: int, concurrency: int, pool_size: int) 
     assert pool is not None
     try:
         async with pool.acquire() as conn:
-            await conn.execute("INSERT INTO stock (branch_id, product_id, variant_id, on_hand, reserved) "
-                               "VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING", BRANCH, PRODUCT, VARIANT,
-                               10 * (checkouts + concurrency))
+            await conn.execute("INSERT INTO stock (branch_id, product_id, variant_id) VALUES ($1, $2, $3) "
+                               "ON CONFLICT DO NOTHING", BRANCH, PRODUCT, VARIANT)
+            await conn.execute("INSERT INTO stock_units (branch_id, product_id, variant_id, reserved) "
+                               "SELECT $1, $2, $3, false FROM generate_series(1, $4)", BRANCH, PRODUCT, VARIANT,
+                               2 * (checkouts + 2 * concurrency))
             await conn.execute("INSERT INTO audit_head (id, seq, digest) VALUES (1, 0, $1) ON CONFLICT DO NOTHING",
                                "0" * 64)
         tag = secrets.token_hex(3)

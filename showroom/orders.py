@@ -162,6 +162,9 @@ class Order:
     fulfilment: OrderStatus | None = None
     """How far fulfilment got (`fulfilling`, then `completed`), kept when a refund changes the status: an order is
     fulfilled once, in that order, and never again after completion or a full refund."""
+    has_discounts: bool = False
+    """The order took discount lines off (coupon, points: `services.campaigns`), set when it is placed: an order
+    without them has nothing to read in its discounts."""
     version: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
 

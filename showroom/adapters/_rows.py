@@ -63,7 +63,7 @@ def order_values(o: Order) -> dict[str, Any]:
         updated_at=o.updated_at, expires_at=o.expires_at, paid_fen=o.paid_fen, refunded_fen=o.refunded_fen,
         paid_payment_id=o.paid_payment_id, aml_review=o.aml_review, share_id=o.share_token_id,
         finance=None if o.finance is None else json.dumps(o.finance),
-        fulfilment=None if o.fulfilment is None else o.fulfilment.value)
+        fulfilment=None if o.fulfilment is None else o.fulfilment.value, has_discounts=o.has_discounts)
 
 
 def order_from_row(row: Any) -> Order:
@@ -76,7 +76,8 @@ def order_from_row(row: Any) -> Order:
         refunded_fen=row["refunded_fen"], paid_payment_id=row["paid_payment_id"],
         aml_review=bool(row["aml_review"]), share_token_id=row["share_id"],
         finance=None if row["finance"] is None else json.loads(row["finance"]), version=row["version"],
-        fulfilment=None if row.get("fulfilment") is None else OrderStatus(row["fulfilment"]))
+        fulfilment=None if row.get("fulfilment") is None else OrderStatus(row["fulfilment"]),
+        has_discounts=bool(row.get("has_discounts")))
 
 
 def payment_values(p: Payment) -> dict[str, Any]:

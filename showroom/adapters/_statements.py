@@ -13,13 +13,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, false, func, insert, select, text, true, update
 from sqlalchemy.sql.elements import TextClause
 
 from showroom.adapters import tables as t
 from showroom.orders import OrderStatus, PaymentStatus
 
-_o, _p, _r, _s = t.orders.c, t.payments.c, t.refunds.c, t.stock.c
+_o, _p, _r = t.orders.c, t.payments.c, t.refunds.c
 
 QUOTE_INSERT = insert(t.quotes)
 QUOTE_BY_ID = select(t.quotes).where(t.quotes.c.id == bindparam("b_id"))
@@ -44,14 +44,34 @@ CUSTOMER_ACTIVITY = select(
 ).where(and_(_mine, _o.created_at >= bindparam("b_since")))
 """Orders in the last hour, live orders and their amount today, e-CNY wallet payments today: one round trip."""
 
-_stock_key = and_(_s.branch_id == bindparam("b_branch"), _s.product_id == bindparam("b_product"),
-                  _s.variant_id == bindparam("b_variant"))
-STOCK_ON_HAND = select(_s.on_hand).where(_stock_key)
-STOCK_LEVEL = select(_s.on_hand, _s.reserved).where(_stock_key)
-STOCK_RESERVE = (update(t.stock).where(and_(_stock_key, _s.on_hand - _s.reserved >= bindparam("b_quantity")))
-                 .values(reserved=_s.reserved + bindparam("b_quantity")))
-STOCK_TAKE = update(t.stock).where(_stock_key).values(on_hand=_s.on_hand - bindparam("b_quantity"),
-                                                      reserved=_s.reserved - bindparam("b_quantity"))
+_u = t.stock_units.c
+_unit_shelf = and_(_u.branch_id == bindparam("b_branch"), _u.product_id == bindparam("b_product"),
+                   _u.variant_id == bindparam("b_variant"))
+
+
+def _units(reserved: bool, *, wait: bool = False) -> Any:
+    """Up to `b_quantity` ids of the shelf's free (or reserved) pieces, locked (PostgreSQL): pieces another
+    transaction holds are skipped, unless `wait` (then locked pieces are waited for and looked at again)."""
+    q = select(_u.id).where(and_(_unit_shelf, _u.reserved == (true() if reserved else false())))
+    return q.limit(bindparam("b_quantity")).with_for_update(skip_locked=not wait).scalar_subquery()
+
+
+SHELF_EXISTS = select(t.stock.c.branch_id).where(and_(
+    t.stock.c.branch_id == bindparam("b_branch"), t.stock.c.product_id == bindparam("b_product"),
+    t.stock.c.variant_id == bindparam("b_variant")))
+SHELF_LEVEL = select(func.count(), func.count().filter(_u.reserved == true())).where(_unit_shelf)
+UNITS_RESERVE = update(t.stock_units).where(_u.id.in_(_units(False))).values(reserved=True)
+UNITS_RESERVE_WAITING = update(t.stock_units).where(_u.id.in_(_units(False, wait=True))).values(reserved=True)
+UNITS_RELEASE = update(t.stock_units).where(_u.id.in_(_units(True))).values(reserved=False)
+UNITS_TAKE = delete(t.stock_units).where(_u.id.in_(_units(True)))
+UNITS_REMOVE_FREE = delete(t.stock_units).where(_u.id.in_(_units(False)))
+UNITS_REMOVE_FREE_WAITING = delete(t.stock_units).where(_u.id.in_(_units(False, wait=True)))
+UNITS_ADD = text(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :b_quantity) "
+    "INSERT INTO stock_units (branch_id, product_id, variant_id, reserved) "
+    "SELECT CAST(:b_branch AS VARCHAR(64)), CAST(:b_product AS VARCHAR(100)), CAST(:b_variant AS VARCHAR(100)), "
+    "FALSE FROM n")
+"""`b_quantity` (> 0) new free pieces on the shelf: one statement on SQLite and PostgreSQL."""
 
 PAYMENT_INSERT = insert(t.payments)
 PAYMENT_UPDATE = update(t.payments).where(_p.id == bindparam("b_id"))

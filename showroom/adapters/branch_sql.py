@@ -9,12 +9,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from showroom.adapters import _statements as st
+from showroom.adapters import _stock_units as units
 from showroom.adapters import tables as t
 from showroom.adapters._rows import utc, utc_req
 from showroom.adapters._versioned import update_versioned
@@ -31,7 +32,6 @@ from showroom.branches import (
     branch_from_document,
 )
 from showroom.errors import NotFound
-from showroom.ports import OutOfStock
 
 
 def _u(at: datetime) -> datetime:
@@ -107,28 +107,24 @@ class BranchSqlMixin:
 
     async def stock_shelf(self, branch_id: str, product_id: str, variant_id: str, on_hand: int, *,
                           reset: bool = False) -> None:
-        new = await self._insert_new(t.stock, branch_id=branch_id, product_id=product_id, variant_id=variant_id,
-                                     on_hand=on_hand, reserved=0)
-        if reset and not new:
-            s = t.stock.c
-            floor = func.max(s.reserved, on_hand) if self._is_sqlite else func.greatest(s.reserved, on_hand)
-            await self.conn.execute(update(t.stock).where(self._shelf(branch_id, product_id, variant_id))
-                                    .values(on_hand=floor))
+        key = units.shelf_key(branch_id, product_id, variant_id)
+        if await self._insert_new(t.stock, branch_id=branch_id, product_id=product_id, variant_id=variant_id):
+            await units.add(self.conn, key, on_hand)
+        elif reset:
+            await self._lock_shelf(branch_id, product_id, variant_id)
+            _before, reserved = await units.level(self.conn, key)
+            await units.set_on_hand(self.conn, key, max(reserved, on_hand))
+
+    async def _lock_shelf(self, branch_id: str, product_id: str, variant_id: str) -> bool:
+        """Staff changes of one shelf's count, one at a time (PostgreSQL); False when the shelf does not exist."""
+        q = select(t.stock.c.branch_id).where(self._shelf(branch_id, product_id, variant_id))
+        return (await self.conn.execute(q if self._is_sqlite else q.with_for_update())).first() is not None
 
     async def set_on_hand(self, branch_id: str, product_id: str, variant_id: str, on_hand: int) -> tuple[int, int]:
-        key = self._shelf(branch_id, product_id, variant_id)
-        q = select(t.stock.c.on_hand, t.stock.c.reserved).where(key)
-        if not self._is_sqlite:
-            q = q.with_for_update()
-        row = (await self.conn.execute(q)).first()
-        if row is None:
+        if not await self._lock_shelf(branch_id, product_id, variant_id):
             await self.stock_shelf(branch_id, product_id, variant_id, on_hand)
             return 0, 0
-        before, reserved = int(row[0]), int(row[1])
-        if on_hand < reserved:
-            raise OutOfStock(f"{reserved} pieces are reserved on this shelf; on hand cannot be {on_hand}")
-        await self.conn.execute(update(t.stock).where(key).values(on_hand=on_hand))
-        return before, reserved
+        return await units.set_on_hand(self.conn, units.shelf_key(branch_id, product_id, variant_id), on_hand)
 
     # -- slots --------------------------------------------------------------------------------------------------
 

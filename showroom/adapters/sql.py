@@ -21,12 +21,13 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, insert, select, update
+from sqlalchemy import and_, delete, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from showroom.adapters import _statements as st
+from showroom.adapters import _stock_units as units
 from showroom.adapters import tables as t
 from showroom.adapters._rows import (
     loan_rate_from_row,
@@ -129,6 +130,8 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
         self._conn: AsyncConnection | None = None
         self._locked = False
         self._pending_audit: list[AuditEvent] = []
+        self._tokens: dict[str, str | None] = {}
+        """Orders' token digests from the order rows this transaction read (`order_token_sha256` without a read)."""
         self._audit_key = db.audit_key
         self._on_audit_head = db.on_audit_head
 
@@ -229,6 +232,8 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
         order.version = 0
 
     async def order_token_sha256(self, order_id: str) -> str | None:
+        if order_id in self._tokens:  # the order's row was read in this transaction (the token never changes)
+            return self._tokens[order_id]
         row = (await self.conn.execute(st.ORDER_TOKEN, {"b_id": order_id})).first()
         if row is None:
             raise OrderNotFound(f"no order {order_id!r}")
@@ -239,6 +244,7 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
         row = (await self.conn.execute(q, {"b_id": order_id})).mappings().first()
         if row is None:
             raise OrderNotFound(f"no order {order_id!r}")
+        self._tokens[order_id] = row["token_sha256"]
         return order_from_row(row)
 
     async def save_order(self, order: Order) -> None:
@@ -263,41 +269,30 @@ class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
             "b_since": min(hour_ago, day_start)})).one()
         return CustomerActivity(int(last_hour), int(today), Decimal(int(amount)) / 100, Decimal(int(wallet)) / 100)
 
-    # -- stock ------------------------------------------------------------------------------------------------
-
-    def _stock_key(self, branch_id: str, product_id: str, variant_id: str) -> Any:
-        s = t.stock.c
-        return and_(s.branch_id == branch_id, s.product_id == product_id, s.variant_id == variant_id)
+    # -- stock: a shelf's pieces are rows (`_stock_units`) -----------------------------------------------------
 
     async def reserve_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int,
                             initial_on_hand: int) -> None:
-        key = {"b_branch": branch_id, "b_product": product_id, "b_variant": variant_id}
-        res = await self.conn.execute(st.STOCK_RESERVE, {**key, "b_quantity": quantity})
-        if res.rowcount == 1:
-            return
-        exists = (await self.conn.execute(st.STOCK_ON_HAND, key)).first()
-        if exists is None:  # the first order at this branch stocks the shelf (unless another just did)
-            await self._insert_new(t.stock, branch_id=branch_id, product_id=product_id, variant_id=variant_id,
-                                   on_hand=initial_on_hand, reserved=0)
-        # again: the row may have been made (and committed) by a concurrent first order since the first try
-        res = await self.conn.execute(st.STOCK_RESERVE, {**key, "b_quantity": quantity})
-        if res.rowcount != 1:
+        key = units.shelf_key(branch_id, product_id, variant_id)
+        got = await units.reserve(self.conn, key, quantity)
+        if got == 0:
+            # the first order at this branch stocks the shelf; another may just have (its pieces, committed since
+            # the first try, count: so try again either way)
+            if not await units.shelf_exists(self.conn, key) and await self._insert_new(
+                    t.stock, branch_id=branch_id, product_id=product_id, variant_id=variant_id):
+                await units.add(self.conn, key, initial_on_hand)
+            got = await units.reserve(self.conn, key, quantity)
+        if got < quantity:  # the transaction rolls back, and what it reserved with it
             raise OutOfStock(f"{product_id} / {variant_id} is out of stock at branch {branch_id}")
 
     async def release_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int) -> None:
-        s = t.stock.c
-        await self.conn.execute(update(t.stock).where(self._stock_key(branch_id, product_id, variant_id))
-                                .values(reserved=func.max(s.reserved - quantity, 0) if self._db.is_sqlite
-                                        else func.greatest(s.reserved - quantity, 0)))
+        await units.release(self.conn, units.shelf_key(branch_id, product_id, variant_id), quantity)
 
     async def take_stock(self, branch_id: str, product_id: str, variant_id: str, quantity: int) -> None:
-        await self.conn.execute(st.STOCK_TAKE, {"b_branch": branch_id, "b_product": product_id,
-                                                "b_variant": variant_id, "b_quantity": quantity})
+        await units.take(self.conn, units.shelf_key(branch_id, product_id, variant_id), quantity)
 
     async def stock_level(self, branch_id: str, product_id: str, variant_id: str) -> tuple[int, int]:
-        row = (await self.conn.execute(st.STOCK_LEVEL, {"b_branch": branch_id, "b_product": product_id,
-                                                        "b_variant": variant_id})).first()
-        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+        return await units.level(self.conn, units.shelf_key(branch_id, product_id, variant_id))
 
     # -- payments ---------------------------------------------------------------------------------------------
 

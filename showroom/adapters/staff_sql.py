@@ -187,9 +187,12 @@ class StaffSqlMixin:
         return [order_from_row(r) for r in res.mappings()], int(total)
 
     async def stock_levels(self) -> list[tuple[str, str, str, int, int]]:
-        s = t.stock.c
-        res = await self.conn.execute(select(s.branch_id, s.product_id, s.variant_id, s.on_hand, s.reserved)
-                                      .order_by(s.branch_id, s.product_id, s.variant_id))
+        s, u = t.stock.c, t.stock_units.c
+        on_shelf = and_(u.branch_id == s.branch_id, u.product_id == s.product_id, u.variant_id == s.variant_id)
+        res = await self.conn.execute(
+            select(s.branch_id, s.product_id, s.variant_id, func.count(u.id), func.count(u.id).filter(u.reserved))
+            .select_from(t.stock.outerjoin(t.stock_units, on_shelf))
+            .group_by(s.branch_id, s.product_id, s.variant_id).order_by(s.branch_id, s.product_id, s.variant_id))
         return [(str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in res]
 
     # -- the audit chain --------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 
 from showroom.adapters._metadata import metadata
@@ -63,19 +65,32 @@ orders = Table(
     Column("fulfilment", String(16)),
     Column("token_sha256", String(64)),  # revision 0003: the SHA-256 of the customer's order token, never the token
     Column("version", Integer, nullable=False, default=0),
+    Column("has_discounts", Boolean, nullable=False, default=False),  # revision 0011: order_discounts has lines
     Index("ix_orders_status_expires", "status", "expires_at"),
     Index("ix_orders_customer_created", "customer_key", "created_at"),
 )
 
 stock = Table(
-    "stock", metadata,
+    "stock", metadata,  # the shelves: one row each, never updated by an order (revision 0011)
     Column("branch_id", String(64), nullable=False),
     Column("product_id", String(100), nullable=False),
     Column("variant_id", String(100), nullable=False),
-    Column("on_hand", Integer, nullable=False),
-    Column("reserved", Integer, nullable=False),
     PrimaryKeyConstraint("branch_id", "product_id", "variant_id"),
 )
+
+stock_units = Table(
+    "stock_units", metadata,  # revision 0011: one row per piece on a shelf; an order reserves rows of its own
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("branch_id", String(64), nullable=False),
+    Column("product_id", String(100), nullable=False),
+    Column("variant_id", String(100), nullable=False),
+    Column("reserved", Boolean, nullable=False, default=False),
+)
+_u = stock_units.c
+Index("ix_stock_units_free", _u.branch_id, _u.product_id, _u.variant_id, _u.id, sqlite_where=_u.reserved == false(),
+      postgresql_where=_u.reserved == false())
+Index("ix_stock_units_held", _u.branch_id, _u.product_id, _u.variant_id, _u.id, sqlite_where=_u.reserved == true(),
+      postgresql_where=_u.reserved == true())
 
 payments = Table(
     "payments", metadata,

@@ -359,7 +359,7 @@ async def order_discounts(uow: UnitOfWork, order_id: str) -> OrderCampaignState 
 
 async def check_payment_method(uow: UnitOfWork, order: Order, method: str) -> None:
     """An order holding an e-CNY coupon is paid with the e-CNY wallet or not at all (422)."""
-    state = await order_discounts(uow, order.id)
+    state = await order_discounts(uow, order.id) if order.has_discounts else None
     if state is not None and method != ECNY and any(line.ecny_only for line in state.lines):
         raise CouponRequiresEcny("this order's coupon applies only when paying with the e-CNY wallet; pay with "
                                  "the e-CNY wallet, or cancel the order and order again without the coupon")
@@ -378,7 +378,7 @@ async def on_paid(ctx: Commerce, uow: UnitOfWork, order: Order, now: datetime) -
     earned = rules(ctx).earned(order.paid_fen)
     if earned <= 0 or not await store.grant_points(customer_id, earned, "earned", order.id, now):
         return
-    held = await store.order_state(order.id)
+    held = await store.order_state(order.id) if order.has_discounts else None  # none without discount lines
     state = OrderCampaignState() if held is None else held[1]
     await store.put_order_state(order.id, customer_id, replace(state, points_earned=earned))
     await uow.append_audit(PAYMENT_BACKEND.event(now, "points_earned", order_subject(order.id),
@@ -453,7 +453,7 @@ async def on_refunded(ctx: Commerce, uow: UnitOfWork, order: Order, refund_id: s
 async def on_released(ctx: Commerce, uow: UnitOfWork, order: Order, now: datetime) -> None:
     """The order was cancelled or expired unpaid: its coupon and points go straight back."""
     store = store_of(uow)
-    held = None if store is None else await store.order_state(order.id)
+    held = None if store is None or not order.has_discounts else await store.order_state(order.id)
     if store is None or held is None:
         return
     customer_id, state = held

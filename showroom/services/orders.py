@@ -143,7 +143,7 @@ async def quote(ctx: Commerce, product_id: str, variant_id: str | None, quantity
 
 
 async def details(uow: UnitOfWork, order: Order) -> OrderDetails:
-    held = await campaigns.order_discounts(uow, order.id)
+    held = await campaigns.order_discounts(uow, order.id) if order.has_discounts else None
     return OrderDetails(order, tuple(await uow.payments_for_order(order.id)),
                         tuple(await uow.refunds_for_order(order.id)), discounts=() if held is None else held.lines)
 
@@ -198,6 +198,7 @@ async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] 
             found = await campaigns.redeem_at_order(ctx, uow, order.id, facts.customer_id, q, cmd.coupon, cmd.points)
             order.amount_fen -= found.discount_fen
             taken_off = found.lines
+            order.has_discounts = bool(found.lines)
         order.reserve(now)
         token, digest = new_order_token()
         await uow.add_order(order, facts.customer_id, digest)
@@ -211,8 +212,8 @@ async def place_order(ctx: Commerce, cmd: PlaceOrder, claim: Claim[PlacedOrder] 
             await uow.count_share(share_id, orders=1)
         out.events.extend(order.events)
         placed = await answer(uow, PlacedOrder(OrderDetails(order, discounts=taken_off), created=True, token=token))
-        # The shelf last: every order of a variant updates its one `stock` row, whose lock is held until the
-        # commit, so nothing but the commit (and its audit chain) comes after it. Out of stock rolls all back.
+        # The shelf last: the pieces this order reserves stay locked until the commit, so nothing but the commit
+        # (and its audit chain) comes after it. Out of stock rolls all back.
         initial = variant.stock if variant.stock > 0 else ctx.settings.default_branch_stock
         await uow.reserve_stock(branch, product.id, variant.id, q.quantity, initial)
         return placed

@@ -215,7 +215,7 @@ async def apply_payment_status(ctx: Commerce, uow: UnitOfWork, out: Outcome, ord
     if refund_fen > 0:
         await _refund_extra_payment(uow, out, order, payment, refund_fen, now)
     await uow.save_order(order)
-    if take_stock:  # the shelf's one row is locked until the commit: its update is the last statement before it
+    if take_stock:  # the order's pieces leave the shelf; they stay locked until the commit, so this comes last
         await uow.take_stock(order.branch_id, order.product_id, order.variant_id, order.quantity)
     out.events.extend(order.events)
 

@@ -22,7 +22,7 @@ def test_on_conflict_statements_are_built_once_and_have_a_cache_key() -> None:
 def test_the_hot_path_reads_are_prebuilt_with_bound_parameters() -> None:
     expected = {st.ORDER_BY_ID: {"b_id"}, st.ORDER_BY_ID_LOCKED: {"b_id"}, st.QUOTE_BY_ID: {"b_id"},
                 st.CUSTOMER_ACTIVITY: {"b_customer", "b_hour_ago", "b_day_start", "b_since"},
-                st.STOCK_RESERVE: {"b_branch", "b_product", "b_variant", "b_quantity"}}
+                st.UNITS_RESERVE: {"b_branch", "b_product", "b_variant", "b_quantity"}}
     for statement, names in expected.items():
         assert statement._generate_cache_key() is not None
         assert names <= set(statement.compile().binds)
