@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -23,7 +24,7 @@ from typing import Literal
 
 from render_node.errors import NodeError
 
-Kind = Literal["payments", "commerce", "edge", "nginx"]
+Kind = Literal["payments", "commerce", "edge", "nginx", "postgres", "redis"]
 STATE_FILE = "cluster.json"
 LOG_TAIL_LINES = 25
 
@@ -62,6 +63,8 @@ class ClusterState:
     database_url: str
     redis_url: str
     members: tuple[Member, ...]
+    scratch: tuple[str, ...] = ()
+    """Folders `down` deletes once everything is stopped (a private PostgreSQL's data: `--private-services`)."""
 
     def member(self, name: str) -> Member:
         for m in self.members:
@@ -76,7 +79,8 @@ def read_state(state_dir: Path) -> ClusterState | None:
         return None
     raw = json.loads(path.read_text(encoding="utf-8"))
     return ClusterState(front_port=int(raw["front_port"]), database_url=str(raw["database_url"]),
-                        redis_url=str(raw["redis_url"]), members=tuple(Member(**m) for m in raw["members"]))
+                        redis_url=str(raw["redis_url"]), members=tuple(Member(**m) for m in raw["members"]),
+                        scratch=tuple(str(f) for f in raw.get("scratch", ())))
 
 
 def write_state(state_dir: Path, state: ClusterState) -> None:
@@ -84,7 +88,7 @@ def write_state(state_dir: Path, state: ClusterState) -> None:
     path = state_dir / STATE_FILE
     tmp = path.with_suffix(".tmp")
     body = {"front_port": state.front_port, "database_url": state.database_url, "redis_url": state.redis_url,
-            "members": [asdict(m) for m in state.members]}
+            "members": [asdict(m) for m in state.members], "scratch": list(state.scratch)}
     tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
 
@@ -135,12 +139,19 @@ def group_alive(member: Member) -> bool:
     return bool(group_pids(member))
 
 
-def spawn(name: str, kind: Kind, port: int, argv: Sequence[str], env: Mapping[str, str], state_dir: Path) -> Member:
-    """Starts `argv` detached (own session), its output appended to `<state>/logs/<name>.log`."""
+def spawn(name: str, kind: Kind, port: int, argv: Sequence[str], env: Mapping[str, str], state_dir: Path,
+          user: tuple[int, int] | None = None) -> Member:
+    """Starts `argv` detached (own session), its output appended to `<state>/logs/<name>.log`; `user`: the
+    (uid, gid) to run as (root starting PostgreSQL, which refuses root)."""
     log = Path("logs") / f"{name}.log"
     with (state_dir / log).open("ab") as out:
         process = subprocess.Popen(list(argv), env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True, cwd=state_dir)
+                                   stderr=subprocess.STDOUT, start_new_session=True, cwd=state_dir,
+                                   user=None if user is None else user[0], group=None if user is None else user[1],
+                                   extra_groups=None if user is None else [])
+    # Reaped when it exits, if this process is still there (a bench or test restarting a member): no zombie, and
+    # no "still running" warning when the Popen object goes.
+    threading.Thread(target=process.wait, name=f"reap-{name}", daemon=True).start()
     ticks = start_ticks(process.pid)
     if ticks is None:
         raise ClusterError(f"{name} exited at once:\n{log_tail(state_dir, log)}")
@@ -165,14 +176,20 @@ def port_problem(port: int) -> str | None:
     return None
 
 
+def stop_signal(member: Member) -> signal.Signals:
+    """PostgreSQL's fast shutdown (SIGINT: sessions are ended, then a checkpoint); SIGTERM for the rest (for
+    PostgreSQL that would wait for every client to leave)."""
+    return signal.SIGINT if member.kind == "postgres" else signal.SIGTERM
+
+
 def stop(members: Sequence[Member], timeout_s: float) -> list[str]:
-    """Stops `members` (in the order given): SIGTERM to each live leader, a wait of up to `timeout_s` for all,
+    """Stops `members` (in the order given): SIGTERM (PostgreSQL: SIGINT) to each live leader, a wait of up to `timeout_s` for all,
     then SIGKILL to every group with anything left. Returns a line per member saying what happened."""
     said: dict[str, str] = {}
     for m in members:
         if alive(m):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(m.pid, signal.SIGTERM)
+                os.kill(m.pid, stop_signal(m))
             said[m.name] = "stopped"
         else:
             said[m.name] = "was not running"

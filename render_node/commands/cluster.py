@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -46,12 +47,14 @@ from render_node.commands._cluster_run import (
     stop,
     write_state,
 )
+from render_node.commands._cluster_services import remove_scratch, service_health, start_private
 from render_node.config import child_environ, load_config
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://127.0.0.1:5432/showroom_cluster"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 HEALTH_POLL_S = 0.25
 HEALTH_REQUEST_TIMEOUT_S = 2.0
+PRIVATE_KINDS = ("postgres", "redis")
 
 
 def register(sub: Any) -> None:
@@ -72,6 +75,13 @@ def register(sub: Any) -> None:
                       help=f"commerce's PostgreSQL database, created when missing (default {DEFAULT_DATABASE_URL})")
     up_p.add_argument("--redis-url", dest="redis_url", default=DEFAULT_REDIS_URL,
                       help=f"Redis for events between processes (default {DEFAULT_REDIS_URL})")
+    up_p.add_argument("--private-services", dest="private_services", action="store_true",
+                      help="start the cluster's own PostgreSQL and Redis (from the machine's binaries, on their own "
+                           "ports, stopped by `down`) instead of using --database-url/--redis-url: they can then "
+                           "be restarted without touching the machine's services")
+    up_p.add_argument("--postgres-port", dest="postgres_port", type=int,
+                      help="the private PostgreSQL (default PORT+12)")
+    up_p.add_argument("--redis-port", dest="redis_port", type=int, help="the private Redis (default PORT+13)")
     up_p.add_argument("--nginx", help="the nginx binary (default: on PATH, else /usr/sbin/nginx)")
     up_p.add_argument("--timeout-s", dest="timeout_s", type=float, default=180.0,
                       help="how long to wait for every part to answer /healthz (default 180)")
@@ -107,10 +117,14 @@ class Plan:
     commerce_port: int
     payments_port: int
     workers: int
+    private_ports: tuple[int, int] | None = None
+    """The own PostgreSQL's and Redis's ports (`--private-services`), else None."""
 
     def named_ports(self) -> list[tuple[str, int]]:
+        private = [] if self.private_ports is None else [("postgres", self.private_ports[0]),
+                                                         ("redis", self.private_ports[1])]
         return [("nginx", self.port), *((f"edge-{i + 1}", p) for i, p in enumerate(self.edge_ports)),
-                ("commerce", self.commerce_port), ("payments", self.payments_port)]
+                ("commerce", self.commerce_port), ("payments", self.payments_port), *private]
 
 
 def _plan(args: argparse.Namespace) -> Plan:
@@ -126,8 +140,10 @@ def _plan(args: argparse.Namespace) -> Plan:
     else:
         edge_ports = tuple(args.port + 1 + i for i in range(args.edges))
     workers = args.workers or max(1, (os.cpu_count() or 1) // args.edges)
+    private = ((args.postgres_port or args.port + 12, args.redis_port or args.port + 13)
+               if getattr(args, "private_services", False) else None)
     plan = Plan(args.port, edge_ports, args.commerce_port or args.port + 10, args.payments_port or args.port + 11,
-                workers)
+                workers, private)
     ports = [p for _, p in plan.named_ports()]
     if len(set(ports)) != len(ports):
         raise ClusterError(f"two parts of the cluster would share a port: {plan.named_ports()}")
@@ -137,7 +153,8 @@ def _plan(args: argparse.Namespace) -> Plan:
         problem = port_problem(port)
         if problem is not None:
             raise ClusterError(f"port {port} ({name}) is not free on 127.0.0.1 ({problem}): stop what listens there "
-                               f"or choose other ports (--port, --edge-ports, --commerce-port, --payments-port)")
+                               f"or choose other ports (--port, --edge-ports, --commerce-port, --payments-port, "
+                               f"--postgres-port, --redis-port)")
     if plan.workers < 1:
         raise ClusterError("--workers must be at least 1")
     return plan
@@ -147,11 +164,11 @@ def _serve_argv(kind: Kind, port: int) -> list[str]:
     return [sys.executable, "-m", "render_node", "serve", "--role", kind, "--host", "127.0.0.1", "--port", str(port)]
 
 
-def _environments(plan: Plan, args: argparse.Namespace, state_dir: Path, database_url: str,
+def _environments(plan: Plan, args: argparse.Namespace, state_dir: Path, database_url: str, redis_url: str,
                   keys: RunSecrets) -> dict[str, dict[str, str]]:
     """The SHOWROOM_* settings of each process: only the secrets its role uses."""
     common = {"SHOWROOM_HOST": "127.0.0.1", "SHOWROOM_PUBLIC_URL": f"http://127.0.0.1:{plan.port}",
-              "SHOWROOM_REDIS_URL": args.redis_url}
+              "SHOWROOM_REDIS_URL": redis_url}
     if args.assets_dir:
         common["SHOWROOM_ASSETS_DIR"] = str(Path(args.assets_dir).expanduser().resolve())
 
@@ -186,43 +203,72 @@ def up(args: argparse.Namespace) -> int:
         remove_state(state_dir)
     nginx = find_nginx(args.nginx)  # what to install comes before which ports are taken
     plan = _plan(args)
-    database = asyncio.run(_check_services(args))
     for folder in ("logs", "data"):
         (state_dir / folder).mkdir(parents=True, exist_ok=True)
-    conf = nginx_conf(state_dir, port=plan.port, edge_ports=plan.edge_ports, commerce_port=plan.commerce_port)
-    check_nginx_conf(nginx, state_dir, conf)
-    keys = fresh_secrets(state_dir)
-    envs = _environments(plan, args, state_dir, database.url, keys)
-    state = ClusterState(plan.port, database.url, args.redis_url, ())
+    state = ClusterState(plan.port, args.database_url, args.redis_url, ())
     try:
+        if plan.private_ports is not None:
+            state = _start_private(state_dir, state, plan.private_ports, args.timeout_s)
+        database = asyncio.run(_check_services(state.database_url, state.redis_url))
+        state = dataclasses.replace(state, database_url=database.url)
+        write_state(state_dir, state)
+        conf = nginx_conf(state_dir, port=plan.port, edge_ports=plan.edge_ports, commerce_port=plan.commerce_port)
+        check_nginx_conf(nginx, state_dir, conf)
+        keys = fresh_secrets(state_dir)
+        envs = _environments(plan, args, state_dir, database.url, state.redis_url, keys)
         parts: list[tuple[str, Kind, int]] = [("payments", "payments", plan.payments_port),
                                               ("commerce", "commerce", plan.commerce_port)]
         parts += [(f"edge-{i + 1}", "edge", p) for i, p in enumerate(plan.edge_ports)]
         for name, kind, port in parts:
             member = spawn(name, kind, port, _serve_argv(kind, port), child_environ(envs[name]), state_dir)
-            state = ClusterState(state.front_port, state.database_url, state.redis_url, (*state.members, member))
+            state = dataclasses.replace(state, members=(*state.members, member))
             write_state(state_dir, state)
-        asyncio.run(_wait_healthy(state.members, state_dir, args.timeout_s))
+        asyncio.run(_wait_healthy(_http_members(state.members), state_dir, args.timeout_s))
         front = spawn("nginx", "nginx", plan.port, nginx_argv(nginx, state_dir, conf), child_environ({}), state_dir)
-        state = ClusterState(state.front_port, state.database_url, state.redis_url, (*state.members, front))
+        state = dataclasses.replace(state, members=(*state.members, front))
         write_state(state_dir, state)
         asyncio.run(_wait_healthy((front,), state_dir, args.timeout_s))
     except BaseException:
         print("showroom cluster: start-up failed; stopping what started", file=sys.stderr, flush=True)
         stop(_stop_order(state.members), 10.0)
+        remove_scratch(state)
         remove_state(state_dir)
         shutil.rmtree(state_dir / "secrets", ignore_errors=True)
         raise
     created = " (created)" if database.created else ""
+    own = " (the cluster's own PostgreSQL and Redis)" if plan.private_ports is not None else ""
     print(f"showroom cluster: up on http://127.0.0.1:{plan.port} ({len(plan.edge_ports)} edges, commerce on "
-          f"{database.url}{created}, Redis {args.redis_url}); state, logs and this run's secrets in {state_dir}")
+          f"{database.url}{created}, Redis {state.redis_url}{own}); state, logs and this run's secrets in {state_dir}")
     _print_table(asyncio.run(_report(state)))
     return 0
 
 
-async def _check_services(args: argparse.Namespace) -> Database:
-    database = await ensure_database(args.database_url)
-    await check_redis(args.redis_url)
+def _start_private(state_dir: Path, state: ClusterState, ports: tuple[int, int], timeout_s: float) -> ClusterState:
+    """The cluster's own PostgreSQL and Redis, each recorded in the state file as soon as it runs."""
+    holder = [state]
+
+    def record(member: Member, scratch: tuple[str, ...]) -> None:
+        holder[0] = dataclasses.replace(holder[0], members=(*holder[0].members, member),
+                                        scratch=(*holder[0].scratch, *scratch))
+        write_state(state_dir, holder[0])
+
+    try:
+        private = start_private(state_dir, ports[0], ports[1], timeout_s, on_member=record)
+    except BaseException:
+        state = holder[0]
+        stop(_stop_order(state.members), 10.0)
+        remove_scratch(state)
+        raise
+    return dataclasses.replace(holder[0], database_url=private.database_url, redis_url=private.redis_url)
+
+
+def _http_members(members: tuple[Member, ...]) -> tuple[Member, ...]:
+    return tuple(m for m in members if m.kind not in PRIVATE_KINDS)
+
+
+async def _check_services(database_url: str, redis_url: str) -> Database:
+    database = await ensure_database(database_url)
+    await check_redis(redis_url)
     return database
 
 
@@ -255,7 +301,7 @@ async def _wait_healthy(members: tuple[Member, ...], state_dir: Path, timeout_s:
 
 def _stop_order(members: tuple[Member, ...]) -> list[Member]:
     """nginx first (no new requests), then the edges, commerce, and the payment sandbox last."""
-    rank = {"nginx": 0, "edge": 1, "commerce": 2, "payments": 3}
+    rank = {"nginx": 0, "edge": 1, "commerce": 2, "payments": 3, "redis": 4, "postgres": 5}
     return sorted(members, key=lambda m: rank[m.kind])
 
 
@@ -263,6 +309,8 @@ async def _report(state: ClusterState) -> list[dict[str, Any]]:
     import aiohttp
 
     async def health(http: aiohttp.ClientSession, m: Member) -> str:
+        if m.kind in PRIVATE_KINDS:
+            return await service_health(m, HEALTH_REQUEST_TIMEOUT_S)
         try:
             async with http.get(m.url + m.health_path) as r:
                 if r.status != 200:
@@ -321,6 +369,7 @@ def down(args: argparse.Namespace) -> int:
     left = [m for m in state.members if group_alive(m)]
     if left:
         raise ClusterError(f"still running after SIGKILL: {', '.join(f'{m.name} pid {m.pid}' for m in left)}")
+    remove_scratch(state)
     remove_state(state_dir)
     shutil.rmtree(state_dir / "secrets", ignore_errors=True)
     print(f"showroom cluster: down (logs and data folders kept in {state_dir})")

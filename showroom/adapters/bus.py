@@ -15,6 +15,12 @@ from typing import Any
 
 log = logging.getLogger("showroom.bus")
 QUEUE_SIZE = 256
+CONNECT_TIMEOUT_S = 2.0
+HEALTH_CHECK_S = 15
+RECONNECT_FIRST_S = 0.2
+RECONNECT_MAX_S = 2.0
+RESYNC: dict[str, Any] = {"type": "resync"}
+"""Handed to a Redis subscriber after its subscription was lost and re-made: events may have been missed."""
 
 
 class _QueueSubscription:
@@ -70,39 +76,87 @@ class InProcessBus:
 
 
 class RedisBus:
-    """Redis pub/sub: every node subscribes to the channels its sockets need; messages are JSON."""
+    """Redis pub/sub: every node subscribes to the channels its sockets need; messages are JSON.
+
+    Redis going away does not end a subscription: its pump reconnects (backing off up to `RECONNECT_MAX_S`) and
+    subscribes again, then hands the subscriber a `{"type": "resync"}` message, because whatever was published
+    while it was away is lost (pub/sub keeps nothing): a subscriber re-reads the state it follows (the order
+    socket re-reads the order and pushes it). Publishing while Redis is away raises quickly (connect timeout);
+    the caller logs it (the order is committed, the event is a hint)."""
 
     def __init__(self, url: str, *, prefix: str = "showroom:") -> None:
         import redis.asyncio as redis_async
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        self._redis: Any = redis_async.from_url(url)  # type: ignore[no-untyped-call]
+        self._redis: Any = redis_async.from_url(  # type: ignore[no-untyped-call]
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S)
+        # Subscriptions on a client of their own that never reconnects behind our back: redis-py would subscribe
+        # again silently, and the subscriber would not know that it missed events.
+        self._listen: Any = redis_async.from_url(  # type: ignore[no-untyped-call]
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, health_check_interval=HEALTH_CHECK_S,
+            retry=Retry(NoBackoff(), 0))
         self._prefix = prefix
         self._tasks: set[asyncio.Task[None]] = set()
+        self.reconnects = 0
+        """Subscriptions re-established after Redis was lost (for tests and logs)."""
 
     async def publish(self, channel: str, message: Mapping[str, Any]) -> None:
         await self._redis.publish(self._prefix + channel, json.dumps(dict(message), ensure_ascii=False))
 
     async def subscribe(self, channel: str) -> _QueueSubscription:
-        pubsub = self._redis.pubsub()
-        await pubsub.subscribe(self._prefix + channel)
+        """Subscribed when this returns if Redis answers; otherwise the pump keeps trying (and sends a resync)."""
+        from redis.exceptions import RedisError
+
+        name = self._prefix + channel
+        pubsub: Any = self._listen.pubsub()
+        first_error: Exception | None = None
+        try:
+            await pubsub.subscribe(name)
+        except (RedisError, OSError) as exc:
+            first_error = exc
 
         async def pump() -> None:
-            try:
-                async for raw in pubsub.listen():
-                    if raw.get("type") == "message":
+            nonlocal pubsub
+            error, delay = first_error, RECONNECT_FIRST_S
+            while True:
+                if error is not None:
+                    log.warning("event bus: lost Redis on %s (%s); reconnecting", channel, error)
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+                    while True:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, RECONNECT_MAX_S)
+                        pubsub = self._listen.pubsub()
                         try:
-                            sub.put(json.loads(raw["data"]))
-                        except ValueError:
-                            log.warning("dropping a malformed event on %s", channel)
-            except asyncio.CancelledError:
-                pass
+                            await pubsub.subscribe(name)
+                            break
+                        except (RedisError, OSError):
+                            with contextlib.suppress(Exception):
+                                await pubsub.aclose()
+                    self.reconnects += 1
+                    log.info("event bus: subscribed to %s again", channel)
+                    sub.put(dict(RESYNC))
+                    error, delay = None, RECONNECT_FIRST_S
+                try:
+                    async for raw in pubsub.listen():
+                        if raw.get("type") == "message":
+                            try:
+                                sub.put(json.loads(raw["data"]))
+                            except ValueError:
+                                log.warning("dropping a malformed event on %s", channel)
+                    error = ConnectionError("the subscription ended")
+                except (RedisError, OSError) as exc:
+                    error = exc
 
         async def drop(_sub: _QueueSubscription) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            await pubsub.unsubscribe()
-            await pubsub.aclose()
+            with contextlib.suppress(Exception):  # Redis may be gone: closing must not fail the caller
+                await pubsub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
 
         sub = _QueueSubscription(drop)
         task = asyncio.get_running_loop().create_task(pump())
@@ -114,3 +168,4 @@ class RedisBus:
         for task in list(self._tasks):
             task.cancel()
         await self._redis.aclose()
+        await self._listen.aclose()

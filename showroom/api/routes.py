@@ -31,6 +31,7 @@ from showroom.api.schema import (
     ShareLandingReply,
 )
 from showroom.api.staff_routes import add_staff_routes
+from showroom.api.unavailable import database_unavailable, unavailable_reply
 from showroom.errors import ShowroomError
 from showroom.http_schema import IDEMPOTENCY_KEY, ORDER_TOKEN, Header, Operation, operation
 from showroom.http_schema import Reply as HttpReply
@@ -61,7 +62,8 @@ def _error(code: str, message: str, status: int) -> web.Response:
 
 
 def guarded(handler: Handler) -> Handler:
-    """JSON errors for this route whatever app hosts it: ShowroomError -> its status, the rest -> 500."""
+    """JSON errors for this route whatever app hosts it: ShowroomError -> its status, the database out of reach
+    -> 503 with Retry-After (`database_unavailable`), the rest -> 500."""
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
@@ -71,7 +73,11 @@ def guarded(handler: Handler) -> Handler:
             raise
         except (asyncio.CancelledError, ConnectionResetError):
             raise
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                            f"{type(exc).__name__}: {exc}"[:300])
+                return unavailable_reply()
             log.exception("unexpected error on %s %s", request.method, request.path)
             return _error("internal", "internal server error", 500)
 
@@ -303,15 +309,21 @@ async def ws_order(request: web.Request) -> web.StreamResponse:
     order_id = request.match_info["order_id"]
     token = request.query.get("token") or bearer_token(request)
 
+    # Subscribed before the first read, so a change committed between the two is not missed (it arrives as an
+    # event and the socket re-reads).
+    sub = await ctx.bus.subscribe(events.order_channel(order_id))
     try:
         first = views.order_view(await orders.customer_order(ctx, order_id, token))
+        ws = web.WebSocketResponse(heartbeat=20.0)
+        await ws.prepare(request)
     except ShowroomError as exc:
+        await sub.close()
         return _error(exc.code, exc.message, exc.http_status)
-    ws = web.WebSocketResponse(heartbeat=20.0)
-    await ws.prepare(request)
+    except BaseException:
+        await sub.close()
+        raise
     sockets = request.app[ORDER_SOCKETS]
     sockets.add(ws)
-    sub = await ctx.bus.subscribe(events.order_channel(order_id))
     log.info("[ws order %s] open", order_id)
 
     async def pump() -> None:

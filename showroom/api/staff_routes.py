@@ -39,6 +39,7 @@ from showroom.api.staff_models import (
     parse,
     parse_query,
 )
+from showroom.api.unavailable import database_unavailable, unavailable_reply
 from showroom.api.views import refund_view
 from showroom.audit import Actor
 from showroom.errors import InvalidInput, ShowroomError
@@ -113,9 +114,14 @@ async def _answer(request: web.Request, rid: str, run: Callable[[], Awaitable[we
         raise
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except Exception:
-        log.exception("unexpected error on %s %s (request %s)", request.method, request.path, rid)
-        response = _error("internal", "internal server error", 500)
+    except Exception as exc:
+        if database_unavailable(exc):
+            log.warning("database unavailable on %s %s (request %s): %s", request.method, request.path, rid,
+                        f"{type(exc).__name__}: {exc}"[:300])
+            response = unavailable_reply()
+        else:
+            log.exception("unexpected error on %s %s (request %s)", request.method, request.path, rid)
+            response = _error("internal", "internal server error", 500)
     response.headers[REQUEST_ID_HEADER] = rid
     response.headers.setdefault("Cache-Control", "no-store")
     return response

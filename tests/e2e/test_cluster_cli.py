@@ -33,6 +33,20 @@ def test_up_names_the_port_in_use_and_the_flag_that_moves_it(tmp_path: Path) -> 
     assert not (tmp_path / "cluster.json").exists(), "nothing started"
 
 
+def test_up_with_private_services_names_their_ports_when_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        front, edge_1, edge_2, commerce, payments, redis = _unused_ports(6)
+        result = _cli("up", "--state-dir", str(tmp_path), "--private-services", "--port", str(front), "--edge-ports",
+                      f"{edge_1},{edge_2}", "--commerce-port", str(commerce), "--payments-port", str(payments),
+                      "--postgres-port", str(port), "--redis-port", str(redis))
+    assert result.returncode == 2
+    assert f"port {port} (postgres) is not free" in result.stderr and "--postgres-port" in result.stderr
+    assert not (tmp_path / "cluster.json").exists(), "nothing started"
+
+
 def test_up_says_what_to_install_without_nginx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from render_node.commands import _cluster_parts
 
