@@ -10,33 +10,31 @@ GPU) at the smallest size, from a one-product assets folder built for the test.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import secrets
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
-from render_node.commands._cluster_parts import find_nginx
-from render_node.commands._cluster_run import ClusterError
-from tests.conftest import REDIS_URL, service_unreachable
+from tests.cluster_support import (
+    PG_URL,
+    PRODUCT,
+    VARIANT,
+    Cluster,
+    build_assets,
+    drop_database,
+    free_ports,
+    need_services,
+)
+from tests.conftest import REDIS_URL
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres, pytest.mark.redis, pytest.mark.gl]
 
-PG_URL = os.environ.get("SHOWROOM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
-PRODUCT, VARIANT = "bar-au9999-10g", "au9999-10g"
 VIEW_SIZE = "32x24"
 SECOND_VIEW_SIZE = "40x30"
 """The smallest view sets (SHOWROOM_EXTRA_VIEW_SIZES for this run): 108 frames in a few seconds on llvmpipe."""
@@ -44,100 +42,13 @@ STREAMS_TO_SPREAD = 16
 """Fresh clients opened to see both edges take streams: all on one edge by chance is 2 x 2^-16."""
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def _need_services() -> None:
-    """Skips (fails in CI) without PostgreSQL or Redis; skips without nginx."""
-    import asyncpg
-    import redis.asyncio as redis_async
-    from redis.exceptions import RedisError
-
-    try:
-        find_nginx(None)
-    except ClusterError as exc:
-        pytest.skip(exc.message)
-
-    async def probe() -> None:
-        try:
-            conn = await asyncpg.connect(PG_URL, timeout=3)
-            await conn.close()
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-            service_unreachable("PostgreSQL", f"{PG_URL}: {exc}")
-        client = redis_async.from_url(REDIS_URL)  # type: ignore[no-untyped-call]
-        try:
-            await asyncio.wait_for(client.ping(), 3)
-        except (OSError, TimeoutError, RedisError) as exc:
-            service_unreachable("Redis", f"{REDIS_URL}: {exc}")
-        finally:
-            await client.aclose()
-
-    asyncio.run(probe())
-
-
-def _drop_database(name: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(PG_URL, timeout=3)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
-
-
-def _assets(project_root: Path, root: Path) -> Path:
-    """An assets folder with the real catalog and one built product model (a second, no GL needed)."""
-    assets = root / "assets"
-    assets.mkdir(parents=True)
-    for name in ("catalog.toml", "branches.toml"):
-        shutil.copy(project_root / "assets" / name, assets / name)
-    env = project_root / "assets" / "env"
-    if env.is_dir() and any(env.glob("*.npz")):
-        (assets / "env").symlink_to(env)  # built maps; the renderer builds missing ones in its own folder
-    build = subprocess.run([sys.executable, "-m", "render_node", "assets", "build", "--only", PRODUCT, "--assets-dir",
-                            str(assets), "--no-thumbnails", "--no-env", "--no-hall", "--no-guide", "--no-lods"],
-                           capture_output=True, text=True, timeout=300, check=False)
-    assert build.returncode == 0, build.stderr[-2000:]
-    return assets
-
-
-@dataclass
-class Cluster:
-    front: str
-    state_dir: Path
-    env: dict[str, str]
-
-    def cli(self, *args: str, timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "render_node", "cluster", *args, "--state-dir",
-                               str(self.state_dir)], capture_output=True, text=True, timeout=timeout_s,
-                              env=self.env, check=False)
-
-    def status(self) -> dict[str, Any]:
-        result = self.cli("status", "--json")
-        return dict(json.loads(result.stdout))
-
-    def process(self, name: str) -> dict[str, Any]:
-        return next(p for p in self.status()["processes"] if p["name"] == name)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> Iterator[Cluster]:
-    _need_services()
+    need_services()
     root = tmp_path_factory.mktemp("cluster")
-    assets = _assets(project_root, root)
+    assets = build_assets(project_root, root)
     database = "showroom_cluster_" + secrets.token_hex(4)
-    port, e1, e2, commerce, payments = _free_ports(5)
+    port, e1, e2, commerce, payments = free_ports(5)
     env = {**os.environ, "SHOWROOM_EXTRA_VIEW_SIZES": f"{VIEW_SIZE},{SECOND_VIEW_SIZE}", "EGL_PLATFORM": "surfaceless"}
     c = Cluster(f"http://127.0.0.1:{port}", root / "state", env)
     base_pg = PG_URL.rsplit("/", 1)[0]
@@ -149,7 +60,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> Ite
         yield c
     finally:
         c.cli("down", timeout_s=60)
-        _drop_database(database)
+        drop_database(database)
 
 
 def _client() -> aiohttp.ClientSession:

@@ -30,8 +30,8 @@ import pytest
 from render_node.commands import _cluster_services as services
 from render_node.commands._cluster_parts import find_nginx
 from render_node.commands._cluster_run import ClusterError, Member, group_alive, read_state
+from tests.cluster_support import PRODUCT, VARIANT, build_assets, free_ports
 from tests.conftest import service_unreachable
-from tests.e2e.test_cluster import PRODUCT, VARIANT, _assets, _free_ports
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.asyncio]
@@ -97,8 +97,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> Ite
     except ClusterError as exc:
         service_unreachable("PostgreSQL and Redis binaries", exc.message)
     root = tmp_path_factory.mktemp("restarts")
-    assets = _assets(project_root, root)
-    port, edge, commerce, payments, pg, redis = _free_ports(6)
+    assets = build_assets(project_root, root)
+    port, edge, commerce, payments, pg, redis = free_ports(6)
     env = {**os.environ, "EGL_PLATFORM": "surfaceless"}
     state_dir = root / "state"
     state = None
