@@ -455,6 +455,28 @@ def test_vr_fallback_shows_stereo_frames_and_latency(server: Server, new_page: A
     _assert_clean(w, "vr")
 
 
+def test_vr_preview_zooms_in_on_a_small_bar_so_it_is_not_a_speck(server: Server, new_page: Any,
+                                                                   artifacts: Path) -> None:
+    """Without a headset the product view asks the node for a narrower field of view (and a matching eye
+    separation) sized to the product: the 10 g bar (27 mm) covers a good part of each eye, not 1 % of it."""
+    bar = next(p for p in _products(server) if p["id"] == "bar-au9999-10g")
+    w = new_page()
+    w.page.goto(f"{server.base}/vr?product={bar['id']}&lang=en&codec=jpeg&fps=8", wait_until="domcontentloaded")
+    w.page.wait_for_function("Number(document.querySelector('#stage').dataset.frames || 0) >= 3", timeout=60_000)
+    hello = w.page.evaluate("({fov: window.__vr.stream.hello.fov_deg, ipd: window.__vr.stream.hello.ipd_m})")
+    assert 20 <= hello["fov"] < 40 and 0 < hello["ipd"] < 0.064, hello
+    gold = w.page.evaluate("""() => {
+        const c = document.querySelector('#view'); const g = c.getContext('2d');
+        const d = g.getImageData(0, 0, Math.floor(c.width / 2), c.height).data;  // the left eye
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 120 && d[i] - d[i + 2] > 50) n++;
+        return n / (d.length / 4);
+    }""")
+    w.screenshot(artifacts, "vr-preview-small-bar")
+    assert gold > 0.04, f"the bar covers {gold:.1%} of the left eye"
+    _assert_clean(w, "vr preview")
+
+
 def test_share_landing_shows_the_view_price_and_quote_time(server: Server, new_page: Any, artifacts: Path) -> None:
     coin = _first(server, "coin", "gold_bar")
     req = urllib.request.Request(f"{server.base}/api/shares", method="POST",

@@ -317,6 +317,13 @@ const STRINGS = {
     "advisor.cb_pick_time": "请选择回电时间",
     "advisor.cb_back": "返回",
     "advisor.error": "出错了：{msg}",
+    "tier.live": "● 实时",
+    "tier.views": "360° 预制视图",
+    "tier.poster": "产品图片",
+    "tier.to_views": "当前网络较弱：已为您切换为预制的 360° 视图，拖动即可旋转查看",
+    "tier.to_poster": "当前网络很弱：暂时为您显示产品图片，网络恢复后将自动切换",
+    "tier.back_to_views": "网络有所好转：已恢复 360° 预制视图，拖动即可旋转查看",
+    "tier.to_live": "网络已恢复：已为您切换回实时画面",
   },
   en: {
     "app.title": "Bank Wealth Showroom",
@@ -633,6 +640,13 @@ const STRINGS = {
     "advisor.cb_pick_time": "Please choose a time for the call",
     "advisor.cb_back": "Back",
     "advisor.error": "Something went wrong: {msg}",
+    "tier.live": "● LIVE",
+    "tier.views": "Prepared 360° views",
+    "tier.poster": "Product photo",
+    "tier.to_views": "Your connection is weak: showing prepared 360° views. Drag to turn the product",
+    "tier.to_poster": "Your connection is very weak: showing a photo of the product until it recovers",
+    "tier.back_to_views": "Your connection is better: prepared 360° views are back. Drag to turn the product",
+    "tier.to_live": "Your connection is back: showing the live view again",
   },
 };
 

@@ -1,12 +1,16 @@
 // VR headset page. With WebXR (immersive-vr) the head pose goes to the node every frame and the node's stereo
 // frames are drawn per eye, with an in-scene panel (price, details, QR to pay on the phone). Without WebXR the
 // page shows the same stereo stream, lets the customer look around by dragging, and shows the latency.
+// When the measured link cannot carry the live stream the view falls back on its own (common/tiers.js): the
+// product's prepared 360 views (the frame nearest the viewer's angle), then its poster image, with a short notice
+// on each change, and climbs back when probes find the link good again.
 
-import { createQuote, formatCny, getProduct, getProducts } from "../common/api.js";
+import { createQuote, formatCny, getProduct, getProducts, renderUrl } from "../common/api.js";
 import { dimensionsMmOf, hallOf, isCar, kindLabel, priceOf, specsOf, variantOf } from "../common/catalog.js";
 import { mobileFromInput, renderPayPanel, startCheckout } from "../common/checkout.js";
 import { installToggles, onLangChange, pick, t } from "../common/i18n.js";
 import { StreamClient } from "../common/stream.js";
+import { TierDriver } from "../common/tiers.js";
 import { el, showError } from "../common/ui.js";
 import { loadQr as loadPanelQr, paintPanel } from "./panel.js";
 
@@ -14,6 +18,9 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const EYE_W = Number(params.get("eye_w") || 640);
 const EYE_H = Number(params.get("eye_h") || 720);
+const TARGET_FPS = Math.max(1, Math.min(90, Number(params.get("fps") || 30)));
+/** The view set of the `views` tier: the phone's published size (light on a weak link, shared in caches). */
+const VIEW_SIZE = params.get("view_size") || "640x480";
 /** H.264 when this browser's WebCodecs decodes it (a fraction of the bytes of JPEG), else JPEG. */
 async function pickCodec() {
   const asked = params.get("codec");
@@ -42,6 +49,7 @@ const state = {
   checkout: null,
   xr: null,
   qrImage: null,
+  tiers: null, // TierDriver: live stream -> prepared views -> poster
 };
 window.__vr = state;
 
@@ -68,35 +76,60 @@ function viewingPosition(p) {
   return [0, d * Math.sin(a), d * Math.cos(a)];
 }
 
+/**
+ * The vertical field of view asked of the node. A headset always gets its 90 degrees. The web preview (no headset:
+ * both eyes side by side on a screen) zooms in instead, so that a 10 g bar is not a speck in the middle of the
+ * studio: the product's largest side spans about 60 % of the frame height, between 20 and 90 degrees. The eyes'
+ * separation shrinks with the zoom (ipdFor), so the two views differ on screen as much as at 90 degrees.
+ */
+function fovDegFor(p) {
+  if (state.xr) return 90;
+  const dims = (dimensionsMmOf(p) || []).filter((x) => x > 0);
+  const maxM = dims.length ? Math.max(...dims) / 1000 : isCar(p) ? 4.8 : 0.05;
+  const d = Math.hypot(...viewingPosition(p));
+  const fov = (2 * Math.atan(maxM / 0.6 / 2 / d) * 180) / Math.PI;
+  return Math.round(Math.min(90, Math.max(20, fov)));
+}
+
+const IPD_M = 0.064;
+function ipdFor(fovDeg) {
+  return Number((IPD_M * Math.tan((fovDeg * Math.PI) / 360)).toFixed(4)); // tan(45 degrees) = 1
+}
+
 // ---- stream -------------------------------------------------------------------------------------
 function connect() {
   state.stream?.close();
   const p = state.product;
   state.latest = null;
-  state.stream = new StreamClient(
+  const stream = new StreamClient(
     {
       client: "vr",
       product: p.id,
       variant: state.variantId,
       viewport: { width: EYE_W, height: EYE_H },
       eyes: 2,
-      fov_deg: 90,
-      ipd_m: 0.064,
+      fov_deg: fovDegFor(p),
+      ipd_m: ipdFor(fovDegFor(p)),
       codec: state.codec,
       max_kbps: 20000,
-      target_fps: 30,
+      target_fps: TARGET_FPS,
     },
     {
       onFrame: (f) => {
+        if (state.stream !== stream) {
+          f.image.close?.();
+          return;
+        }
+        state.tiers?.liveFrame(f.latencyMs);
         const old = state.latest?.image;
         state.latest = f;
         if (old && old !== f.image && old.close) old.close();
-        $("stage").dataset.frames = String(state.stream.stats.frames);
+        $("stage").dataset.frames = String(stream.stats.frames);
       },
       onStatus: (s) => {
-        const key = s === "live" ? null : s === "connecting" ? "vr.connecting" : "vr.disconnected";
-        $("status").textContent = key ? t(key) : "● LIVE";
-        $("status").dataset.state = s;
+        if (state.stream !== stream) return;
+        state.streamStatus = s;
+        paintStatus();
       },
       onError: (e) => {
         $("note").hidden = false;
@@ -104,12 +137,66 @@ function connect() {
       },
     },
   );
-  state.stream.connect();
+  state.stream = stream;
+  stream.connect();
+}
+
+function disconnect() {
+  state.stream?.close();
+  state.stream = null;
+  state.latest?.image?.close?.();
+  state.latest = null;
+}
+
+/** The badge at the top left: the live stream's state, or the tier shown instead of it. */
+function paintStatus() {
+  const tier = state.tiers?.tier || "live";
+  const badge = $("status");
+  badge.dataset.tier = tier;
+  if (tier !== "live") {
+    badge.textContent = t(`tier.${tier}`);
+    badge.dataset.state = tier;
+    return;
+  }
+  const s = state.streamStatus || "connecting";
+  const key = s === "live" ? null : s === "connecting" ? "vr.connecting" : "vr.disconnected";
+  badge.textContent = key ? t(key) : "● LIVE";
+  badge.dataset.state = s;
+}
+
+// ---- tiers: live stream -> prepared views -> poster ---------------------------------------------
+/** The view set's angle the viewer looks from: dragging right turns the product the way the kiosk's spin does,
+ * looking down from the viewing spot is seeing the product from above. */
+function viewAngle() {
+  return [-state.yawDeg, Math.max(-10, Math.min(60, -state.pitchDeg))];
+}
+
+function startTiers() {
+  state.tiers = new TierDriver({
+    stage: $("stage"),
+    notice: $("tier-notice"),
+    targetFps: TARGET_FPS,
+    openLive: () => connect(),
+    closeLive: () => disconnect(),
+    viewsUrl: () => {
+      const q = new URLSearchParams({ size: VIEW_SIZE, wait: "0" });
+      if (state.variantId) q.set("variant", state.variantId);
+      return `/api/products/${encodeURIComponent(state.product.id)}/views?${q}`;
+    },
+    posterUrl: () => renderUrl(state.product.id, state.variantId, { yawDeg: 20, pitchDeg: 15, size: VIEW_SIZE }),
+    angle: viewAngle,
+    message: (key) => t(key),
+    onTier: () => paintStatus(),
+  });
+  window.__vr.tierLog = state.tiers.log;
+  state.tiers.start();
 }
 
 // ---- fallback: canvas + drag to look around -------------------------------------------------------
 function drawFrame(ctx, canvas) {
-  const f = state.latest;
+  const pic = state.tiers ? state.tiers.picture() : { kind: "live" };
+  if (pic?.kind === "image") return drawStill(ctx, canvas, pic);
+  const f = pic ? state.latest : null;
   if (!f) return;
   const w = f.image.displayWidth || f.image.width;
   const h = f.image.displayHeight || f.image.height;
@@ -123,6 +210,19 @@ function drawFrame(ctx, canvas) {
   ctx.fillRect(w / 2 - 1, 0, 2, h);
 }
 
+/** A prepared view or the poster: one picture (not a stereo pair), drawn as it is. */
+function drawStill(ctx, canvas, pic) {
+  const img = pic.image;
+  const w = img.naturalWidth || img.width;
+  const h = img.naturalHeight || img.height;
+  if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+  }
+  ctx.drawImage(img, 0, 0);
+  $("stage").dataset.shown = pic.yawDeg === undefined ? "poster" : `${pic.yawDeg},${pic.pitchDeg}`;
+}
+
 function fallbackLoop() {
   const canvas = $("view");
   const ctx = canvas.getContext("2d");
@@ -133,7 +233,11 @@ function fallbackLoop() {
     drawFrame(ctx, canvas);
     if (now - lastHud > 250) {
       lastHud = now;
-      const s = state.stream?.stats;
+      const s = state.tiers?.tier === "live" ? state.stream?.stats : null;
+      if (!s) {
+        $("latency").textContent = "";
+        $("fps").textContent = "";
+      }
       if (s && s.latencyMs !== null) {
         $("latency").textContent = t("vr.latency", { ms: Math.round(s.latencyMs) });
         $("latency").dataset.ms = String(Math.round(s.latencyMs));
@@ -200,6 +304,7 @@ async function enterXr() {
   const compose = document.createElement("canvas");
   const cctx = compose.getContext("2d");
   state.xr = { session };
+  if (state.stream && state.stream.hello.fov_deg !== fovDegFor(state.product)) connect(); // the preview's zoom off
   const onFrame = (time, frame) => {
     session.requestAnimationFrame(onFrame);
     const pose = frame.getViewerPose(ref);
@@ -211,18 +316,24 @@ async function enterXr() {
     const v = state.viewPos;
     const at = [p.x - state.xrOrigin[0] + v[0], p.y - state.xrOrigin[1] + v[1], p.z - state.xrOrigin[2] + v[2]];
     state.stream?.sendPose(at, [o.x, o.y, o.z, o.w]); // every frame; the node renders the latest
-    const f = state.latest;
+    const pic = state.tiers ? state.tiers.picture() : { kind: "live" };
+    const f = pic?.kind === "live" ? state.latest : null;
     const layer = session.renderState.baseLayer;
     gl.bindFramebuffer(gl.FRAMEBUFFER, layer.framebuffer);
     gl.clearColor(0, 0, 0, 1);
     gl.clear(gl.COLOR_BUFFER_BIT);
-    if (!f) return;
-    // compose the stereo frame with the in-scene panel in each eye, then draw each half to its eye
-    const w = f.image.displayWidth || f.image.width;
-    const h = f.image.displayHeight || f.image.height;
+    if (!f && pic?.kind !== "image") return;
+    // compose the stereo frame (or the tier's still, the same in both eyes) with the in-scene panel in each eye,
+    // then draw each half to its eye
+    const src = f ? f.image : pic.image;
+    const sw = src.displayWidth || src.naturalWidth || src.width;
+    const sh = src.displayHeight || src.naturalHeight || src.height;
+    const w = f ? sw : 2 * sw;
+    const h = sh;
     compose.width = w;
     compose.height = h;
-    cctx.drawImage(f.image, 0, 0);
+    if (f) cctx.drawImage(src, 0, 0);
+    else for (const x of [0, sw]) cctx.drawImage(src, x, 0);
     drawPanel(cctx, 0, w / 2, h);
     drawPanel(cctx, w / 2, w / 2, h);
     quad.upload(compose);
@@ -360,12 +471,17 @@ async function selectProduct(id) {
   state.xrOrigin = null;
   state.quote = null;
   renderPanel();
-  if (state.stream?.ready) {
-    // switch the product inside the open session (no new hello)
-    Object.assign(state.stream.hello, { product: p.id, variant: state.variantId });
-    state.stream.send({ type: "select", product: p.id, variant: state.variantId });
+  if (!state.tiers) {
+    startTiers(); // opens the live stream
   } else {
-    connect();
+    if (state.stream?.ready && state.stream.hello.fov_deg === fovDegFor(p)) {
+      // switch the product inside the open session (no new hello)
+      Object.assign(state.stream.hello, { product: p.id, variant: state.variantId });
+      state.stream.send({ type: "select", product: p.id, variant: state.variantId });
+    } else if (state.stream) {
+      connect();
+    }
+    state.tiers.productChanged();
   }
   try {
     const q = await createQuote(p.id, state.variantId, 1);
@@ -391,7 +507,10 @@ export async function main() {
   $("product-select").addEventListener("change", (e) => selectProduct(e.target.value));
   $("buy").addEventListener("click", buy);
   $("enter-vr").addEventListener("click", () => enterXr().catch(showError));
-  onLangChange(renderPanel);
+  onLangChange(() => {
+    renderPanel();
+    paintStatus();
+  });
   bindDrag();
   state.codec = await pickCodec();
   $("stage").dataset.codec = state.codec;
