@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -163,9 +164,18 @@ class _DiskIndex:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Readers see the whole file or none. The temporary name is unique per call: two render threads storing
+    the same content-addressed frame at once must not rename each other's file away."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # as a plain write would leave it (mkstemp makes 0600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class ViewStore:

@@ -154,3 +154,33 @@ def test_the_disk_cache_evicts_whole_least_recently_used_sets_and_stays_under_it
             await store.pool.close()
 
     asyncio.run(run())
+
+
+def test_atomic_writes_of_the_same_frame_from_many_threads_all_succeed(tmp_path: Path) -> None:
+    """Two render threads can store the same content-addressed frame at once (identical frames of two sets):
+    neither may rename the other's temporary file away (a FileNotFoundError became a 500 on the manifest)."""
+    import threading
+
+    from render_node.views import _write_atomic
+
+    target = tmp_path / "frame.jpg"
+    errors: list[BaseException] = []
+    start = threading.Barrier(16)
+
+    def write() -> None:
+        start.wait()
+        try:
+            for _ in range(50):
+                _write_atomic(target, b"same bytes")
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert target.read_bytes() == b"same bytes"
+    assert [p.name for p in tmp_path.iterdir()] == ["frame.jpg"]  # no temporary file left behind
+    assert target.stat().st_mode & 0o777 == 0o644
