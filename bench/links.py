@@ -14,11 +14,16 @@ joined to this one through the user-space shaper and tc tbf) and is measured fro
     per second, before and after;
 (5) the rig's own floor and ceiling: no delay, no loss, a 10 Gbit/s bucket.
 
-Parts 2+ (the VR stream, spin and try-on through each profile) are to come.
+Part 2 (bench/linkrig/part2.py): the product through each profile, the node and nginx here, the clients in the
+link's namespace: the VR stream (JPEG and H.264: stereo pairs/s, pose-to-frame p50/p99, stalls), a 360 view set
+through nginx (first frame, all 108), the try-on stream (replies/s), `edge` without its loss (does TCP's
+head-of-line blocking make the tail?), and the 100 -> 5 -> 100 Mbit/s drop under the VR stream (how long until
+the frames fit the new rate, and until they are back to their size).
 
-Usage: .venv/bin/python bench/links.py [--profiles good,typical,edge] [--pings 300] [--loss-packets 50000]
-                                       [--seconds 8] [--quick] [--out DIR]
-Needs root. Writes bench/results/links.md (or --out DIR); prints the table. About 4 minutes with the defaults.
+Usage: .venv/bin/python bench/links.py [--parts 1,2] [--profiles good,typical,edge] [--pings 300]
+                                       [--loss-packets 50000] [--seconds 8] [--quick] [--out DIR]
+Needs root. Writes bench/results/links.md (or --out DIR); prints the tables. Part 1 takes about 4 minutes with
+the defaults, part 2 about 6 (--quick: 1.5 and 4). Run with --parts 2 only, the file keeps part 1 as it was.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from bench._machine import machine  # noqa: E402
 from bench.linkrig.measure import BulkResult, EchoResult, tcp_bulk, udp_echo  # noqa: E402
 from bench.linkrig.netns import TBF_LATENCY_MS, link, missing_requirements  # noqa: E402
 from bench.linkrig.profiles import PROFILES, Profile, profile  # noqa: E402
+
+PART2_TITLE = "## Part 2: the product through each profile"
 
 NS = "shb"
 """The benchmark's namespace and subnet, apart from a link someone brought up by hand (shc, 10.77.0.0/24)."""
@@ -112,6 +119,7 @@ def drop_rows(bulk: BulkResult, echo: EchoResult, drop_s: float) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", default="1,2", help="1: the rig alone; 2: the product through it")
     parser.add_argument("--profiles", default="good,typical,edge")
     parser.add_argument("--pings", type=int, default=300)
     parser.add_argument("--loss-packets", type=int, default=50000)
@@ -123,8 +131,32 @@ def main() -> int:
     if missing:
         print("bench/links.py: " + "; ".join(missing), file=sys.stderr)
         return 2
+    parts = {x.strip() for x in args.parts.split(",")}
+    part1 = part_one(args) if "1" in parts else _kept_part_one(args.out / "links.md")
+    text = part1
+    if "2" in parts:
+        from bench.linkrig.part2 import part_two
+
+        text = part1.rstrip("\n") + "\n\n" + part_two(args, [n.strip() for n in args.profiles.split(",") if n.strip()],
+                                                      PART2_TITLE)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "links.md").write_text(text)
+    print(text)
+    return 0
+
+
+def _kept_part_one(path: Path) -> str:
+    if not path.exists():
+        raise SystemExit(f"{path} has no part 1 to keep: run with --parts 1,2")
+    text = path.read_text()
+    return text.split(PART2_TITLE)[0]
+
+
+def part_one(args: argparse.Namespace) -> str:
+    pings, loss_packets, seconds = args.pings, args.loss_packets, args.seconds
     if args.quick:
-        args.pings, args.loss_packets, args.seconds = 100, 5000, 3.0
+        pings, loss_packets, seconds = 100, 5000, 3.0
+    args = argparse.Namespace(**{**vars(args), "pings": pings, "loss_packets": loss_packets, "seconds": seconds})
     started = time.monotonic()
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine_line = machine()
@@ -212,11 +244,7 @@ def main() -> int:
         f"{floor_status['down']['overflow'] + floor_status['up']['overflow']}.",
         "",
     ]
-    args.out.mkdir(parents=True, exist_ok=True)
-    text = "\n".join(lines)
-    (args.out / "links.md").write_text(text)
-    print(text)
-    return 0
+    return "\n".join(lines)
 
 
 def _congestion_control() -> str:

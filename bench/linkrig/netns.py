@@ -14,6 +14,7 @@ shaper's. A server in the root namespace bound to 10.77.N.1 (or 0.0.0.0) is what
     python -m bench.linkrig.netns up --profile typical     # or good, edge, drop; prints the addresses
     ip netns exec shc curl http://10.77.0.1:8080/        # anything run in the namespace goes through the link
     python -m bench.linkrig.netns rate --down 5 --up 5     # change the rate now
+    python -m bench.linkrig.netns profile --profile edge   # switch the running link to another profile
     python -m bench.linkrig.netns status                   # the shaper's counters
     python -m bench.linkrig.netns down                     # the shaper, both devices and the namespace go
 
@@ -203,6 +204,13 @@ class Link:
     def set_rate(self, down_mbit: float, up_mbit: float) -> None:
         apply_rate(self.ns, self.root_tun, self.client_tun, down_mbit, up_mbit)
 
+    def set_profile(self, prof: Profile) -> None:
+        """Switches the running link to `prof` (e.g. typical -> edge mid-session): the shaper takes its delay,
+        jitter and loss for the packets that arrive from now on (SIGUSR1 + profile.json), tbf its rate.
+        A `drop` in `prof` is not scheduled again."""
+        set_profile(self.ns, prof)
+        self.profile = prof
+
     def bucket_drops(self) -> tuple[int, int]:
         """Packets the token buckets dropped so far (queue full), (down, up): not the profile's loss."""
         found = []
@@ -246,6 +254,21 @@ def socket_in(ns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STR
     if isinstance(made[0], BaseException):
         raise made[0]
     return made[0]
+
+
+def set_profile(ns: str, prof: Profile) -> None:
+    """Switches running link `ns` to `prof` (see `Link.set_profile`)."""
+    pids = _shaper_pids(ns)
+    if not pids:
+        raise LinkError(f"no shaper of link {ns} is running")
+    path = state_dir(ns) / "profile.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dataclasses.asdict(prof)))
+    tmp.replace(path)
+    for pid in pids:
+        os.kill(pid, signal.SIGUSR1)
+    root_tun, client_tun = tun_names(ns)
+    apply_rate(ns, root_tun, client_tun, prof.down_mbit, prof.up_mbit)
 
 
 def _ipv6_off(device: str, ns: str | None) -> None:
@@ -319,7 +342,7 @@ def link(prof: Profile, ns: str = DEFAULT_NS, *, subnet: int = 0, seed: int | No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.linkrig.netns",
                                      description="A 5G-like link between this machine and a client namespace.")
-    parser.add_argument("command", choices=["up", "down", "rate", "status"])
+    parser.add_argument("command", choices=["up", "down", "rate", "profile", "status"])
     parser.add_argument("--ns", default=DEFAULT_NS, help=f"the client namespace (default {DEFAULT_NS})")
     parser.add_argument("--profile", default="typical", choices=sorted(PROFILES))
     parser.add_argument("--subnet", type=int, default=0, help="N of 10.77.N.0/24 (default 0)")
@@ -339,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             removed = down(args.ns)
             print("removed: " + (", ".join(removed) if removed else "nothing (no link)"))
+        elif args.command == "profile":
+            set_profile(args.ns, profile(args.profile))
+            print(f"link {args.ns} now shapes as {args.profile}")
         elif args.command == "rate":
             if args.down is None or args.up is None:
                 parser.error("rate needs --down and --up")

@@ -12,7 +12,9 @@ packet is dropped and counted as overflow).
 Run by bench/linkrig/netns.py as its own process (the loop is one Python thread; it must not share a GIL with the
 measuring code): `python -m bench.linkrig.shaper --root-tun NAME --client-tun NAME --profile-json JSON ...`. It
 creates both TUN devices, says `ready` on stdout, and runs until SIGTERM; status.json in --state-dir holds its
-counters (refreshed each second and at exit) and when the mid-session rate drop was applied.
+counters (refreshed each second and at exit) and when the mid-session rate drop was applied. On SIGUSR1 it reads
+profile.json from --state-dir and shapes with that profile's delay, jitter and loss from then on (packets already
+held keep their due times; `Link.set_profile` writes the file, signals, and sets the new rate).
 """
 
 from __future__ import annotations
@@ -92,6 +94,12 @@ class DelayLine:
         while held and held[0][0] <= now:
             out.append(held.popleft()[1])
         return out
+
+    def reshape(self, profile: Profile) -> None:
+        """Packets admitted from now on get `profile`'s delay, jitter and loss."""
+        self.delay_s = profile.one_way_ms / 1000
+        self.sigma_s = profile.sigma_ms / 1000
+        self.loss = profile.loss
 
     def next_due(self) -> float | None:
         return self._held[0][0] if self._held else None
@@ -184,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         _die_with_parent()
     profile = Profile(**json.loads(args.profile_json))
     stop = threading.Event()
+    reshape = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda *_: reshape.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     root_fd = open_tun(args.root_tun)
@@ -207,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def tick(now: float) -> None:
         nonlocal drop_at, last_status
+        if reshape.is_set():
+            reshape.clear()
+            new = Profile(**json.loads((args.state_dir / "profile.json").read_text()))
+            down.reshape(new)
+            up.reshape(new)
+            status["profile"] = new.name
+            status["reshaped_monotonic"] = now
         if drop_at is not None and now >= drop_at:
             drop_at = None
             rate = profile.drop_to_mbit or 0.0

@@ -5,7 +5,8 @@ newest pose (older unrendered poses are superseded, never queued); the frame loo
 worker pool, encodes it (JPEG/WebP in an executor, H.264 through one encoder per session), and sends it with
 a header of stage timestamps, then waits for the next pose. A slow client slows its own frame loop (the send is
 awaited), so it gets fewer frames rather than a queue. Adaptive quality lowers JPEG quality, then resolution,
-when frames exceed `max_kbps` or the target frame time, and raises them back when there is room.
+when frames exceed the bitrate budget (the smaller of `max_kbps` and what the link drains, measured from the
+socket's own counters) or the target frame time, and raises them back when there is room.
 
 The camera modes (hello `"mode": "ar"|"tryon"`) are a `CameraSession`: the client sends camera frames (binary,
 `protocol.CAMERA_HEADER` + JPEG) and the node answers each processed frame with an overlay or a composite, the
@@ -25,7 +26,9 @@ Modules:
 - `handler`: the `/ws/stream` WebSocket handler, its receive loops, and `setup(app)`.
 - `pose`: `PoseSession`, the vr/spin stream (the client's poses rendered and sent back).
 - `hall`: `HallSession`, the hall stream, and `HallService`, the node's one hall (scene, live prices, warm-up).
-- `quality`: `QualityController`, the adaptive JPEG quality and resolution of a pose stream.
+- `quality`: `QualityController`, the adaptive JPEG quality and resolution of a pose stream, and `LinkBudget`,
+  the bitrate the link drains.
+- `_link`: `LinkProbe`, a stream socket's send counters (acknowledged and waiting bytes; TCP_NOTSENT_LOWAT).
 - `camera`: `CameraSession`, the ar/tryon stream (camera frames in, overlays or composites out).
 - `_rate`: the per-second message-rate window; `_socket`: what the sessions need of a WebSocket.
 

@@ -19,6 +19,7 @@ from render_node.ar.errors import NotWearable
 from render_node.errors import BadRequest, NodeError, status_and_code
 from render_node.keys import CATALOG, CONFIG, METRICS, PRICES, RENDER_POOL, SESSIONS, VIEWS
 from render_node.render.errors import RenderError
+from render_node.stream._link import LinkProbe
 from render_node.stream._rate import MessageRate
 from render_node.stream._socket import close
 from render_node.stream.camera import CameraSession, camera_item, open_camera
@@ -120,14 +121,16 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
         await close(ws, protocol.CLOSE_TRY_AGAIN_LATER, reason)
         return ws
     try:
-        await _serve(ws, app, registry)
+        await _serve(ws, app, registry, request.transport)
     finally:
         registry.release()
     return ws
 
 
-async def _serve(ws: web.WebSocketResponse, app: web.Application, registry: SessionRegistry) -> None:
-    """One connection that holds a slot: hello, the session, its receive loop; closes the socket at the end."""
+async def _serve(ws: web.WebSocketResponse, app: web.Application, registry: SessionRegistry,
+                 transport: asyncio.Transport | None) -> None:
+    """One connection that holds a slot: hello, the session, its receive loop; closes the socket at the end.
+    `transport`: the connection's, whose send counters the pose sessions' adaptive quality reads."""
     limits = registry.limits
     metrics = app[METRICS]
     session: PoseSession | CameraSession | None = None
@@ -154,6 +157,8 @@ async def _serve(ws: web.WebSocketResponse, app: web.Application, registry: Sess
                 raise ProtocolError(exc.message, protocol.CLOSE_UNKNOWN_PRODUCT) from None
             session = PoseSession(ws, session_id, hello, model, overrides, env, app[RENDER_POOL], metrics, limits,
                                   peers=lambda: len(registry))
+        if isinstance(session, PoseSession):  # hall sessions too: adaptive quality follows the link
+            session.link = LinkProbe.of(transport)
         registry.add(session)
         metrics.sessions_total.labels(hello.client).inc()
         metrics.sessions_active.labels(hello.client).inc()

@@ -30,8 +30,9 @@ from render_node.render.types import (
     RenderRequest,
     StereoView,
 )
+from render_node.stream._link import LinkProbe
 from render_node.stream._socket import Socket, close, send_frame
-from render_node.stream.quality import FrameBudget, QualityController
+from render_node.stream.quality import FrameBudget, LinkBudget, QualityController
 from render_node.stream.registry import StreamLimits
 from render_node.views import ViewStore
 from showroom.catalog import Catalog
@@ -85,11 +86,15 @@ class PoseSession:
         self.peers = peers
         self.slot = _PoseSlot()
         self.quality = QualityController(FrameBudget(hello.target_fps, hello.max_kbps))
+        self.link: LinkProbe | None = None
+        """The socket's send counters (set by the handler); with them quality follows what the link drains."""
+        self.link_budget = LinkBudget(hello.max_kbps)
         self.frames_sent = 0
         self.poses_received = 0
         self.poses_superseded = 0
         self.bytes_sent = 0
         self._h264: H264Encoder | None = None
+        self._h264_kbps = 0
         self.log = logging.LoggerAdapter(log, {"session": session_id})
 
     def view_for(self, pose: Pose, fov_deg: float) -> tuple[StereoView | PoseView, tuple[int, int]]:
@@ -126,10 +131,14 @@ class PoseSession:
         if codec == "webp":
             return encode_webp(frame, jpeg_quality), True, jpeg_quality
         h, w = frame.shape[:2]
-        if self._h264 is None or (self._h264.width_px, self._h264.height_px) != (w, h):
+        budget = min(self.hello.max_kbps, self.link_budget.kbps) if self.hello.adaptive else self.hello.max_kbps
+        kbps = max(200, int(budget * 0.8))
+        rebuild = self._h264_kbps and not self._h264_kbps / 1.5 <= kbps <= self._h264_kbps * 1.5
+        if self._h264 is None or (self._h264.width_px, self._h264.height_px) != (w, h) or rebuild:
+            # a new size, or the link's budget moved by half or more: a new encoder (its first frame is a key)
             if self._h264 is not None:
                 self._h264.close()
-            kbps = max(200, int(self.hello.max_kbps * 0.8))
+            self._h264_kbps = kbps
             self._h264 = H264Encoder(w, h, bitrate_kbps=kbps, fps=max(1, round(self.hello.target_fps)))
         data, key = self._h264.encode(frame)
         return data, key, 0
@@ -229,13 +238,17 @@ class PoseSession:
         header = FrameHeader(self.hello.codec, r.keyframe, self.hello.eyes, r.quality, w, h, r.pose.seq,
                              self.frames_sent, r.pose.t, r.t_receive, r.t_render_start, r.t_render_end,
                              r.t_encode_end, time.time(), len(payload))
+        if self.link is not None:  # what the link drained since the last frame, before this one adds to it
+            delivered, backlog = self.link.counters(self.bytes_sent)
+            self.link_budget.observe(time.monotonic(), delivered, backlog)
         if not await send_frame(self.ws, self.metrics, header, payload):
             return False
         self.frames_sent += 1
         self.bytes_sent += len(payload) + protocol.HEADER_SIZE
         if self.hello.adaptive:
             busy_s = (r.t_render_end - r.t_render_start) + max(0.0, r.t_encode_end - r.t_render_end)
-            self.quality.observe(len(payload), busy_s / self._depth())
+            link_kbps = self.link_budget.kbps if self.link is not None else None
+            self.quality.observe(len(payload), busy_s / self._depth(), link_kbps=link_kbps)
         return True
 
     def close(self) -> None:

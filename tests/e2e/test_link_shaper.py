@@ -54,6 +54,28 @@ def test_delay_line_drops_about_the_profiles_share_and_bounds_its_queue() -> Non
     assert (len(small), small.counters.overflow) == (10, 5)
 
 
+def test_delay_line_reshaped_delays_new_packets_by_the_new_profile_and_keeps_order() -> None:
+    line = DelayLine(delay_s=0.02, sigma_s=0.0, loss=0.0, rng=random.Random(1))
+    line.admit(b"a", now=0.0)
+    line.reshape(profile("edge"))
+    assert (line.delay_s, line.loss) == (0.04, 0.01) and line.sigma_s > 0
+    line.reshape(profile("good"))
+    line.admit(b"b", now=0.001)
+    # b: 10 ms on good, but never before a (20 ms, admitted before the change): they leave together, in order
+    assert line.pop_due(0.015) == [] and line.pop_due(0.0205) == [b"a", b"b"]
+
+
+def test_a_running_link_switches_profile(link_allowed: None) -> None:
+    with link(profile("typical"), TEST_NS, subnet=TEST_SUBNET, seed=2) as ln:
+        assert 30 <= udp_echo(ln, 60, 0.05).rtt_ms(50) <= 50
+        ln.set_profile(profile("edge"))
+        assert 70 <= udp_echo(ln, 60, 0.05).rtt_ms(50) <= 100  # 80 ms
+        assert ln.status()["profile"] == "edge"
+        ln.set_profile(profile("typical"))
+        assert 30 <= udp_echo(ln, 60, 0.05).rtt_ms(50) <= 50
+    assert leftovers(TEST_NS) == []
+
+
 def test_typical_link_delays_drops_and_caps_like_its_profile(link_allowed: None) -> None:
     typical = profile("typical")
     with link(typical, TEST_NS, subnet=TEST_SUBNET, seed=1) as ln:
