@@ -21,7 +21,9 @@ Writes `render.md` (table + machine) and `render.png` (plot) into --out.
 
 measures instead what each KHR material extension costs beside today's shading: the 100k-triangle ring (1280x720,
 turntable) drawn with one material per extension, exact shading and auto (baked where the baker can express the
-material), interleaved in rounds in one process; writes `render_materials.md`.
+material), interleaved in rounds in one process; with them the cars' metallic paint (clearcoat + `extras.flakes`,
+flakes drawn one by one and as their average) and the hall's velvet tray (its sheen baked: unlit + vertex colour);
+writes `render_materials.md`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._machine import machine  # noqa: E402
+from bench._render_materials import run_materials, write_materials  # noqa: E402
 
 RENDERERS = ("ours", "ours-exact", "fixed", "simplepbr", "open3d")
 SIZES: tuple[tuple[str, int, int, int], ...] = (("1280x720", 1280, 720, 1), ("1920x1080", 1920, 1080, 1), ("stereo 2x960x1080", 960, 1080, 2))
@@ -278,115 +281,6 @@ def worker(args: argparse.Namespace) -> None:
             print("RESULT " + json.dumps({**cell, "renderer": args.worker, "ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
 
 
-# --- material extensions: the cost of each beside today's shading -------------------------------------------
-
-MATERIALS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("today: gold (metallic-roughness)", {}),
-    ("ior 2.4 + specular colour (dielectric)", {"base": [0.02, 0.02, 0.02, 1], "metallic": 0.0,
-                                                "ext": {"ior": {"ior": 2.4},
-                                                        "specular": {"specularColorFactor": [1, 0.9, 0.8]}}}),
-    ("anisotropy 0.8 (brushed)", {"ext": {"anisotropy": {"anisotropyStrength": 0.8}}}),
-    ("sheen (velvet)", {"base": [0.05, 0.01, 0.02, 1], "metallic": 0.0, "rough": 0.9,
-                        "ext": {"sheen": {"sheenColorFactor": [1, 1, 1], "sheenRoughnessFactor": 0.5}}}),
-    ("clearcoat (factor)", {"ext": {"clearcoat": {"clearcoatFactor": 1.0, "clearcoatRoughnessFactor": 0.05}}}),
-    ("transmission + volume (ruby)", {"base": [1, 1, 1, 1], "metallic": 0.0, "rough": 0.05,
-                                      "ext": {"transmission": {"transmissionFactor": 1.0},
-                                              "volume": {"thicknessFactor": 0.003, "attenuationColor": [0.9, 0.1, 0.15],
-                                                         "attenuationDistance": 0.004}}}),
-    ("+ dispersion 1 (diamond-like fire)", {"base": [1, 1, 1, 1], "metallic": 0.0, "rough": 0.02,
-                                            "ext": {"transmission": {"transmissionFactor": 1.0}, "ior": {"ior": 2.4},
-                                                    "volume": {"thicknessFactor": 0.003}, "dispersion": {"dispersion": 1.0}}}),
-    ("iridescence (thin film on gold)", {"ext": {"iridescence": {"iridescenceFactor": 1.0, "iridescenceIor": 1.3,
-                                                                 "iridescenceThicknessMaximum": 300}}}),
-)
-
-
-def _material_variants(work: Path) -> list[tuple[str, Path]]:
-    """The 100k-triangle gold ring re-written with each material of MATERIALS (same geometry, same bytes)."""
-    import struct
-
-    from tests.render_models import gold_ring, write_glb
-
-    data = gold_ring(work / "ring-materials.glb", triangles=100_000).read_bytes()
-    n_json = struct.unpack("<I", data[12:16])[0]
-    doc = json.loads(data[20:20 + n_json])
-    binary = data[20 + n_json + 8:]
-    out = []
-    for i, (label, spec) in enumerate(MATERIALS):
-        mat = json.loads(json.dumps(doc["materials"][0]))
-        pbr = mat["pbrMetallicRoughness"]
-        pbr["baseColorFactor"] = spec.get("base", pbr["baseColorFactor"])
-        pbr["metallicFactor"] = spec.get("metallic", pbr["metallicFactor"])
-        pbr["roughnessFactor"] = spec.get("rough", pbr["roughnessFactor"])
-        mat["extensions"] = {f"KHR_materials_{k}": v for k, v in spec.get("ext", {}).items()}
-        variant = {**doc, "materials": [mat], "extensionsUsed": sorted(mat["extensions"])}
-        out.append((label, write_glb(work / f"material-{i}.glb", variant, binary)))
-    return out
-
-
-def _materials(env_dir: Path, seconds: float) -> None:
-    """One renderer, each material in turn in rounds (exact, then auto), one RESULT line per (material, mode)."""
-    from render_node.render.engine import PandaRenderer
-    from render_node.render.types import RenderRequest, TurntableView
-
-    r = PandaRenderer(env_dir)
-    auto = r.shading
-    work = Path(tempfile.mkdtemp(prefix="bench-materials-"))
-    variants = _material_variants(work)
-    times: dict[tuple[str, str], Times] = {}
-    defines: dict[str, str] = {}
-    for label, path in variants:
-        loaded = r.load_model(path)
-        defines[label] = " ".join(sorted(d for d in loaded.material_nodes[0].defines if "=" not in d)) or "-"
-    rounds = 4
-    for k in range(rounds):
-        for label, path in variants:
-            for mode in ("exact", auto):
-                r.shading = mode
-
-                def frame(i: int, path: Path = path) -> None:
-                    r.render(RenderRequest(path, TurntableView(i * 10.0, 20.0), (1280, 720), "white"))
-
-                times.setdefault((label, mode), []).extend(
-                    _time_frames(frame, seconds / rounds, min_frames=2, first=k * 1000))
-    baked = {label for label, path in variants if r.load_model(path).material_nodes[0].bakeable}
-    for (label, mode), t in times.items():
-        shading = "baked" if mode == "baked" and label in baked else "exact"
-        print("RESULT " + json.dumps({"material": label, "mode": mode, "shading": shading, "defines": defines[label],
-                                      "times": t, "gl": r.gl_renderer}), flush=True)
-    r.close()
-
-
-def _write_materials(out: Path, rows: list[dict[str, Any]], machine: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    gl = rows[0]["gl"] if rows else "unknown"
-    stat = {}
-    for r in rows:
-        t = np.asarray(r["times"]) * 1000
-        stat[(r["material"], r["mode"])] = (float(np.median(t[:, 0])), float(t[:, 0].min()), float(np.median(t[:, 1])))
-    base = MATERIALS[0][0]
-    lines = [
-        "# Render benchmark: material extensions",
-        "",
-        f"Machine: {machine}; GL: {gl}.",
-        "The 100k-triangle gold ring's geometry at 1280x720 (turntable, 10 deg/frame, white background, render +",
-        "read-back), one material per row; every (material, mode) pair timed in 4 interleaved rounds in one process.",
-        "CPU ms = process CPU time per frame, all GL threads (robust to other load on the machine); the extra cost",
-        "is the CPU ms over today's gold in the same mode.",
-        "",
-        "| material | shader #defines | mode | drawn by | p50 ms | min ms | CPU ms | extra CPU ms |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        p50, low, cpu = stat[(r["material"], r["mode"])]
-        ref = stat.get((base, r["mode"]))
-        extra = "" if r["material"] == base or ref is None else f"{cpu - ref[2]:+.1f}"
-        lines.append(f"| {r['material']} | {r['defines']} | {r['mode']} | {r['shading']} | {p50:.1f} | {low:.1f} | "
-                     f"{cpu:.1f} | {extra} |")
-    (out / "render_materials.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
-
-
 # --- orchestration -----------------------------------------------------------------------------------------
 
 
@@ -425,7 +319,7 @@ def main() -> None:
     ap.add_argument("--env-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker == "materials":
-        _materials(Path(args.env_dir), args.seconds)
+        run_materials(Path(args.env_dir), args.seconds, _time_frames)
         return
     if args.worker:
         worker(args)
@@ -445,7 +339,7 @@ def main() -> None:
         rows = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         if not rows:
             sys.exit(f"bench/render --materials failed: {(proc.stderr or 'no output').strip().splitlines()[-1:]}")
-        _write_materials(args.out, rows, who)
+        write_materials(args.out, rows, who)
         return
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     scene_paths = scenes(work)

@@ -69,8 +69,10 @@ MATERIAL_EXTENSIONS: dict[str, dict[str, Any]] = {
     # a diamond, its light traced inside its facets (docs/rendering.md, "Gemstones"); a product's own stone
     # (ruby, sapphire) replaces it through `procedural.material_extensions`
     "gem": material_for(GEMS["diamond"], depth_mm=2.6),
-    # car paint: the colour layer under a glossy clearcoat (sharp reflections over the rougher paint)
-    "paint": {"KHR_materials_clearcoat": {"clearcoatFactor": 1.0, "clearcoatRoughnessFactor": 0.04}},
+    # car paint: metallic, the colour layer with its aluminium flakes (`extras.flakes`, docs/rendering.md
+    # "Metallic paint") under a glossy clearcoat (sharp reflections over the rougher paint)
+    "paint": {"KHR_materials_clearcoat": {"clearcoatFactor": 1.0, "clearcoatRoughnessFactor": 0.04},
+              "extras": {"flakes": {"size": 0.003, "density": 0.6, "tilt": 0.25, "roughness": 0.12}}},
 }
 """KHR material extensions written into every exported GLB (products and their LODs) on materials of that name
 (the key `extras` is the material's extras instead)."""

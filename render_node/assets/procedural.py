@@ -91,15 +91,21 @@ def baked_materials(product: Product, variant: Variant | None = None) -> dict[st
     return out
 
 
+BRUSH = {"spacing": 0.0002, "contrast": 0.4}
+"""`extras.brush` of a product sold in brushed or satin finishes (docs/rendering.md, "Finishes"): streaks round the
+band 0.2 mm wide and finer, as deep as each variant's anisotropy (none when polished)."""
+
+
 def material_extensions(product: Product) -> dict[str, dict[str, Any]]:
     """The product's own KHR material extensions by material name (besides `_mesh.MATERIAL_EXTENSIONS`): a
     product sold in brushed or satin finishes has an anisotropic metal, its direction the band's circumference
-    (the TANGENT `_mesh` writes), its strength set per variant by `variants.overrides_for`; a product set with
-    stones has its first variant's stone (`gems.GEMS`)."""
+    (the TANGENT `_mesh` writes) with the brushing's streaks (`extras.brush`), its strength set per variant by
+    `variants.overrides_for`; a product set with stones has its first variant's stone (`gems.GEMS`)."""
     out: dict[str, dict[str, Any]] = {}
     if has_finishes(product):
         out["metal"] = {"KHR_materials_anisotropy": {"anisotropyStrength": MODEL_ANISOTROPY,
-                                                     "anisotropyRotation": 0.0}}
+                                                     "anisotropyRotation": 0.0},
+                        "extras": {"brush": BRUSH}}  # the brushing's streaks, as deep as the variant's finish
     stone = gem_of(product.variants[0].gem)
     if stone is not GEMS["diamond"]:  # the first variant's ruby or sapphire (`_mesh` gives every model a diamond)
         out["gem"] = material_for(stone, depth_mm=2.6)

@@ -3,7 +3,8 @@
 Every texture a material names must exist, with an existing image and sampler; factors must be numbers of the
 right arity. The KHR material extensions the renderer draws are read here: ior, specular, anisotropy, sheen,
 clearcoat (with its own textures and normal), transmission, volume, emissive strength, unlit and texture
-transform, dispersion, iridescence; others are kept in the file and ignored. `extras.gem` marks a cut stone.
+transform, dispersion, iridescence; others are kept in the file and ignored. `extras.gem` marks a cut stone,
+`extras.flakes` a metallic paint's flakes (docs/rendering.md, "Metallic paint").
 """
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ class TextureRef:
         sc = np.diag([self.uv_scale[0], self.uv_scale[1], 1.0])
         m: F64 = t @ r @ sc
         return m
+
+
+@dataclass(frozen=True)
+class Flakes:
+    """A metallic paint's flakes (`extras.flakes` of a material; docs/rendering.md, "Metallic paint"): small
+    mirror-like platelets in the base coat, one at most per cube of `size_m` (object space, metres) and in a
+    `density` share of them, each normal tilted by a random tangent offset of up to `tilt` per axis (0.25: up to
+    about 20 degrees) and as rough as `roughness`."""
+
+    size_m: float = 0.003
+    density: float = 0.5
+    tilt: float = 0.3
+    roughness: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,11 @@ class Material:
     gem: bool = False
     """`extras.gem` ("faceted" or true): a cut stone whose light is traced inside its facets (docs/rendering.md,
     "Gemstones"); drawn so only with transmission and a volume, on a convex primitive."""
+    flakes: Flakes | None = None
+    """`extras.flakes`: metallic paint's flakes in the base coat (docs/rendering.md, "Metallic paint")."""
+    brush: tuple[float, float] | None = None
+    """`extras.brush`: a brushed finish's streaks round a band, (spacing in metres of the widest, contrast)
+    (docs/rendering.md, "Finishes")."""
 
     @property
     def has_iridescence(self) -> bool:
@@ -297,7 +316,44 @@ def read_material(doc: Document, idx: int, m: dict[str, Any]) -> Material:
                                                    f"{ir_at}.iridescenceThicknessTexture"),
         unlit="KHR_materials_unlit" in ext,
         gem=_gem(doc, m, where),
+        flakes=_flakes(doc, m, where),
+        brush=_brush(doc, m, where),
     )
+
+
+def _brush(doc: Document, m: dict[str, Any], where: str) -> tuple[float, float] | None:
+    """The material's `extras.brush`: `spacing` (metres, 0 < spacing <= 0.01; default 0.0004) and `contrast`
+    (0..1, clamped; default 0.35); absent or null: none."""
+    extras = m.get("extras")
+    if not isinstance(extras, dict) or extras.get("brush") is None:
+        return None
+    at = f"{where}.extras"
+    value = _obj(doc, extras, "brush", at)
+    spacing = _num(doc, value, "spacing", 0.0004, f"{at}.brush")
+    if not 0 < spacing <= 0.01:
+        raise doc.fail(f"{at}.brush.spacing", f"must be in metres, 0 < spacing <= 0.01 (got {spacing!r})")
+    return spacing, min(max(_num(doc, value, "contrast", 0.35, f"{at}.brush"), 0.0), 1.0)
+
+
+def _flakes(doc: Document, m: dict[str, Any], where: str) -> Flakes | None:
+    """The material's `extras.flakes`: an object of `size` (metres, > 0), `density`, `tilt`, `roughness` (each
+    0..1, clamped), every key optional (the `Flakes` defaults); absent or null: no flakes."""
+    extras = m.get("extras")
+    if not isinstance(extras, dict) or extras.get("flakes") is None:
+        return None
+    at = f"{where}.extras"
+    value = _obj(doc, extras, "flakes", at)
+    at += ".flakes"
+    default = Flakes()
+    size = _num(doc, value, "size", default.size_m, at)
+    if not 0 < size <= 1:
+        raise doc.fail(f"{at}.size", f"must be a flake spacing in metres, 0 < size <= 1 (got {size!r})")
+
+    def unit(key: str, fallback: float) -> float:
+        return min(max(_num(doc, value, key, fallback, at), 0.0), 1.0)
+
+    return Flakes(size, unit("density", default.density), unit("tilt", default.tilt),
+                  unit("roughness", default.roughness))
 
 
 def _gem(doc: Document, m: dict[str, Any], where: str) -> bool:

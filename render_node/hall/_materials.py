@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from render_node.hall._sheen import Sheen
 from render_node.hall.layout import BANK_GOLD, BANK_RED
 
 F64 = npt.NDArray[np.float64]
@@ -34,6 +35,8 @@ class HallMaterial:
     double_sided: bool = False
     emissive: bool = False
     """The vertex colour is a fixed radiance (a light, the daylight outside), not baked."""
+    sheen: Sheen | None = None
+    """KHR_materials_sheen's colour and roughness, baked for the customer's place (`_sheen.py`): velvet."""
 
 
 MATERIALS: dict[str, HallMaterial] = {
@@ -49,7 +52,8 @@ MATERIALS: dict[str, HallMaterial] = {
     "carpet": HallMaterial((0.42, 0.035, 0.07)),
     "screen": HallMaterial((0.015, 0.016, 0.02)),
     "fabric": HallMaterial((0.17, 0.011, 0.024)),
-    "velvet": HallMaterial((0.075, 0.005, 0.011)),
+    # deep red velvet: its pile sends a paler red sheen back at grazing angles (the trays' far edge and ends)
+    "velvet": HallMaterial((0.075, 0.005, 0.011), sheen=Sheen((0.3, 0.06, 0.075), 0.5)),
     "leaves": HallMaterial((0.06, 0.12, 0.035), "leaves", 1.0),
     "metal": HallMaterial((0.05, 0.05, 0.055)),
     "turntable": HallMaterial((0.50, 0.51, 0.53), "brushed", 1.0),

@@ -28,6 +28,8 @@ from render_node.hall.signage import Poster, poster_chunk, ruler_chunk, sign_chu
 STEP_M = {"floor": 0.22, "wall": 0.32, "ceiling": 0.45}
 """Longest cell edge by material (baked light is interpolated across a cell); others use `DEFAULT_STEP_M`."""
 DEFAULT_STEP_M = 0.28
+TRAY_STEP_M = 0.08
+"""The velvet trays' cells: their baked sheen changes with the angle to the customer's eye across the tray."""
 SKIRTING_M = (0.10, 0.015)
 """Height, thickness."""
 BAND_M = (2.95, 3.0, 0.012)
@@ -68,7 +70,7 @@ def plan_solids(plan: HallPlan) -> list[Solid]:
     out = []
     for b in plan.boxes:
         mat = _material(b.id, b.surface)
-        step = STEP_M.get(b.surface, DEFAULT_STEP_M)
+        step = TRAY_STEP_M if mat == "velvet" else STEP_M.get(b.surface, DEFAULT_STEP_M)
         out.append(Solid(b.id, b.min_m, b.max_m, mat, opaque=mat != "glass", step_m=step))
     return out
 

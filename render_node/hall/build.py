@@ -24,7 +24,8 @@ from render_node.assets.build import write_atomic
 from render_node.hall import _glb, _materials
 from render_node.hall._mesh import Chunk, merge
 from render_node.hall._scene import POSTERS, cylinders, hall_chunks, hall_solids, occluder_boxes
-from render_node.hall.bake import AreaLight, BakeParams, Occluders, bake_vertices
+from render_node.hall._sheen import tray_eyes, with_sheen
+from render_node.hall.bake import AreaLight, BakeParams, Occluders, bake_vertices, direct_light
 from render_node.hall.files import GLB_NAME, HALL_DIR, MANIFEST_NAME, hall_paths, probe_file_name
 from render_node.hall.layout import HallPlan, hall_plan
 from render_node.hall.signage import png_bytes, poster_image, ruler_image, sign_image
@@ -38,7 +39,7 @@ EXPOSURE = 1.0
 MAX_VERTEX_LIGHT = 8.0
 BAKE = BakeParams()
 _SOURCES = ("layout.py", "files.py", "build.py", "bake.py", "signage.py", "_mesh.py", "_scene.py", "_materials.py", "_glb.py",
-            "_probes.py")
+            "_probes.py", "_sheen.py")
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,8 @@ def bake_chunks(plan: HallPlan, chunks: list[Chunk], params: BakeParams = BAKE) 
     points = np.concatenate([chunks[i].positions for i in baked])
     normals = np.concatenate([chunks[i].normals for i in baked])
     albedo = np.concatenate([np.broadcast_to(_albedo(chunks[i].material), chunks[i].positions.shape) for i in baked])
-    light, _ = bake_vertices(points, normals, albedo, area_lights(plan), occluders(plan), params)
-    light = np.minimum(light * EXPOSURE, MAX_VERTEX_LIGHT)
+    lights, occ = area_lights(plan), occluders(plan)
+    light, _ = bake_vertices(points, normals, albedo, lights, occ, params)
     out: list[F64] = []
     at = 0
     offsets = {}
@@ -148,8 +149,17 @@ def bake_chunks(plan: HallPlan, chunks: list[Chunk], params: BakeParams = BAKE) 
             out.append(c.emit)
             continue
         a, b = offsets[i]
+        sheen = _materials.MATERIALS[c.material].sheen if c.material in _materials.MATERIALS else None
+        if sheen is not None:  # velvet: the sheen lobe as the customer in front of the tray sees it
+            p, nrm = c.positions, c.normals
+            trays = [(box.min_m, box.max_m) for box in plan.boxes if box.id.endswith("-tray")]
+            colour = with_sheen(p, nrm, tray_eyes(p, trays), _albedo(c.material)[None, :], light[a:b],
+                                direct_light(p, nrm, lights, occ, params), sheen, lights, occ, params)
+            out.append(np.minimum(colour * EXPOSURE, MAX_VERTEX_LIGHT))
+            continue
+        lit = np.minimum(light[a:b] * EXPOSURE, MAX_VERTEX_LIGHT)
         textured = _texture_of(c.material) is not None
-        out.append(light[a:b] if textured else light[a:b] * _albedo(c.material)[None, :])
+        out.append(lit if textured else lit * _albedo(c.material)[None, :])
     return out
 
 

@@ -124,7 +124,9 @@ class Baker:
                     "u_tile", p3d.LVecBase4f(tx / TILES_PER_SIDE, ty / TILES_PER_SIDE, 1 / TILES_PER_SIDE, 1 - 3.0 / TILE_PX)
                 )
                 sphere = self.tiles[i].sphere
-                sphere.set_shader(self.shaders.pbr(mn.defines - _PER_VERTEX_ONLY))
+                # paint's flakes depend on the point, not only the normal: the sphere draws their average glow
+                average = {"FLAKES_AVERAGE"} if "FLAKES" in mn.defines else set()
+                sphere.set_shader(self.shaders.pbr((mn.defines - _PER_VERTEX_ONLY) | average))
                 for name, value in material_inputs(mn.material, mn.defines).items():
                     sphere.set_shader_input(name, value)
                 self._assigned.append(mn)

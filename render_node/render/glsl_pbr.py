@@ -50,9 +50,11 @@ out vec4 v_tan;
 in vec4 a_color;
 out vec4 v_col;
 #endif
+#if defined(GEM) || defined(FLAKES) || defined(BRUSH)
+out vec3 v_objPos;
+#endif
 #ifdef GEM
 uniform mat4 p3d_ModelViewMatrixInverse;
-out vec3 v_objPos;
 out vec3 v_objView;  // object space: from the camera to the vertex
 out vec3 v_objNrm;
 #endif
@@ -77,8 +79,10 @@ void main() {
 #ifdef HAS_COLOR
   v_col = a_color;
 #endif
-#ifdef GEM
+#if defined(GEM) || defined(FLAKES) || defined(BRUSH)
   v_objPos = p3d_Vertex.xyz;
+#endif
+#ifdef GEM
   v_objView = p3d_Vertex.xyz - p3d_ModelViewMatrixInverse[3].xyz;
   v_objNrm = p3d_Normal;
 #endif
@@ -140,12 +144,22 @@ in vec3 v_toCam;
 #ifdef NEEDS_POS
 in vec3 v_pos;
 #endif
+#if defined(GEM) || defined(FLAKES) || defined(BRUSH)
+in vec3 v_objPos;
+#endif
+#ifdef BRUSH
+uniform vec4 u_brush;  // a brushed finish's streaks: 1 / spacing (per metre), contrast, -, -
+uniform vec4 u_brushAxis;  // the band's axis (object space), -
+uniform vec4 u_brushCentre;  // the band's centre (object space), -
+#endif
+#ifdef FLAKES
+uniform vec4 u_flakes;  // metallic paint's flakes: 1 / spacing (per metre), density, tilt, roughness
+#endif
 #ifdef GEM
 uniform vec4 u_gemPlanes[GEM_MAX_PLANES];  // the stone's facets, object space: outward normal, offset (n.p = d)
 uniform vec4 u_gem;  // refractive index of red, green, blue light; number of facets
 uniform vec4 u_gemAbsorb;  // absorption per metre of red, green, blue light; -
 uniform mat4 p3d_ModelMatrix;
-in vec3 v_objPos;
 in vec3 v_objView;
 in vec3 v_objNrm;
 #endif
@@ -172,19 +186,19 @@ out vec4 o_color;
 void main() {
 #ifdef GEM
   {
-    g_toCam = normalize(v_toCam);
+    vec3 toCam = normalize(v_toCam);
     vec3 d0 = normalize(v_objView);
     vec3 gn = normalize(v_objNrm);
     float c0 = clamp(-dot(d0, gn), 1e-4, 1.0);
     float fFront = fresnel_exact(c0, u_gem.y);
-    vec3 color = fFront * gem_env(reflect(d0, gn), 0.0);
+    vec3 color = fFront * gem_env(reflect(d0, gn), 0.0, toCam);
     vec3 inside;
     if (u_gem.x == u_gem.z) {
-      inside = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.y), u_gem.y);
+      inside = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.y), u_gem.y, toCam);
     } else {
-      inside.r = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.x), u_gem.x).r;
-      inside.g = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.y), u_gem.y).g;
-      inside.b = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.z), u_gem.z).b;
+      inside.r = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.x), u_gem.x, toCam).r;
+      inside.g = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.y), u_gem.y, toCam).g;
+      inside.b = gem_trace(v_objPos, refract(d0, gn, 1.0 / u_gem.z), u_gem.z, toCam).b;
     }
     color += (1.0 - fFront) * inside * u_baseColor.rgb;
     o_color = vec4(finish(color * u_envInfo.y + u_emissive.rgb), 1.0);
@@ -301,6 +315,10 @@ void main() {
   r = reflect(-v, bentN);
 #endif
   vec3 spec = textureLod(u_specEnv, mat3(u_envRot) * r, rough * u_envInfo.x).rgb * specW;
+#ifdef BRUSH
+  // a brushed finish's streaks round the band (glsl_lobes.py), as deep as the finish's anisotropy
+  spec *= 1.0 + u_brush.y * clamp(aStrength / 0.85, 0.0, 1.0) * brush_streaks(v_objPos, u_brush.x);
+#endif
   vec3 irradiance = texture(u_irrEnv, mat3(u_envRot) * n).rgb;
   vec3 diffuse = irradiance * base.rgb * (1.0 - metallic) * (1.0 - specD);
 #ifdef TRANSMISSION
@@ -342,6 +360,32 @@ void main() {
   spec *= clamp(pow(nv + ao, exp2(-16.0 * rough - 1.0)) - 1.0 + ao, 0.0, 1.0);
 #endif
   vec3 color = diffuse + spec;
+#ifdef FLAKES
+  // metallic paint (glsl_lobes.py): mirror-like flakes in the base coat, tinted by the pigment around them, each
+  // reflecting the environment along its own tilted normal where they cover pixels; where they are smaller than
+  // a pixel, their average: the environment blurred by their spread of tilts over the share they cover
+  vec3 flakeN;
+  float flakeCover, flakeW;
+#ifdef FLAKES_AVERAGE
+  flakeN = n;
+  flakeCover = 0.0;
+  flakeW = 0.0;  // the baker's sphere: the average only (docs/rendering.md, "Metallic paint")
+#else
+  flake_at(v_objPos * u_flakes.x, n, flakeN, flakeCover, flakeW);
+#endif
+  vec3 flakeColor = mix(base.rgb, vec3(0.95), 0.2);
+  float flakeRough = clamp(u_flakes.w, 0.03, 1.0);
+  float flakeSpread = min(1.0, sqrt(flakeRough * flakeRough + 2.0 * u_flakes.z * u_flakes.z));
+  float flakeAvg = FLAKE_COVER * u_flakes.y * (1.0 - flakeW);
+  float flakeShare = flakeAvg + flakeCover * flakeW;
+  // one environment fetch: along the flake's own mirror direction in a flake, else the blurred average (a CPU
+  // rasteriser runs both sides of a branch, so a second fetch would cost every painted pixel)
+  bool inFlake = flakeCover * flakeW > 0.0;
+  vec3 flakeDir = inFlake ? reflect(-v, flakeN) : r;
+  float flakeLod = inFlake ? flakeRough : flakeSpread;
+  vec3 flakeLight = flakeShare * textureLod(u_specEnv, mat3(u_envRot) * flakeDir, flakeLod * u_envInfo.x).rgb;
+  color = color * (1.0 - flakeShare) + flakeLight * flakeColor;
+#endif
 #ifdef SHEEN
   // KHR_materials_sheen (Charlie): light from the irradiance around n, weighted by the lobe's albedo, which is
   // small facing the viewer and large at grazing angles; the base layer loses what the sheen reflects.
@@ -385,6 +429,15 @@ void main() {
       float sheenMax = max(sheenColor.r, max(sheenColor.g, sheenColor.b));
       float sr = clamp(sheenRough, 0.07, 1.0);
       lit = lit * (1.0 - sheenMax * max(sheenE, sheen_albedo(nl, sr))) + sheenColor * sheen_dv(nl, nv, nh, sr);
+#endif
+#ifdef FLAKES
+      // the flakes under the light: one by one (a narrow GGX lobe on each flake's normal), else their average
+      // (a lobe as wide as their spread of tilts); the paint under them loses what they cover
+      float fnl = dot(flakeN, l);
+      lit = lit * (1.0 - flakeShare) + flakeColor * flakeAvg * ggx_dv(nl, nv, nh, flakeSpread * flakeSpread);
+      if (fnl > 0.0 && flakeCover * flakeW > 0.0)
+        direct += li * fnl * flakeColor * flakeCover * flakeW
+                  * ggx_dv(fnl, clamp(dot(flakeN, v), 1e-3, 1.0), clamp(dot(flakeN, h), 0.0, 1.0), flakeRough * flakeRough);
 #endif
       direct += li * nl * lit;
     }

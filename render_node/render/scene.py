@@ -173,14 +173,15 @@ MATERIAL_TAG = "material-node"
 """Tag on each primitive's node: its index in `LoadedModel.material_nodes` (found again in copies)."""
 
 _NOT_BAKEABLE = {"HAS_COLOR", "ALPHA_MASK", "BLEND", "DOUBLE_SIDED", "TRANSMISSION", "VOLUME", "UNLIT", "ANISOTROPY",
-                 "GEM", "PUNCTUAL_LIGHTS"}
+                 "GEM", "PUNCTUAL_LIGHTS", "BRUSH"}
 """Besides every texture (`*_MAP`): anisotropy depends on the surface's tangent, which the baker's sphere lacks;
 punctual lights on the surface's position, which it lacks too."""
 
 
 def _uniform(defines: frozenset[str]) -> bool:
     """True when the material looks the same at every point with the same normal and view (no maps, opaque,
-    one-sided, isotropic): ior, specular, sheen and a clearcoat without textures are such materials."""
+    one-sided, isotropic): ior, specular, sheen and a clearcoat without textures are such materials; paint's
+    flakes are baked as their average glow (the baker's sphere has `FLAKES_AVERAGE`: no single flakes)."""
     return not (defines & _NOT_BAKEABLE) and not any(d.endswith("_MAP") for d in defines)
 
 
@@ -270,6 +271,11 @@ def material_inputs(mat: Material, defines: frozenset[str]) -> dict[str, p3d.LVe
         out["u_film"] = p3d.LVecBase4f(mat.iridescence, mat.iridescence_ior, *mat.iridescence_thickness_nm)
     if "DISPERSION" in defines:
         out["u_dispersion"] = p3d.LVecBase4f(mat.dispersion, 0.0, 0.0, 0.0)
+    if "BRUSH" in defines and mat.brush is not None:
+        out["u_brush"] = p3d.LVecBase4f(1.0 / mat.brush[0], mat.brush[1], 0.0, 0.0)
+    if "FLAKES" in defines and mat.flakes is not None:
+        f = mat.flakes
+        out["u_flakes"] = p3d.LVecBase4f(1.0 / f.size_m, f.density, f.tilt, f.roughness)
     return out
 
 
@@ -439,6 +445,15 @@ class SceneBuilder:
             defines.add("SHEEN")
         if mat.has_iridescence:
             defines.add("IRIDESCENCE")
+        if mat.flakes is not None and mat.flakes.density > 0 and planes is None:
+            defines.add("FLAKES")
+        if mat.brush is not None and mat.anisotropy > 0:  # streaks round the band (about its thinnest extent)
+            defines.add("BRUSH")
+            lo, hi = prim.positions.min(axis=0), prim.positions.max(axis=0)
+            axis = [0.0, 0.0, 0.0, 0.0]
+            axis[int(np.argmin(hi - lo))] = 1.0
+            np_.set_shader_input("u_brushAxis", p3d.LVecBase4f(*axis))
+            np_.set_shader_input("u_brushCentre", p3d.LVecBase4f(*((lo + hi) / 2).tolist(), 0.0))
         if mat.unlit:
             defines.add("UNLIT")
         elif punctual and planes is None:  # the file's KHR_lights_punctual (not on cut stones: they trace the sky)

@@ -4,7 +4,8 @@ the contact shadow. Variants are made by #defines (only the texture fetches a ma
 Lighting: diffuse from the irradiance cube, specular from the GGX-prefiltered radiance cube at
 lod = roughness * maxLod with the split-sum BRDF LUT. Material extensions (docs/rendering.md, "Material
 extensions"): the dielectric Fresnel from KHR_materials_ior and _specular; _anisotropy bends the reflected
-normal; _sheen adds a Charlie lobe; _clearcoat a second GGX lobe on its own normal; _transmission and _volume
+normal; _sheen adds a Charlie lobe; _clearcoat a second GGX lobe on its own normal; `extras.flakes` metallic paint's
+flakes; _transmission and _volume
 the environment seen through, attenuated (_dispersion: per channel); _iridescence a thin film's Fresnel.
 Output: exposure, Khronos PBR Neutral tone mapping, sRGB encoding, premultiplied alpha.
 """
@@ -18,7 +19,16 @@ import panda3d.core as p3d
 
 from render_node.render.glsl_common import COMMON_FRAG as _COMMON_FRAG
 from render_node.render.glsl_common import GLSL_VERSION
-from render_node.render.glsl_lobes import GEM_BOUNCES, GEM_MAX_PLANES, GEM_OBSERVER, GEM_OBSERVER_DEG
+from render_node.render.glsl_lobes import (
+    FLAKE_COVER,
+    FLAKE_FRAME,
+    FLAKE_RADIUS,
+    FLAKE_RESOLVE,
+    GEM_BOUNCES,
+    GEM_MAX_PLANES,
+    GEM_OBSERVER,
+    GEM_OBSERVER_DEG,
+)
 from render_node.render.glsl_pbr import PBR_FRAG, PBR_VERT, slot_sampler
 
 __all__ = ["GEM_MAX_PLANES", "GLSL_VERSION", "PBR_FRAG", "PBR_VERT", "ShaderCache", "slot_sampler"]
@@ -106,6 +116,11 @@ def _with_defines(source: str, defines: Iterable[str]) -> str:
                    f"GEM_OBSERVER={GEM_OBSERVER}",
                    f"GEM_OBSERVER_COS=vec2({math.cos(math.radians(GEM_OBSERVER_DEG[1]))},"
                    f"{math.cos(math.radians(GEM_OBSERVER_DEG[0]))})"]
+    if "FLAKES" in defines:
+        defines = [*defines, f"FLAKE_RADIUS={FLAKE_RADIUS}", f"FLAKE_COVER={FLAKE_COVER}",
+                   f"FLAKE_RESOLVE=vec2({FLAKE_RESOLVE[0]},{FLAKE_RESOLVE[1]})",
+                   # GLSL's mat3() is column-major: the rows' transpose
+                   "FLAKE_FRAME=mat3(" + ",".join(str(FLAKE_FRAME[r][c]) for c in range(3) for r in range(3)) + ")"]
     lines = "".join(f"#define {d.replace('=', ' ', 1)}\n" for d in sorted(defines))
     return GLSL_VERSION + lines + source
 
