@@ -35,18 +35,20 @@ def with_material_extensions(glb: bytes, extensions: Mapping[str, dict[str, Any]
     doc = json.loads(glb[20:20 + json_len])
     used = set(doc.get("extensionsUsed", []))
     anisotropic: set[int] = set()
+    changed = False
     for i, mat in enumerate(doc.get("materials", [])):
         name = mat.get("name", "")
         extra = {**(base or {}).get(name, {}), **(extensions or {}).get(name, {})}
         extras = extra.pop("extras", None)
         if extras:
             mat["extras"] = {**mat.get("extras", {}), **extras}
+        changed = changed or bool(extras) or bool(extra)
         if extra:
             mat["extensions"] = {**mat.get("extensions", {}), **extra}
             used |= set(extra)
         if ANISOTROPY_EXTENSION in mat.get("extensions", {}):
             anisotropic.add(i)
-    if used == set(doc.get("extensionsUsed", [])):
+    if not changed:
         return glb
     doc["extensionsUsed"] = sorted(used)
     bin_len = struct.unpack_from("<I", glb, 20 + json_len)[0]

@@ -7,7 +7,9 @@ up (+Y), the girdle centred on the origin. The renderer traces light inside it a
 (docs/rendering.md, "Gemstones").
 
 `GEMS` holds the stones the catalog sells (a variant's `gem` text starts with the stone's name): index of
-refraction, dispersion and body colour, written into the model as standard glTF extensions (`material_for`).
+refraction, dispersion and body colour, written into the model as standard glTF extensions (`material_for`); a
+variant of another stone than the model's is drawn through a material override of the same values
+(`variants.overrides_for`).
 """
 
 from __future__ import annotations
@@ -135,17 +137,27 @@ def gem_of(text: str | None) -> Gem:
     return GEMS.get(name, GEMS["diamond"])
 
 
+def dispersion_of(gem: Gem) -> float:
+    """KHR_materials_dispersion's `dispersion` of the stone: 20 / its Abbe number (diamond 0.3617)."""
+    return round(20.0 / gem.abbe, 4)
+
+
+def attenuation_distance_m(gem: Gem) -> float:
+    """KHR_materials_volume's `attenuationDistance` of the stone in metres (math.inf: colourless)."""
+    return gem.attenuation_mm * MM if math.isfinite(gem.attenuation_mm) else math.inf
+
+
 def material_for(gem: Gem, depth_mm: float) -> dict[str, Any]:
     """The glTF material extensions and extras of a stone: KHR_materials_transmission (1), _ior, _volume (the
     body colour; thickness: the stone's depth), _dispersion (20 / Abbe number), and `extras.gem` (trace light
     inside the facets). Keys starting with `KHR_` are extensions; `extras` is the material's extras."""
     volume: dict[str, Any] = {"thicknessFactor": depth_mm * MM, "attenuationColor": list(gem.attenuation_rgb)}
     if math.isfinite(gem.attenuation_mm):
-        volume["attenuationDistance"] = gem.attenuation_mm * MM
+        volume["attenuationDistance"] = attenuation_distance_m(gem)
     return {
         "KHR_materials_transmission": {"transmissionFactor": 1.0},
         "KHR_materials_ior": {"ior": gem.ior},
         "KHR_materials_volume": volume,
-        "KHR_materials_dispersion": {"dispersion": round(20.0 / gem.abbe, 4)},
+        "KHR_materials_dispersion": {"dispersion": dispersion_of(gem)},
         "extras": {"gem": "faceted"},
     }

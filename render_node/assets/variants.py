@@ -1,4 +1,5 @@
-"""What a catalog variant changes in the picture: metal colour by purity, surface finish, car paint, and real size.
+"""What a catalog variant changes in the picture: metal colour by purity, surface finish, car paint, the stone, and
+real size.
 
 `overrides_for(product, variant)` returns the `MaterialOverride`s the renderer applies to the product's GLB
 (material names as in `render_node.assets`). `scale_for(product, variant)` is the uniform scale that takes the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from render_node.assets.gems import Gem, attenuation_distance_m, dispersion_of, gem_of
 from render_node.render.types import MaterialOverride
 from showroom.catalog import Metal, Product, ProductKind, Purity, Variant
 
@@ -90,12 +92,39 @@ def overrides_for(product: Product, variant: Variant) -> tuple[MaterialOverride,
         overrides.append(
             MaterialOverride(material="paint", base_color_rgba=srgb_hex_to_linear_rgba(variant.paint_hex))
         )
+    stone = stone_override(product, variant)
+    if stone is not None:
+        overrides.append(stone)
     if product.kind is ProductKind.CAR and variant.trim is not None and _is_top_trim(product, variant):
         # The top trim has dark "shadow chrome" window trim and grille.
         overrides.append(
             MaterialOverride(material="chrome", base_color_rgba=(0.18, 0.18, 0.2, 1.0), roughness=0.25)
         )
     return tuple(overrides)
+
+
+def stone_override(product: Product, variant: Variant) -> MaterialOverride | None:
+    """The `gem` material's optics when the variant's stone (its `gem` text: 'ruby 0.35 ct ...') is not the one
+    the model was built with (the first variant's, `procedural.material_extensions`): the same ior, dispersion
+    and body colour `gems.material_for` writes into a model of that stone. None when the model shows it."""
+    if not variant.gem:
+        return None
+    stone = gem_of(variant.gem)
+    if stone == gem_of(product.variants[0].gem):
+        return None
+    return gem_override(stone)
+
+
+def gem_override(stone: Gem) -> MaterialOverride:
+    """A `gem` material override that turns the model's stone into `stone` (KHR_materials_ior, _dispersion and
+    _volume's attenuation colour and distance as `gems.material_for` writes them)."""
+    return MaterialOverride(
+        material="gem",
+        ior=stone.ior,
+        dispersion=dispersion_of(stone),
+        attenuation_rgb=stone.attenuation_rgb,
+        attenuation_distance_m=attenuation_distance_m(stone),
+    )
 
 
 def _is_top_trim(product: Product, variant: Variant) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +16,11 @@ import panda3d.core as p3d
 from PIL import Image, UnidentifiedImageError
 
 from render_node.render.errors import ModelInvalid
+from render_node.render.gem_optics import OPTICS_DEFINES, gem_inputs, gem_planes, plane_array, with_optics
+from render_node.render.gem_optics import gem_iors as gem_iors  # re-exported (tests, older callers)
 from render_node.render.gltf import GltfAsset, Material, Primitive, TextureRef
 from render_node.render.lights import light_inputs
-from render_node.render.shaders import GEM_MAX_PLANES, ShaderCache, slot_sampler
+from render_node.render.shaders import ShaderCache, slot_sampler
 from render_node.render.shadow import ContactShadow, contact_shadow
 from render_node.render.types import MaterialOverride
 
@@ -101,6 +102,8 @@ class MaterialNode:
     color: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     metallic: float = 1.0
     roughness: float = 1.0
+    gem_facets: int = 0
+    """A cut stone's number of facet planes (the gem path); 0 for every other material."""
 
     def factors(
         self, overrides: tuple[MaterialOverride, ...]
@@ -116,7 +119,8 @@ class MaterialNode:
         return color, metallic, rough
 
     def set_factors(self, node: p3d.NodePath, overrides: tuple[MaterialOverride, ...]) -> None:
-        """Sets the factors with `overrides` as shader inputs on `node` (this primitive or its copy)."""
+        """Sets the factors with `overrides` as shader inputs on `node` (this primitive or its copy); on a cut stone
+        or a refracting volume also its optics (ior, dispersion, body colour: `gem_optics.with_optics`)."""
         color, metallic, rough = self.factors(overrides)
         mat = self.material
         node.set_shader_input("u_baseColor", p3d.LVecBase4f(*color))
@@ -129,6 +133,15 @@ class MaterialNode:
             rot = mat.anisotropy_rotation_rad
             node.set_shader_input("u_aniso", p3d.LVecBase4f(math.cos(rot), math.sin(rot), strength,
                                                             mat.clearcoat_normal_scale))
+        if self.defines & OPTICS_DEFINES:  # a stone or a volume: the variant's ior, dispersion and body colour
+            optics = with_optics(mat, overrides)
+            inputs = material_inputs(optics, self.defines)
+            for name in ("u_extra", "u_volume", "u_dispersion"):
+                if name in inputs:
+                    node.set_shader_input(name, inputs[name])
+            if "GEM" in self.defines:
+                for name, value in gem_inputs(optics, self.gem_facets).items():
+                    node.set_shader_input(name, value)
 
 
 @dataclass
@@ -279,54 +292,6 @@ def material_inputs(mat: Material, defines: frozenset[str]) -> dict[str, p3d.LVe
     return out
 
 
-_GEM_WAVELENGTHS_UM = (0.65, 0.55, 0.44)
-"""Where the gem path takes the red, green and blue refractive indices (Cauchy's n = A + B / wavelength^2)."""
-
-
-def gem_iors(ior: float, dispersion: float) -> tuple[float, float, float]:
-    """Refractive indices of red, green and blue light in a stone of `ior` (at the sodium D line, 589 nm) and
-    KHR_materials_dispersion `dispersion` (20 / its Abbe number): Cauchy's equation through the Abbe number's
-    F (486 nm) and C (656 nm) lines. Diamond (2.42, 0.36): 2.413, 2.426, 2.451."""
-    if dispersion <= 0 or ior <= 1:
-        return (ior, ior, ior)
-    abbe = 20.0 / dispersion
-    b = (ior - 1) / (abbe * (1 / 0.4861**2 - 1 / 0.6563**2))
-    red, green, blue = (ior + b * (1 / w**2 - 1 / 0.5893**2) for w in _GEM_WAVELENGTHS_UM)
-    return (red, green, blue)
-
-
-def gem_planes(
-    positions: npt.NDArray[np.floating[Any]], indices: npt.NDArray[np.integer[Any]], max_planes: int = GEM_MAX_PLANES
-) -> F64 | None:
-    """The facet planes (n, 4: outward unit normal, offset d with n.p = d on the facet) of a primitive that is
-    one convex polyhedron, coplanar triangles merged; None when it is not convex (some vertex off its hull, e.g.
-    two stones in one primitive) or has more than `max_planes` facets."""
-    from scipy.spatial import ConvexHull, QhullError
-
-    pts = np.unique(np.asarray(positions, dtype=np.float64), axis=0)
-    if len(pts) < 4 or len(pts) > 4096:
-        return None
-    try:
-        hull = ConvexHull(pts)
-    except (QhullError, ValueError):
-        return None
-    size = float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0)))
-    tol = 1e-4 * size
-    planes: list[F64] = []
-    for eq in hull.equations:  # (nx, ny, nz, c) with n.p + c = 0 on the facet, n outward
-        n, d = eq[:3], -eq[3]
-        if not any(float(n @ q[:3]) > 1 - 1e-5 and abs(d - q[3]) < tol for q in planes):
-            planes.append(np.array([*n, d]))
-            if len(planes) > max_planes:
-                return None
-    out: F64 = np.array(planes)
-    centres = np.asarray(positions, dtype=np.float64)[np.asarray(indices)].reshape(-1, 3, 3).mean(axis=1)
-    off = np.abs(centres @ out[:, :3].T - out[:, 3])
-    if np.any(off.min(axis=1) > tol):  # a triangle on no facet (e.g. two stones in one primitive): not convex
-        return None
-    return out
-
-
 class SceneBuilder:
     """Builds `LoadedModel`s; keeps the shader variants shared across models.
 
@@ -369,24 +334,11 @@ class SceneBuilder:
         tex.set_anisotropic_degree(anisotropy)
         return tex
 
-    @staticmethod
-    def _gem_inputs(np_: p3d.NodePath, mat: Material, planes: F64) -> None:
-        """The gem path's inputs: facet planes (object space), the red, green and blue refractive indices, and
-        the body's absorption per metre (from the volume's attenuation colour and distance)."""
-        array = p3d.PTA_LVecBase4f.empty_array(GEM_MAX_PLANES)
-        for i, plane in enumerate(planes):
-            array[i] = p3d.LVecBase4f(*(float(x) for x in plane))
-        np_.set_shader_input("u_gemPlanes", array)
-        np_.set_shader_input("u_gem", p3d.LVecBase4f(*gem_iors(mat.ior, mat.dispersion), float(len(planes))))
-        per_m = [0.0, 0.0, 0.0]
-        if math.isfinite(mat.attenuation_distance_m):
-            per_m = [-math.log(max(c, 1e-4)) / mat.attenuation_distance_m for c in mat.attenuation_color]
-        np_.set_shader_input("u_gemAbsorb", p3d.LVecBase4f(*per_m, 0.0))
-
     def _state(
         self, asset: GltfAsset, np_: p3d.NodePath, prim: Primitive, mat: Material, cache: dict[tuple[int, bool], p3d.Texture],
         punctual: bool = False,
-    ) -> frozenset[str]:
+    ) -> tuple[frozenset[str], int]:
+        """The shader variant's #defines and the node's inputs; with the number of facets of a cut stone (else 0)."""
         defines: set[str] = set()
         uvs = prim.texcoords
         if uvs[0] is not None:
@@ -419,9 +371,11 @@ class SceneBuilder:
         # a cut stone (extras.gem, transmission and a volume, one convex primitive): light traced inside its facets,
         # opaque (what is seen through it is the environment, as the tracing finds it)
         planes = gem_planes(prim.positions, prim.indices) if mat.gem and mat.has_volume else None
-        if planes is not None:
+        if planes is not None:  # the facets (object space), the optics (`gem_optics`: also set with the factors)
             defines.add("GEM")
-            self._gem_inputs(np_, mat, planes)
+            np_.set_shader_input("u_gemPlanes", plane_array(planes))
+            for name, value in gem_inputs(mat, len(planes)).items():
+                np_.set_shader_input(name, value)
         blend = (mat.alpha_mode == "BLEND" or mat.transmission > 0) and planes is None
         if blend:
             defines.add("BLEND")
@@ -464,7 +418,7 @@ class SceneBuilder:
         np_.set_shader_input("u_mr", p3d.LVecBase4f(mat.metallic, mat.roughness, mat.normal_scale, mat.occlusion_strength))
         for name, value in material_inputs(mat, frozen).items():
             np_.set_shader_input(name, value)
-        return frozen
+        return frozen, 0 if planes is None else len(planes)
 
     def build(self, asset: GltfAsset) -> LoadedModel:
         root = p3d.NodePath("model")
@@ -484,11 +438,11 @@ class SceneBuilder:
                     gnode = p3d.GeomNode(f"prim{mi}.{pi}")
                     gnode.add_geom(_geom(prim, _needs_tangent_frame(mat)))
                     np_ = holder.attach_new_node(gnode)
-                    defines = self._state(asset, np_, prim, mat, tex_cache, bool(placed))
+                    defines, facets = self._state(asset, np_, prim, mat, tex_cache, bool(placed))
                     bakeable = _uniform(defines) and _dense(prim)
                     np_.set_tag(MATERIAL_TAG, str(len(material_nodes)))
                     material_nodes.append(
-                        MaterialNode(np_, mat, defines, bakeable, mat.base_color, mat.metallic, mat.roughness)
+                        MaterialNode(np_, mat, defines, bakeable, mat.base_color, mat.metallic, mat.roughness, facets)
                     )
                 mesh_nodes[mi] = holder
             return mesh_nodes[mi]

@@ -110,7 +110,8 @@ View = TurntableView | PoseView | GltfCameraView | StereoView
 
 @dataclass(frozen=True)
 class MaterialOverride:
-    """Replace factors of the glTF material called `material` ("*" = every material): a variant's metal or paint."""
+    """Replace factors of the glTF material called `material` ("*" = every material): a variant's metal, paint or
+    stone."""
 
     material: str
     base_color_rgba: tuple[float, float, float, float] | None = None
@@ -119,6 +120,18 @@ class MaterialOverride:
     anisotropy: float | None = None
     """KHR_materials_anisotropy strength (a brushed or satin finish); only on a material whose file has the
     extension (its direction and the shader's anisotropy come from the file)."""
+    ior: float | None = None
+    """KHR_materials_ior `ior` (a variant's stone: a ruby set in a model built with a diamond). Like the three
+    below, it acts only on a material the file makes a cut stone (`extras.gem`) or a refracting volume
+    (transmission): the gem path's red, green and blue indices, the volume's refraction and Fresnel."""
+    dispersion: float | None = None
+    """KHR_materials_dispersion `dispersion` (20 / the Abbe number); only where the file's material has some
+    (0 there traces the three colours alike; it cannot turn the fire on for a material whose file has none)."""
+    attenuation_rgb: tuple[float, float, float] | None = None
+    """KHR_materials_volume `attenuationColor` (linear): the body colour left after `attenuation_distance_m`
+    inside the stone (a ruby's red, a sapphire's blue)."""
+    attenuation_distance_m: float | None = None
+    """KHR_materials_volume `attenuationDistance` in metres; math.inf: a colourless body."""
 
 
 @dataclass(frozen=True)
