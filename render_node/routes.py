@@ -58,7 +58,7 @@ def _plain(value: Any) -> Any:
 def variant_json(variant: Variant) -> dict[str, Any]:
     out: dict[str, Any] = {"id": variant.id, "name": {"zh": variant.name.zh, "en": variant.name.en}}
     for key in ("purity", "weight_g", "size_label", "inner_diameter_mm", "length_mm", "premium_cny_per_g",
-                "craft_fee_cny", "craft_fee_basis", "paint_hex", "trim", "msrp_cny", "stock"):
+                "craft_fee_cny", "craft_fee_basis", "paint_hex", "trim", "msrp_cny", "stock", "hallmark"):
         value = getattr(variant, key, None)
         if value is not None:
             out[key] = _plain(value)

@@ -43,7 +43,7 @@ _PRODUCT_KEYS = frozenset(
 _VARIANT_KEYS = frozenset(
     {
         "id", "name", "purity", "weight_g", "size_label", "inner_diameter_mm", "length_mm", "premium_cny_per_g",
-        "craft_fee_cny", "craft_fee_basis", "paint_hex", "trim", "msrp_cny", "stock", "gem", "serial_prefix", "finish",
+        "craft_fee_cny", "craft_fee_basis", "paint_hex", "trim", "msrp_cny", "stock", "gem", "serial_prefix", "finish", "hallmark",
     }
 )  # fmt: skip
 _WEARABLE_ANCHORS: Mapping[ProductKind, frozenset[TryOnAnchor]] = {
@@ -367,6 +367,7 @@ def _variant(t: _Table, kind: ProductKind) -> Variant:
         msrp_cny=msrp,
         stock=t.integer("stock", 0),
         gem=t.optional_text("gem"),
+        hallmark=t.optional_text("hallmark"),
         serial_prefix=t.optional_text("serial_prefix"),
         finish=t.enum("finish", SurfaceFinish, required=False) or SurfaceFinish.POLISHED,
     )

@@ -117,6 +117,9 @@ class Variant:
     stock: int = 0
     gem: str | None = None
     """Jewellery with a stone: e.g. "diamond 0.30 ct"."""
+    hallmark: str | None = None
+    """The stamp of this variant when it differs from the product's (a ruby variant of a diamond ring): see
+    `Product.hallmark_of`."""
     serial_prefix: str | None = None
     """Bars: the prefix of the serial number stamped on each bar."""
     finish: SurfaceFinish = SurfaceFinish.POLISHED
@@ -185,6 +188,11 @@ class Product:
     product): an advisor's `offer` of it needs the customer's consent and a running recording (docs/advisor.md)."""
     environment: Environment | None = None
     """Its light (the product's own `environment`, else its hall's); None: the node's default for the hall."""
+
+    def hallmark_of(self, variant: Variant) -> str:
+        """What is stamped on `variant`: its own hallmark when the catalog gives one, else the product's (the
+        certificate prints it)."""
+        return variant.hallmark or self.hallmark
 
     @property
     def hall(self) -> str:

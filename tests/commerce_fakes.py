@@ -249,7 +249,8 @@ def make_catalog(bar_stock: int = 0) -> Catalog:
                             craft_fee_cny=Decimal("280"), craft_fee_basis=CraftFeeBasis.PER_PIECE, stock=2),
                     Variant("pt950-12", _lt("Pt950 12号", "Pt950 size 12"), purity=Purity.PT950,
                             weight_g=Decimal("4"), craft_fee_cny=Decimal("30"),
-                            craft_fee_basis=CraftFeeBasis.PER_GRAM, stock=2)))
+                            craft_fee_basis=CraftFeeBasis.PER_GRAM, stock=2, hallmark="HJ Pt950")),
+                   hallmark="HJ Au750")
     car = Product("car-ev", ProductKind.CAR, _lt("曙光纯电轿车", "Aurora EV"), _lt("轿车", "sedan"), "car.glb",
                   (Variant("pro-white", _lt("Pro 白", "Pro white"), trim="Pro", msrp_cny=Decimal("259800"), stock=3),),
                   tags=("car", "electric"), reservation_deposit_cny=Decimal("5000"),

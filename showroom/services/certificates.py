@@ -122,7 +122,7 @@ def _fields(book: CertificateBook, order: Order, unit: int, price_fen: int, purc
         "unit": f"{unit}/{order.quantity}", "product_id": product.id,
         "product": f"{product.name.zh} · {product.name.en}", "variant": f"{variant.name.zh} · {variant.name.en}",
         "fineness": fineness, "weight_g": "" if variant.weight_g is None else format(variant.weight_g, "f"),
-        "hallmark": product.hallmark, "price_paid_cny": format_cny(price_fen), "purchased_at": _iso(purchased_at),
+        "hallmark": product.hallmark_of(variant), "price_paid_cny": format_cny(price_fen), "purchased_at": _iso(purchased_at),
         "issued_at": _iso(now), "branch": order.branch_id or ONLINE_BRANCH, "bank": ctx.settings.bank_name,
         "owner": owner, "supersedes": supersedes,
     }

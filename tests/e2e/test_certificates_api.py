@@ -56,6 +56,18 @@ async def test_a_paid_order_has_a_certificate_that_verifies_and_every_alteration
     assert verdict["problems"][0]["message"] == "the weight was changed: the signature does not cover 10.5 g"
 
 
+async def test_the_certificate_prints_the_variants_own_hallmark(stack: Stack) -> None:
+    """A variant stamped differently from its product (the platinum ring of an 18K/Pt950 design, a ruby of a
+    diamond ring) gets its own hallmark on the certificate; the other variants the product's."""
+    for variant, key, hallmark in (("pt950-12", "o-pt", "HJ Pt950"), ("au750-12", "o-au", "HJ Au750")):
+        order = await _order(stack, product="ring-18k", variant=variant, key=key)
+        await _pay(stack, order["id"], key=f"p-{key}")
+        await stack.wait_status(order["id"], "paid")
+        status, reply = await stack.get(f"/api/orders/{order['id']}/certificates", order["order_token"])
+        assert status == 200, reply
+        assert [c["fields"]["hallmark"] for c in reply["certificates"]] == [hallmark]
+
+
 async def test_the_keys_are_published_and_verify_offline(stack: Stack) -> None:
     cert, _ = await _certified(stack)
     status, keys = await stack.get("/.well-known/showroom-certificate-keys.json")

@@ -243,3 +243,16 @@ def test_empty_catalog_is_refused() -> None:
 
 def test_round_trip_of_the_shipped_file_through_the_test_writer_is_identical() -> None:
     assert load_catalog(_dump(tomllib.loads(CATALOG_TEXT))) == load_catalog(CATALOG_TEXT)
+
+
+def test_a_stone_variant_carries_its_own_hallmark_and_the_others_the_products(catalog: Catalog) -> None:
+    """The certificate prints `hallmark_of(variant)`: a ruby of the diamond solitaire must not read "D0.30ct"."""
+    ring = catalog.get("ring-solitaire")
+    assert ring.hallmark_of(ring.variant("ruby-pt950-size-12")) == "HJ Pt950 R0.35ct"
+    assert ring.hallmark_of(ring.variant("sapphire-au750-size-10")) == "HJ Au750 S0.35ct"
+    assert ring.hallmark_of(ring.variant("pt950-size-12")) == ring.hallmark == "HJ Au750 / Pt950 D0.30ct"
+    for product in catalog.products:
+        for variant in product.variants:
+            stone = (variant.gem or "").split(" ")[0]
+            if stone in ("ruby", "sapphire"):
+                assert variant.hallmark, f"{product.id}/{variant.id}: a {stone} variant needs its own hallmark"

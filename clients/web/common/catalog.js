@@ -68,7 +68,7 @@ export function specsOf(p, v) {
     add("purity", v?.purity);
     if (v?.weight_g !== undefined) add("weight", `${Number(v.weight_g)} g`);
     add("size", v?.size_label);
-    add("hallmark", p.hallmark);
+    add("hallmark", v?.hallmark || p.hallmark);
     const c = p.certificate;
     if (c) add("certificate", [c.issuer, c.standard].filter(Boolean).join(" · "));
   }
