@@ -184,3 +184,46 @@ def test_atomic_writes_of_the_same_frame_from_many_threads_all_succeed(tmp_path:
     assert target.read_bytes() == b"same bytes"
     assert [p.name for p in tmp_path.iterdir()] == ["frame.jpg"]  # no temporary file left behind
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+# -- a lost edge's view sets: the client rule and nginx's `fresh=1` (docs/deploy.md "A lost edge's view sets") ---------
+
+
+def test_a_missing_frame_calls_for_one_fresh_manifest_that_goes_last_in_the_query() -> None:
+    from showroom_client.spin import fresh_query, needs_fresh_manifest, urls_by_angle
+
+    assert [s for s in (200, 304, 400, 403, 404, 429, 500, 502, 503, 504) if needs_fresh_manifest(s, False)] == [
+        404, 502, 503]
+    assert not needs_fresh_manifest(502, True), "once per manifest"
+    assert list(fresh_query({"fresh": "0", "variant": "v", "size": "32x24"}).items()) == [
+        ("variant", "v"), ("size", "32x24"), ("fresh", "1")]
+    old = {"frames": [{"yaw_deg": 0.0, "pitch_deg": 15.0, "url": "/views/a.jpg"},
+                      {"yaw_deg": 10, "pitch_deg": 0, "url": "/views/b.jpg"}]}
+    assert urls_by_angle(old) == {(0.0, 15.0): "/views/a.jpg", (10.0, 0.0): "/views/b.jpg"}
+
+
+@pytest.mark.parametrize("conf", ["cluster.conf.in", "edge-cache.conf"])
+def test_nginx_skips_its_cache_for_fresh_manifests_only_keeps_the_answer_and_limits_it(project_root: Path,
+                                                                                      conf: str) -> None:
+    import re
+
+    text = (project_root / "deploy" / "nginx" / conf).read_text(encoding="utf-8")
+    locations = re.split(r"\n\s*location ", text)
+    manifests = [loc for loc in locations if loc.startswith("~ ^/api/products/[^/]+/views$")]
+    assert len(manifests) == 1
+    assert [loc for loc in locations if "proxy_cache_bypass" in loc or "limit_req " in loc] == manifests
+    assert "proxy_cache_bypass $views_fresh;" in manifests[0] and "limit_req zone=views_fresh " in manifests[0]
+    assert "proxy_cache_key $uri?$views_manifest_args;" in manifests[0]
+    assert re.search(r"limit_req_zone \$views_fresh_client zone=views_fresh:\d+m rate=\d+r/m;", text)
+    pattern = re.search(r'map \$args \$views_manifest_args \{\s*"~(.+?)" \$kept;', text)
+    assert pattern is not None
+    strip = re.compile(pattern.group(1).replace("(?<kept>", "(?P<kept>"))  # nginx's PCRE spelling -> Python's
+
+    def key_args(args: str) -> str:
+        m = strip.match(args)
+        return m.group("kept") if m else args
+
+    assert key_args("size=32x24&fresh=1") == key_args("size=32x24") == "size=32x24"
+    assert key_args("variant=v&size=32x24&wait=0&fresh=1") == "variant=v&size=32x24&wait=0"
+    assert key_args("fresh=1") == ""
+    assert key_args("refresh=1") == "refresh=1" and key_args("fresh=1&size=32x24") == "fresh=1&size=32x24"

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from showroom_protocol import Hello, Pose, parse_frame
 
+from showroom_client.spin import needs_fresh_manifest
 from showroom_client.stream import ws_url
 from showroom_client.tiers import LIVE, POSTER, VIEWS, TierChange, TierPolicy
 from showroom_client.traces import PoseSample
@@ -137,6 +138,7 @@ class _Player:
         assert self.manifest is not None
         frames = self.manifest["frames"]
         self.shown = None  # this load's first frame is reported as shown, cached or not
+        refreshed = False  # the one fresh manifest a missing frame calls for (spin.py's rule)
         while True:
             frame = nearest_frame(frames, yaw_deg(self.pose_now().orientation_xyzw))
             name = frame["url"]
@@ -148,6 +150,16 @@ class _Player:
                     status, data = 0, b""
                 self.policy.fetch_ended(fetch, self.now(), ok=status == 200)
                 self.run.view_fetches += 1
+                if needs_fresh_manifest(status, refreshed):  # the edge that rendered the set is gone
+                    refreshed = True
+                    try:  # a live edge renders the set meanwhile (seconds; past the timeout: the old one stays)
+                        status, body, etag = await self._get(url + ("&" if "?" in url else "?") + "fresh=1")
+                    except (aiohttp.ClientError, TimeoutError):
+                        status = 0
+                    if status == 200:
+                        self.manifest, self.manifest_etag = json.loads(body), etag
+                        frames = self.manifest["frames"]
+                    continue
                 if status != 200:
                     await asyncio.sleep(1 / self.hz)
                     continue  # judged by the policy (a failed fetch counts as endless)

@@ -2,14 +2,64 @@
 // Frames load progressively (the first frame, then a coarse ring, then the rest), so the product can be
 // turned almost at once; a frame not yet loaded is replaced by the nearest loaded one. Zoom by wheel, pinch,
 // buttons or +/- keys; when zoomed in a drag pans. Arrow keys turn and tilt.
+// A frame that does not load (its edge is gone: nginx answers 404/502/503; an <img> cannot tell which) makes the
+// spinner fetch the manifest once more with `fresh=1` (nginx skips its cached copy, a live edge renders the set,
+// the request waits for it) and load that angle's frame of the new manifest: once per spinner
+// (docs/deploy.md "A lost edge's view sets"; the Python client's showroom_client/spin.py follows the same rule).
+
+/** Frame answers that call for the fresh manifest (a fetch sees them; an <img> only sees that it failed). */
+export const REFRESH_STATUSES = new Set([404, 502, 503]);
+
+/** The manifest URL that skips nginx's cached copy: `wait` dropped (the request waits for the rendering) and
+ * `fresh=1` last (nginx leaves it out of its cache key, so the answer replaces the stale copy). */
+export function freshManifestUrl(url) {
+  const u = new URL(url, "http://origin.invalid");
+  u.searchParams.delete("wait");
+  u.searchParams.delete("fresh");
+  u.searchParams.append("fresh", "1");
+  return u.pathname + u.search;
+}
+
+/** The manifest URL of a loaded manifest's view set (the web pages ask for variant and size only). */
+export function manifestUrlOf(manifest) {
+  const q = new URLSearchParams();
+  if (manifest.variant) q.set("variant", manifest.variant);
+  if (manifest.size) q.set("size", manifest.size);
+  if (manifest.format && manifest.format !== "jpeg") q.set("format", manifest.format);
+  return `/api/products/${encodeURIComponent(manifest.product)}/views?${q}`;
+}
+
+/** Fetches the fresh manifest of `url` (see freshManifestUrl): the manifest, or null when none came. */
+export async function fetchFreshManifest(url, { signal = null, timeoutMs = 120000 } = {}) {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), timeoutMs);
+  signal?.addEventListener("abort", () => stop.abort(), { once: true });
+  try {
+    const resp = await fetch(freshManifestUrl(url), { signal: stop.signal, headers: { Accept: "application/json" } });
+    const body = resp.ok ? await resp.json() : null;
+    return body && Array.isArray(body.frames) && body.frames.length ? body : null;
+  } catch (_) {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Frame URLs by "yawDeg,pitchDeg" of a manifest: where an old manifest's frame is in a new one. */
+export function urlsByAngle(manifest) {
+  return new Map(manifest.frames.map((f) => [`${f.yaw_deg},${f.pitch_deg}`, f.url]));
+}
 
 export class Spinner {
   /**
    * @param {HTMLElement} host element that receives the view (it gets class "spin")
    * @param {{frames: {yaw_deg:number, pitch_deg:number, url:string}[]}} manifest
    */
-  constructor(host, manifest, { onProgress = null, onTurn = null, pixelsPerFrame = null, startYawDeg = 0, startPitchDeg = null } = {}) {
+  constructor(host, manifest, { onProgress = null, onTurn = null, pixelsPerFrame = null, startYawDeg = 0, startPitchDeg = null, manifestUrl = null } = {}) {
     this.host = host;
+    this.manifestUrl = manifestUrl || (manifest.product ? manifestUrlOf(manifest) : null);
+    this._refresh = null; // the one fresh manifest's promise: true when it came and its frames replaced the old
+    this._refreshed = false;
     this.onProgress = onProgress;
     this.onTurn = onTurn; // onTurn(yawDeg, pitchDeg) after every change of the angle shown (drag, keys, showAngle)
     this.manifestKey = manifest.key || null;
@@ -17,7 +67,7 @@ export class Spinner {
     this.yaws = [...new Set(manifest.frames.map((f) => f.yaw_deg))].sort((a, b) => a - b);
     this.grid = this.pitches.map(() => new Array(this.yaws.length).fill(null));
     for (const f of manifest.frames) {
-      this.grid[this.pitches.indexOf(f.pitch_deg)][this.yaws.indexOf(f.yaw_deg)] = { url: f.url, loaded: false };
+      this.grid[this.pitches.indexOf(f.pitch_deg)][this.yaws.indexOf(f.yaw_deg)] = { url: f.url, loaded: false, yaw: f.yaw_deg, pitch: f.pitch_deg };
     }
     // Middle pitch row (eye level) is where a customer starts.
     this.pitchIndex = Math.floor((this.pitches.length - 1) / 2);
@@ -191,14 +241,11 @@ export class Spinner {
   async _loadCell([p, y]) {
     const cell = this.grid[p][y];
     if (this.destroyed || !cell || cell.loaded) return;
-    const im = new Image();
-    im.src = cell.url;
-    try {
-      await im.decode();
-      cell.loaded = true;
-    } catch (_) {
-      cell.failed = true; // stays replaced by its nearest neighbour
-    }
+    const beforeRefresh = !this._refreshed;
+    let ok = await decodes(cell.url);
+    if (!ok && beforeRefresh && !this.destroyed && (await this._refreshOnce())) ok = await decodes(cell.url);
+    if (ok) cell.loaded = true;
+    else cell.failed = true; // stays replaced by its nearest neighbour
     this.loadedCount += 1;
     const frac = this.loadedCount / this.total;
     this.bar.style.transform = `scaleX(${frac})`;
@@ -207,6 +254,25 @@ export class Spinner {
     if (this.onProgress) this.onProgress(this.loadedCount, this.total);
     if (p === this.pitchIndex && y === this.yawIndex) this._show();
     else if (!this.img.getAttribute("src")) this._show();
+  }
+
+  /** The one fresh manifest (shared by every frame that failed meanwhile): true when it came. */
+  _refreshOnce() {
+    if (!this._refresh) {
+      const signal = this._abort?.signal;
+      const fresh = this.manifestUrl ? fetchFreshManifest(this.manifestUrl, { signal }) : Promise.resolve(null);
+      this._refresh = fresh.then((m) => {
+        this._refreshed = true;
+        if (!m || this.destroyed) return false;
+        const urls = urlsByAngle(m);
+        for (const cell of this.grid.flat()) {
+          const url = cell && !cell.loaded ? urls.get(`${cell.yaw},${cell.pitch}`) : null;
+          if (url) cell.url = url;
+        }
+        return true;
+      });
+    }
+    return this._refresh;
   }
 
   _bind() {
@@ -291,6 +357,17 @@ export class Spinner {
         fn();
       }
     });
+  }
+}
+
+async function decodes(url) {
+  const im = new Image();
+  im.src = url;
+  try {
+    await im.decode();
+    return true;
+  } catch (_) {
+    return false;
   }
 }
 

@@ -6,6 +6,8 @@
 // The policy part (LiveMeter, ViewsMeter, TierMachine) is pure: every call takes `now` in milliseconds, so tests
 // drive it with their own clock. The glue (ViewSet, TierDriver) fetches, decodes and runs the machine on a timer.
 
+import { REFRESH_STATUSES, fetchFreshManifest, urlsByAngle } from "./spin.js";
+
 export const TIER_POLICY = Object.freeze({
   warmupMs: 2000, // live is judged after the first 2 s of a connection
   windowMs: 3000, // over a sliding 3 s window (that never reaches back into the first 2 s)
@@ -259,6 +261,8 @@ export class ViewSet {
     this.loaded = 0;
     this.shown = null; // {key, image, yawDeg, pitchDeg}: the decoded frame on screen
     this._decoding = null; // the key being decoded
+    this._refresh = null; // the one fresh manifest a missing frame calls for (spin.js's rule): its promise
+    this._refreshed = false;
     this.run = this._run().catch(() => {
       /* aborted, or the rule demotes to the poster */
     });
@@ -321,7 +325,8 @@ export class ViewSet {
     this.pitches = [...new Set(manifest.frames.map((f) => f.pitch_deg))].sort((a, b) => a - b);
     this.yaws = [...new Set(manifest.frames.map((f) => f.yaw_deg))].sort((a, b) => a - b);
     for (const f of manifest.frames) {
-      this.cells.set(`${this.pitches.indexOf(f.pitch_deg)},${this.yaws.indexOf(f.yaw_deg)}`, { url: f.url, blob: null });
+      const angle = `${f.yaw_deg},${f.pitch_deg}`; // where its frame is in a fresh manifest
+      this.cells.set(`${this.pitches.indexOf(f.pitch_deg)},${this.yaws.indexOf(f.yaw_deg)}`, { url: f.url, blob: null, angle });
     }
     const queue = this._order(...this.angle());
     const worker = async () => {
@@ -351,8 +356,13 @@ export class ViewSet {
   async _load(key, signal) {
     const cell = this.cells.get(key);
     const f = this.meter.fetchStarted(this.now());
+    const beforeRefresh = !this._refreshed;
     try {
-      const resp = await fetch(cell.url, { signal });
+      let resp = await fetch(cell.url, { signal });
+      // a frame no live edge holds (its edge is gone): the manifest once more, fresh, and that angle's frame of it
+      if (REFRESH_STATUSES.has(resp.status) && beforeRefresh && (await this._refreshOnce(signal))) {
+        resp = await fetch(cell.url, { signal });
+      }
       if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
       const blob = await resp.blob();
       this.meter.fetchEnded(f, this.now(), true);
@@ -364,6 +374,23 @@ export class ViewSet {
     }
     this.loaded += 1;
     if (this.loaded === 1 && this.onFirstFrame) this.onFirstFrame();
+  }
+
+  /** The one fresh manifest (shared by the frames that failed meanwhile): true when it came. */
+  _refreshOnce(signal) {
+    if (!this._refresh) {
+      this._refresh = fetchFreshManifest(this.manifestUrl, { signal }).then((m) => {
+        this._refreshed = true;
+        if (!m) return false;
+        const urls = urlsByAngle(m);
+        for (const cell of this.cells.values()) {
+          const url = cell.blob ? null : urls.get(cell.angle);
+          if (url) cell.url = url;
+        }
+        return true;
+      });
+    }
+    return this._refresh;
   }
 }
 
