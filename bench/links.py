@@ -22,8 +22,9 @@ the frames fit the new rate, and until they are back to their size).
 
 Usage: .venv/bin/python bench/links.py [--parts 1,2] [--profiles good,typical,edge] [--pings 300]
                                        [--loss-packets 50000] [--seconds 8] [--quick] [--out DIR]
-Needs root. Writes bench/results/links.md (or --out DIR); prints the tables. Part 1 takes about 4 minutes with
-the defaults, part 2 about 6 (--quick: 1.5 and 4). Run with --parts 2 only, the file keeps part 1 as it was.
+Needs root. Writes bench/results/links.md (or --out DIR); prints the tables; with part 2 also links.png beside it
+(bench/linkrig/plot.py: the drop over time, each profile's VR latency and pairs/s). Part 1 takes about 4 minutes
+with the defaults, part 2 about 7 (--quick: 1.5 and 4). Run with --parts 2 only, the file keeps part 1 as it was.
 """
 
 from __future__ import annotations
@@ -134,12 +135,12 @@ def main() -> int:
     parts = {x.strip() for x in args.parts.split(",")}
     part1 = part_one(args) if "1" in parts else _kept_part_one(args.out / "links.md")
     text = part1
+    args.out.mkdir(parents=True, exist_ok=True)
     if "2" in parts:
         from bench.linkrig.part2 import part_two
 
-        text = part1.rstrip("\n") + "\n\n" + part_two(args, [n.strip() for n in args.profiles.split(",") if n.strip()],
-                                                      PART2_TITLE)
-    args.out.mkdir(parents=True, exist_ok=True)
+        names = [n.strip() for n in args.profiles.split(",") if n.strip()]
+        text = part1.rstrip("\n") + "\n\n" + part_two(args, names, PART2_TITLE, plot_path=args.out / "links.png")
     (args.out / "links.md").write_text(text)
     print(text)
     return 0

@@ -177,7 +177,9 @@ def measure_drop(ns: str, subnet: int, port: int, st: Settings) -> dict[str, Any
         raise errors[0]
     run = result[0]
     return {"summary": vr_summary(run), "drop": drop_summary(run, marks["dropped"], marks["restored"], st.hz),
-            "series": per_second(run, marks["dropped"], marks["restored"])}
+            "series": per_second(run, marks["dropped"], marks["restored"]),
+            "restored_s": marks["restored"] - marks["dropped"],
+            "frames": [(f[0] - marks["dropped"], f[1], f[5]) for f in run["frames"]]}
 
 
 def per_second(run: dict[str, Any], dropped: float, restored: float) -> list[tuple[int, int, float, float, str]]:
@@ -289,7 +291,9 @@ def _f(x: float, fmt: str = "{:.1f}") -> str:
     return "-" if x != x else fmt.format(x)
 
 
-def part_two(args: Any, names: list[str], title: str, *, ns: str = "shb", subnet: int = 2) -> str:
+def part_two(args: Any, names: list[str], title: str, *, ns: str = "shb", subnet: int = 2,
+             plot_path: Path | None = None) -> str:
+    """Part 2's tables (markdown); with `plot_path`, also its plot there (bench/linkrig/plot.py)."""
     from datetime import UTC, datetime
 
     from bench._machine import machine
@@ -376,5 +380,12 @@ def part_two(args: Any, names: list[str], title: str, *, ns: str = "shb", subnet
     for sec, n, kb, p50, mark in drop["series"]:
         lines.append(f"| {sec} | {n} | {_f(kb / 1000)} | {_f(p50, '{:.0f} ms')} | {mark} |")
     lines.append("")
+    if plot_path is not None:
+        from bench.linkrig.plot import plot_part_two
+
+        heading = (f"bench/links.py part 2, {when}, load average {load0[0]:.2f} -> {load1[0]:.2f} "
+                   f"(2 shared cores){', --quick' if args.quick else ''}")
+        if not plot_part_two(rows, drop, st.hz, DROP_TO_MBIT, heading, plot_path):
+            print("bench/links.py: matplotlib is not installed, no plot", file=sys.stderr)
     (work / "part2.json").write_text(json.dumps({"results": results, "no_loss": no_loss, "drop": drop}, default=str))
     return "\n".join(lines)
