@@ -5,12 +5,15 @@ tests/browser/test_cluster_kiosk.py): free ports, the services they need, a one-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,3 +113,26 @@ class Cluster:
 
     def process(self, name: str) -> dict[str, Any]:
         return next(p for p in self.status()["processes"] if p["name"] == name)
+
+
+@contextlib.contextmanager
+def running_cluster(root: Path, project_root: Path, name: str, view_sizes: str) -> Iterator[Cluster]:
+    """`showroom cluster up` in `root` on free ports (two edges with one render worker each, the machine's
+    PostgreSQL in a fresh database `showroom_<name>_<hex>`, its Redis), with `view_sizes` as extra view-set sizes;
+    down and the database dropped afterwards."""
+    need_services()
+    assets = build_assets(project_root, root)
+    database = f"showroom_{name}_" + secrets.token_hex(4)
+    port, e1, e2, commerce, payments = free_ports(5)
+    env = {**os.environ, "SHOWROOM_EXTRA_VIEW_SIZES": view_sizes, "EGL_PLATFORM": "surfaceless"}
+    c = Cluster(f"http://127.0.0.1:{port}", root / "state", env)
+    base_pg = PG_URL.rsplit("/", 1)[0]
+    started = c.cli("up", "--port", str(port), "--edge-ports", f"{e1},{e2}", "--commerce-port", str(commerce),
+                    "--payments-port", str(payments), "--workers", "1", "--assets-dir", str(assets),
+                    "--database-url", f"{base_pg}/{database}", "--redis-url", REDIS_URL)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield c
+    finally:
+        c.cli("down", timeout_s=60)
+        drop_database(database)

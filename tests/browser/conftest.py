@@ -87,6 +87,18 @@ def wait_for_health(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -
     return False
 
 
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stops a server started with start_new_session=True and everything it started: SIGTERM to its process
+    group, SIGKILL after 20 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`showroom serve` on a free loopback port with a fresh data dir; stopped at the end of the session."""
@@ -116,13 +128,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         yield Server(base, data_dir, log_path)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        stop_group(proc)
 
 
 @pytest.fixture(scope="session")

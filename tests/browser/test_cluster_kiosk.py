@@ -16,7 +16,6 @@ Screenshots land in test-artifacts/browser/cluster-kiosk-*.png.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import urllib.request
 from collections.abc import Iterator
@@ -27,15 +26,10 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, WatchedPage, launch, watch
 from tests.cluster_support import (
-    PG_URL,
     PRODUCT,
     Cluster,
-    build_assets,
-    drop_database,
-    free_ports,
-    need_services,
+    running_cluster,
 )
-from tests.conftest import REDIS_URL
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis, pytest.mark.gl]
 
@@ -51,23 +45,8 @@ def kiosk_cluster(tmp_path_factory: pytest.TempPathFactory, project_root: Path) 
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/setup --dev installs it)")
     pytest.importorskip("playwright.sync_api")
-    need_services()
-    root = tmp_path_factory.mktemp("cluster-kiosk")
-    assets = build_assets(project_root, root)
-    database = "showroom_kiosk_" + secrets.token_hex(4)
-    port, e1, e2, commerce, payments = free_ports(5)
-    env = {**os.environ, "SHOWROOM_EXTRA_VIEW_SIZES": KIOSK_VIEW_SIZE, "EGL_PLATFORM": "surfaceless"}
-    c = Cluster(f"http://127.0.0.1:{port}", root / "state", env)
-    base_pg = PG_URL.rsplit("/", 1)[0]
-    started = c.cli("up", "--port", str(port), "--edge-ports", f"{e1},{e2}", "--commerce-port", str(commerce),
-                    "--payments-port", str(payments), "--workers", "1", "--assets-dir", str(assets),
-                    "--database-url", f"{base_pg}/{database}", "--redis-url", REDIS_URL)
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
+    with running_cluster(tmp_path_factory.mktemp("cluster-kiosk"), project_root, "kiosk", KIOSK_VIEW_SIZE) as c:
         yield c
-    finally:
-        c.cli("down", timeout_s=60)
-        drop_database(database)
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,9 @@ test-artifacts/browser/link-fallback-*.png.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -33,6 +31,7 @@ from tests.browser.conftest import (
     WatchedPage,
     _free_port,
     _showroom_command,
+    stop_group,
     wait_for_health,
     watch,
 )
@@ -106,13 +105,7 @@ def node(rig: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail(f"the view set was not rendered: {exc}\n" + log_path.read_text(errors="replace")[-3000:])
         yield base
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        stop_group(proc)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ GPU) at the smallest size, from a one-product assets folder built for the test.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -21,14 +20,10 @@ import aiohttp
 import pytest
 
 from tests.cluster_support import (
-    PG_URL,
     PRODUCT,
     VARIANT,
     Cluster,
-    build_assets,
-    drop_database,
-    free_ports,
-    need_services,
+    running_cluster,
 )
 from tests.conftest import REDIS_URL
 from tests.waiting import wait_until
@@ -44,23 +39,9 @@ STREAMS_TO_SPREAD = 16
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, project_root: Path) -> Iterator[Cluster]:
-    need_services()
-    root = tmp_path_factory.mktemp("cluster")
-    assets = build_assets(project_root, root)
-    database = "showroom_cluster_" + secrets.token_hex(4)
-    port, e1, e2, commerce, payments = free_ports(5)
-    env = {**os.environ, "SHOWROOM_EXTRA_VIEW_SIZES": f"{VIEW_SIZE},{SECOND_VIEW_SIZE}", "EGL_PLATFORM": "surfaceless"}
-    c = Cluster(f"http://127.0.0.1:{port}", root / "state", env)
-    base_pg = PG_URL.rsplit("/", 1)[0]
-    started = c.cli("up", "--port", str(port), "--edge-ports", f"{e1},{e2}", "--commerce-port", str(commerce),
-                    "--payments-port", str(payments), "--workers", "1", "--assets-dir", str(assets),
-                    "--database-url", f"{base_pg}/{database}", "--redis-url", REDIS_URL)
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
+    with running_cluster(tmp_path_factory.mktemp("cluster"), project_root, "cluster",
+                         f"{VIEW_SIZE},{SECOND_VIEW_SIZE}") as c:
         yield c
-    finally:
-        c.cli("down", timeout_s=60)
-        drop_database(database)
 
 
 def _client() -> aiohttp.ClientSession:
