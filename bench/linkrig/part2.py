@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from showroom_client.stream import percentile as pct
+
 from bench.linkrig.netns import Link, link
 from bench.linkrig.profiles import Profile, profile
 
@@ -51,15 +53,6 @@ class Settings:
     @classmethod
     def quick(cls) -> Settings:
         return cls(seconds=8.0, drop_before_s=6.0, drop_for_s=10.0, drop_after_s=16.0, tryon_frames=30)
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100
-    lo, hi = int(k), min(len(s) - 1, int(k) + 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def client(ln: Link, *args: str, timeout_s: float = 300) -> dict[str, Any]:
