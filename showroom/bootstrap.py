@@ -34,6 +34,7 @@ from showroom.ports import (
     RefundReply,
     RefundRequest,
     SettlementLine,
+    Subscription,
 )
 from showroom.services import Commerce, recovery
 from showroom.services import certificates as certificate_service
@@ -163,11 +164,11 @@ def _certificate_signer(seed: bytes, retired: tuple[tuple[bytes, datetime], ...]
     return signer_from_keys(seed, retired)
 
 
-async def _certificate_issuer(book: CertificateBook) -> None:
+async def _certificate_issuer(book: CertificateBook, sub: Subscription) -> None:
     """Issues certificates when an order becomes due one (its `paid` event; a branch pick-up's `completed` one,
-    sent by the teller's hand-over: `certificate_due`); a lost event is made up when the customer first asks
+    sent by the teller's hand-over: `certificate_due`) from `sub`, subscribed before the service answers anyone
+    (an event published before would be missed); a lost event is made up when the customer first asks
     (services/certificates.py)."""
-    sub = await book.ctx.bus.subscribe(ORDERS_CHANNEL)
     try:
         async for event in sub:
             try:
@@ -275,7 +276,9 @@ async def start_commerce(
             log.exception("startup recovery failed; the sweeper will try again")
     if run_sweeper:
         runtime.tasks.append(asyncio.get_running_loop().create_task(_sweeper(commerce, settings.sweep_interval_s)))
-        runtime.tasks.append(asyncio.get_running_loop().create_task(_certificate_issuer(certificate_book(commerce))))
+        orders_sub = await commerce.bus.subscribe(ORDERS_CHANNEL)
+        runtime.tasks.append(asyncio.get_running_loop().create_task(
+            _certificate_issuer(certificate_book(commerce), orders_sub)))
         if runtime.phones is not None:
             runtime.tasks.append(asyncio.get_running_loop().create_task(_phone_purger(runtime.phones)))
     return runtime
