@@ -4,7 +4,9 @@ Concurrency where money moves:
 - PostgreSQL: `get_order(for_update=True)` takes a row lock (`SELECT ... FOR UPDATE`) held to the end of the
   transaction, and every `save_order` also checks the version it read (optimistic), so two writers never both win;
 - SQLite: one writer at a time per database file anyway; `SqlDatabase` serialises this process's transactions with
-  an asyncio lock (so a read never has to be upgraded under a competing writer) and uses WAL with a busy timeout.
+  an asyncio lock (so a read never has to be upgraded under a competing writer) and uses WAL; its statements run
+  on the loop's thread, and a database locked by another process is waited for without blocking the loop
+  (`_sqlite_driver`).
 Notification ids and idempotency keys are claimed with `INSERT ... ON CONFLICT DO NOTHING` inside the
 transaction: on PostgreSQL a concurrent claim of the same key waits for the first transaction and then sees
 the row; other unique keys (gateway ids) make a duplicate fail with `IntegrityError`, rolling everything back.
@@ -43,7 +45,7 @@ from showroom.adapters._rows import (
     share_from_row,
     utc_req,
 )
-from showroom.adapters._sqlite_driver import one_hop_dbapi
+from showroom.adapters._sqlite_driver import CONNECT_ARGS, inline_dbapi
 from showroom.adapters._versioned import update_versioned
 from showroom.adapters.advisory_sql import SqlAdvisory
 from showroom.adapters.branch_sql import BranchSqlMixin
@@ -83,12 +85,14 @@ class SqlDatabase:
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
             if parsed.get_driver_name() == "aiosqlite":
-                kwargs["module"] = one_hop_dbapi()  # one thread hop per statement (`_sqlite_driver`)
+                kwargs["module"] = inline_dbapi()  # statements on the loop's thread (`_sqlite_driver`)
+                kwargs["connect_args"] = dict(CONNECT_ARGS)
         else:
             kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            inline = parsed.get_driver_name() == "aiosqlite"
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas_inline if inline else _sqlite_pragmas)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     def uow(self) -> SqlUnitOfWork:
@@ -105,12 +109,17 @@ class SqlDatabase:
             await self.on_close()
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_timeout_ms: int = 30_000) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cur.close()
+
+
+def _sqlite_pragmas_inline(dbapi_conn: Any, record: Any) -> None:
+    """The in-line driver waits for a locked database itself, without blocking the loop (`_sqlite_driver`)."""
+    _sqlite_pragmas(dbapi_conn, record, busy_timeout_ms=0)
 
 
 class SqlUnitOfWork(StaffSqlMixin, BranchSqlMixin):
