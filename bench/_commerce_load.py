@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 
+from bench._machine import machine_cpu, postgres_cpu_s
 from bench.node import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,8 +168,9 @@ def _profile(p: Process) -> subprocess.Popen[bytes] | None:
 
 
 async def load(shop: Process, pay: Process, checkouts: int, concurrency: int, *,
-               profile: bool = False) -> dict[str, Any]:
-    """`checkouts` checkouts by `concurrency` customers at once; orders/s, latency and CPU per checkout."""
+               profile: bool = False, postgres: bool = False) -> dict[str, Any]:
+    """`checkouts` checkouts by `concurrency` customers at once; orders/s, latency, CPU per checkout (each process;
+    with `postgres`, this machine's PostgreSQL server too) and how busy the machine's cores were."""
     tag = secrets.token_hex(3)
     latencies: list[float] = []
     errors: list[str] = []
@@ -190,12 +192,17 @@ async def load(shop: Process, pay: Process, checkouts: int, concurrency: int, *,
     spy = _profile(shop) if profile else None
     cpu0 = {p.name: p.cpu_s() for p in (shop, pay)}
     self0 = time.process_time()
+    pg0, machine0 = (postgres_cpu_s() if postgres else None), machine_cpu()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency * 4)) as http:
         t_start = time.perf_counter()
         await asyncio.gather(*(customer(http) for _ in range(concurrency)))
         wall = time.perf_counter() - t_start
     cpu = {p.name: p.cpu_s() - cpu0[p.name] for p in (shop, pay)}
     cpu["customers"] = time.process_time() - self0
+    pg1, machine1 = (postgres_cpu_s() if postgres else None), machine_cpu()
+    if pg0 is not None and pg1 is not None:
+        cpu["postgresql"] = pg1 - pg0
+    busy, total = machine1[0] - machine0[0], machine1[1] - machine0[1]
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         spy.wait(timeout=60)
@@ -205,18 +212,24 @@ async def load(shop: Process, pay: Process, checkouts: int, concurrency: int, *,
             "orders_per_s": paid / wall if wall else 0.0,
             "p50_ms": statistics.median(ms) if ms else float("nan"),
             "p99_ms": ms[min(paid - 1, int(paid * 0.99))] if ms else float("nan"), "latencies_ms": ms,
-            "cpu_ms_per_checkout": {k: 1000 * v / max(paid, 1) for k, v in cpu.items()}}
+            "cpu_ms_per_checkout": {k: 1000 * v / max(paid, 1) for k, v in cpu.items()},
+            "machine_busy": busy / total if total else 0.0}
 
 
 async def checkout_run(database_url: str, checkouts: int, concurrency: int, work: Path, *,
-                       profile: bool = False) -> dict[str, Any]:
-    """Starts the services on `database_url`, warms them (one checkout per customer), then measures."""
+                       profile: Path | None = None) -> dict[str, Any]:
+    """Starts the services on `database_url`, warms them (one checkout per customer), then measures; with
+    `profile`, py-spy samples the commerce process during the measured run and its folded stacks go there."""
     work.mkdir(parents=True, exist_ok=True)
     try:
         async with services(database_url, work, stock=checkouts * 2 + concurrency * 4 + 100) as (pay, shop):
             warm = await load(shop, pay, concurrency, concurrency)
             if warm["failed"]:
                 raise RuntimeError(f"warm-up checkouts failed: {warm['errors']}")
-            return await load(shop, pay, checkouts, concurrency, profile=profile)
+            result = await load(shop, pay, checkouts, concurrency, profile=profile is not None,
+                                postgres=database_url.startswith("postgresql"))
+        if profile is not None and (work / "commerce.folded").exists():
+            shutil.copyfile(work / "commerce.folded", profile)
+        return result
     finally:
         shutil.rmtree(work / "assets", ignore_errors=True)

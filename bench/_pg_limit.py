@@ -26,6 +26,8 @@ from typing import Any
 
 import asyncpg
 
+from bench._machine import machine_cpu, postgres_cpu_s
+
 PRODUCT, VARIANT, BRANCH = "bar-au9999-10g", "au9999-10g", "online"
 _PIECE = "SELECT id FROM stock_units WHERE branch_id = $1 AND product_id = $2 AND variant_id = $3"
 
@@ -97,7 +99,8 @@ async def checkout(pool: asyncpg.Pool, i: int, tag: str) -> None:
 
 
 async def limit_run(dsn: str, checkouts: int, concurrency: int, pool_size: int) -> dict[str, Any]:
-    """`checkouts` bare checkouts by `concurrency` tasks over `pool_size` connections: checkouts/s and latency."""
+    """`checkouts` bare checkouts by `concurrency` tasks over `pool_size` connections: checkouts/s, latency, this
+    loop's and the PostgreSQL server's CPU per checkout, and how busy the machine was."""
     pool = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size)
     assert pool is not None
     try:
@@ -125,11 +128,17 @@ async def limit_run(dsn: str, checkouts: int, concurrency: int, pool_size: int) 
 
         warm = [queue.get_nowait() for _ in range(concurrency)]
         await asyncio.gather(*(checkout(pool, i, tag + "w") for i in warm))
+        pg0, machine0, self0 = postgres_cpu_s(), machine_cpu(), time.process_time()
         t_start = time.perf_counter()
         await asyncio.gather(*(worker(True) for _ in range(concurrency)))
         wall = time.perf_counter() - t_start
+        pg1, machine1, self1 = postgres_cpu_s(), machine_cpu(), time.process_time()
     finally:
         await pool.close()
     ms = sorted(x * 1000 for x in latencies)
+    total = machine1[1] - machine0[1]
     return {"paid": len(ms), "orders_per_s": len(ms) / wall, "p50_ms": statistics.median(ms),
-            "p99_ms": ms[min(len(ms) - 1, int(len(ms) * 0.99))]}
+            "p99_ms": ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+            "client_cpu_ms": 1000 * (self1 - self0) / max(len(ms), 1),
+            "postgres_cpu_ms": None if pg0 is None or pg1 is None else 1000 * (pg1 - pg0) / max(len(ms), 1),
+            "machine_busy": (machine1[0] - machine0[0]) / total if total else 0.0}

@@ -14,7 +14,8 @@
 
 Usage: .venv/bin/python bench/commerce.py [--checkouts 600] [--concurrency 32] [--faults 10000]
        [--postgres postgresql://127.0.0.1:5432/test] [--out bench/results] [--profile]
-Writes <out>/commerce.md and commerce.png.
+Writes <out>/commerce.md and commerce.png (and, with --profile, the commerce process's py-spy samples as
+<out>/commerce-sqlite.folded and commerce-postgresql.folded).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ async def main_async(args: argparse.Namespace) -> int:
     faults: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         rows["SQLite"] = await checkout_run(f"sqlite+aiosqlite:///{tmp}/bench.db", args.checkouts, args.concurrency,
-                                            Path(tmp) / "sqlite", profile=args.profile)
+                                            Path(tmp) / "sqlite",
+                                            profile=out / "commerce-sqlite.folded" if args.profile else None)
         fault_orders = max(50, args.faults // 15)
         faults["SQLite"] = as_row(await run_faults(f"sqlite+aiosqlite:///{tmp}/faults.db", orders=fault_orders,
                                                    faults=args.faults, seed=args.seed))
@@ -80,7 +82,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 if label == "checkout":
                     with tempfile.TemporaryDirectory() as tmp:
                         rows["PostgreSQL"] = await checkout_run(pg[0], args.checkouts, args.concurrency,
-                                                                Path(tmp) / "pg", profile=args.profile)
+                                                                Path(tmp) / "pg",
+                                                                profile=out / "commerce-postgresql.folded"
+                                                                if args.profile else None)
                 elif label == "limit":
                     db = SqlDatabase(pg[0])
                     await migrate.upgrade(db)
@@ -96,20 +100,26 @@ async def main_async(args: argparse.Namespace) -> int:
              f"## Checkout end to end (quote -> order -> sandbox pay -> signed notice -> paid), "
              f"{args.checkouts} checkouts, {args.concurrency} concurrent\n",
              "Processes: the commerce service and the payment sandbox (`showroom serve --role commerce|payments`), "
-             "the customers in the bench process; CPU is each one's user+system time per paid checkout. The limit: "
-             f"a bare asyncpg loop doing the same inserts and updates in the same transactions "
-             f"({POOL_SIZE} connections, bench/_pg_limit.py).\n",
+             "the customers in the bench process; CPU is each one's user+system time per paid checkout, and the "
+             "PostgreSQL server's (all its processes on this machine) in the PostgreSQL run; busy is how much of "
+             "the machine's cores were in use during the run (/proc/stat). The limit: a bare asyncpg loop doing "
+             f"the same inserts and updates in the same transactions ({POOL_SIZE} connections, "
+             "bench/_pg_limit.py).\n",
              "| run | paid | failed | orders/s | p50 ms | p99 ms | CPU ms/checkout: commerce | sandbox "
-             "| customers | share of the limit |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| customers | PostgreSQL server | machine busy | share of the limit |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in rows.items():
         cpu = r["cpu_ms_per_checkout"]
         share = f"{100 * r['orders_per_s'] / limit['orders_per_s']:.0f} %" if limit and name == "PostgreSQL" else ""
+        server = f"{cpu['postgresql']:.1f}" if "postgresql" in cpu else ""
         lines.append(f"| {name} | {r['paid']} | {r['failed']} | {r['orders_per_s']:.1f} | {r['p50_ms']:.0f} | "
                      f"{r['p99_ms']:.0f} | {cpu['commerce']:.1f} | {cpu['payments']:.1f} | {cpu['customers']:.1f} "
-                     f"| {share} |")
+                     f"| {server} | {100 * r['machine_busy']:.0f} % | {share} |")
     if limit:
+        server = f"{limit['postgres_cpu_ms']:.1f}" if limit.get("postgres_cpu_ms") is not None else ""
         lines.append(f"| bare PostgreSQL (the limit) | {limit['paid']} | 0 | {limit['orders_per_s']:.1f} | "
-                     f"{limit['p50_ms']:.0f} | {limit['p99_ms']:.0f} | | | | 100 % |")
+                     f"{limit['p50_ms']:.0f} | {limit['p99_ms']:.0f} | | | {limit['client_cpu_ms']:.1f} | {server} "
+                     f"| {100 * limit['machine_busy']:.0f} % | 100 % |")
     for name, r in rows.items():
         if r["errors"]:
             lines.append(f"\n{name} failures (first {len(r['errors'])}): " + "; ".join(r["errors"]))
@@ -153,7 +163,7 @@ def main() -> int:
                    help="admin URL of a PostgreSQL server ('' to skip)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
     p.add_argument("--profile", action="store_true",
-                   help="sample the commerce process with py-spy while it runs (<work dir>/commerce.folded)")
+                   help="sample the commerce process with py-spy while it runs (<out>/commerce-<database>.folded)")
     try:  # the customers on uvloop too, as the services run: less of the shared CPU goes to the load itself
         import uvloop
 
