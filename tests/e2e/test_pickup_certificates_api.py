@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from showroom import api, bootstrap
 from showroom.certificates import CertificateRecord
+from showroom.events import ORDERS_CHANNEL
 from showroom.services import certificates as certificate_service
 from showroom.staff import Role
 from tests.e2e.test_pickups_api import ShiftedClock, _get, _paid_pickup, pickup_stack
@@ -40,7 +41,8 @@ async def test_a_pickup_gets_its_certificate_after_the_hand_over_not_after_payme
     stack, clock = node
     ctx = stack.app[api.RUNTIME].commerce
     book = bootstrap.certificate_book(ctx)
-    issuer = asyncio.create_task(bootstrap._certificate_issuer(book))  # what `start_commerce` runs
+    sub = await ctx.bus.subscribe(ORDERS_CHANNEL)  # what `start_commerce` runs
+    issuer = asyncio.create_task(bootstrap._certificate_issuer(book, sub))
     try:
         oid, token, _slot = await _paid_pickup(stack, clock)
         assert await certificate_service.settle(book, oid) == []  # what the issuer does with `paid`: nothing
