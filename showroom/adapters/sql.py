@@ -61,8 +61,12 @@ from showroom.ports import ConcurrentUpdate, IdempotencyRecord, OutOfStock
 from showroom.pricing import Quote
 from showroom.sharing import Share, ShareInvalid
 
-POOL_SIZE, POOL_OVERFLOW = 10, 20
-"""PostgreSQL connections kept open, and opened beyond them under a burst (bench/commerce.py measures both)."""
+POOL_SIZE, POOL_OVERFLOW, POOL_TIMEOUT_S = 10, 0, 10
+"""PostgreSQL: connections kept open, none opened beyond them, and how long a transaction waits for one before its
+request answers 503 `database_unavailable`. An overflow connection was closed when handed back and opened again by
+the next burst: a new backend each time. With 32 customers that churn cost the PostgreSQL server more CPU than the
+checkout's own statements (5.2 against 3.4 ms per checkout) and queued them longer than waiting for a kept
+connection (docs/commerce.md, "Fifth pass")."""
 
 
 class SqlDatabase:
@@ -88,7 +92,8 @@ class SqlDatabase:
                 kwargs["module"] = inline_dbapi()  # statements on the loop's thread (`_sqlite_driver`)
                 kwargs["connect_args"] = dict(CONNECT_ARGS)
         else:
-            kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800)
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT_S,
+                          pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             inline = parsed.get_driver_name() == "aiosqlite"
