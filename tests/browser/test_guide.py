@@ -215,7 +215,9 @@ def test_mute_keeps_the_captions_and_off_is_remembered_with_a_button_to_bring_th
     restore = w.page.locator(".guide-restore-kiosk")
     assert restore.is_visible()
     w.page.reload(wait_until="domcontentloaded")
+    w.page.wait_for_function("document.body.dataset.screen === 'attract'")  # started again (a click before is lost)
     w.page.click("#attract")
+    w.page.wait_for_function("document.body.dataset.screen !== 'attract'")  # the button shows off the attract screen
     w.page.wait_for_selector(".guide-restore-kiosk:not([hidden])")
     assert w.page.locator(GUIDE).is_hidden()
     assert w.page.evaluate("window.__guideLog.said.length") == 0  # off: no greeting either
