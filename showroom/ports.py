@@ -225,13 +225,22 @@ class Subscription(Protocol):
     async def close(self) -> None: ...
 
 
+class EventBusUnavailable(ShowroomError):
+    """The event bus (Redis) cannot be reached right now: the message is lost, and subscribers resync when it is back."""
+
+    code = "event_bus_unavailable"
+    http_status = 503
+
+
 class EventBus(Protocol):
     """Publish/subscribe between the commerce service and the edge nodes (in process, or Redis).
 
     Channels: `orders` (every order change, `{"type": "order", "id", "status", ...}`) and `order:{id}`.
     """
 
-    async def publish(self, channel: str, message: Mapping[str, Any]) -> None: ...
+    async def publish(self, channel: str, message: Mapping[str, Any]) -> None:
+        """Sends `message` to the channel's subscribers; `EventBusUnavailable` when the bus cannot be reached."""
+        ...
 
     async def subscribe(self, channel: str) -> Subscription: ...
 

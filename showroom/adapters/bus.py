@@ -13,6 +13,8 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from showroom.ports import EventBusUnavailable
+
 log = logging.getLogger("showroom.bus")
 QUEUE_SIZE = 256
 CONNECT_TIMEOUT_S = 2.0
@@ -81,8 +83,8 @@ class RedisBus:
     Redis going away does not end a subscription: its pump reconnects (backing off up to `RECONNECT_MAX_S`) and
     subscribes again, then hands the subscriber a `{"type": "resync"}` message, because whatever was published
     while it was away is lost (pub/sub keeps nothing): a subscriber re-reads the state it follows (the order
-    socket re-reads the order and pushes it). Publishing while Redis is away raises quickly (connect timeout);
-    the caller logs it (the order is committed, the event is a hint)."""
+    socket re-reads the order and pushes it). Publishing while Redis is away raises `EventBusUnavailable` quickly
+    (connect timeout); the caller logs it in one line (the order is committed, the event is a hint)."""
 
     def __init__(self, url: str, *, prefix: str = "showroom:") -> None:
         import redis.asyncio as redis_async
@@ -102,7 +104,12 @@ class RedisBus:
         """Subscriptions re-established after Redis was lost (for tests and logs)."""
 
     async def publish(self, channel: str, message: Mapping[str, Any]) -> None:
-        await self._redis.publish(self._prefix + channel, json.dumps(dict(message), ensure_ascii=False))
+        from redis.exceptions import RedisError
+
+        try:
+            await self._redis.publish(self._prefix + channel, json.dumps(dict(message), ensure_ascii=False))
+        except (RedisError, OSError) as exc:
+            raise EventBusUnavailable(f"Redis cannot be reached ({type(exc).__name__}: {exc})") from exc
 
     async def subscribe(self, channel: str) -> _QueueSubscription:
         """Subscribed when this returns if Redis answers; otherwise the pump keeps trying (and sends a resync)."""

@@ -17,6 +17,7 @@ from showroom.ports import (
     ConcurrentUpdate,
     CustomerDirectory,
     EventBus,
+    EventBusUnavailable,
     PaymentGateway,
     PriceFeed,
     UnitOfWork,
@@ -67,11 +68,18 @@ class Outcome:
 
 
 async def publish(ctx: Commerce, outcome: Outcome) -> None:
+    """The transaction's events, after its commit. The state is committed whatever happens here: a lost push is
+    re-read by `GET /api/orders/{id}`, and the order sockets resync when the bus is back. With the bus unreachable
+    the rest of this transaction's events are not tried (each try would wait for the connect timeout)."""
     for ev in outcome.events:
         try:
             await ctx.bus.publish(events.ORDERS_CHANNEL, ev)
             await ctx.bus.publish(events.order_channel(str(ev["id"])), ev)
-        except Exception:  # the state is committed; a lost push is re-read by GET /api/orders/{id}
+        except EventBusUnavailable as exc:
+            log.warning("order events not published (%s %s and %d more): %s", ev.get("id"), ev.get("status"),
+                        len(outcome.events) - outcome.events.index(ev) - 1, exc)
+            return
+        except Exception:
             log.exception("could not publish %s", ev)
 
 

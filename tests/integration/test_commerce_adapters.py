@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
+import socket
+from collections.abc import Mapping
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -19,7 +24,8 @@ from aiohttp.test_utils import TestServer
 from showroom.adapters.bus import QUEUE_SIZE, InProcessBus, RedisBus
 from showroom.adapters.prices import HttpPriceFeed, JsonFilePriceFeed, SandboxPriceFeed
 from showroom.catalog import Metal
-from showroom.ports import PriceUnavailable
+from showroom.ports import EventBusUnavailable, PriceUnavailable
+from showroom.services._uow import Commerce, Outcome, publish
 from tests.commerce_fakes import ManualClock
 from tests.waiting import wait_until
 
@@ -135,3 +141,35 @@ async def test_the_redis_bus_carries_events_between_nodes(redis_url: str) -> Non
     await observer.aclose()
     await node_a.close()
     await node_b.close()
+
+
+
+async def test_publishing_without_redis_is_one_warning_and_the_rest_of_the_events_are_not_tried(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Redis out of reach: `publish` raises the port's `EventBusUnavailable` (not redis-py's error), and the service
+    logs one line for the transaction's events, no traceback, without waiting for a connect timeout per event."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bus = RedisBus(f"redis://127.0.0.1:{port}/0")
+    try:
+        with pytest.raises(EventBusUnavailable, match="Redis cannot be reached"):
+            await bus.publish("orders", {"type": "order", "id": "x", "status": "paid"})
+        tries: list[str] = []
+        real = bus.publish
+
+        async def counted(channel: str, message: Mapping[str, Any]) -> None:
+            tries.append(channel)
+            await real(channel, message)
+
+        bus.publish = counted  # type: ignore[method-assign]
+        outcome = Outcome(events=[{"type": "order", "id": f"o{i}", "status": "paid"} for i in range(3)])
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="showroom.commerce"):
+            await publish(cast(Commerce, SimpleNamespace(bus=bus)), outcome)
+        assert tries == ["orders"]  # the first failure ends the transaction's publishing
+        [record] = [r for r in caplog.records if r.name == "showroom.commerce"]
+        assert record.levelno == logging.WARNING and record.exc_info is None
+        assert "o0 paid and 2 more" in record.getMessage() and "Redis cannot be reached" in record.getMessage()
+    finally:
+        await bus.close()
