@@ -22,7 +22,7 @@ import pytest
 
 from render_node.commands._cluster_parts import find_nginx
 from render_node.commands._cluster_run import ClusterError
-from tests.conftest import REDIS_URL, service_unreachable
+from tests.conftest import REDIS_URL, require_redis, service_unreachable
 
 PG_URL = os.environ.get("SHOWROOM_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 PRODUCT, VARIANT = "bar-au9999-10g", "au9999-10g"
@@ -42,8 +42,6 @@ def free_ports(n: int) -> list[int]:
 def need_services() -> None:
     """Skips (fails in CI) without PostgreSQL or Redis; skips without nginx."""
     import asyncpg
-    import redis.asyncio as redis_async
-    from redis.exceptions import RedisError
 
     try:
         find_nginx(None)
@@ -56,13 +54,7 @@ def need_services() -> None:
             await conn.close()
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
             service_unreachable("PostgreSQL", f"{PG_URL}: {exc}")
-        client = redis_async.from_url(REDIS_URL)  # type: ignore[no-untyped-call]
-        try:
-            await asyncio.wait_for(client.ping(), 3)
-        except (OSError, TimeoutError, RedisError) as exc:
-            service_unreachable("Redis", f"{REDIS_URL}: {exc}")
-        finally:
-            await client.aclose()
+        await require_redis(3)
 
     asyncio.run(probe())
 

@@ -6,10 +6,13 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 import pytest_asyncio
+
+if TYPE_CHECKING:
+    from render_node.render.types import EnvFile
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -59,17 +62,40 @@ def vr_traces(shared_dir: Path) -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in studios' environment maps, built once and small, for the render tests."""
+    from render_node.render.environment import build_environments
+
+    d = tmp_path_factory.mktemp("env")
+    build_environments(d, face_size_px=64)
+    return d
+
+
+@pytest.fixture(scope="session")
+def black_env(tmp_path_factory: pytest.TempPathFactory) -> EnvFile:
+    """An environment that gives no light: what is lit, the model's own lights lit."""
+    from tests.render_models import uniform_env
+
+    return uniform_env(tmp_path_factory.mktemp("black") / "black.png", 0)
+
+
 @pytest_asyncio.fixture
 async def redis_url() -> AsyncIterator[str]:
     """The URL of a Redis that answers (see `service_unreachable` when none does)."""
+    await require_redis(2)
+    yield REDIS_URL
+
+
+async def require_redis(timeout_s: float) -> None:
+    """Returns when the Redis at `REDIS_URL` answers a ping within `timeout_s`; `service_unreachable` otherwise."""
     import redis.asyncio as redis_async
     from redis.exceptions import RedisError
 
     probe = redis_async.from_url(REDIS_URL)  # type: ignore[no-untyped-call]
     try:
-        await asyncio.wait_for(probe.ping(), 2)
+        await asyncio.wait_for(probe.ping(), timeout_s)
     except (OSError, TimeoutError, RedisError) as exc:
         service_unreachable("Redis", f"{REDIS_URL}: {exc}")
     finally:
         await probe.aclose()
-    yield REDIS_URL

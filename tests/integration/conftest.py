@@ -1,5 +1,5 @@
-"""Fixtures the render tests share: the built-in studios' environment maps (built once, small) and a renderer
-over them (one per module, as the node's workers hold one per process)."""
+"""The renderer the integration tests share: one per module (as the node's workers hold one per process) over the
+built-in studios' environment maps (`env_dir`, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from render_node.render.environment import build_environments
-
-    d = tmp_path_factory.mktemp("env")
-    build_environments(d, face_size_px=64)
-    return d
 
 
 @pytest.fixture(scope="module")

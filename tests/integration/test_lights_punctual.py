@@ -6,7 +6,6 @@ the floor sends back (0.96 / pi + 0.04 x 1/pi x 1/4) = 0.97 / pi of the illumina
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import struct
@@ -16,10 +15,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image
 
 from render_node.render.types import EnvFile, GltfCameraView, RenderRequest
-from tests.render_models import gold_ring, write_glb
+from tests.render_models import DOWN, gold_ring, lit_floor, uniform_env, write_glb
 
 pytestmark = pytest.mark.gl
 
@@ -29,68 +27,20 @@ HALF_M = 1.0
 """The camera's xmag = ymag: the frame shows x, z in -1..1 m."""
 WHITE_FLOOR = 0.97 / math.pi
 """Linear value of the floor per lux arriving along its normal, seen along its normal."""
-DOWN = [-math.sqrt(0.5), 0.0, 0.0, math.sqrt(0.5)]
-"""A node rotation that turns -Z to -Y (a light or camera pointing straight down)."""
+WHITE = {"name": "white", "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0,
+                                                   "roughnessFactor": 1}}
 
 
 def _floor(path: Path, lights: list[dict[str, Any]], placed: list[dict[str, Any]]) -> Path:
     """A 4 x 4 m white floor at y = 0 (normal +Y), an orthographic camera 3 m above looking down, and `lights`
     placed by the nodes `placed` (each a node dict with `light`, its index)."""
-    pos = np.array([[-2, 0, -2], [-2, 0, 2], [2, 0, 2], [2, 0, -2]], np.float32)
-    nrm = np.tile(np.array([0, 1, 0], np.float32), (4, 1))
-    idx = np.array([0, 1, 2, 0, 2, 3], np.uint32)
-    binary = pos.tobytes() + nrm.tobytes() + idx.tobytes()
-    nodes: list[dict[str, Any]] = [
-        {"mesh": 0},
-        {"camera": 0, "translation": [0, 3, 0], "rotation": DOWN},
-    ]
-    for p in placed:
-        node = {k: v for k, v in p.items() if k != "light"}
-        node["extensions"] = {"KHR_lights_punctual": {"light": p["light"]}}
-        nodes.append(node)
-    doc: dict[str, Any] = {
-        "asset": {"version": "2.0"},
-        "extensionsUsed": ["KHR_lights_punctual"],
-        "extensions": {"KHR_lights_punctual": {"lights": lights}},
-        "buffers": [{"byteLength": len(binary)}],
-        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 48},
-                        {"buffer": 0, "byteOffset": 48, "byteLength": 48},
-                        {"buffer": 0, "byteOffset": 96, "byteLength": 24}],
-        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 4, "type": "VEC3",
-                       "min": [-2, 0, -2], "max": [2, 0, 2]},
-                      {"bufferView": 1, "componentType": 5126, "count": 4, "type": "VEC3"},
-                      {"bufferView": 2, "componentType": 5125, "count": 6, "type": "SCALAR"}],
-        "materials": [{"name": "white", "pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1],
-                                                                 "metallicFactor": 0, "roughnessFactor": 1}}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "NORMAL": 1}, "indices": 2, "material": 0}]}],
-        "cameras": [{"type": "orthographic",
-                     "orthographic": {"xmag": HALF_M, "ymag": HALF_M, "znear": 0.1, "zfar": 10}}],
-        "nodes": nodes,
-        "scenes": [{"nodes": list(range(len(nodes)))}],
-        "scene": 0,
-    }
-    if not lights:
-        del doc["extensions"], doc["extensionsUsed"]
-    return write_glb(path, doc, binary)
-
-
-def _env_png(path: Path, grey: int) -> EnvFile:
-    out = io.BytesIO()
-    Image.fromarray(np.full((8, 16, 3), grey, np.uint8)).save(out, format="PNG")
-    path.write_bytes(out.getvalue())
-    return EnvFile(path)
-
-
-@pytest.fixture(scope="module")
-def black_env(tmp_path_factory: pytest.TempPathFactory) -> EnvFile:
-    """An environment that gives no light: what is lit, the lights lit."""
-    return _env_png(tmp_path_factory.mktemp("black") / "black.png", 0)
+    return lit_floor(path, WHITE, lights, placed, HALF_M)
 
 
 @pytest.fixture(scope="module")
 def grey_env(tmp_path_factory: pytest.TempPathFactory) -> EnvFile:
     """A uniform sky of sRGB 100 (linear 0.127): a white Lambert floor under it is that bright."""
-    return _env_png(tmp_path_factory.mktemp("grey") / "grey.png", 100)
+    return uniform_env(tmp_path_factory.mktemp("grey") / "grey.png", 100)
 
 
 def _linear(renderer: Any, path: Path, env: EnvFile, reference: bool = True) -> Image_:

@@ -5,7 +5,6 @@ run round it (the difference they make changes across the band, not along it), a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +40,6 @@ def test_the_catalogs_brushed_products_carry_the_brush() -> None:
     catalog = load_catalog((root / "assets" / "catalog.toml").read_text(encoding="utf-8"))
     bangle = next(p for p in catalog.products if p.id == "bangle-au999-classic")
     assert material_extensions(bangle)["metal"]["extras"] == {"brush": BRUSH}
-
-
-@pytest.fixture(scope="module")
-def renderer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from render_node.render.engine import PandaRenderer
-    from render_node.render.environment import build_environments
-
-    env_dir = tmp_path_factory.mktemp("env")
-    build_environments(env_dir, face_size_px=64)
-    r = PandaRenderer(env_dir, shading="exact")
-    yield r
-    r.close()
 
 
 def _band(path: Path, brush: bool) -> Path:

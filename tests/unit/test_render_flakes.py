@@ -7,23 +7,21 @@ pixel are drawn as their average, again without isolated points."""
 
 from __future__ import annotations
 
-import io
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image
 from scipy.ndimage import median_filter
 
 from render_node.gltf.document import Document, parse_document
 from render_node.gltf.materials import Flakes, read_material
 from render_node.render.errors import ModelInvalid
 from render_node.render.types import EnvFile, GltfCameraView, RenderRequest
+from tests.render_models import lit_floor
 
 SIZE = (128, 128)
 SUN_DEG = 40.0
@@ -31,8 +29,6 @@ SUN = [-math.cos(math.radians(SUN_DEG)) * math.sqrt(0.5), -math.sin(math.radians
        math.sqrt(0.5)]
 """A node rotation that turns -Z to (sin 40, -cos 40, 0): a light shining down, 40 degrees off the vertical (its
 mirror image in the floor is 2.5 m off the frame's centre, outside the frame)."""
-DOWN = [-math.sqrt(0.5), 0.0, 0.0, math.sqrt(0.5)]
-"""A node rotation that turns -Z to -Y (the camera looking straight down)."""
 
 
 def _doc(material: dict[str, Any]) -> Document:
@@ -59,12 +55,6 @@ def test_the_reader_refuses_bad_flakes_naming_the_field(flakes: dict[str, Any]) 
 def _floor(path: Path, flakes: dict[str, Any] | None) -> Path:
     """A 4 x 4 m floor at y = 0 in dark blue paint under a clearcoat, `flakes` as its extras (None: plain), an
     orthographic camera 3 m above looking down at 2 x 2 m of it, and the 20-degree sun (3 lux)."""
-    from tests.render_models import write_glb
-
-    pos = np.array([[-2, 0, -2], [-2, 0, 2], [2, 0, 2], [2, 0, -2]], np.float32)
-    nrm = np.tile(np.array([0, 1, 0], np.float32), (4, 1))
-    idx = np.array([0, 1, 2, 0, 2, 3], np.uint32)
-    binary = pos.tobytes() + nrm.tobytes() + idx.tobytes()
     paint: dict[str, Any] = {
         "name": "paint",
         "pbrMetallicRoughness": {"baseColorFactor": [0.03, 0.06, 0.2, 1], "metallicFactor": 0.2,
@@ -73,48 +63,7 @@ def _floor(path: Path, flakes: dict[str, Any] | None) -> Path:
     }
     if flakes is not None:
         paint["extras"] = {"flakes": flakes}
-    doc: dict[str, Any] = {
-        "asset": {"version": "2.0"},
-        "extensionsUsed": ["KHR_lights_punctual", "KHR_materials_clearcoat"],
-        "extensions": {"KHR_lights_punctual": {"lights": [{"type": "directional", "intensity": 3.0}]}},
-        "buffers": [{"byteLength": len(binary)}],
-        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 48},
-                        {"buffer": 0, "byteOffset": 48, "byteLength": 48},
-                        {"buffer": 0, "byteOffset": 96, "byteLength": 24}],
-        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 4, "type": "VEC3",
-                       "min": [-2, 0, -2], "max": [2, 0, 2]},
-                      {"bufferView": 1, "componentType": 5126, "count": 4, "type": "VEC3"},
-                      {"bufferView": 2, "componentType": 5125, "count": 6, "type": "SCALAR"}],
-        "materials": [paint],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "NORMAL": 1}, "indices": 2, "material": 0}]}],
-        "cameras": [{"type": "orthographic", "orthographic": {"xmag": 1.0, "ymag": 1.0, "znear": 0.1, "zfar": 10}}],
-        "nodes": [{"mesh": 0}, {"camera": 0, "translation": [0, 3, 0], "rotation": DOWN},
-                  {"rotation": SUN, "extensions": {"KHR_lights_punctual": {"light": 0}}}],
-        "scenes": [{"nodes": [0, 1, 2]}],
-        "scene": 0,
-    }
-    return write_glb(path, doc, binary)
-
-
-@pytest.fixture(scope="module")
-def renderer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from render_node.render.engine import PandaRenderer
-    from render_node.render.environment import build_environments
-
-    env_dir = tmp_path_factory.mktemp("env")
-    build_environments(env_dir, face_size_px=64)
-    r = PandaRenderer(env_dir, shading="exact")
-    yield r
-    r.close()
-
-
-@pytest.fixture(scope="module")
-def black_env(tmp_path_factory: pytest.TempPathFactory) -> EnvFile:
-    path = tmp_path_factory.mktemp("black") / "black.png"
-    out = io.BytesIO()
-    Image.fromarray(np.zeros((8, 16, 3), np.uint8)).save(out, format="PNG")
-    path.write_bytes(out.getvalue())
-    return EnvFile(path)
+    return lit_floor(path, paint, [{"type": "directional", "intensity": 3.0}], [{"light": 0, "rotation": SUN}])
 
 
 def _luma(renderer: Any, path: Path, env: EnvFile) -> npt.NDArray[np.float64]:
