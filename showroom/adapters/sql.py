@@ -86,17 +86,17 @@ class SqlDatabase:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
-        if self.is_sqlite:
+        inline = self.is_sqlite and parsed.get_driver_name() == "aiosqlite"
+        if inline:
+            kwargs["module"] = inline_dbapi()  # statements on the loop's thread (`_sqlite_driver`)
+            kwargs["connect_args"] = dict(CONNECT_ARGS)
+        elif self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
-            if parsed.get_driver_name() == "aiosqlite":
-                kwargs["module"] = inline_dbapi()  # statements on the loop's thread (`_sqlite_driver`)
-                kwargs["connect_args"] = dict(CONNECT_ARGS)
         else:
             kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT_S,
                           pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
-            inline = parsed.get_driver_name() == "aiosqlite"
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas_inline if inline else _sqlite_pragmas)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 

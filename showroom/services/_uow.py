@@ -71,13 +71,13 @@ async def publish(ctx: Commerce, outcome: Outcome) -> None:
     """The transaction's events, after its commit. The state is committed whatever happens here: a lost push is
     re-read by `GET /api/orders/{id}`, and the order sockets resync when the bus is back. With the bus unreachable
     the rest of this transaction's events are not tried (each try would wait for the connect timeout)."""
-    for ev in outcome.events:
+    for i, ev in enumerate(outcome.events):
         try:
             await ctx.bus.publish(events.ORDERS_CHANNEL, ev)
             await ctx.bus.publish(events.order_channel(str(ev["id"])), ev)
         except EventBusUnavailable as exc:
             log.warning("order events not published (%s %s and %d more): %s", ev.get("id"), ev.get("status"),
-                        len(outcome.events) - outcome.events.index(ev) - 1, exc)
+                        len(outcome.events) - i - 1, exc)
             return
         except Exception:
             log.exception("could not publish %s", ev)
